@@ -1,0 +1,19 @@
+/** Domain failures; the HTTP layer maps each code to its status in one place. */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'invalid_image'
+  | 'not_found'
+  | 'name_taken'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'unprocessable';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}

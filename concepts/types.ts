@@ -1,0 +1,55 @@
+/** `[x, y, w, h]` in fractions of the image's width and height. */
+export type Box = [number, number, number, number];
+
+/** Whose data a call touches: every storage query is scoped by both. */
+export interface Scope {
+  tenant: string;
+  user: string;
+}
+
+export interface ImageInput {
+  bytes: Uint8Array;
+  box?: Box;
+}
+
+export interface NewConcept {
+  name: string;
+  category?: string;
+  description?: string;
+  images: ImageInput[];
+}
+
+export interface ConceptPatch {
+  name?: string;
+  category?: string;
+  description?: string;
+}
+
+/** A concept as the API shows it (SPEC "concept"). */
+export interface Concept {
+  id: string;
+  name: string;
+  category: string;
+  description: string;
+  imageCount: number;
+  negativeCount: number;
+  threshold: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** SPEC "match". */
+export interface Match {
+  id: string;
+  name: string;
+  score: number;
+  present: boolean;
+  box: Box;
+}
+
+export type Timings = Record<string, number>;
+
+export interface Recognition {
+  concepts: Match[];
+  timings: Timings;
+}
