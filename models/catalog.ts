@@ -1,0 +1,126 @@
+/** The models nomen knows: files, checksums, sources and how to feed them. Which one is used is configuration. */
+
+export type Layout = 'nchw' | 'nhwc';
+/** How a crop becomes the model's square input: squash it, or resize the short side and cut the centre. */
+export type ResizePolicy = 'squash' | 'shortside-centercrop' | 'letterbox';
+
+export interface ModelFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** Public download address; fetch-models uses it on a machine with internet. */
+  url: string;
+}
+
+interface Common {
+  /** Folder name under NOMEN_MODELS. */
+  folder: string;
+  description: string;
+  license: string;
+  files: ModelFile[];
+}
+
+export interface OnnxEncoderEntry extends Common {
+  kind: 'onnx-encoder';
+  model: string;
+  input: string;
+  output: string;
+  size: number;
+  layout: Layout;
+  channels: 'rgb' | 'bgr';
+  /** Pixels are scaled to [0, 1] by `scale`, then (x - mean) / std per channel. */
+  scale: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  resize: ResizePolicy;
+  /** Resize short side to size / cropFraction before cutting the centre (0.875 = 256 -> 224). */
+  cropFraction: number;
+  dim: number;
+  /** Classifier logits output and labels, used for the generic negative bank. */
+  classifier?: { output: string; labels: string };
+}
+
+export interface OnnxDetectorEntry extends Common {
+  kind: 'onnx-detector';
+  model: string;
+  input: string;
+  output: string;
+  size: number;
+  channels: 'rgb' | 'bgr';
+  padValue: number;
+  labels: string;
+  nmsIou: number;
+}
+
+export interface TransformersClipEntry extends Common {
+  kind: 'transformers-clip';
+  /** Hugging Face repo id the folder mirrors. */
+  repo: string;
+  dtype: 'fp32' | 'fp16' | 'q8';
+}
+
+export type CatalogEntry = OnnxEncoderEntry | OnnxDetectorEntry | TransformersClipEntry;
+
+const ZOO = 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model';
+
+export const catalog: CatalogEntry[] = [
+  {
+    kind: 'onnx-encoder',
+    folder: 'mobilenetv2-12-int8',
+    description: 'MobileNetV2-1.0 int8 (ONNX Model Zoo), 1280-d pooled features plus ImageNet logits',
+    license: 'Apache-2.0',
+    model: 'mobilenetv2-12-int8-features.onnx',
+    input: 'input',
+    output: 'features',
+    size: 224,
+    layout: 'nchw',
+    channels: 'rgb',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    resize: 'shortside-centercrop',
+    cropFraction: 0.875,
+    dim: 1280,
+    classifier: { output: 'output', labels: 'imagenet-simple-labels.json' },
+    files: [
+      {
+        path: 'mobilenetv2-12-int8.onnx',
+        bytes: 3655033,
+        sha256: 'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f',
+        url: `${ZOO}/mobilenetv2-12-int8.onnx`,
+      },
+      {
+        path: 'imagenet-simple-labels.json',
+        bytes: 14209,
+        sha256: '987705581d9446328498f950454a1cc7d8dfc578a8243d8bfdcd2588a6905aae',
+        url: 'https://raw.githubusercontent.com/anishathalye/imagenet-simple-labels/master/imagenet-simple-labels.json',
+      },
+    ],
+  },
+  {
+    kind: 'onnx-detector',
+    folder: 'yolox-nano',
+    description: 'YOLOX-Nano 416, COCO-80 boxes: region proposals with category labels',
+    license: 'Apache-2.0',
+    model: 'yolox_nano.onnx',
+    input: 'images',
+    output: 'output',
+    size: 416,
+    channels: 'bgr',
+    padValue: 114,
+    labels: 'coco-labels.json',
+    nmsIou: 0.45,
+    files: [
+      {
+        path: 'yolox_nano.onnx',
+        bytes: 3660092,
+        sha256: '695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14',
+        url: 'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
+      },
+    ],
+  },
+];
+
+export function catalogEntry(folder: string): CatalogEntry | undefined {
+  return catalog.find((e) => e.folder === folder);
+}
