@@ -6,8 +6,12 @@ export type ResizePolicy = 'squash' | 'shortside-centercrop' | 'letterbox';
 
 export interface ModelFile {
   path: string;
-  bytes: number;
-  sha256: string;
+  /**
+   * Size and checksum as recorded from a verified copy. Files nobody has verified yet (the large
+   * Hugging Face models) leave them out: fetch-models then downloads without a check and says so.
+   */
+  bytes?: number;
+  sha256?: string;
   /** Public download address; fetch-models uses it on a machine with internet. */
   url: string;
 }
@@ -60,6 +64,21 @@ export interface TransformersClipEntry extends Common {
 }
 
 export type CatalogEntry = OnnxEncoderEntry | OnnxDetectorEntry | TransformersClipEntry;
+
+/** Files of a transformers.js model repo, from `main` on the Hugging Face hub (not yet pinned: no checksums). */
+function hubFiles(repo: string, paths: string[]): ModelFile[] {
+  return paths.map((path) => ({ path, url: `https://huggingface.co/${repo}/resolve/main/${path}` }));
+}
+
+/** What transformers.js reads for a CLIP/SigLIP pair at dtype fp32 (fp32 model files carry no suffix). */
+const TRANSFORMERS_JS_FILES = [
+  'config.json',
+  'preprocessor_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'onnx/vision_model.onnx',
+  'onnx/text_model.onnx',
+];
 
 const ZOO = 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model';
 
@@ -118,6 +137,24 @@ export const catalog: CatalogEntry[] = [
         url: 'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
       },
     ],
+  },
+  {
+    kind: 'transformers-clip',
+    folder: 'clip-vit-base-patch32',
+    description: 'OpenAI CLIP ViT-B/32 (transformers.js ONNX export, fp32): 512-d image and text embeddings',
+    license: 'MIT (OpenAI CLIP release)',
+    repo: 'Xenova/clip-vit-base-patch32',
+    dtype: 'fp32',
+    files: hubFiles('Xenova/clip-vit-base-patch32', TRANSFORMERS_JS_FILES),
+  },
+  {
+    kind: 'transformers-clip',
+    folder: 'siglip-base-patch16-224',
+    description: 'Google SigLIP B/16 224 (transformers.js ONNX export, fp32): 768-d image and text embeddings',
+    license: 'Apache-2.0',
+    repo: 'Xenova/siglip-base-patch16-224',
+    dtype: 'fp32',
+    files: hubFiles('Xenova/siglip-base-patch16-224', TRANSFORMERS_JS_FILES),
   },
 ];
 
