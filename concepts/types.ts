@@ -53,3 +53,10 @@ export interface Recognition {
   concepts: Match[];
   timings: Timings;
 }
+
+/**
+ * What a stored view is for: `positive` views of the subject and `negative` regions of photos without it
+ * train the head; `background` regions of the concept's own photos are negatives too; `probe` regions
+ * (the proposals recognition would make) calibrate the threshold.
+ */
+export type ViewKind = 'positive' | 'negative' | 'background' | 'probe';

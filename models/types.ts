@@ -47,3 +47,15 @@ export interface ObjectDetector {
 export interface TextEncoder {
   embedText(texts: string[]): Promise<Float32Array[]>;
 }
+
+/** A row-major float matrix. */
+export interface Matrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/** Dense products for head training and scoring: `a · bᵀ` (rows of a against rows of b). */
+export interface MatMul {
+  mulTransposed(a: Matrix, b: Matrix): Promise<Matrix>;
+}

@@ -1,0 +1,78 @@
+/** Region proposals: where in a photo a concept may be. Detector boxes find objects; a multi-scale grid catches what the detector has no class for. */
+import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js';
+
+export interface Region {
+  box: PixelBox;
+  source: 'whole' | 'grid' | 'detector';
+  /** The detector's category, for detector regions. */
+  label?: string;
+}
+
+export interface RegionOptions {
+  /** Square-ish windows of `size` (fraction of each side) at `steps`×`steps` evenly spaced places. */
+  grid: { size: number; steps: number }[];
+  maxDetections: number;
+  minDetectionScore: number;
+  /** Context added around a detector box, as a fraction of its size on each side. */
+  padding: number;
+}
+
+export const defaultRegionOptions: RegionOptions = {
+  grid: [
+    { size: 0.75, steps: 2 },
+    { size: 0.5, steps: 3 },
+  ],
+  maxDetections: 6,
+  minDetectionScore: 0.3,
+  padding: 0.1,
+};
+
+export function iou(a: PixelBox, b: PixelBox): number {
+  const x1 = Math.max(a.x, b.x);
+  const y1 = Math.max(a.y, b.y);
+  const x2 = Math.min(a.x + a.w, b.x + b.w);
+  const y2 = Math.min(a.y + a.h, b.y + b.h);
+  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+  return inter / (a.w * a.h + b.w * b.h - inter);
+}
+
+/** Grows a box by `padding` of its size on each side, kept inside the image. */
+export function padBox(box: PixelBox, padding: number, image: DecodedImage): PixelBox {
+  const x = Math.max(0, Math.round(box.x - box.w * padding));
+  const y = Math.max(0, Math.round(box.y - box.h * padding));
+  const x2 = Math.min(image.width, Math.round(box.x + box.w * (1 + padding)));
+  const y2 = Math.min(image.height, Math.round(box.y + box.h * (1 + padding)));
+  return { x, y, w: Math.max(1, x2 - x), h: Math.max(1, y2 - y) };
+}
+
+export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): Region[] {
+  const regions: Region[] = [{ box: { x: 0, y: 0, w: image.width, h: image.height }, source: 'whole' }];
+  for (const { size, steps } of grid) {
+    const w = Math.round(image.width * size);
+    const h = Math.round(image.height * size);
+    for (let i = 0; i < steps; i++)
+      for (let j = 0; j < steps; j++) {
+        const fx = steps === 1 ? 0.5 : j / (steps - 1);
+        const fy = steps === 1 ? 0.5 : i / (steps - 1);
+        regions.push({ box: { x: Math.round((image.width - w) * fx), y: Math.round((image.height - h) * fy), w, h }, source: 'grid' });
+      }
+  }
+  return regions;
+}
+
+export async function proposeRegions(
+  image: DecodedImage,
+  detector: ObjectDetector | undefined,
+  options: RegionOptions = defaultRegionOptions,
+): Promise<Region[]> {
+  const regions = gridRegions(image, options.grid);
+  if (!detector) return regions;
+  const detections = await detector.detect(image, { minScore: options.minDetectionScore, maxDetections: options.maxDetections });
+  for (const d of detections) {
+    const box = padBox(d.box, options.padding, image);
+    if (box.w < 8 || box.h < 8) continue;
+    if (regions.some((r) => iou(r.box, box) > 0.9)) continue;
+    regions.push({ box, source: 'detector', label: d.label });
+  }
+  return regions;
+}

@@ -1,0 +1,291 @@
+/** The concept service: what the API offers, in domain terms. Routes translate HTTP to these calls and nothing else. */
+import { randomUUID } from 'node:crypto';
+import type { DecodedImage, ImageEncoder, MatMul, Matrix, ObjectDetector } from '../models/types.js';
+import { DomainError } from './errors.js';
+import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
+import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
+import { KeyedLock } from './locks.js';
+import { recognizeImage, toScore, type UserHeads } from './recognize.js';
+import type { RegionOptions } from './regions.js';
+import type { ConceptStore } from './store.js';
+import type { ConceptRecord, ViewRecord } from './store-records.js';
+import { defaultTrainingOptions, trainHeads, type TrainingOptions } from './training.js';
+import type { Concept, ConceptPatch, ImageInput, NewConcept, Recognition, Scope, Timings } from './types.js';
+
+export interface ServiceModels {
+  encoder: ImageEncoder;
+  detector?: ObjectDetector;
+  matmul: MatMul;
+}
+
+export interface ServiceOptions {
+  limits: IntakeLimits;
+  regions?: RegionOptions;
+  training?: TrainingOptions;
+  /** How many users' heads and views stay in memory. */
+  cachedUsers?: number;
+}
+
+interface UserState {
+  concepts: ConceptRecord[];
+  views: ViewRecord[];
+  heads: UserHeads;
+}
+
+const MAX_CONCEPT_IMAGES = 20;
+
+export function toConcept(r: ConceptRecord): Concept {
+  return {
+    id: r.id,
+    name: r.name,
+    category: r.category,
+    description: r.description,
+    imageCount: r.imageCount,
+    negativeCount: r.negativeCount,
+    threshold: r.threshold,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+const nameKey = (name: string) => name.trim().toLowerCase();
+
+export class ConceptService {
+  private readonly locks = new KeyedLock();
+  private readonly cache = new Map<string, UserState>();
+
+  private constructor(
+    private readonly store: ConceptStore,
+    private readonly models: ServiceModels,
+    private readonly options: ServiceOptions,
+    private readonly bank: Matrix,
+  ) {}
+
+  static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions): Promise<ConceptService> {
+    const bankVectors = await models.encoder.negativeBank();
+    const dim = models.encoder.dim;
+    const data = new Float32Array(bankVectors.length * dim);
+    bankVectors.forEach((v, i) => data.set(v, i * dim));
+    return new ConceptService(store, models, options, { data, rows: bankVectors.length, cols: dim });
+  }
+
+  async list(scope: Scope): Promise<Concept[]> {
+    const state = await this.state(scope);
+    return state.concepts.map(toConcept).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async get(scope: Scope, id: string): Promise<Concept> {
+    return toConcept(this.find(await this.state(scope), id));
+  }
+
+  async create(scope: Scope, input: NewConcept): Promise<Concept> {
+    const name = input.name.trim();
+    const category = (input.category ?? '').trim();
+    const photos = await this.decodeAll(input.images);
+    const embedded = await embedExamples(photos, category, this.models, this.options.regions);
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    const views = embedded.flatMap((p, i) => p.views.map((v) => this.viewRecord(scope, id, v, photos[i].image)));
+    const crops = await Promise.all(embedded.map(async (p, i) => ({ conceptId: id, photo: i, jpeg: await encodeJpeg(photos[i].image, p.subject) })));
+    return this.write(scope, async (state) => {
+      this.assertNameFree(state, name);
+      const record: ConceptRecord = {
+        tenant: scope.tenant,
+        user: scope.user,
+        id,
+        name,
+        nameKey: nameKey(name),
+        category,
+        description: (input.description ?? '').trim(),
+        headWeights: new Float32Array(this.models.encoder.dim),
+        headBias: 0,
+        threshold: 0.5,
+        imageCount: photos.length,
+        negativeCount: 0,
+        version: 0,
+        createdAt: now,
+        updatedAt: now,
+        encoder: this.models.encoder.name,
+      };
+      return { concepts: [...state.concepts, record], newViews: views, crops, result: id };
+    });
+  }
+
+  async update(scope: Scope, id: string, patch: ConceptPatch): Promise<Concept> {
+    return this.write(scope, async (state) => {
+      const current = this.find(state, id);
+      const name = patch.name?.trim();
+      if (name !== undefined && nameKey(name) !== current.nameKey) this.assertNameFree(state, name);
+      const updated: ConceptRecord = {
+        ...current,
+        ...(name !== undefined && { name, nameKey: nameKey(name) }),
+        ...(patch.category !== undefined && { category: patch.category.trim() }),
+        ...(patch.description !== undefined && { description: patch.description.trim() }),
+        updatedAt: new Date().toISOString(),
+      };
+      return { concepts: state.concepts.map((c) => (c.id === id ? updated : c)), newViews: [], crops: [], result: id };
+    });
+  }
+
+  async addImages(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
+    const existing = this.find(await this.state(scope), id);
+    const photos = await this.decodeAll(images);
+    // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
+    const firstPhoto = existing.imageCount + existing.negativeCount;
+    let views: ViewRecord[];
+    let crops: { conceptId: string; photo: number; jpeg: Uint8Array }[] = [];
+    if (negative) {
+      const embedded = await embedNegatives(photos.map((p) => p.image), this.models, this.options.regions);
+      views = embedded.flatMap((vs, i) => vs.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)));
+    } else {
+      const embedded = await embedExamples(photos, existing.category, this.models, this.options.regions);
+      views = embedded.flatMap((p, i) => p.views.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)));
+      crops = await Promise.all(embedded.map(async (p, i) => ({ conceptId: id, photo: firstPhoto + i, jpeg: await encodeJpeg(photos[i].image, p.subject) })));
+    }
+    return this.write(scope, async (state) => {
+      const current = this.find(state, id);
+      if (!negative && current.imageCount + photos.length > MAX_CONCEPT_IMAGES) {
+        throw new DomainError('unprocessable', `a concept holds at most ${MAX_CONCEPT_IMAGES} photos; it has ${current.imageCount}`);
+      }
+      const updated: ConceptRecord = {
+        ...current,
+        imageCount: current.imageCount + (negative ? 0 : photos.length),
+        negativeCount: current.negativeCount + (negative ? photos.length : 0),
+        updatedAt: new Date().toISOString(),
+      };
+      return { concepts: state.concepts.map((c) => (c.id === id ? updated : c)), newViews: views, crops, result: id };
+    });
+  }
+
+  async remove(scope: Scope, id: string): Promise<void> {
+    await this.locks.run(this.key(scope), async () => {
+      const state = await this.state(scope);
+      this.find(state, id);
+      this.cache.delete(this.key(scope));
+      await this.store.deleteConcept(scope, id);
+      const rest = state.concepts.filter((c) => c.id !== id);
+      if (rest.length > 0) await this.retrainAndSave(scope, rest, state.views.filter((v) => v.conceptId !== id), [], []);
+    });
+  }
+
+  async removeUser(scope: Scope): Promise<void> {
+    await this.locks.run(this.key(scope), async () => {
+      this.cache.delete(this.key(scope));
+      await this.store.deleteUser(scope);
+    });
+  }
+
+  async recognize(scope: Scope, bytes: Uint8Array, all: boolean): Promise<Recognition> {
+    const started = performance.now();
+    const timings: Timings = {};
+    const { image } = await decodeImage(bytes, this.options.limits);
+    timings.decode = performance.now() - started;
+    let t = performance.now();
+    const state = await this.state(scope);
+    timings.load = performance.now() - t;
+    const matches = await recognizeImage(image, state.heads, this.models, timings, this.options.regions);
+    timings.total = performance.now() - started;
+    for (const k of Object.keys(timings)) timings[k] = Math.round(timings[k] * 10) / 10;
+    return { concepts: all ? matches : matches.filter((m) => m.present), timings };
+  }
+
+  /** A reference crop of the concept's subject, for conditioning a multimodal model. */
+  async referenceCrop(scope: Scope, id: string, photo = 0): Promise<Uint8Array | undefined> {
+    this.find(await this.state(scope), id);
+    return this.store.readCrop(scope, id, photo);
+  }
+
+  private key(scope: Scope): string {
+    return `${scope.tenant}\u0000${scope.user}`;
+  }
+
+  private find(state: UserState, id: string): ConceptRecord {
+    const found = state.concepts.find((c) => c.id === id);
+    if (!found) throw new DomainError('not_found', `no concept ${id}`);
+    return found;
+  }
+
+  private assertNameFree(state: UserState, name: string): void {
+    if (state.concepts.some((c) => c.nameKey === nameKey(name))) throw new DomainError('name_taken', `a concept named "${name}" exists already`);
+  }
+
+  private async decodeAll(images: ImageInput[]): Promise<{ image: DecodedImage; box?: ReturnType<typeof toPixelBox> }[]> {
+    return Promise.all(
+      images.map(async (input) => {
+        const { image } = await decodeImage(input.bytes, this.options.limits);
+        return { image, box: input.box ? toPixelBox(input.box, image) : undefined };
+      }),
+    );
+  }
+
+  private viewRecord(scope: Scope, conceptId: string, v: EmbeddedView, image: DecodedImage): ViewRecord {
+    return { tenant: scope.tenant, user: scope.user, conceptId, kind: v.kind, vector: v.vector, photo: v.photo, box: toRelativeBox(v.box, image), variant: v.variant };
+  }
+
+  /** Runs one change of a user under the user's lock: the change, then every head retrained, then one commit. */
+  private async write(
+    scope: Scope,
+    change: (state: UserState) => Promise<{ concepts: ConceptRecord[]; newViews: ViewRecord[]; crops: { conceptId: string; photo: number; jpeg: Uint8Array }[]; result: string }>,
+  ): Promise<Concept> {
+    return this.locks.run(this.key(scope), async () => {
+      const state = await this.state(scope);
+      const { concepts, newViews, crops, result } = await change(state);
+      const saved = await this.retrainAndSave(scope, concepts, [...state.views, ...newViews], newViews, crops);
+      return toConcept(saved.find((c) => c.id === result)!);
+    });
+  }
+
+  private async retrainAndSave(
+    scope: Scope,
+    concepts: ConceptRecord[],
+    views: ViewRecord[],
+    newViews: ViewRecord[],
+    crops: { conceptId: string; photo: number; jpeg: Uint8Array }[],
+  ): Promise<ConceptRecord[]> {
+    this.cache.delete(this.key(scope));
+    const trained = await trainHeads(
+      concepts.map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
+      this.bank,
+      this.models.matmul,
+      this.models.encoder.dim,
+      this.options.training ?? defaultTrainingOptions,
+    );
+    const records = concepts.map((c) => {
+      const t = trained.get(c.id);
+      return t ? { ...c, headWeights: t.head.weights, headBias: t.head.bias, threshold: toScore(t.cut), version: c.version + 1 } : { ...c, version: c.version + 1 };
+    });
+    await this.store.saveConcepts(scope, records, newViews, crops);
+    this.remember(scope, { concepts: records, views });
+    return records;
+  }
+
+  private async state(scope: Scope): Promise<UserState> {
+    const cached = this.cache.get(this.key(scope));
+    if (cached) {
+      this.cache.delete(this.key(scope));
+      this.cache.set(this.key(scope), cached);
+      return cached;
+    }
+    return this.remember(scope, await this.store.loadUser(scope));
+  }
+
+  private remember(scope: Scope, data: { concepts: ConceptRecord[]; views: ViewRecord[] }): UserState {
+    const dim = this.models.encoder.dim;
+    const weights = new Float32Array(data.concepts.length * dim);
+    data.concepts.forEach((c, i) => weights.set(c.headWeights, i * dim));
+    const state: UserState = {
+      ...data,
+      heads: {
+        ids: data.concepts.map((c) => c.id),
+        names: data.concepts.map((c) => c.name),
+        weights: { data: weights, rows: data.concepts.length, cols: dim },
+        bias: Float32Array.from(data.concepts, (c) => c.headBias),
+        thresholds: Float64Array.from(data.concepts, (c) => c.threshold),
+      },
+    };
+    this.cache.set(this.key(scope), state);
+    const limit = this.options.cachedUsers ?? 1000;
+    while (this.cache.size > limit) this.cache.delete(this.cache.keys().next().value!);
+    return state;
+  }
+}

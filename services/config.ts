@@ -1,0 +1,60 @@
+/** Service configuration from the environment (SPEC "Configuration"): every setting has a default. */
+import path from 'node:path';
+import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataUri: string;
+  modelsDir: string;
+  encoder: string;
+  /** Detector folder for region proposals; empty turns proposals from a detector off. */
+  detector: string;
+  /** key -> tenant; empty means no keys: loopback only, every caller is tenant "local". */
+  apiKeys: Map<string, string>;
+  limits: IntakeLimits;
+  /** Largest request body accepted, checked before the body is read. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_ENCODER = 'mobilenetv2-12-int8';
+export const DEFAULT_DETECTOR = 'yolox-nano';
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+/** `key:tenant` pairs, comma-separated; `@file` reads them from a file, one pair per line or comma-separated. */
+export function parseApiKeys(raw: string | undefined, readFile: (p: string) => string): Map<string, string> {
+  const keys = new Map<string, string>();
+  if (!raw) return keys;
+  const text = raw.startsWith('@') ? readFile(raw.slice(1)) : raw;
+  for (const pair of text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)) {
+    const at = pair.lastIndexOf(':');
+    const key = pair.slice(0, at).trim();
+    const tenant = pair.slice(at + 1).trim();
+    if (at <= 0 || !key || !/^[A-Za-z0-9._@-]{1,128}$/.test(tenant)) throw new Error(`NOMEN_API_KEYS: expected key:tenant, got "${pair.replace(/.(?=.{4})/g, '*')}"`);
+    keys.set(key, tenant);
+  }
+  return keys;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => string): Config {
+  const limits = limitsFromEnv(env);
+  return {
+    port: int(env, 'PORT', 8787),
+    host: env.HOST || '127.0.0.1',
+    dataUri: env.NOMEN_DATA || './data',
+    modelsDir: path.resolve(env.NOMEN_MODELS || './models'),
+    encoder: env.NOMEN_ENCODER || DEFAULT_ENCODER,
+    detector: env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
+    apiKeys: parseApiKeys(env.NOMEN_API_KEYS, readFile),
+    limits,
+    // One request's images together: larger uploads are refused before they are read.
+    maxBodyBytes: int(env, 'NOMEN_MAX_BODY_BYTES', 50 * 1024 * 1024),
+  };
+}
