@@ -1,0 +1,66 @@
+/** The HTTP API: middleware, routes, the OpenAPI document and the error answers, wired in one place. */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { pino } from 'pino';
+import { DomainError } from '../../concepts/errors.js';
+import { bearerAuth } from './auth.js';
+import type { Api, AppEnv, Deps } from './context.js';
+import { errorJson, onError, validationHook } from './errors.js';
+import { requestLog } from './request-log.js';
+import { registerAddImages } from './routes/concepts-images.js';
+import { registerCreateConcept } from './routes/concepts-create.js';
+import { registerDeleteConcept } from './routes/concepts-delete.js';
+import { registerGetConcept } from './routes/concepts-get.js';
+import { registerListConcepts } from './routes/concepts-list.js';
+import { registerUpdateConcept } from './routes/concepts-update.js';
+import { registerHealth } from './routes/health.js';
+import { registerRecognize } from './routes/recognize.js';
+import { registerDeleteUser } from './routes/users-delete.js';
+
+export type { Deps } from './context.js';
+
+const ROUTES = [
+  registerHealth,
+  registerCreateConcept,
+  registerListConcepts,
+  registerGetConcept,
+  registerUpdateConcept,
+  registerDeleteConcept,
+  registerAddImages,
+  registerRecognize,
+  registerDeleteUser,
+];
+
+export function createApp(deps: Deps): Api {
+  const app: Api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use(requestId(), requestLog(deps.log ?? pino({ level: 'warn' })));
+  // Auth first: an unknown caller's body is never read.
+  app.use('/v1/*', bearerAuth(deps.config.apiKeys));
+  // Judged from Content-Length before reading; a chunked body is cut off once it passes the limit.
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.maxBodyBytes,
+      onError: () => {
+        throw new DomainError('too_large', `request body is over the limit of ${deps.config.maxBodyBytes} bytes`);
+      },
+    }),
+  );
+
+  for (const register of ROUTES) register(app, deps);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'nomen', version: '1', description: "Learns a user's visual concepts from a few photos and finds them in new ones." },
+    security: [{ bearer: [] }],
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+
+  app.notFound((c) => errorJson(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+  app.onError(onError);
+  return app;
+}

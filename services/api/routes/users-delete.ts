@@ -1,0 +1,24 @@
+/** DELETE /v1/users/{user}: every concept, vector and stored image of the user. */
+import { createRoute } from '@hono/zod-openapi';
+import type { Api, Deps } from '../context.js';
+import { errorResponses } from '../errors.js';
+import { UserParams } from '../schemas.js';
+
+const route = createRoute({
+  method: 'delete',
+  path: '/v1/users/{user}',
+  summary: "Delete a user's data",
+  tags: ['users'],
+  request: { params: UserParams },
+  responses: {
+    204: { description: 'Deleted (also when there was nothing to delete)' },
+    ...errorResponses(400, 401),
+  },
+});
+
+export function registerDeleteUser(app: Api, { service }: Deps): void {
+  app.openapi(route, async (c) => {
+    await service.removeUser({ tenant: c.var.tenant, user: c.req.valid('param').user });
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,73 @@
+/** Request and response schemas shared by the routes: what the OpenAPI document shows and what requests are checked against. */
+import { z } from '@hono/zod-openapi';
+
+export const UserId = z
+  .string()
+  .regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ @ -')
+  .openapi({ param: { name: 'user', in: 'path' }, example: 'alice@example.com' });
+
+// Ids are lower-case UUIDs; an upper-case spelling still finds its concept.
+export const ConceptId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a concept id (a UUID)')
+  .transform((s) => s.toLowerCase())
+  .openapi({ param: { name: 'id', in: 'path' }, format: 'uuid', type: 'string' });
+
+export const UserParams = z.object({ user: UserId });
+export const ConceptParams = z.object({ user: UserId, id: ConceptId });
+
+export const Box = z
+  .array(z.number().min(0).max(1))
+  .length(4)
+  .openapi('Box', { description: '[x, y, w, h] in fractions of the image width and height', example: [0.1, 0.2, 0.5, 0.6] });
+
+const base64 = z
+  .string({ error: (issue) => (issue.input === undefined ? 'required: base64 image data (fetching images by url is off)' : undefined) })
+  .openapi({ description: 'base64, or a data:image/...;base64, URL' });
+
+export const ImageData = z.object({ data: base64, box: Box.optional() }).openapi('ImageData');
+
+/** A multipart file part (validated as a `File`, documented as binary). */
+export const FilePart = z
+  .custom<File>((v) => v instanceof File, { message: 'must be a file part' })
+  .openapi({ type: 'string', format: 'binary' });
+
+/** Where an image comes from: base64 text of a JSON body or a file part of a multipart body. */
+export type ImageSource = { data: string; box?: number[] } | { file: File; box?: number[] };
+
+const trimmed = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
+
+export const ConceptName = trimmed(100).min(1, 'must not be empty').openapi({ example: 'Biscuit' });
+export const Category = trimmed(100).openapi({ example: 'dog' });
+export const Description = trimmed(2000);
+
+export const Concept = z
+  .object({
+    id: z.string().openapi({ format: 'uuid' }),
+    name: z.string(),
+    category: z.string(),
+    description: z.string(),
+    imageCount: z.number().int(),
+    negativeCount: z.number().int(),
+    threshold: z.number().openapi({ description: 'score at and above which the concept counts as present' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    updatedAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Concept');
+
+export const Match = z
+  .object({
+    id: z.string().openapi({ format: 'uuid' }),
+    name: z.string(),
+    score: z.number().min(0).max(1),
+    present: z.boolean(),
+    box: Box,
+  })
+  .openapi('Match');
+
+export const Recognition = z
+  .object({
+    concepts: z.array(Match),
+    timings: z.record(z.string(), z.number()).openapi({ description: 'milliseconds by stage' }),
+  })
+  .openapi('Recognition');
