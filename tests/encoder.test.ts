@@ -1,0 +1,209 @@
+/** OnnxImageEncoder and the resampler on the real shared MobileNetV2 and real photos. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp, { type Sharp } from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
+import { OnnxImageEncoder } from '../models/encoder.js';
+import { loadEncoder } from '../models/load.js';
+import { drawRegion, type TensorCanvas } from '../models/resample.js';
+import type { DecodedImage } from '../models/types.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
+const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
+const ENTRY = catalogEntry('mobilenetv2-12-int8') as OnnxEncoderEntry;
+
+async function decode(input: string | Sharp): Promise<DecodedImage> {
+  const s = typeof input === 'string' ? sharp(path.join(PHOTOS, input)) : input;
+  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
+
+describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
+  let enc: OnnxImageEncoder;
+  let dog0: DecodedImage;
+  let dog1: DecodedImage;
+  let teapot: DecodedImage;
+
+  beforeAll(async () => {
+    enc = (await loadEncoder(MODELS, 'mobilenetv2-12-int8')) as OnnxImageEncoder;
+    [dog0, dog1, teapot] = await Promise.all(['dog/00.jpg', 'dog/01.jpg', 'teapot/00.jpg'].map((f) => decode(f)));
+  });
+  afterAll(() => enc?.dispose());
+
+  it('gives unit vectors of the catalog dimension', async () => {
+    expect(enc).toBeInstanceOf(OnnxImageEncoder);
+    expect(enc.dim).toBe(1280);
+    const [v] = await enc.embed([{ image: dog0 }]);
+    expect(v).toHaveLength(1280);
+    expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+  });
+
+  it('puts two photos of the same dog closer together than the dog and a teapot', async () => {
+    const [a, b, t] = await enc.embed([{ image: dog0 }, { image: dog1 }, { image: teapot }]);
+    expect(cos(a, b)).toBeGreaterThan(cos(a, t) + 0.15);
+    expect(cos(a, b)).toBeGreaterThan(cos(b, t) + 0.15);
+  });
+
+  it('returns the same vectors batched as one by one, across the 32-crop batch split', async () => {
+    const crops = Array.from({ length: 35 }, (_, i) => ({
+      image: i % 2 ? dog0 : teapot,
+      box: { x: 10 * i, y: 5 * i, w: 300 + 3 * i, h: 250 + 2 * i },
+      flip: i % 3 === 0,
+    }));
+    const batched = await enc.embed(crops);
+    expect(batched).toHaveLength(35);
+    for (const i of [0, 1, 17, 33, 34]) {
+      const [single] = await enc.embed([crops[i]]);
+      expect(cos(batched[i], single)).toBeGreaterThan(0.9999);
+    }
+  });
+
+  it('changes the vector slightly, not wholesale, when a crop is flipped', async () => {
+    const [plain, flipped] = await enc.embed([{ image: dog0 }, { image: dog0, flip: true }]);
+    expect(cos(plain, flipped)).toBeLessThan(0.9999);
+    expect(cos(plain, flipped)).toBeGreaterThan(0.9);
+  });
+
+  it('agrees on a 768 px photo and the same photo upscaled to 4000 px', async () => {
+    const big = await decode(sharp(path.join(PHOTOS, 'dog/00.jpg')).resize(4000, 4000, { kernel: 'lanczos3' }));
+    const box = { x: 150, y: 150, w: 450, h: 450 };
+    const s = 4000 / 768;
+    const [small, large, smallBox, largeBox] = await enc.embed([
+      { image: dog0 },
+      { image: big },
+      { image: dog0, box },
+      { image: big, box: { x: box.x * s, y: box.y * s, w: box.w * s, h: box.h * s } },
+    ]);
+    expect(cos(small, large)).toBeGreaterThan(0.97);
+    expect(cos(smallBox, largeBox)).toBeGreaterThan(0.97);
+  }, 30_000);
+
+  it('clips boxes that run past the image, and rejects empty ones', async () => {
+    const [over, inside] = await enc.embed([
+      { image: dog0, box: { x: 400, y: -100, w: 1000, h: 600 } },
+      { image: dog0, box: { x: 400, y: 0, w: 368, h: 500 } },
+    ]);
+    expect(cos(over, inside)).toBeGreaterThan(0.9999);
+    await expect(enc.embed([{ image: dog0, box: { x: 10, y: 10, w: 0, h: 50 } }])).rejects.toThrow(/no area/);
+    await expect(enc.embed([{ image: dog0, box: { x: 800, y: 10, w: 50, h: 50 } }])).rejects.toThrow(/outside/);
+    await expect(enc.embed([{ image: dog0, box: { x: NaN, y: 10, w: 50, h: 50 } }])).rejects.toThrow(/non-finite/);
+    await expect(enc.embed([{ image: { data: new Uint8Array(10), width: 4, height: 4 } }])).rejects.toThrow(/RGB bytes/);
+  });
+
+  it('returns nothing for no crops', async () => {
+    expect(await enc.embed([])).toEqual([]);
+  });
+
+  it('follows the resize policy: letterbox equals squash on a square photo, centre crop differs', async () => {
+    const squash = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'squash' });
+    const letterbox = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'letterbox' });
+    try {
+      const [s] = await squash.embed([{ image: dog0 }]);
+      const [l] = await letterbox.embed([{ image: dog0 }]);
+      const [c] = await enc.embed([{ image: dog0 }]);
+      expect(cos(s, l)).toBeGreaterThan(0.99999);
+      expect(cos(s, c)).toBeLessThan(0.999);
+      // A wide box: letterbox pads, squash stretches.
+      const box = { x: 0, y: 200, w: 768, h: 300 };
+      const [sw] = await squash.embed([{ image: dog0, box }]);
+      const [lw] = await letterbox.embed([{ image: dog0, box }]);
+      expect(cos(sw, lw)).toBeLessThan(0.99);
+    } finally {
+      await Promise.all([squash.dispose(), letterbox.dispose()]);
+    }
+  });
+
+  it('names the ImageNet class of a photo', async () => {
+    const [dog, pot] = await enc.classify([{ image: dog0 }, { image: teapot }]);
+    expect(dog.label).toBe('Pembroke Welsh Corgi');
+    expect(dog.score).toBeGreaterThan(0.5);
+    expect(pot.label).not.toBe(dog.label);
+  });
+
+  it('builds a negative bank from the classifier weights that matches photos of each class', async () => {
+    const bank = await enc.negativeBank();
+    expect(bank).toHaveLength(1000);
+    for (const row of [bank[0], bank[999]]) {
+      expect(row).toHaveLength(1280);
+      expect(Math.min(...row)).toBeGreaterThanOrEqual(0);
+      expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+    }
+    expect(await enc.negativeBank()).toBe(bank); // cached
+
+    // A photo sits closer to the row of the class it is predicted as than to most other rows.
+    const labels = JSON.parse(await readFile(path.join(MODELS, ENTRY.folder, 'imagenet-simple-labels.json'), 'utf8')) as string[];
+    const crops = [{ image: dog0 }, { image: dog1 }, { image: teapot }];
+    const [vectors, classes] = await Promise.all([enc.embed(crops), enc.classify(crops)]);
+    vectors.forEach((v, i) => {
+      const sims = bank.map((row) => cos(v, row));
+      const own = sims[labels.indexOf(classes[i].label)];
+      expect(sims.filter((s) => s > own).length).toBeLessThan(5);
+    });
+  });
+});
+
+describe('loadEncoder', () => {
+  it('says which model, folder or file is missing', async () => {
+    await expect(loadEncoder(MODELS, 'no-such-model')).rejects.toThrow(/unknown model "no-such-model".*mobilenetv2-12-int8/);
+    await expect(loadEncoder('/nonexistent/models', 'mobilenetv2-12-int8')).rejects.toThrow(/model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/);
+    await expect(OnnxImageEncoder.load(MODELS, { ...ENTRY, model: 'missing.onnx' })).rejects.toThrow(/model file not found: .*missing\.onnx/);
+    await expect(loadEncoder(MODELS, 'yolox-nano')).rejects.toThrow(/not an image encoder/);
+  });
+});
+
+describe('drawRegion', () => {
+  const canvas = (size: number, layout: 'nchw' | 'nhwc' = 'nhwc'): TensorCanvas => ({
+    data: new Float32Array(size * size * 3),
+    offset: 0,
+    width: size,
+    height: size,
+    layout,
+    bgr: false,
+    gain: [1, 1, 1],
+    bias: [0, 0, 0],
+  });
+  // Fine vertical stripes 1 px wide, black and white: any averaging downscale turns them grey.
+  const stripes: DecodedImage = { data: new Uint8Array(64 * 64 * 3).map((_, i) => (Math.floor(i / 3) % 2 ? 255 : 0)), width: 64, height: 64 };
+
+  it('averages the covered area when shrinking, at any factor', () => {
+    for (const size of [32, 21, 8, 5]) {
+      const c = canvas(size);
+      drawRegion(stripes, { x: 0, y: 0, w: 64, h: 64 }, c, { x: 0, y: 0, w: size, h: size });
+      // Within the rounding of the 8-bit pyramid levels.
+      for (const v of c.data) expect(Math.abs(v - 127.5)).toBeLessThanOrEqual(0.5);
+    }
+  });
+
+  it('interpolates linearly when enlarging', () => {
+    const ramp: DecodedImage = { data: new Uint8Array([0, 0, 0, 100, 100, 100]), width: 2, height: 1 };
+    const c = canvas(4);
+    drawRegion(ramp, { x: 0, y: 0, w: 2, h: 1 }, c, { x: 0, y: 0, w: 4, h: 4 });
+    expect(Array.from(c.data.slice(0, 12)).filter((_, i) => i % 3 === 0)).toEqual([0, 25, 75, 100]);
+  });
+
+  it('mirrors exactly when flipped, and writes planar channels in the asked order', () => {
+    const img: DecodedImage = { data: new Uint8Array(30 * 20 * 3).map((_, i) => (i * 37) % 251), width: 30, height: 20 };
+    const plain = canvas(16, 'nchw');
+    const flipped = canvas(16, 'nchw');
+    const bgr = { ...canvas(16, 'nchw'), bgr: true };
+    const src = { x: 2.5, y: 1, w: 25, h: 17 };
+    drawRegion(img, src, plain, { x: 0, y: 0, w: 16, h: 16 });
+    drawRegion(img, src, flipped, { x: 0, y: 0, w: 16, h: 16 }, true);
+    drawRegion(img, src, bgr, { x: 0, y: 0, w: 16, h: 16 });
+    expect(plain.data).not.toEqual(flipped.data);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < 16; y++) {
+        for (let x = 0; x < 16; x++) {
+          const at = (ch: number, xx: number) => ch * 256 + y * 16 + xx;
+          expect(flipped.data[at(c, 15 - x)]).toBe(plain.data[at(c, x)]);
+          expect(bgr.data[at(2 - c, x)]).toBe(plain.data[at(c, x)]);
+        }
+      }
+    }
+  });
+});
