@@ -143,9 +143,12 @@ export function drawRegion(image: DecodedImage, src: PixelBox, canvas: TensorCan
   // Where R, G and B of canvas pixel (x, y) live: offset + (y * width + x) * step + channel offset.
   const plane = canvas.width * canvas.height;
   const step = canvas.layout === 'nchw' ? 1 : 3;
-  const chan = canvas.layout === 'nchw' ? [0, plane, 2 * plane] : [0, 1, 2];
-  const at = canvas.bgr ? [chan[2], chan[1], chan[0]] : chan;
-  const write: Writer = { out: canvas.data, at, gain: canvas.gain, bias: canvas.bias, dx: flip ? -step : step };
+  const chan = canvas.layout === 'nchw' ? plane : 1;
+  const [oR, oB] = canvas.bgr ? [2 * chan, 0] : [0, 2 * chan];
+  const [gR, gG, gB] = canvas.gain;
+  const [bR, bG, bB] = canvas.bias;
+  // Plain numbers: destructuring arrays inside the per-row functions doubled their cost.
+  const write: Writer = { out: canvas.data, dx: flip ? -step : step, oR, oG: chan, oB, gR, gG, gB, bR, bG, bB };
   for (let oy = 0; oy < dst.h; oy++) {
     // Vertical pass over whole source rows (contiguous), then the horizontal pass over that one row.
     verticalPass(img, ys, oy, x0, row);
@@ -154,13 +157,19 @@ export function drawRegion(image: DecodedImage, src: PixelBox, canvas: TensorCan
   }
 }
 
-/** Where the horizontal pass stores values: at o + at[c], moving by dx per output pixel. */
+/** Where the horizontal pass stores a pixel: channel values at o + oR/oG/oB, then o moves by dx. */
 interface Writer {
   out: Float32Array;
-  at: number[];
-  gain: readonly [number, number, number];
-  bias: readonly [number, number, number];
   dx: number;
+  oR: number;
+  oG: number;
+  oB: number;
+  gR: number;
+  gG: number;
+  gB: number;
+  bR: number;
+  bG: number;
+  bB: number;
 }
 
 // One function per tap count: V8 does not unswitch loops, so a tap-count branch inside the pixel loop
@@ -203,10 +212,7 @@ function horizontalPass(row: Float64Array, xs: Axis, x0: number, wr: Writer, o: 
 }
 
 function horizontal2(row: Float64Array, start: Int32Array, w: Float32Array, x0: number, wr: Writer, o: number): void {
-  const { out, dx } = wr;
-  const [oR, oG, oB] = wr.at;
-  const [gR, gG, gB] = wr.gain;
-  const [bR, bG, bB] = wr.bias;
+  const { out, dx, oR, oG, oB, gR, gG, gB, bR, bG, bB } = wr;
   for (let ox = 0; ox < start.length; ox++, o += dx) {
     const j = (start[ox] - x0) * 3;
     const v0 = w[2 * ox];
@@ -218,10 +224,7 @@ function horizontal2(row: Float64Array, start: Int32Array, w: Float32Array, x0: 
 }
 
 function horizontal3(row: Float64Array, start: Int32Array, w: Float32Array, x0: number, wr: Writer, o: number): void {
-  const { out, dx } = wr;
-  const [oR, oG, oB] = wr.at;
-  const [gR, gG, gB] = wr.gain;
-  const [bR, bG, bB] = wr.bias;
+  const { out, dx, oR, oG, oB, gR, gG, gB, bR, bG, bB } = wr;
   for (let ox = 0; ox < start.length; ox++, o += dx) {
     const j = (start[ox] - x0) * 3;
     const v0 = w[3 * ox];
@@ -234,10 +237,7 @@ function horizontal3(row: Float64Array, start: Int32Array, w: Float32Array, x0: 
 }
 
 function horizontalN(row: Float64Array, xs: Axis, x0: number, wr: Writer, o: number): void {
-  const { out, dx } = wr;
-  const [oR, oG, oB] = wr.at;
-  const [gR, gG, gB] = wr.gain;
-  const [bR, bG, bB] = wr.bias;
+  const { out, dx, oR, oG, oB, gR, gG, gB, bR, bG, bB } = wr;
   const t = xs.taps;
   for (let ox = 0; ox < xs.start.length; ox++, o += dx) {
     let r = 0;
