@@ -1,5 +1,5 @@
 /** Opens what the service runs on: models, the concept store, the concept service. One place, used by the server, the CLI scripts and tests. */
-import { ConceptService } from '../concepts/service.js';
+import { ConceptService, type ServiceModels } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
 import { loadDetector, loadEncoder } from '../models/load.js';
 import { OnnxMatMul } from '../models/matmul.js';
@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 export interface Runtime {
   service: ConceptService;
   store: ConceptStore;
+  models: ServiceModels;
   close(): Promise<void>;
 }
 
@@ -18,10 +19,12 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'modelsDir' |
     OnnxMatMul.create(),
   ]);
   const store = await ConceptStore.open(config.dataUri, encoder.dim);
-  const service = await ConceptService.create(store, { encoder, detector, matmul }, { limits: config.limits });
+  const models = { encoder, detector, matmul };
+  const service = await ConceptService.create(store, models, { limits: config.limits });
   return {
     service,
     store,
+    models,
     async close() {
       await Promise.all([encoder.dispose(), detector?.dispose()]);
       store.close();
