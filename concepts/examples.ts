@@ -53,6 +53,37 @@ function covered(subject: PixelBox, box: PixelBox): number {
   return (w * h) / (subject.w * subject.h);
 }
 
+/**
+ * The photo shrunk by an integer `factor` and placed at (fx, fy) (fractions of the free space) in a frame of
+ * its mean colour: the subject as it looks when it fills only part of a bigger scene, which whole photos and
+ * subject crops never show the head.
+ */
+export function zoomOut(image: DecodedImage, factor: number, fx = 0.5, fy = 0.5): DecodedImage {
+  const { width, height, data } = image;
+  const mean = [0, 0, 0];
+  for (let i = 0; i < data.length; i += 3) for (let c = 0; c < 3; c++) mean[c] += data[i + c];
+  const pixels = width * height;
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < out.length; i += 3) for (let c = 0; c < 3; c++) out[i + c] = mean[c] / pixels;
+  const w = Math.floor(width / factor);
+  const h = Math.floor(height / factor);
+  const x0 = Math.round((width - w) * fx);
+  const y0 = Math.round((height - h) * fy);
+  const area = factor * factor;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const sum = [0, 0, 0];
+      for (let dy = 0; dy < factor; dy++)
+        for (let dx = 0; dx < factor; dx++) {
+          const at = ((y * factor + dy) * width + x * factor + dx) * 3;
+          for (let c = 0; c < 3; c++) sum[c] += data[at + c];
+        }
+      const to = ((y0 + y) * width + x0 + x) * 3;
+      for (let c = 0; c < 3; c++) out[to + c] = sum[c] / area;
+    }
+  return { data: out, width, height };
+}
+
 export interface ExamplePhoto {
   image: DecodedImage;
   box?: PixelBox;
@@ -89,6 +120,8 @@ export async function embedExamples(
     const rnd = seeded(0x5eed + i);
     extra.push({ photo: i, variant: 'subject-flip', crop: { image: p.image, box: subject, flip: true } });
     extra.push({ photo: i, variant: 'whole-flip', crop: { image: p.image, flip: true } });
+    extra.push({ photo: i, variant: 'zoom-out-2', crop: { image: zoomOut(p.image, 2) } });
+    extra.push({ photo: i, variant: 'zoom-out-3', crop: { image: zoomOut(p.image, 3, rnd(), rnd()) } });
     for (let j = 0; j < jitterCount; j++) extra.push({ photo: i, variant: `jitter-${j}`, crop: { image: p.image, box: jitter(subject, p.image, rnd) } });
   });
   const extraVectors = await models.encoder.embed(extra.map((e) => e.crop));

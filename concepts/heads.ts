@@ -1,32 +1,35 @@
 /**
  * Concept heads: a linear scorer per concept, trained as weighted kernel ridge regression (a least-squares
- * SVM) on a pool of embeddings. The dual form makes training one small Cholesky solve, and gives every
- * leave-one-photo-out head exactly, with no retraining, for threshold calibration.
+ * SVM) on a pool of embeddings. In the dual, training is one inverse of an examples×examples matrix, and
+ * that inverse gives, with no retraining, the exact head trained without any group of examples: without
+ * one of the concept's photos, or without another concept, for honest threshold calibration.
  */
-import type { Matrix } from '../models/types.js';
-import { cholesky, choleskySolve, solveSmall } from './linalg.js';
+import type { LinearAlgebra, Matrix } from '../models/types.js';
+import { solveSmall } from './linalg.js';
 
 export interface Head {
   weights: Float32Array;
   bias: number;
 }
 
-/** One training example: a row of the pool, its label, its weight, and the photo it came from (-1 = none). */
+/** One training example: a row of the pool, its label, its weight, and the group it is held out with ('' = never). */
 export interface Example {
   row: number;
   label: 1 | -1;
   weight: number;
-  group: number;
+  group: string;
 }
 
 export interface HeadFit {
-  head: Head;
-  /** For each requested photo, the head trained without that photo's examples. */
-  heldOut: Map<number, Head>;
+  examples: Example[];
+  /** Dual coefficients, one per example: the head is w = Σ aᵢ xᵢ, b = Σ aᵢ. */
+  coef: Float64Array;
+  /** The coefficients of the head trained without one group's examples (the full head for unknown groups). */
+  without(group: string): Float64Array;
 }
 
-/** Combines pool rows with dual coefficients into a primal head: w = Σ aᵢ xᵢ, b = Σ aᵢ (the kernel's +1). */
-function primal(pool: Matrix, examples: Example[], coef: Float64Array): Head {
+/** Combines pool rows with dual coefficients into a primal head (the kernel's +1 is the bias). */
+export function primal(pool: Matrix, examples: Example[], coef: Float64Array): Head {
   const d = pool.cols;
   const w = new Float64Array(d);
   let bias = 0;
@@ -41,50 +44,54 @@ function primal(pool: Matrix, examples: Example[], coef: Float64Array): Head {
 }
 
 /**
- * Fits one head. `gram` is pool·poolᵀ (pool.rows²); `lambda` is the ridge strength relative to the example
- * weights, which should sum to about 1.
+ * The head's output on column `target` of `cross` (pool rows × targets, the dot products of every pool row
+ * with every target vector): no primal weights needed.
  */
-export function fitHead(pool: Matrix, gram: Float32Array, examples: Example[], lambda: number, holdOut: number[] = []): HeadFit {
-  const n = examples.length;
-  const m = pool.rows;
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = examples[i].row * m;
-    for (let j = 0; j <= i; j++) {
-      const v = gram[ri + examples[j].row] + 1;
-      a[i * n + j] = v;
-      a[j * n + i] = v;
-    }
-    a[i * n + i] += lambda / examples[i].weight;
-  }
-  cholesky(a, n);
-  const coef = choleskySolve(a, n, Float64Array.from(examples, (e) => e.label));
-  const heldOut = new Map<number, Head>();
-  for (const group of holdOut) {
-    const members = examples.flatMap((e, i) => (e.group === group ? [i] : []));
-    if (members.length === 0 || members.length === n) continue;
-    // Removing a block S from a ridge system: a₋ₛ = a − H[:,S] · H[S,S]⁻¹ · a[S], with H the inverse system matrix.
-    const columns = members.map((s) => {
-      const e = new Float64Array(n);
-      e[s] = 1;
-      return choleskySolve(a, n, e);
-    });
-    const k = members.length;
-    const hss = new Float64Array(k * k);
-    for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) hss[r * k + c] = columns[c][members[r]];
-    const t = solveSmall(hss, k, Float64Array.from(members, (s) => coef[s]));
-    const reduced = Float64Array.from(coef);
-    for (let c = 0; c < k; c++) for (let i = 0; i < n; i++) reduced[i] -= columns[c][i] * t[c];
-    for (const s of members) reduced[s] = 0;
-    heldOut.set(group, primal(pool, examples, reduced));
-  }
-  return { head: primal(pool, examples, coef), heldOut };
+export function dualOutput(examples: Example[], coef: Float64Array, cross: Matrix, target: number): number {
+  let s = 0;
+  for (let i = 0; i < examples.length; i++) s += coef[i] * (cross.data[examples[i].row * cross.cols + target] + 1);
+  return s;
 }
 
-/** The head's raw output on one vector. */
-export function headOutput(head: Head, v: Float32Array, offset = 0): number {
-  let s = head.bias;
-  const w = head.weights;
-  for (let k = 0; k < w.length; k++) s += w[k] * v[offset + k];
-  return s;
+/**
+ * Fits one head. `gram` is pool·poolᵀ (`rows`² of the pool); `lambda` is the ridge strength relative to the
+ * example weights, which should sum to about 1.
+ */
+export async function fitHead(gram: Float32Array, rows: number, examples: Example[], lambda: number, algebra: LinearAlgebra): Promise<HeadFit> {
+  const n = examples.length;
+  const a = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = examples[i].row * rows;
+    for (let j = 0; j < n; j++) a[i * n + j] = gram[ri + examples[j].row] + 1;
+    a[i * n + i] += lambda / examples[i].weight;
+  }
+  const h = (await algebra.inverse({ data: a, rows: n, cols: n })).data;
+  const coef = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += h[i * n + j] * examples[j].label;
+    coef[i] = s;
+  }
+  const cache = new Map<string, Float64Array>();
+  const without = (group: string): Float64Array => {
+    const members = group ? examples.flatMap((e, i) => (e.group === group ? [i] : [])) : [];
+    if (members.length === 0 || members.length === n) return coef;
+    const hit = cache.get(group);
+    if (hit) return hit;
+    // Removing a block S from a ridge system: a₋ₛ = a − H[:,S] · H[S,S]⁻¹ · a[S], with H the inverse system matrix.
+    const k = members.length;
+    const hss = new Float64Array(k * k);
+    for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) hss[r * k + c] = h[members[r] * n + members[c]];
+    const t = solveSmall(hss, k, Float64Array.from(members, (s) => coef[s]));
+    const reduced = Float64Array.from(coef);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let c = 0; c < k; c++) s += h[i * n + members[c]] * t[c];
+      reduced[i] -= s;
+    }
+    for (const s of members) reduced[s] = 0;
+    cache.set(group, reduced);
+    return reduced;
+  };
+  return { examples, coef, without };
 }

@@ -1,6 +1,10 @@
-/** Recognition: one batch of region embeddings, every head of the user over every region, each concept's best region. */
-import type { DecodedImage, ImageEncoder, MatMul, Matrix, ObjectDetector } from '../models/types.js';
-import { proposeRegions, type RegionOptions } from './regions.js';
+/**
+ * Recognition: region proposals, one batch of region embeddings, every head of the user over every region,
+ * each concept's best region. A region scanner, when the encoder has one, ranks dozens of small windows
+ * cheaply; the windows that look best for some concept are embedded properly alongside the proposals.
+ */
+import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector, PixelBox, RegionScanner } from '../models/types.js';
+import { defaultRegionOptions, gridRegions, iou, proposeRegions, type RegionOptions } from './regions.js';
 import type { Box, Match, Timings } from './types.js';
 
 /** A user's heads stacked for one matrix product per photo. */
@@ -21,7 +25,44 @@ export const toScore = (raw: number) => round4(1 / (1 + Math.exp(-squash * raw))
 export interface RecognizeModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
-  matmul: MatMul;
+  scanner?: RegionScanner;
+  algebra: LinearAlgebra;
+}
+
+function stack(vectors: Float32Array[], dim: number): Matrix {
+  const data = new Float32Array(vectors.length * dim);
+  vectors.forEach((v, i) => data.set(v, i * dim));
+  return { data, rows: vectors.length, cols: dim };
+}
+
+/** Per concept, the row (region) with the highest head output, and that output. */
+function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: number }[] {
+  const c = scores.cols;
+  return Array.from({ length: c }, (_, j) => {
+    let row = 0;
+    for (let r = 1; r < scores.rows; r++) if (scores.data[r * c + j] > scores.data[row * c + j]) row = r;
+    return { row, raw: scores.data[row * c + j] + bias[j] };
+  });
+}
+
+/** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
+async function scanWindows(image: DecodedImage, heads: UserHeads, models: RecognizeModels, options: RegionOptions) {
+  if (!models.scanner || options.scanned === 0) return [];
+  const windows = gridRegions(image, options.scanGrid).filter((r) => r.source === 'grid').map((r) => r.box);
+  const vectors = await models.scanner.scan(image, windows);
+  const best = bestRows(await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights), heads.bias);
+  return best.map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] })).sort((a, b) => b.margin - a.margin);
+}
+
+/** Each concept's best scanned window, concepts closest to present first, skipping windows already covered. */
+function promising(ranked: { box: PixelBox }[], taken: PixelBox[], limit: number): PixelBox[] {
+  const picked: PixelBox[] = [];
+  for (const { box } of ranked) {
+    if (picked.length >= limit) break;
+    if ([...taken, ...picked].some((t) => iou(t, box) > 0.6)) continue;
+    picked.push(box);
+  }
+  return picked;
 }
 
 export async function recognizeImage(
@@ -29,28 +70,26 @@ export async function recognizeImage(
   heads: UserHeads,
   models: RecognizeModels,
   timings: Timings,
-  regionOptions?: RegionOptions,
+  options: RegionOptions = defaultRegionOptions,
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
   let t = performance.now();
-  const regions = await proposeRegions(image, models.detector, regionOptions);
+  const [proposals, ranked] = await Promise.all([proposeRegions(image, models.detector, options), scanWindows(image, heads, models, options)]);
+  const regions = proposals.map((r) => r.box);
+  const fixedCount = regions.length;
+  regions.push(...promising(ranked, regions, options.scanned));
   timings.regions = performance.now() - t;
   t = performance.now();
-  const vectors = await models.encoder.embed(regions.map((r) => ({ image, box: r.box })));
+  const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));
   timings.embed = performance.now() - t;
   t = performance.now();
-  const dim = heads.weights.cols;
-  const features = new Float32Array(vectors.length * dim);
-  vectors.forEach((v, i) => features.set(v, i * dim));
-  const out = await models.matmul.mulTransposed({ data: features, rows: vectors.length, cols: dim }, heads.weights);
-  const c = heads.ids.length;
+  const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
+  for (let r = fixedCount; r < scores.rows; r++) for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
+  const best = bestRows(scores, heads.bias);
   const matches = heads.ids.map((id, j) => {
-    let best = 0;
-    for (let r = 1; r < regions.length; r++) if (out.data[r * c + j] > out.data[best * c + j]) best = r;
-    const raw = out.data[best * c + j] + heads.bias[j];
-    const b = regions[best].box;
-    const box: Box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
-    const score = toScore(raw);
+    const b = regions[best[j].row];
+    const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
+    const score = toScore(best[j].raw);
     return { id, name: heads.names[j], score, present: score >= heads.thresholds[j], box };
   });
   timings.heads = performance.now() - t;

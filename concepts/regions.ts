@@ -9,8 +9,16 @@ export interface Region {
 }
 
 export interface RegionOptions {
-  /** Square-ish windows of `size` (fraction of each side) at `steps`×`steps` evenly spaced places. */
+  /** Windows of `size` (fraction of each side) at `steps`×`steps` evenly spaced places, always embedded. */
   grid: { size: number; steps: number }[];
+  /** Smaller windows that a region scanner ranks; the best `scanned` of them are embedded too. */
+  scanGrid: { size: number; steps: number }[];
+  scanned: number;
+  /**
+   * Subtracted from head outputs on scanned windows: they were picked because they scored high, so their
+   * maximum runs above what calibration saw on the fixed regions (a selection-bias correction).
+   */
+  scanPenalty: number;
   maxDetections: number;
   minDetectionScore: number;
   /** Context added around a detector box, as a fraction of its size on each side. */
@@ -18,10 +26,16 @@ export interface RegionOptions {
 }
 
 export const defaultRegionOptions: RegionOptions = {
-  grid: [
-    { size: 0.75, steps: 2 },
-    { size: 0.5, steps: 3 },
+  grid: [{ size: 0.75, steps: 2 }],
+  // Strides of about a third of the window: scanning is cheap, and a window that cuts a subject scores low.
+  scanGrid: [
+    { size: 0.5, steps: 4 },
+    { size: 0.4, steps: 5 },
+    { size: 0.3, steps: 6 },
+    { size: 0.25, steps: 7 },
   ],
+  scanned: 6,
+  scanPenalty: 0.1,
   maxDetections: 6,
   minDetectionScore: 0.3,
   padding: 0.1,

@@ -1,6 +1,6 @@
 /** The concept service: what the API offers, in domain terms. Routes translate HTTP to these calls and nothing else. */
 import { randomUUID } from 'node:crypto';
-import type { DecodedImage, ImageEncoder, MatMul, Matrix, ObjectDetector } from '../models/types.js';
+import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector, RegionScanner } from '../models/types.js';
 import { DomainError } from './errors.js';
 import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
@@ -15,7 +15,8 @@ import type { Concept, ConceptPatch, ImageInput, NewConcept, Recognition, Scope,
 export interface ServiceModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
-  matmul: MatMul;
+  scanner?: RegionScanner;
+  algebra: LinearAlgebra;
 }
 
 export interface ServiceOptions {
@@ -246,7 +247,7 @@ export class ConceptService {
     const trained = await trainHeads(
       concepts.map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
       this.bank,
-      this.models.matmul,
+      this.models.algebra,
       this.models.encoder.dim,
       this.options.training ?? defaultTrainingOptions,
     );

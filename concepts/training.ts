@@ -3,8 +3,8 @@
  * category weighted up), its own negative photos and backgrounds, and the nearest vectors of a generic
  * negative bank; then calibrates each threshold on leave-one-photo-out scores of whole region sets.
  */
-import type { MatMul, Matrix } from '../models/types.js';
-import { fitHead, headOutput, type Example, type Head } from './heads.js';
+import type { LinearAlgebra, Matrix } from '../models/types.js';
+import { dualOutput, fitHead, primal, type Example, type Head } from './heads.js';
 import type { ViewKind } from './types.js';
 
 export interface TrainingView {
@@ -58,26 +58,20 @@ function prototype(views: TrainingView[], dim: number): Float32Array {
   return normalised(sum);
 }
 
-/** Best raw head output over the regions of each photo: what recognition would see for that photo. */
-function photoScores(head: Head, views: TrainingView[]): Map<number, number> {
-  const best = new Map<number, number>();
-  for (const v of views) {
-    const s = headOutput(head, v.vector);
-    if (s > (best.get(v.photo) ?? -Infinity)) best.set(v.photo, s);
-  }
-  return best;
-}
-
 /**
- * The cut between positive and negative scores. Held-out positives are pessimistic and negatives that were
- * in training are optimistic, so with a clean gap the middle is fair; with overlap, the best balanced accuracy.
+ * Where the cut sits in a clean gap, from the highest negative towards the lowest positive. Both sides are
+ * held out, but the negative side is a maximum over many photos and the positive side a minimum over a few
+ * whole-photo examples, while new photos show the subject smaller and in other places: lean to negatives.
  */
+const GAP_FRACTION = 1 / 3;
+
+/** The cut between positive and negative scores: in a clean gap at GAP_FRACTION; with overlap, the best balanced accuracy. */
 export function chooseCut(positives: number[], negatives: number[]): number {
   if (positives.length === 0) return 0;
   if (negatives.length === 0) return Math.min(0, Math.min(...positives) / 2);
   const lowPos = Math.min(...positives);
   const highNeg = Math.max(...negatives);
-  if (lowPos > highNeg) return (lowPos + highNeg) / 2;
+  if (lowPos > highNeg) return highNeg + GAP_FRACTION * (lowPos - highNeg);
   const points = [...new Set([...positives, ...negatives])].sort((a, b) => a - b);
   let best = 0;
   let bestCut = 0;
@@ -96,7 +90,7 @@ export function chooseCut(positives: number[], negatives: number[]): number {
 export async function trainHeads(
   concepts: TrainingConcept[],
   bank: Matrix,
-  matmul: MatMul,
+  algebra: LinearAlgebra,
   dim: number,
   options: TrainingOptions = defaultTrainingOptions,
 ): Promise<Map<string, TrainedHead>> {
@@ -121,7 +115,7 @@ export async function trainHeads(
   );
   const bankRows = new Map<number, number[]>();
   if (bank.rows > 0 && options.bankPerConcept > 0) {
-    const sims = await matmul.mulTransposed(protos, bank);
+    const sims = await algebra.mulTransposed(protos, bank);
     for (let ci = 0; ci < concepts.length; ci++) {
       const order = Array.from({ length: bank.rows }, (_, j) => j).sort((a, b) => sims.data[ci * bank.rows + b] - sims.data[ci * bank.rows + a]);
       bankRows.set(ci, order.slice(0, options.bankPerConcept));
@@ -138,46 +132,58 @@ export async function trainHeads(
         photos.push(-1);
       }
   const poolMatrix = stack(pool, dim);
-  const gram = (await matmul.mulTransposed(poolMatrix, poolMatrix)).data;
-  const closeness = (await matmul.mulTransposed(protos, poolMatrix)).data;
+  const gram = (await algebra.mulTransposed(poolMatrix, poolMatrix)).data;
+  const closeness = (await algebra.mulTransposed(protos, poolMatrix)).data;
+  // Calibration targets: the region sets of every photo (probes), and the regions of negative photos.
+  const targets = concepts.flatMap((c, ci) => c.views.flatMap((v) => (v.kind === 'probe' || v.kind === 'negative' ? [{ owner: ci, view: v }] : [])));
+  const cross = await algebra.mulTransposed(poolMatrix, stack(targets.map((t) => t.view.vector), dim));
 
-  concepts.forEach((c, ci) => {
-    const own = positives[ci];
-    if (own.length === 0) return;
+  for (let ci = 0; ci < concepts.length; ci++) {
+    const c = concepts[ci];
+    if (positives[ci].length === 0) continue;
+    // Groups: each own photo (its positives and backgrounds), each own negative photo, each other concept.
     const examples: Example[] = [];
-    const negatives: { row: number; weight: number; hardness: number; keep: boolean }[] = [];
+    const negatives: { row: number; weight: number; hardness: number; keep: boolean; group: string }[] = [];
     for (let row = 0; row < pool.length; row++) {
       const o = owner[row];
+      const hardness = closeness[ci * pool.length + row];
       if (o === ci) {
-        if (kinds[row] === 'positive') examples.push({ row, label: 1, weight: 0, group: photos[row] });
-        else negatives.push({ row, weight: 1, hardness: closeness[ci * pool.length + row], keep: kinds[row] === 'negative' });
+        if (kinds[row] === 'positive') examples.push({ row, label: 1, weight: 0, group: `p:${photos[row]}` });
+        else if (kinds[row] === 'negative') negatives.push({ row, weight: 1, hardness, keep: true, group: `n:${photos[row]}` });
+        else negatives.push({ row, weight: 1, hardness, keep: false, group: `p:${photos[row]}` });
       } else if (o >= 0 && kinds[row] === 'positive') {
         const same = concepts[o].category !== '' && concepts[o].category.toLowerCase() === c.category.toLowerCase();
-        negatives.push({ row, weight: same ? options.sameCategoryWeight : 1, hardness: closeness[ci * pool.length + row], keep: false });
+        negatives.push({ row, weight: same ? options.sameCategoryWeight : 1, hardness, keep: false, group: `c:${o}` });
       }
     }
-    for (const j of bankRows.get(ci) ?? []) negatives.push({ row: bankIndex.get(j)!, weight: 1, hardness: -Infinity, keep: true });
+    for (const j of bankRows.get(ci) ?? []) negatives.push({ row: bankIndex.get(j)!, weight: 1, hardness: -Infinity, keep: true, group: '' });
     negatives.sort((a, b) => Number(b.keep) - Number(a.keep) || b.hardness - a.hardness);
     const chosen = negatives.slice(0, Math.max(options.maxNegatives, negatives.filter((n) => n.keep).length));
     const posWeight = 0.5 / examples.length;
     for (const e of examples) e.weight = posWeight;
     const negTotal = chosen.reduce((s, n) => s + n.weight, 0);
-    for (const n of chosen) examples.push({ row: n.row, label: -1, weight: (0.5 * n.weight) / negTotal, group: -1 });
+    for (const n of chosen) examples.push({ row: n.row, label: -1, weight: (0.5 * n.weight) / negTotal, group: n.group });
 
-    const ownPhotos = [...new Set(own.map((v) => v.photo))];
-    const fit = fitHead(poolMatrix, gram, examples, options.lambda, ownPhotos.length > 1 ? ownPhotos : []);
-    const probes = c.views.filter((v) => v.kind === 'probe');
-    const posScores = ownPhotos.map((photo) => {
-      const head = fit.heldOut.get(photo) ?? fit.head;
-      return Math.max(...probes.filter((v) => v.photo === photo).map((v) => headOutput(head, v.vector)), -Infinity);
-    }).filter(Number.isFinite);
-    const negScores: number[] = [];
-    concepts.forEach((other, oi) => {
-      if (oi === ci) return;
-      negScores.push(...photoScores(fit.head, other.views.filter((v) => v.kind === 'probe')).values());
+    const fit = await fitHead(gram, pool.length, examples, options.lambda, algebra);
+    // Best output per photo over its regions, from the head trained without that photo (or without that
+    // photo's concept): what recognition will see for photos the head has never met.
+    const positive = new Map<number, number>();
+    const negative = new Map<string, number>();
+    // A lone photo cannot be held out (no positive would remain): it is scored by the full head, optimistically.
+    const lone = new Set(positives[ci].map((v) => v.photo)).size === 1;
+    targets.forEach((t, k) => {
+      const { photo, kind } = t.view;
+      if (t.owner === ci && kind === 'probe') {
+        const s = dualOutput(examples, lone ? fit.coef : fit.without(`p:${photo}`), cross, k);
+        positive.set(photo, Math.max(s, positive.get(photo) ?? -Infinity));
+      } else if (t.owner !== ci || kind === 'negative') {
+        const key = `${t.owner}:${photo}`;
+        const s = dualOutput(examples, fit.without(t.owner === ci ? `n:${photo}` : `c:${t.owner}`), cross, k);
+        negative.set(key, Math.max(s, negative.get(key) ?? -Infinity));
+      }
     });
-    negScores.push(...photoScores(fit.head, c.views.filter((v) => v.kind === 'negative')).values());
-    result.set(c.id, { head: fit.head, cut: chooseCut(posScores, negScores) });
-  });
+    const cut = chooseCut([...positive.values()], [...negative.values()]);
+    result.set(c.id, { head: primal(poolMatrix, examples, fit.coef), cut });
+  }
   return result;
 }

@@ -42,6 +42,8 @@ export interface OnnxEncoderEntry extends Common {
   dim: number;
   /** Classifier logits output and labels, used for the generic negative bank. */
   classifier?: { output: string; labels: string };
+  /** Embed regions by pooling one feature map per photo instead of one pass per crop (CNNs only). */
+  featureMap?: { output: string; side: number; stride: number };
 }
 
 export interface OnnxDetectorEntry extends Common {
@@ -101,6 +103,8 @@ export const catalog: CatalogEntry[] = [
     cropFraction: 0.875,
     dim: 1280,
     classifier: { output: 'output', labels: 'imagenet-simple-labels.json' },
+    // '627' is the dequantised 1280-channel map before the model's own global average pool.
+    featureMap: { output: '627', side: 448, stride: 32 },
     files: [
       {
         path: 'mobilenetv2-12-int8.onnx',

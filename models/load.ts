@@ -2,7 +2,8 @@
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
 import { YoloxDetector } from './detector.js';
 import { OnnxImageEncoder } from './encoder.js';
-import type { ImageEncoder, ObjectDetector } from './types.js';
+import { FeatureMapScanner } from './feature-map.js';
+import type { ImageEncoder, ObjectDetector, RegionScanner } from './types.js';
 
 function entryFor(folder: string): CatalogEntry {
   const entry = catalogEntry(folder);
@@ -30,4 +31,11 @@ export async function loadDetector(modelsDir: string, folder: string): Promise<O
   const entry = entryFor(folder);
   if (entry.kind !== 'onnx-detector') throw new Error(`model "${folder}" (kind ${entry.kind}) is not an object detector`);
   return YoloxDetector.load(modelsDir, entry);
+}
+
+/** The encoder's region scanner, when its catalog entry says how to read its feature map. */
+export async function loadScanner(modelsDir: string, folder: string): Promise<RegionScanner | undefined> {
+  const entry = entryFor(folder);
+  if (entry.kind !== 'onnx-encoder' || !entry.featureMap) return undefined;
+  return FeatureMapScanner.load(modelsDir, entry, entry.featureMap);
 }

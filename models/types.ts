@@ -55,7 +55,16 @@ export interface Matrix {
   cols: number;
 }
 
-/** Dense products for head training and scoring: `a · bᵀ` (rows of a against rows of b). */
-export interface MatMul {
+/** The dense algebra of head training and scoring. */
+export interface LinearAlgebra {
+  /** `a · bᵀ`: every row of a against every row of b. */
   mulTransposed(a: Matrix, b: Matrix): Promise<Matrix>;
+  inverse(a: Matrix): Promise<Matrix>;
+  dispose(): Promise<void>;
+}
+
+/** Cheap approximate vectors for many windows of one photo (one forward pass): for ranking candidate regions, not for decisions. */
+export interface RegionScanner {
+  scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
 }

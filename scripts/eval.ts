@@ -91,6 +91,8 @@ async function main() {
       ids.set(c.id, s.name);
     }
     const nameOf = (m: Match) => ids.get(m.id)!;
+    const concepts = await runtime.service.list(scope);
+    console.log(`thresholds: ${concepts.map((c) => `${c.name} ${c.threshold}`).join(', ')}`);
 
     const single = new Confusion();
     const ranking = new Map<string, { score: number; positive: boolean }[]>();
@@ -125,6 +127,7 @@ async function main() {
         if (name === sc.background) continue; // the photo under the pastes shows its own subject, partly covered: neither right nor wrong
         const pasted = sc.pasted.find((p) => p.subject === name);
         scene.add(m.present, pasted !== undefined);
+        if (m.present !== (pasted !== undefined)) console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${name} ${m.score} box ${m.box}${pasted ? ` pasted at ${pasted.rect.map((v) => v.toFixed(2))}` : ''}`);
         if (pasted && m.present) {
           boxTotal++;
           if (hits(m.box, pasted.rect)) boxHits++;

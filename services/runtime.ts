@@ -1,8 +1,8 @@
 /** Opens what the service runs on: models, the concept store, the concept service. One place, used by the server, the CLI scripts and tests. */
 import { ConceptService, type ServiceModels } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
-import { loadDetector, loadEncoder } from '../models/load.js';
-import { OnnxMatMul } from '../models/matmul.js';
+import { loadDetector, loadEncoder, loadScanner } from '../models/load.js';
+import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Config } from './config.js';
 
 export interface Runtime {
@@ -13,20 +13,21 @@ export interface Runtime {
 }
 
 export async function openRuntime(config: Pick<Config, 'dataUri' | 'modelsDir' | 'encoder' | 'detector' | 'limits'>): Promise<Runtime> {
-  const [encoder, detector, matmul] = await Promise.all([
+  const [encoder, detector, scanner, algebra] = await Promise.all([
     loadEncoder(config.modelsDir, config.encoder),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
-    OnnxMatMul.create(),
+    loadScanner(config.modelsDir, config.encoder),
+    OnnxLinearAlgebra.create(),
   ]);
   const store = await ConceptStore.open(config.dataUri, encoder.dim);
-  const models = { encoder, detector, matmul };
+  const models = { encoder, detector, scanner, algebra };
   const service = await ConceptService.create(store, models, { limits: config.limits });
   return {
     service,
     store,
     models,
     async close() {
-      await Promise.all([encoder.dispose(), detector?.dispose()]);
+      await Promise.all([encoder.dispose(), detector?.dispose(), scanner?.dispose(), algebra.dispose()]);
       store.close();
     },
   };

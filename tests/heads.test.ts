@@ -1,13 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { fitHead, headOutput, type Example } from '../concepts/heads.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dualOutput, fitHead, primal, type Example } from '../concepts/heads.js';
+import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
 
 function seeded(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
-function pool(rows: number, cols: number): { pool: Matrix; gram: Float32Array } {
+function randomPool(rows: number, cols: number): { pool: Matrix; gram: Float32Array } {
   const rnd = seeded(7);
   const data = new Float32Array(rows * cols).map(() => rnd() - 0.5);
   const gram = new Float32Array(rows * rows);
@@ -20,26 +21,49 @@ function pool(rows: number, cols: number): { pool: Matrix; gram: Float32Array } 
   return { pool: { data, rows, cols }, gram };
 }
 
+const output = (pool: Matrix, coef: Float64Array, examples: Example[], row: number) => {
+  const head = primal(pool, examples, coef);
+  let s = head.bias;
+  for (let k = 0; k < pool.cols; k++) s += head.weights[k] * pool.data[row * pool.cols + k];
+  return s;
+};
+
 describe('fitHead', () => {
-  const { pool: p, gram } = pool(40, 64);
-  // Rows 0-11 are positives from photos 0..3 (3 views each), the rest negatives.
+  let algebra: OnnxLinearAlgebra;
+  beforeAll(async () => {
+    algebra = await OnnxLinearAlgebra.create();
+  });
+  afterAll(() => algebra.dispose());
+
+  const { pool, gram } = randomPool(40, 64);
+  // Rows 0-11 are positives from photos 0..3 (3 views each); rows 12-39 negatives of two other concepts.
   const examples: Example[] = Array.from({ length: 40 }, (_, row) =>
-    row < 12 ? { row, label: 1, weight: 1 / 24, group: Math.floor(row / 3) } : { row, label: -1, weight: 1 / 56, group: -1 },
+    row < 12
+      ? { row, label: 1, weight: 1 / 24, group: `p:${Math.floor(row / 3)}` }
+      : { row, label: -1, weight: 1 / 56, group: row < 26 ? 'c:a' : 'c:b' },
   );
 
-  it('separates training data that a hyperplane can separate', () => {
-    const { head } = fitHead(p, gram, examples, 1e-3);
-    for (const e of examples) expect(Math.sign(headOutput(head, p.data, e.row * p.cols))).toBe(e.label);
+  it('separates training data that a hyperplane can separate', async () => {
+    const fit = await fitHead(gram, pool.rows, examples, 1e-3, algebra);
+    for (const e of examples) expect(Math.sign(output(pool, fit.coef, examples, e.row))).toBe(e.label);
   });
 
-  it('gives each held-out head exactly as a refit without that photo', () => {
-    const fit = fitHead(p, gram, examples, 1e-2, [0, 2]);
-    for (const g of [0, 2]) {
-      const refit = fitHead(p, gram, examples.filter((e) => e.group !== g), 1e-2).head;
-      const loo = fit.heldOut.get(g)!;
-      expect(loo.bias).toBeCloseTo(refit.bias, 6);
-      for (let k = 0; k < p.cols; k++) expect(loo.weights[k]).toBeCloseTo(refit.weights[k], 5);
+  it('gives the head without a group exactly as a refit without it', async () => {
+    const fit = await fitHead(gram, pool.rows, examples, 1e-2, algebra);
+    for (const group of ['p:0', 'p:2', 'c:b']) {
+      const kept = examples.filter((e) => e.group !== group);
+      const refit = await fitHead(gram, pool.rows, kept, 1e-2, algebra);
+      const a = primal(pool, examples, fit.without(group));
+      const b = primal(pool, kept, refit.coef);
+      expect(a.bias).toBeCloseTo(b.bias, 3);
+      for (let k = 0; k < pool.cols; k++) expect(a.weights[k]).toBeCloseTo(b.weights[k], 3);
     }
-    expect(fit.heldOut.has(1)).toBe(false);
+    expect(fit.without('no-such-group')).toBe(fit.coef);
+  });
+
+  it('scores targets in the dual as the primal head does', async () => {
+    const fit = await fitHead(gram, pool.rows, examples, 1e-2, algebra);
+    const cross: Matrix = { data: gram, rows: pool.rows, cols: pool.rows };
+    for (const target of [0, 13, 39]) expect(dualOutput(examples, fit.coef, cross, target)).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
   });
 });

@@ -1,0 +1,154 @@
+/**
+ * A region scanner: approximate vectors for any number of windows from one forward pass. The photo runs
+ * once through a CNN, and each window's vector is the average of the last convolutional feature map over
+ * it (ROI average pooling, read off a summed-area table in O(channels) per window). For the cost of ~3
+ * crops, recognition ranks dozens of windows at several scales and embeds only the best ones properly.
+ */
+import onnxProto from 'onnx-proto';
+import { readFileSync } from 'node:fs';
+import { checkImage, cropRegion } from './boxes.js';
+import type { OnnxEncoderEntry } from './catalog.js';
+import { modelFile } from './files.js';
+import { createSession, ort } from './ort.js';
+import { drawRegion } from './resample.js';
+import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
+
+const { onnx } = onnxProto;
+
+export interface FeatureMapSpec {
+  /** The tensor [N, C, h, w] before global pooling. */
+  output: string;
+  /** Long side of the photo as the network sees it, a multiple of the network's stride. */
+  side: number;
+  stride: number;
+}
+
+/** The model with free input height and width, answering only the feature map. */
+function featureMapModel(bytes: Uint8Array, input: string, output: string, channels: number): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  const graph = model.graph!;
+  const inp = graph.input!.find((i) => i.name === input);
+  if (!inp) throw new Error(`model has no input ${input}`);
+  inp.type!.tensorType!.shape!.dim = [{ dimParam: 'n' }, { dimValue: 3 }, { dimParam: 'h' }, { dimParam: 'w' }];
+  graph.output = [
+    onnx.ValueInfoProto.create({
+      name: output,
+      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'n' }, { dimValue: channels }, { dimParam: 'fh' }, { dimParam: 'fw' }] } } },
+    }),
+  ];
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Summed-area table of one feature map: (h+1)(w+1) cells of C channels, cell (0, *) and (*, 0) zero. */
+interface Table {
+  sums: Float32Array;
+  h: number;
+  w: number;
+  c: number;
+}
+
+function summedArea(map: Float32Array, c: number, h: number, w: number): Table {
+  const sums = new Float32Array((h + 1) * (w + 1) * c);
+  const row = new Float32Array(c);
+  for (let i = 0; i < h; i++) {
+    row.fill(0);
+    for (let j = 0; j < w; j++) {
+      const above = (i * (w + 1) + j + 1) * c;
+      const at = ((i + 1) * (w + 1) + j + 1) * c;
+      for (let k = 0; k < c; k++) {
+        row[k] += map[(k * h + i) * w + j];
+        sums[at + k] = sums[above + k] + row[k];
+      }
+    }
+  }
+  return { sums, h, w, c };
+}
+
+/** Adds sign × the table at real coordinates (u across, v down): bilinear in the table is exact area for a piecewise-constant map. */
+function accumulate(t: Table, out: Float64Array, sign: number, u: number, v: number): void {
+  const j = Math.min(Math.floor(u), t.w - 1);
+  const i = Math.min(Math.floor(v), t.h - 1);
+  const fu = u - j;
+  const fv = v - i;
+  const corners: [number, number, number][] = [
+    [i, j, (1 - fv) * (1 - fu)],
+    [i, j + 1, (1 - fv) * fu],
+    [i + 1, j, fv * (1 - fu)],
+    [i + 1, j + 1, fv * fu],
+  ];
+  for (const [ci, cj, weight] of corners) {
+    const g = sign * weight;
+    if (g === 0) continue;
+    const at = (ci * (t.w + 1) + cj) * t.c;
+    for (let k = 0; k < t.c; k++) out[k] += g * t.sums[at + k];
+  }
+}
+
+/** Average of the map over the region, L2-normalised. */
+function pool(t: Table, image: DecodedImage, r: PixelBox): Float32Array {
+  const u0 = (r.x / image.width) * t.w;
+  const u1 = ((r.x + r.w) / image.width) * t.w;
+  const v0 = (r.y / image.height) * t.h;
+  const v1 = ((r.y + r.h) / image.height) * t.h;
+  const sum = new Float64Array(t.c);
+  accumulate(t, sum, 1, u1, v1);
+  accumulate(t, sum, -1, u0, v1);
+  accumulate(t, sum, -1, u1, v0);
+  accumulate(t, sum, 1, u0, v0);
+  let ss = 0;
+  for (const v of sum) ss += v * v;
+  const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+  return Float32Array.from(sum, (v) => v * inv);
+}
+
+export class FeatureMapScanner implements RegionScanner {
+  private constructor(
+    private readonly entry: OnnxEncoderEntry,
+    private readonly spec: FeatureMapSpec,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async load(modelsDir: string, entry: OnnxEncoderEntry, spec: FeatureMapSpec): Promise<FeatureMapScanner> {
+    const path = modelFile(modelsDir, entry.folder, entry.model);
+    return new FeatureMapScanner(entry, spec, await createSession(featureMapModel(readFileSync(path), entry.input, spec.output, entry.dim)));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  async scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]> {
+    checkImage(image);
+    const regions = boxes.map((b) => cropRegion(image, b));
+    const table = await this.featureMap(image);
+    return regions.map((r) => pool(table, image, r));
+  }
+
+  private async featureMap(image: DecodedImage): Promise<Table> {
+    const { side, stride, output } = this.spec;
+    const fit = (n: number) => Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
+    const w = fit(image.width);
+    const h = fit(image.height);
+    const { mean, std, scale, layout } = this.entry;
+    const data = new Float32Array(3 * w * h);
+    drawRegion(
+      image,
+      { x: 0, y: 0, w: image.width, h: image.height },
+      {
+        data,
+        offset: 0,
+        width: w,
+        height: h,
+        layout,
+        bgr: this.entry.channels === 'bgr',
+        gain: [0, 1, 2].map((c) => scale / std[c]) as [number, number, number],
+        bias: [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number],
+      },
+      { x: 0, y: 0, w, h },
+    );
+    const dims = layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
+    const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output]))[output];
+    const [, c, fh, fw] = out.dims;
+    return summedArea(out.data as Float32Array, c, fh, fw);
+  }
+}

@@ -1,0 +1,111 @@
+/** The learning and recognition core end to end on real photos, real models and a real LanceDB: no HTTP. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultLimits } from '../concepts/intake.js';
+import type { Box } from '../concepts/types.js';
+import { openRuntime, type Runtime } from '../services/runtime.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
+const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
+const scope = { tenant: 'test', user: 'alice' };
+
+/** `b` lies mostly inside `rect`: the box points at that pasted photo. */
+const inside = (b: Box, rect: Box) => {
+  const w = Math.max(0, Math.min(b[0] + b[2], rect[0] + rect[2]) - Math.max(b[0], rect[0]));
+  const h = Math.max(0, Math.min(b[1] + b[3], rect[1] + rect[3]) - Math.max(b[1], rect[1]));
+  return (w * h) / (b[2] * b[3]) >= 0.6;
+};
+
+describe('learning and recognition', () => {
+  let runtime: Runtime;
+  let dir: string;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-recognition-'));
+    runtime = await openRuntime({
+      dataUri: dir,
+      modelsDir: process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models'),
+      encoder: 'mobilenetv2-12-int8',
+      detector: 'yolox-nano',
+      limits: defaultLimits,
+    });
+    for (const [name, category] of [
+      ['dog', 'dog'],
+      ['cat', 'cat'],
+      ['teapot', 'teapot'],
+      ['duck_toy', 'toy'],
+    ]) {
+      const c = await runtime.service.create(scope, { name, category, images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })) });
+      ids[name] = c.id;
+    }
+  });
+
+  afterAll(async () => {
+    await runtime?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('calibrates a threshold in (0, 1) for every concept', async () => {
+    for (const c of await runtime.service.list(scope)) {
+      expect(c.threshold).toBeGreaterThan(0);
+      expect(c.threshold).toBeLessThan(1);
+      expect(c.imageCount).toBe(3);
+    }
+  });
+
+  it('recognises each subject in a photo it has not seen, and nothing else', async () => {
+    for (const name of ['dog', 'cat', 'teapot', 'duck_toy']) {
+      const { concepts } = await runtime.service.recognize(scope, photo(name, 3), false);
+      expect(concepts.map((m) => m.id)).toEqual([ids[name]]);
+    }
+  });
+
+  it('scores every concept with all, each score consistent with its threshold', async () => {
+    const { concepts, timings } = await runtime.service.recognize(scope, photo('dog', 4), true);
+    expect(concepts).toHaveLength(4);
+    const list = await runtime.service.list(scope);
+    for (const m of concepts) expect(m.present).toBe(m.score >= list.find((c) => c.id === m.id)!.threshold);
+    expect(concepts[0].id).toBe(ids.dog);
+    expect(timings.total).toBeGreaterThan(0);
+  });
+
+  it('finds two subjects pasted into a photo of a third, with boxes on them', async () => {
+    const bg = await sharp(photo('cat', 4)).resize(768, 768).toBuffer();
+    const dogRect: Box = [0.05, 0.05, 0.4, 0.4];
+    const duckRect: Box = [0.55, 0.5, 0.4, 0.4];
+    const paste = async (bytes: Buffer, r: Box) => ({ input: await sharp(bytes).resize(307, 307).toBuffer(), left: Math.round(r[0] * 768), top: Math.round(r[1] * 768) });
+    const scene = await sharp(bg)
+      .composite([await paste(photo('dog', 3), dogRect), await paste(photo('duck_toy', 3), duckRect)])
+      .jpeg()
+      .toBuffer();
+    const { concepts } = await runtime.service.recognize(scope, scene, false);
+    const dog = concepts.find((m) => m.id === ids.dog);
+    const duck = concepts.find((m) => m.id === ids.duck_toy);
+    expect(dog && inside(dog.box, dogRect)).toBe(true);
+    expect(duck && inside(duck.box, duckRect)).toBe(true);
+    expect(concepts.some((m) => m.id === ids.teapot)).toBe(false);
+  });
+
+  it('learns from negative photos and retrains when a concept goes', async () => {
+    const before = await runtime.service.get(scope, ids.teapot);
+    const after = await runtime.service.addImages(scope, ids.teapot, [{ bytes: photo('candle', 0) }, { bytes: photo('can', 0) }], true);
+    expect(after.negativeCount).toBe(2);
+    expect(after.imageCount).toBe(before.imageCount);
+    await runtime.service.remove(scope, ids.duck_toy);
+    const left = await runtime.service.list(scope);
+    expect(left.map((c) => c.name).sort()).toEqual(['cat', 'dog', 'teapot']);
+    const { concepts } = await runtime.service.recognize(scope, photo('teapot', 4), false);
+    expect(concepts.map((m) => m.id)).toEqual([ids.teapot]);
+  });
+
+  it('keeps users apart', async () => {
+    const { concepts } = await runtime.service.recognize({ tenant: 'test', user: 'bob' }, photo('dog', 3), true);
+    expect(concepts).toEqual([]);
+    await expect(runtime.service.get({ tenant: 'other', user: 'alice' }, ids.dog)).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
