@@ -1,4 +1,5 @@
 /** Turns a concept's example photos into embedded views: the subject, the whole photo, flips and jittered crops, plus the region probes used for calibration. */
+import sharp from 'sharp';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
 import { iou, proposeRegions, type Region, type RegionOptions } from './regions.js';
 import { chooseSubjects } from './subject.js';
@@ -53,35 +54,33 @@ function covered(subject: PixelBox, box: PixelBox): number {
   return (w * h) / (subject.w * subject.h);
 }
 
+/** Long side of zoomed-out views: the encoder sees 224 px, so more would only cost time. */
+const ZOOM_SIDE = 320;
+
 /**
- * The photo shrunk by an integer `factor` and placed at (fx, fy) (fractions of the free space) in a frame of
- * its mean colour: the subject as it looks when it fills only part of a bigger scene, which whole photos and
- * subject crops never show the head.
+ * The photo shrunk to 1/`factor` of the frame and placed at (fx, fy) (fractions of the free space) in a frame
+ * of its mean colour: the subject as it looks when it fills only part of a bigger scene, which whole photos
+ * and subject crops never show the head.
  */
-export function zoomOut(image: DecodedImage, factor: number, fx = 0.5, fy = 0.5): DecodedImage {
+export async function zoomOut(image: DecodedImage, factor: number, fx = 0.5, fy = 0.5): Promise<DecodedImage> {
   const { width, height, data } = image;
   const mean = [0, 0, 0];
-  for (let i = 0; i < data.length; i += 3) for (let c = 0; c < 3; c++) mean[c] += data[i + c];
-  const pixels = width * height;
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < out.length; i += 3) for (let c = 0; c < 3; c++) out[i + c] = mean[c] / pixels;
-  const w = Math.floor(width / factor);
-  const h = Math.floor(height / factor);
-  const x0 = Math.round((width - w) * fx);
-  const y0 = Math.round((height - h) * fy);
-  const area = factor * factor;
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const sum = [0, 0, 0];
-      for (let dy = 0; dy < factor; dy++)
-        for (let dx = 0; dx < factor; dx++) {
-          const at = ((y * factor + dy) * width + x * factor + dx) * 3;
-          for (let c = 0; c < 3; c++) sum[c] += data[at + c];
-        }
-      const to = ((y0 + y) * width + x0 + x) * 3;
-      for (let c = 0; c < 3; c++) out[to + c] = sum[c] / area;
-    }
-  return { data: out, width, height };
+  const step = 3 * 7; // every 7th pixel is plenty for a mean colour
+  for (let i = 0; i < data.length; i += step) for (let c = 0; c < 3; c++) mean[c] += data[i + c];
+  const samples = Math.ceil(data.length / step);
+  const scale = Math.min(1, ZOOM_SIDE / Math.max(width, height));
+  const fw = Math.max(1, Math.round(width * scale));
+  const fh = Math.max(1, Math.round(height * scale));
+  const w = Math.max(1, Math.round(fw / factor));
+  const h = Math.max(1, Math.round(fh / factor));
+  const left = Math.round((fw - w) * fx);
+  const top = Math.round((fh - h) * fy);
+  const out = await sharp(data, { raw: { width, height, channels: 3 } })
+    .resize(w, h, { fit: 'fill' })
+    .extend({ left, top, right: fw - w - left, bottom: fh - h - top, background: { r: mean[0] / samples, g: mean[1] / samples, b: mean[2] / samples } })
+    .raw()
+    .toBuffer();
+  return { data: out, width: fw, height: fh };
 }
 
 export interface ExamplePhoto {
@@ -115,15 +114,16 @@ export async function embedExamples(
   const subjects = perPhoto.map((p, i) => (photos[i].box ? p.regions.length - 1 : chosen[i]));
 
   const extra: { photo: number; variant: string; crop: Crop }[] = [];
+  const zooms: { photo: number; variant: string; image: Promise<DecodedImage> }[] = [];
   photos.forEach((p, i) => {
     const subject = perPhoto[i].regions[subjects[i]].box;
     const rnd = seeded(0x5eed + i);
     extra.push({ photo: i, variant: 'subject-flip', crop: { image: p.image, box: subject, flip: true } });
-    extra.push({ photo: i, variant: 'whole-flip', crop: { image: p.image, flip: true } });
-    extra.push({ photo: i, variant: 'zoom-out-2', crop: { image: zoomOut(p.image, 2) } });
-    extra.push({ photo: i, variant: 'zoom-out-3', crop: { image: zoomOut(p.image, 3, rnd(), rnd()) } });
+    zooms.push({ photo: i, variant: 'zoom-out-2', image: zoomOut(p.image, 2) });
+    zooms.push({ photo: i, variant: 'zoom-out-3', image: zoomOut(p.image, 3, rnd(), rnd()) });
     for (let j = 0; j < jitterCount; j++) extra.push({ photo: i, variant: `jitter-${j}`, crop: { image: p.image, box: jitter(subject, p.image, rnd) } });
   });
+  for (const z of zooms) extra.push({ photo: z.photo, variant: z.variant, crop: { image: await z.image } });
   const extraVectors = await models.encoder.embed(extra.map((e) => e.crop));
 
   return photos.map((p, i) => {
