@@ -20,6 +20,8 @@ export function createSession(model: string | Uint8Array): Promise<ort.Inference
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    // The arena keeps every peak allocation for the process's life; batch sizes vary per request.
+    enableCpuMemArena: false,
     // Idle pool threads must not spin: the encoder and the detector run back to back on the same 2 cores.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };

@@ -1,112 +1,93 @@
 /**
- * Speed and memory of the recognition core, on this machine's CPUs with the configured models.
- * Usage: npm run bench [-- --store-views 1000000 --store-users 100000 --requests 40]
+ * Speed and memory of the recognition core, measured on the real server (a child process, as `npm start`
+ * runs it) over loopback HTTP, with the configured models on this machine's CPUs.
+ * Usage: npm run bench [-- --requests 40 --store-views 1000000 --store-users 100000]
  */
-import { serve } from '@hono/node-server';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { decodeImage, defaultLimits } from '../concepts/intake.js';
-import { proposeRegions } from '../concepts/regions.js';
-import { createApp } from '../services/api/app.js';
-import { DEFAULT_DETECTOR, DEFAULT_ENCODER, loadConfig } from '../services/config.js';
-import { openRuntime } from '../services/runtime.js';
 import { benchStore } from './bench-store.js';
 import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
 import { percentile } from './lib/metrics.js';
+import { startServer } from './lib/server-process.js';
 
 const { values: args } = parseArgs({
   options: {
+    requests: { type: 'string', default: '40' },
     'store-views': { type: 'string', default: '1000000' },
     'store-users': { type: 'string', default: '100000' },
-    requests: { type: 'string', default: '40' },
   },
 });
 
-async function timed(runs: number, f: () => Promise<unknown>): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await f();
-    ms.push(performance.now() - t);
-  }
-  return ms;
-}
-
+const KEY = 'bench-key';
 const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms`;
 const verdict = (value: number, target: number) => `${value <= target ? 'meets' : 'MISSES'} target ${target} (ratio ${(value / target).toFixed(2)})`;
+const b64 = (bytes: Buffer) => bytes.toString('base64');
 
 async function main() {
   const runs = Number(args.requests);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-'));
-  const modelsDir = process.env.NOMEN_MODELS ?? defaultModelsDir;
-  const runtime = await openRuntime({
-    dataUri: dataDir,
-    modelsDir,
-    encoder: process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER,
-    detector: process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
-    limits: defaultLimits,
-  });
-  const scope = { tenant: 'bench', user: 'bench-user' };
-  const subjects = loadSubjects(defaultDataDir, 5);
+  const server = await startServer({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_API_KEYS: `${KEY}:bench` });
+  const base = `${server.url}/v1/users/bench-user`;
+  const post = async (url: string, body: unknown) => {
+    const res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` } });
+    const json = (await res.json()) as { timings?: Record<string, number> };
+    if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
   try {
-    console.log(`nomen bench: encoder ${runtime.models.encoder.name}, detector ${runtime.models.detector?.name ?? 'none'}, ${os.availableParallelism()} CPUs`);
+    console.log(`nomen bench: server ${server.url}, ${os.availableParallelism()} CPUs, models ${process.env.NOMEN_MODELS ?? defaultModelsDir}`);
 
-    // Registration of 5 photos, into a user who already has the other subjects.
+    // Registration of 5 photos each, into a user who already has the subjects registered before.
+    const subjects = loadSubjects(defaultDataDir, 5).filter((s) => s.train.length === 5);
     const registerMs: number[] = [];
     for (const s of subjects.slice(0, 12)) {
-      const images = s.train.map((f) => ({ bytes: readFileSync(f) }));
+      const images = s.train.map((f) => ({ data: b64(readFileSync(f)) }));
       const t = performance.now();
-      await runtime.service.create(scope, { name: s.name, category: s.category, images });
+      await post(`${base}/concepts`, { name: s.name, category: s.category, images });
       registerMs.push(performance.now() - t);
     }
     console.log(`register 5 photos (user with 0-11 concepts): ${fmt(registerMs)}; ${verdict(percentile(registerMs, 50), 300)}`);
 
-    const photo768 = readFileSync(subjects[0].query[0] ?? subjects[0].train[0]);
-    const photo12mp = await sharp(photo768).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
-    await runtime.service.recognize(scope, photo768, true);
-    const small = await timed(runs, () => runtime.service.recognize(scope, photo768, true));
-    const large = await timed(Math.ceil(runs / 2), () => runtime.service.recognize(scope, photo12mp, true));
-    console.log(`recognize 768 px photo: ${fmt(small)}; ${verdict(percentile(small, 50), 100)}`);
-    console.log(`recognize 12 MP JPEG (${(photo12mp.length / 1e6).toFixed(1)} MB): ${fmt(large)}; ${verdict(percentile(large, 50), 250)}`);
-
-    // The bare encoder on exactly the crops recognition embeds: what the rest of the pipeline costs on top.
-    const { image } = await decodeImage(photo768, defaultLimits);
-    const regions = await proposeRegions(image, runtime.models.detector);
-    const bare = await timed(runs, () => runtime.models.encoder.embed(regions.map((r) => ({ image, box: r.box }))));
+    const photo768 = readFileSync(loadSubjects(defaultDataDir, 3)[0].query[0]);
+    const photo12mp = await sharp(photo768).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer();
+    const recognize = async (bytes: Buffer, n: number) => {
+      const wall: number[] = [];
+      const total: number[] = [];
+      const embed: number[] = [];
+      const body = { image: { data: b64(bytes) }, all: true };
+      await post(`${base}/recognize`, body);
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        const { timings } = await post(`${base}/recognize`, body);
+        wall.push(performance.now() - t);
+        total.push(timings!.total);
+        embed.push(timings!.embed);
+      }
+      return { wall, total, embed };
+    };
+    const small = await recognize(photo768, runs);
+    const large = await recognize(photo12mp, Math.ceil(runs / 2));
+    console.log(`recognize 768 px photo, 12 concepts: HTTP ${fmt(small.wall)}; in server ${fmt(small.total)}; ${verdict(percentile(small.wall, 50), 100)}`);
+    console.log(`recognize 12 MP JPEG (${(photo12mp.length / 1e6).toFixed(1)} MB): HTTP ${fmt(large.wall)}; in server ${fmt(large.total)}; ${verdict(percentile(large.wall, 50), 250)}`);
     console.log(
-      `bare encoder, same ${regions.length} regions: ${fmt(bare)}; recognize / encoder = ${(percentile(small, 50) / percentile(bare, 50)).toFixed(2)}`,
+      `bare encoder on the same crops: ${fmt(small.embed)}; recognize / encoder = ${(percentile(small.total, 50) / percentile(small.embed, 50)).toFixed(2)}`,
     );
 
-    // Throughput over HTTP with 4 concurrent clients.
-    const config = loadConfig({ NOMEN_DATA: dataDir }, () => '');
-    const app = createApp({ service: runtime.service, config, ready: async () => ({ ok: true, checks: {} }) });
-    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise((r) => server.once('listening', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/users/${scope.user}/recognize`;
-    const body = JSON.stringify({ image: { data: photo768.toString('base64') } });
+    const body = { image: { data: b64(photo768) } };
     const perClient = Math.ceil(runs / 2);
-    let failures = 0;
     const t = performance.now();
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let i = 0; i < perClient; i++) {
-          const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-          if (!res.ok) failures++;
-          await res.arrayBuffer();
-        }
-      }),
-    );
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < perClient; i++) await post(`${base}/recognize`, body);
+    }));
     const seconds = (performance.now() - t) / 1000;
-    await new Promise((r) => server.close(r));
-    console.log(`throughput, 4 concurrent HTTP clients: ${((4 * perClient) / seconds).toFixed(1)} recognitions/s (${failures} failures)`);
-    const rssMb = process.resourceUsage().maxRSS / 1024;
-    console.log(`peak RSS: ${rssMb.toFixed(0)} MB; ${verdict(rssMb, 500)}`);
+    console.log(`throughput, 4 concurrent HTTP clients: ${((4 * perClient) / seconds).toFixed(1)} recognitions/s`);
+    const rss = server.peakRssMb();
+    console.log(`server peak RSS: ${rss.toFixed(0)} MB; ${verdict(rss, 500)}`);
   } finally {
-    await runtime.close();
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
