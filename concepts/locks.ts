@@ -1,10 +1,20 @@
 /** Serialises work per key (one user's writes), letting different keys run in parallel. */
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
+  private queued = 0;
+
+  /** Calls whose work waits for another of the same key to finish. */
+  get waiting(): number {
+    return this.queued;
+  }
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.catch(() => undefined).then(work);
+    this.queued++;
+    const result = previous.catch(() => undefined).then(() => {
+      this.queued--;
+      return work();
+    });
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);
     try {

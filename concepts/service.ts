@@ -1,6 +1,6 @@
 /** The concept service: what the API offers, in domain terms. Routes translate HTTP to these calls and nothing else. */
 import { randomUUID } from 'node:crypto';
-import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector, RegionScanner } from '../models/types.js';
+import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, ObjectDetector, RegionScanner } from '../models/types.js';
 import { DomainError } from './errors.js';
 import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
@@ -68,6 +68,11 @@ export class ConceptService {
     const data = new Float32Array(bankVectors.length * dim);
     bankVectors.forEach((v, i) => data.set(v, i * dim));
     return new ConceptService(store, models, options, { data, rows: bankVectors.length, cols: dim });
+  }
+
+  /** Changes waiting for another change of the same user to finish. */
+  get pendingWrites(): number {
+    return this.locks.waiting;
   }
 
   async list(scope: Scope): Promise<Concept[]> {
@@ -210,7 +215,7 @@ export class ConceptService {
     if (state.concepts.some((c) => c.nameKey === nameKey(name))) throw new DomainError('name_taken', `a concept named "${name}" exists already`);
   }
 
-  private async decodeAll(images: ImageInput[]): Promise<{ image: DecodedImage; box?: ReturnType<typeof toPixelBox> }[]> {
+  private async decodeAll(images: ImageInput[]): Promise<{ image: DecodedImage; box?: PixelBox }[]> {
     return Promise.all(
       images.map(async (input) => {
         const { image } = await decodeImage(input.bytes, this.options.limits);

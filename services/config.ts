@@ -15,6 +15,12 @@ export interface Config {
   limits: IntakeLimits;
   /** Largest request body accepted, checked before the body is read. */
   maxBodyBytes: number;
+  /** Requests per second each API key may make on average, and how many at once; rate 0 turns limits off. */
+  rateLimit: { perSecond: number; burst: number };
+  /** Browser origins allowed to call the API (CORS); empty turns CORS off, `*` allows any. */
+  corsOrigins: string[];
+  /** Seconds between compactions of the store by the server; 0 turns them off. */
+  compactIntervalS: number;
 }
 
 export const DEFAULT_ENCODER = 'mobilenetv2-12-int8';
@@ -43,6 +49,16 @@ export function parseApiKeys(raw: string | undefined, readFile: (p: string) => s
   return keys;
 }
 
+function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return n;
+}
+
+const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
 export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => string): Config {
   const limits = limitsFromEnv(env);
   return {
@@ -56,5 +72,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     limits,
     // One request's images together: larger uploads are refused before they are read.
     maxBodyBytes: int(env, 'NOMEN_MAX_BODY_BYTES', 50 * 1024 * 1024),
+    rateLimit: rateLimitFromEnv(env),
+    corsOrigins: list(env.NOMEN_CORS_ORIGINS),
+    compactIntervalS: int(env, 'NOMEN_COMPACT_INTERVAL_S', 3600),
   };
+}
+
+/** A photo app sends its users' traffic through one key, so the default leaves room for many users at once. */
+function rateLimitFromEnv(env: NodeJS.ProcessEnv): Config['rateLimit'] {
+  const perSecond = num(env, 'NOMEN_RATE_LIMIT', 50);
+  const burst = num(env, 'NOMEN_RATE_BURST', Math.max(1, 2 * perSecond));
+  if (perSecond > 0 && burst < 1) throw new Error('NOMEN_RATE_BURST must be at least 1');
+  return { perSecond, burst };
 }

@@ -4,6 +4,8 @@ import { ConceptStore } from '../concepts/store.js';
 import { loadDetector, loadEncoder, loadScanner } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Config } from './config.js';
+import type { ModelTimer } from './metrics.js';
+import { timedModels } from './timed-models.js';
 
 export interface Runtime {
   service: ConceptService;
@@ -12,7 +14,8 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Pick<Config, 'dataUri' | 'modelsDir' | 'encoder' | 'detector' | 'limits'>): Promise<Runtime> {
+/** `timer`, when given, times every model call (for metrics). */
+export async function openRuntime(config: Pick<Config, 'dataUri' | 'modelsDir' | 'encoder' | 'detector' | 'limits'>, timer?: ModelTimer): Promise<Runtime> {
   const [encoder, detector, scanner, algebra] = await Promise.all([
     loadEncoder(config.modelsDir, config.encoder),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
@@ -20,7 +23,8 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'modelsDir' |
     OnnxLinearAlgebra.create(),
   ]);
   const store = await ConceptStore.open(config.dataUri, encoder.dim);
-  const models = { encoder, detector, scanner, algebra };
+  const loaded = { encoder, detector, scanner, algebra };
+  const models = timer ? timedModels(loaded, timer) : loaded;
   const service = await ConceptService.create(store, models, { limits: config.limits });
   return {
     service,

@@ -1,11 +1,18 @@
-/** `npm start`: configuration from the environment, models and store opened, the API served until SIGTERM/SIGINT. */
+/**
+ * `npm start`: configuration from the environment, the API served until SIGTERM/SIGINT.
+ * It listens at once and answers 503 (`/readyz` and the API, with Retry-After) while models and storage
+ * open, so that an orchestrator sees a live process that is not ready yet rather than a refused connection.
+ */
 import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.js';
 import type { Readiness } from './api/context.js';
+import { startingApp } from './api/starting.js';
+import { scheduleCompaction, type Compaction } from './compaction.js';
 import { loadConfig } from './config.js';
-import { openRuntime } from './runtime.js';
+import { Metrics } from './metrics.js';
+import { openRuntime, type Runtime } from './runtime.js';
 
 const DRAIN_MS = 10_000;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -19,25 +26,14 @@ if (config.apiKeys.size === 0) {
   log.warn({ host }, 'no API keys configured (NOMEN_API_KEYS): listening on loopback only; every caller is tenant "local"');
 }
 
-const runtime = await openRuntime(config);
-log.info({ encoder: config.encoder, detector: config.detector || null }, 'models loaded');
-
-// A scope no tenant can name (tenants are [A-Za-z0-9._@-]) reads nothing, but proves the store answers.
-const probe = { tenant: '#readyz', user: '#readyz' };
-async function ready(): Promise<Readiness> {
-  try {
-    await runtime.store.loadUser(probe);
-    return { ok: true, checks: { models: 'ok', database: 'ok' } };
-  } catch (e) {
-    return { ok: false, checks: { models: 'ok', database: e instanceof Error ? e.message : String(e) } };
-  }
-}
-
-const app = createApp({ service: runtime.service, config, ready, log });
-const server = serve({ fetch: app.fetch, hostname: host, port: config.port }, (info) => {
+const metrics = new Metrics();
+let app = startingApp(metrics);
+const server = serve({ fetch: (request, env) => app.fetch(request, env), hostname: host, port: config.port }, (info) => {
   log.info({ host: info.address, port: info.port }, 'nomen listening');
 });
 
+let runtime: Runtime | undefined;
+let compaction: Compaction | undefined;
 let stopping = false;
 function shutdown(signal: string): void {
   if (stopping) return;
@@ -50,10 +46,42 @@ function shutdown(signal: string): void {
   force.unref();
   server.close(async () => {
     clearTimeout(force);
-    await runtime.close();
+    // Writes finish with their requests; a compaction in progress is waited for, then the store is closed.
+    await compaction?.stop();
+    await runtime?.close();
     log.info('stopped');
     process.exit(0);
   });
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+
+try {
+  runtime = await openRuntime(config, metrics.timeModel);
+} catch (err) {
+  log.fatal({ err }, 'could not open models or storage');
+  process.exit(1);
+}
+log.info({ encoder: config.encoder, detector: config.detector || null, data: redactUri(config.dataUri) }, 'models and storage ready');
+
+// A scope no tenant can name (tenants are [A-Za-z0-9._@-]) reads nothing, but proves the store answers.
+const probe = { tenant: '#readyz', user: '#readyz' };
+const store = runtime.store;
+async function ready(): Promise<Readiness> {
+  try {
+    await store.loadUser(probe);
+    return { ok: true, checks: { models: 'ok', database: 'ok' } };
+  } catch (e) {
+    return { ok: false, checks: { models: 'ok', database: e instanceof Error ? e.message : String(e) } };
+  }
+}
+
+if (!stopping) {
+  app = createApp({ service: runtime.service, config, ready, log, metrics });
+  compaction = scheduleCompaction(store, config.compactIntervalS, log);
+}
+
+/** A data URI for the log, without credentials should one carry them. */
+function redactUri(uri: string): string {
+  return uri.replace(/\/\/[^/@]*@/, '//***@');
+}

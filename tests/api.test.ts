@@ -44,6 +44,9 @@ beforeAll(async () => {
     ]),
     limits: { ...defaultLimits },
     maxBodyBytes: 50 * 1024 * 1024,
+    rateLimit: { perSecond: 0, burst: 0 },
+    corsOrigins: [],
+    compactIntervalS: 0,
   };
   [runtime, fixtures] = await Promise.all([openRuntime(config), makeFixtures(fixturesDir)]);
   app = createApp({ service: runtime.service, config, ready });
@@ -363,9 +366,17 @@ describe('tenants', () => {
     const user = 'same-name';
     const a = await register(user, 'Rex', [await photo('dog', 0)], KEY_A);
     expect(await names(user, KEY_B)).toEqual([]);
-    expectError(await call('GET', `/v1/users/${user}/concepts/${a.id}`, { key: KEY_B }), 404, 'not_found');
-    expectError(await call('PATCH', `/v1/users/${user}/concepts/${a.id}`, { key: KEY_B, json: { name: 'Mine' } }), 404, 'not_found');
-    expectError(await call('DELETE', `/v1/users/${user}/concepts/${a.id}`, { key: KEY_B }), 404, 'not_found');
+    // A foreign id answers exactly as an id that exists nowhere, so B cannot tell that A has it.
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const more = { images: [await image(photo('dog', 1))] };
+    const attempts: [string, string, unknown?][] = [['GET', ''], ['PATCH', '', { name: 'Mine' }], ['DELETE', ''], ['POST', '/images', more], ['POST', '/images', { ...more, negative: true }]];
+    for (const [method, tail, json] of attempts) {
+      const foreign = await call(method, `/v1/users/${user}/concepts/${a.id}${tail}`, { key: KEY_B, json });
+      expectError(foreign, 404, 'not_found');
+      const nowhere = await call(method, `/v1/users/${user}/concepts/${missing}${tail}`, { key: KEY_B, json });
+      expect(JSON.stringify(foreign.body).replaceAll(a.id, missing)).toBe(JSON.stringify(nowhere.body));
+    }
+    expect((await call('GET', `/v1/users/${user}/concepts/${a.id}`)).body).toEqual(a);
     const query = await image(photo('dog', 1));
     expect((await call('POST', `/v1/users/${user}/recognize`, { key: KEY_B, json: { image: query, all: true } })).body.concepts).toEqual([]);
     // B may use the same name; deleting B's user leaves A's data.

@@ -2,18 +2,23 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { pino } from 'pino';
 import { DomainError } from '../../concepts/errors.js';
 import { bearerAuth } from './auth.js';
 import type { Api, AppEnv, Deps } from './context.js';
+import { Metrics } from '../metrics.js';
 import { errorJson, onError, validationHook } from './errors.js';
+import { rateLimit } from './rate-limit.js';
 import { requestLog } from './request-log.js';
+import { requestMetrics } from './request-metrics.js';
 import { registerAddImages } from './routes/concepts-images.js';
 import { registerCreateConcept } from './routes/concepts-create.js';
 import { registerDeleteConcept } from './routes/concepts-delete.js';
 import { registerGetConcept } from './routes/concepts-get.js';
 import { registerListConcepts } from './routes/concepts-list.js';
+import { registerMetrics } from './routes/metrics.js';
 import { registerUpdateConcept } from './routes/concepts-update.js';
 import { registerHealth } from './routes/health.js';
 import { registerRecognize } from './routes/recognize.js';
@@ -36,9 +41,17 @@ const ROUTES = [
 export function createApp(deps: Deps): Api {
   const app: Api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-  app.use(requestId(), requestLog(deps.log ?? pino({ level: 'warn' })));
-  // Auth first: an unknown caller's body is never read.
-  app.use('/v1/*', bearerAuth(deps.config.apiKeys));
+  const metrics = deps.metrics ?? new Metrics();
+  metrics.watchQueue('user_writes', () => deps.service.pendingWrites);
+
+  app.use(requestId(), requestLog(deps.log ?? pino({ level: 'warn' })), requestMetrics(metrics));
+  // Before auth, so that browsers' preflight requests (which carry no key) are answered.
+  if (deps.config.corsOrigins.length > 0) {
+    const origins = deps.config.corsOrigins;
+    app.use(cors({ origin: origins.includes('*') ? '*' : origins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['Retry-After', 'X-Request-Id'], maxAge: 600 }));
+  }
+  // Auth first: an unknown caller's body is never read; nor is a limited caller's.
+  app.use('/v1/*', bearerAuth(deps.config.apiKeys), rateLimit(deps.config.rateLimit));
   // Judged from Content-Length before reading; a chunked body is cut off once it passes the limit.
   app.use(
     '/v1/*',
@@ -51,6 +64,7 @@ export function createApp(deps: Deps): Api {
   );
 
   for (const register of ROUTES) register(app, deps);
+  registerMetrics(app, metrics);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {

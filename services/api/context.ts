@@ -3,6 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { ConceptService } from '../../concepts/service.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
 
 export interface Readiness {
   ok: boolean;
@@ -15,6 +16,8 @@ export interface Deps {
   ready: () => Promise<Readiness>;
   /** Defaults to warnings and errors on stderr. */
   log?: Logger;
+  /** Defaults to a registry of this app's own. */
+  metrics?: Metrics;
 }
 
 export interface AppEnv {
@@ -22,6 +25,10 @@ export interface AppEnv {
     requestId: string;
     /** Set by auth on every /v1 call. */
     tenant: string;
+    /** Which API key called (never the key itself); set by auth with the tenant. */
+    keyId: string;
+    /** The code of the error answered, for metrics; set by `errorJson`. */
+    errorCode?: string;
     /** The app's logger bound to this request's id. */
     log: Logger;
   };

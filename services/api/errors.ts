@@ -10,7 +10,7 @@ import type { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../../concepts/errors.js';
 import type { AppEnv } from './context.js';
 
-export type ApiErrorCode = ErrorCode | 'unauthorized' | 'internal';
+export type ApiErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'model_unavailable' | 'internal';
 
 const DOMAIN_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_request: 400,
@@ -34,7 +34,19 @@ const HTTP_CODE: Partial<Record<number, ApiErrorCode>> = {
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.enum(['invalid_request', 'invalid_image', 'unauthorized', 'not_found', 'name_taken', 'too_large', 'unsupported_media_type', 'unprocessable', 'internal']),
+      code: z.enum([
+        'invalid_request',
+        'invalid_image',
+        'unauthorized',
+        'not_found',
+        'name_taken',
+        'too_large',
+        'unsupported_media_type',
+        'unprocessable',
+        'rate_limited',
+        'model_unavailable',
+        'internal',
+      ]),
       message: z.string(),
     }),
   })
@@ -48,6 +60,8 @@ const DESCRIPTIONS = {
   413: 'Body or image too large',
   415: 'Unsupported body or image type',
   422: 'Well-formed but unusable input',
+  429: 'Too many requests for this API key; see Retry-After',
+  503: 'Models or storage not ready yet; see Retry-After',
 } as const;
 
 type ErrorResponse = { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } };
@@ -58,7 +72,8 @@ export function errorResponses<S extends keyof typeof DESCRIPTIONS>(...statuses:
   return Object.fromEntries(entries) as Record<S, ErrorResponse>;
 }
 
-export function errorJson(c: Context, status: ContentfulStatusCode, code: ApiErrorCode, message: string, headers?: Record<string, string>): Response {
+export function errorJson(c: Context<AppEnv>, status: ContentfulStatusCode, code: ApiErrorCode, message: string, headers?: Record<string, string>): Response {
+  c.set('errorCode', code);
   return c.json({ error: { code, message } }, status, headers);
 }
 
