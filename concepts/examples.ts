@@ -100,7 +100,7 @@ export async function embedExamples(
   const regions = await Promise.all(photos.map((p) => proposeRegions(p.image, models.detector, regionOptions)));
   const withGiven: Region[][] = regions.map((rs, i) => {
     const box = photos[i].box;
-    return box ? [...rs, { box, source: 'detector' as const, label: 'given' }] : rs;
+    return box ? [...rs, { box, source: 'given' as const }] : rs;
   });
   const probeCrops = withGiven.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box })));
   const probeVectors = await models.encoder.embed(probeCrops);
@@ -134,7 +134,7 @@ export async function embedExamples(
       const box = r.box;
       const isSubject = j === subjects[i];
       if (isSubject || r.source === 'whole') views.push({ kind: 'positive', variant: isSubject ? 'subject' : 'whole', photo: i, box, vector: vectors[j] });
-      if (r.label !== 'given') views.push({ kind: 'probe', variant: r.source, photo: i, box, vector: vectors[j] });
+      if (r.source !== 'given') views.push({ kind: 'probe', variant: r.source, photo: i, box, vector: vectors[j] });
       if (covered(subject, box) < 0.2 && iou(subject, box) < 0.1) views.push({ kind: 'background', variant: r.source, photo: i, box, vector: vectors[j] });
     });
     extra.forEach((e, k) => {

@@ -3,7 +3,7 @@ import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js'
 
 export interface Region {
   box: PixelBox;
-  source: 'whole' | 'grid' | 'detector';
+  source: 'whole' | 'grid' | 'detector' | 'given';
   /** The detector's category, for detector regions. */
   label?: string;
 }

@@ -50,10 +50,13 @@ const categoryBonus = 0.1;
 /** The index, per photo, of the region holding the subject. */
 export function chooseSubjects(photos: PhotoRegions[], category: string): number[] {
   const wanted = new Set(labelsForCategory(category));
+  const area = (p: PhotoRegions) => {
+    const whole = p.regions.find((r) => r.source === 'whole')!.box;
+    return whole.w * whole.h;
+  };
   const candidates = photos.map((p) => {
     const whole = p.regions.find((r) => r.source === 'whole')!;
-    const area = whole.box.w * whole.box.h;
-    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && (r.box.w * r.box.h) / area >= minArea ? [i] : []));
+    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && (r.box.w * r.box.h) / area(p) >= minArea ? [i] : []));
     return found.length > 0 ? found : [p.regions.indexOf(whole)];
   });
   return photos.map((p, pi) => {
@@ -68,7 +71,7 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
         others++;
         agreement += Math.max(...candidates[qi].map((j) => dot(p.vectors[i], q.vectors[j])));
       });
-      const relativeArea = (r.box.w * r.box.h) / (p.regions[0].box.w * p.regions[0].box.h);
+      const relativeArea = (r.box.w * r.box.h) / area(p);
       // With one photo there is nothing to agree with: the biggest object wins.
       const score = (others > 0 ? agreement / others : relativeArea) + (r.label && wanted.has(r.label) ? categoryBonus : 0);
       if (score > bestScore) {
