@@ -2,6 +2,7 @@
 import sharp from 'sharp';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
 import { iou, proposeRegions, type Region, type RegionOptions } from './regions.js';
+import { seeded } from './random.js';
 import { chooseSubjects } from './subject.js';
 import type { ViewKind } from './types.js';
 
@@ -22,18 +23,6 @@ export interface EmbeddedPhoto {
 export interface ExampleModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
-}
-
-/** mulberry32: a seeded generator, so the same photos always give the same views and heads. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A random crop that keeps most of the subject: scale 0.75-1.25 of its box, shifted by up to 15%. */

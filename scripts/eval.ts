@@ -12,7 +12,8 @@ import { defaultLimits } from '../concepts/intake.js';
 import type { Box, Match } from '../concepts/types.js';
 import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../services/config.js';
 import { openRuntime } from '../services/runtime.js';
-import { defaultDataDir, defaultModelsDir, loadSubjects, seeded, type Subject } from './lib/dreambooth.js';
+import { seeded } from '../concepts/random.js';
+import { defaultDataDir, defaultModelsDir, loadSubjects, type Subject } from './lib/dreambooth.js';
 import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
 
 const { values: args } = parseArgs({

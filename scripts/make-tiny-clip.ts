@@ -12,6 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
+import { seeded } from '../concepts/random.js';
 
 const { onnx } = onnxProto;
 
@@ -28,18 +29,6 @@ export const TINY_CLIP = {
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
-
-/** mulberry32: a fixed seed gives the same weights on every machine, so test vectors are stable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function floatTensor(name: string, dims: number[], next: () => number, scale: number) {
   const values = new Float32Array(dims.reduce((a, b) => a * b, 1));
@@ -95,7 +84,7 @@ const OUTPUTS: Record<Family, { image: string; text: string }> = {
 /** pixel_values [N,3,32,32] -> 4x4 patch conv -> ReLU -> flatten -> linear -> embedding [N,16]. */
 function visionModel(output: string): Uint8Array {
   const { imageSize, patch, channels, dim } = TINY_CLIP;
-  const next = prng(1);
+  const next = seeded(1);
   const grid = imageSize / patch;
   const flat = channels * grid * grid;
   return model({
@@ -126,7 +115,7 @@ function visionModel(output: string): Uint8Array {
  */
 function textModel(family: Family, vocabSize: number): Uint8Array {
   const { textWidth, dim } = TINY_CLIP;
-  const next = prng(2);
+  const next = seeded(2);
   const ids = valueInfo('input_ids', INT64, ['batch_size', 'sequence_length']);
   const pool =
     family === 'clip'

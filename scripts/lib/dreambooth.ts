@@ -2,6 +2,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
+
 export interface Subject {
   name: string;
   category: string;
@@ -23,16 +24,4 @@ export function loadSubjects(dir: string, trainCount: number): Subject[] {
       .map((f) => path.join(dir, name, f));
     return { name, category, train: photos.slice(0, trainCount), query: photos.slice(trainCount) };
   });
-}
-
-/** mulberry32: seeded, so every run builds the same scenes. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
