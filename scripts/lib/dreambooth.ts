@@ -2,7 +2,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
-
 export interface Subject {
   name: string;
   category: string;
