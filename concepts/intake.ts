@@ -99,6 +99,7 @@ export async function decodeImage(bytes: Uint8Array, limits: IntakeLimits = defa
   const meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata().catch(rethrow);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw new DomainError('invalid_image', 'image has no pixels');
+  if (Math.min(width, height) < MIN_SIDE) throw new DomainError('unprocessable', `image is ${width}x${height}; both sides must be at least ${MIN_SIDE} px`);
   if (width * height > limits.maxPixels) {
     throw new DomainError(
       'too_large',
@@ -132,6 +133,9 @@ function rethrow(e: unknown): never {
   if (/unsupported image format/i.test(message)) throw new DomainError('unsupported_media_type', `not a ${ACCEPTED} image`);
   throw new DomainError('invalid_image', `image could not be decoded: ${message}`);
 }
+
+/** Below this there is nothing to recognise, and region grids would round to empty boxes. */
+const MIN_SIDE = 16;
 
 // Boxes drawn on a downscaled preview round a little past the edge.
 const EDGE_SLACK = 1e-3;

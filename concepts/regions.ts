@@ -62,8 +62,8 @@ export function padBox(box: PixelBox, padding: number, image: DecodedImage): Pix
 export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): Region[] {
   const regions: Region[] = [{ box: { x: 0, y: 0, w: image.width, h: image.height }, source: 'whole' }];
   for (const { size, steps } of grid) {
-    const w = Math.round(image.width * size);
-    const h = Math.round(image.height * size);
+    const w = Math.max(1, Math.round(image.width * size));
+    const h = Math.max(1, Math.round(image.height * size));
     for (let i = 0; i < steps; i++)
       for (let j = 0; j < steps; j++) {
         const fx = steps === 1 ? 0.5 : j / (steps - 1);
