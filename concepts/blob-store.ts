@@ -1,11 +1,13 @@
 /**
- * Small binary files (reference crops) under '/'-separated keys. The store only needs put, get and delete
- * (of one key or of everything under a prefix), so object storage can implement it later with no listing.
+ * Small binary files (reference crops) under '/'-separated keys: put, get and delete (of one key or of
+ * everything under a prefix), in a local folder or in an S3-compatible bucket.
  */
 import { randomUUID } from 'node:crypto';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ObjectStorage, parseS3Uri } from './object-storage.js';
 
 export interface BlobStore {
   put(key: string, bytes: Uint8Array): Promise<void>;
@@ -14,6 +16,8 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Deletes every key that starts with `prefix/`. */
   deletePrefix(prefix: string): Promise<void>;
+  /** Lets go of connections; the store is not used after. */
+  close(): void;
 }
 
 /** Keys are made by the store from hashes and validated ids; this keeps any other key off the disk. */
@@ -51,10 +55,68 @@ export class LocalBlobStore implements BlobStore {
   async deletePrefix(prefix: string): Promise<void> {
     await rm(join(this.root, checkKey(prefix)), { recursive: true, force: true });
   }
+
+  close(): void {}
+}
+
+/** Objects under `prefix/` of one bucket. A PUT replaces an object whole, so readers never see half of one. */
+export class S3BlobStore implements BlobStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+  ) {}
+
+  private name(key: string): string {
+    checkKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.name(key), Body: bytes }));
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.name(key) }));
+      return await object.Body!.transformToByteArray();
+    } catch (err) {
+      if (err instanceof NoSuchKey) return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.name(key) }));
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const under = `${this.name(prefix)}/`;
+    // A listing page holds at most 1000 keys, as many as one DeleteObjects takes.
+    for (;;) {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: under }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length === 0) return;
+      await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } }));
+      if (!page.IsTruncated) return;
+    }
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+export function s3Client(storage: ObjectStorage): S3Client {
+  const credentials = storage.accessKeyId && storage.secretAccessKey ? { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey } : undefined;
+  // Path-style requests: S3-compatible servers (MinIO) are rarely set up for bucket subdomains.
+  return new S3Client({ endpoint: storage.endpoint, region: storage.region ?? 'us-east-1', credentials, forcePathStyle: Boolean(storage.endpoint) });
 }
 
 /** The blob store that sits beside the tables of a LanceDB URI, under `folder`. */
-export function blobStoreBeside(uri: string, folder: string): BlobStore {
+export function blobStoreBeside(uri: string, folder: string, storage: ObjectStorage = {}): BlobStore {
+  const s3 = parseS3Uri(uri);
+  if (s3) return new S3BlobStore(s3Client(storage), s3.bucket, s3.prefix ? `${s3.prefix}/${folder}` : folder);
   if (uri.startsWith('file://')) return new LocalBlobStore(join(fileURLToPath(uri), folder));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new Error(`files beside ${uri}: only local folders are implemented so far`);
   return new LocalBlobStore(join(uri, folder));

@@ -31,6 +31,8 @@ interface UserState {
   concepts: ConceptRecord[];
   views: ViewRecord[];
   heads: UserHeads;
+  /** The concepts table's version at which this copy was last known to match the store. */
+  checkedAt?: number;
 }
 
 const MAX_CONCEPT_IMAGES = 20;
@@ -265,22 +267,38 @@ export class ConceptService {
     return records;
   }
 
+  /**
+   * The user's concepts, views and heads: from memory while no change reached the store since, else read anew.
+   * Other processes sharing the data may change the user, so the concepts table's version is checked first;
+   * when it moved (a change of any user), the user's own concept versions decide.
+   */
   private async state(scope: Scope): Promise<UserState> {
-    const cached = this.cache.get(this.key(scope));
-    if (cached) {
-      this.cache.delete(this.key(scope));
-      this.cache.set(this.key(scope), cached);
+    const key = this.key(scope);
+    const tableVersion = await this.store.conceptsVersion();
+    const cached = this.cache.get(key);
+    if (cached && (cached.checkedAt === tableVersion || (await this.unchanged(scope, cached)))) {
+      cached.checkedAt = tableVersion;
+      this.cache.delete(key);
+      this.cache.set(key, cached);
       return cached;
     }
-    return this.remember(scope, await this.store.loadUser(scope));
+    return this.remember(scope, await this.store.loadUser(scope), tableVersion);
   }
 
-  private remember(scope: Scope, data: { concepts: ConceptRecord[]; views: ViewRecord[] }): UserState {
+  /** Every write bumps the version of each concept of the user, so equal versions mean the same user. */
+  private async unchanged(scope: Scope, cached: UserState): Promise<boolean> {
+    const stored = await this.store.conceptVersions(scope);
+    return stored.size === cached.concepts.length && cached.concepts.every((c) => stored.get(c.id) === c.version);
+  }
+
+  /** `checkedAt` absent: the copy is checked against the store's concept versions at its next use. */
+  private remember(scope: Scope, data: { concepts: ConceptRecord[]; views: ViewRecord[] }, checkedAt?: number): UserState {
     const dim = this.models.encoder.dim;
     const weights = new Float32Array(data.concepts.length * dim);
     data.concepts.forEach((c, i) => weights.set(c.headWeights, i * dim));
     const state: UserState = {
       ...data,
+      checkedAt,
       heads: {
         ids: data.concepts.map((c) => c.id),
         names: data.concepts.map((c) => c.name),

@@ -14,6 +14,7 @@ import type { Table } from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { type BlobStore, blobStoreBeside } from './blob-store.js';
 import { withCommitRetry } from './commit-retry.js';
+import { connectData, type ObjectStorage } from './object-storage.js';
 import { and, eq, greaterThan, lessThan, scopeWhere } from './sql.js';
 import {
   CONCEPTS_TABLE,
@@ -107,12 +108,12 @@ export class ConceptStore {
   ) {}
 
   /** Opens (creating if absent) the store at `uri`, a folder or an object-storage URI, for `dim`-d vectors. */
-  static async open(uri: string, dim: number): Promise<ConceptStore> {
+  static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<ConceptStore> {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`bad vector dimension: ${dim}`);
-    const db = await lancedb.connect(uri);
+    const db = await connectData(uri, storage);
     const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), dim);
     const views = await openTable(db, VIEWS_TABLE, viewSchema(dim), dim);
-    const store = new ConceptStore(db, concepts, views, blobStoreBeside(uri, 'crops'), dim);
+    const store = new ConceptStore(db, concepts, views, blobStoreBeside(uri, 'crops', storage), dim);
     await ensureScalarIndexes(concepts);
     await ensureScalarIndexes(views);
     await store.sweepOrphans();
@@ -123,6 +124,12 @@ export class ConceptStore {
     this.concepts.close();
     this.views.close();
     this.db.close();
+    this.crops.close();
+  }
+
+  /** Changes whenever concept rows change, in this process or another sharing the data. */
+  async conceptsVersion(): Promise<number> {
+    return this.concepts.version();
   }
 
   /**
@@ -268,8 +275,8 @@ export class ConceptStore {
     }
   }
 
-  /** Which concepts of a user are committed, at which version. */
-  private async conceptVersions(scope: Scope): Promise<Map<string, number>> {
+  /** Which concepts of a user are committed, at which version: what a copy of the user in memory must match. */
+  async conceptVersions(scope: Scope): Promise<Map<string, number>> {
     const t = await this.concepts.query().where(scopeWhere(scope)).select(['id', 'version']).limit(USER_ROW_CAP).toArrow();
     const [id, version] = [t.getChild('id')!, t.getChild('version')!];
     return new Map(Array.from({ length: t.numRows }, (_, i) => [id.get(i) as string, version.get(i) as number]));

@@ -1,6 +1,7 @@
 /** Service configuration from the environment (SPEC "Configuration"): every setting has a default. */
 import path from 'node:path';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
+import type { ObjectStorage } from '../concepts/object-storage.js';
 
 export interface Config {
   port: number;
@@ -21,6 +22,8 @@ export interface Config {
   corsOrigins: string[];
   /** Seconds between compactions of the store by the server; 0 turns them off. */
   compactIntervalS: number;
+  /** The S3-compatible server of an `s3://` NOMEN_DATA, from the standard AWS variables; AWS's defaults when absent. */
+  objectStorage?: ObjectStorage;
 }
 
 export const DEFAULT_ENCODER = 'mobilenetv2-12-int8';
@@ -75,6 +78,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     rateLimit: rateLimitFromEnv(env),
     corsOrigins: list(env.NOMEN_CORS_ORIGINS),
     compactIntervalS: int(env, 'NOMEN_COMPACT_INTERVAL_S', 3600),
+    objectStorage: {
+      endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+      accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+    },
   };
 }
 

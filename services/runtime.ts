@@ -15,14 +15,14 @@ export interface Runtime {
 }
 
 /** `timer`, when given, times every model call (for metrics). */
-export async function openRuntime(config: Pick<Config, 'dataUri' | 'modelsDir' | 'encoder' | 'detector' | 'limits'>, timer?: ModelTimer): Promise<Runtime> {
+export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'modelsDir' | 'encoder' | 'detector' | 'limits'>, timer?: ModelTimer): Promise<Runtime> {
   const [encoder, detector, scanner, algebra] = await Promise.all([
     loadEncoder(config.modelsDir, config.encoder),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
     loadScanner(config.modelsDir, config.encoder),
     OnnxLinearAlgebra.create(),
   ]);
-  const store = await ConceptStore.open(config.dataUri, encoder.dim);
+  const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const loaded = { encoder, detector, scanner, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
   const service = await ConceptService.create(store, models, { limits: config.limits });

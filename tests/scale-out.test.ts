@@ -1,0 +1,148 @@
+/**
+ * Several API processes on one dataset in S3-compatible object storage (a local s3rver, the same protocol as
+ * MinIO or S3): the tables through LanceDB, the reference crops through the S3 blob store, and memory caches
+ * that follow what the other process changed.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3BlobStore, s3Client } from '../concepts/blob-store.js';
+import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
+import type { Scope } from '../concepts/types.js';
+import { defaultDataDir, defaultModelsDir } from '../scripts/lib/dreambooth.js';
+import { startServer, type ServerProcess } from '../scripts/lib/server-process.js';
+import { startS3Server, type S3TestServer } from './support/s3-server.js';
+
+let s3: S3TestServer;
+
+beforeAll(async () => {
+  s3 = await startS3Server();
+});
+
+afterAll(async () => {
+  await s3?.close();
+});
+
+describe('S3 blob store', () => {
+  it('puts, gets, deletes one key and every key under a prefix', async () => {
+    const blobs = new S3BlobStore(s3Client(s3.storage), s3.bucket, 'blobs-test/crops');
+    try {
+      await blobs.put('u1/c1/0.jpg', Uint8Array.from([1, 2, 3]));
+      await blobs.put('u1/c1/1.jpg', Uint8Array.from([4]));
+      await blobs.put('u1/c2/0.jpg', Uint8Array.from([5]));
+      await blobs.put('u10/c1/0.jpg', Uint8Array.from([6]));
+      expect(await blobs.get('u1/c1/0.jpg')).toEqual(Uint8Array.from([1, 2, 3]));
+      expect(await blobs.get('u1/c9/0.jpg')).toBeUndefined();
+      await blobs.delete('u1/c1/1.jpg');
+      expect(await blobs.get('u1/c1/1.jpg')).toBeUndefined();
+      await blobs.deletePrefix('u1');
+      expect(await blobs.get('u1/c1/0.jpg')).toBeUndefined();
+      expect(await blobs.get('u1/c2/0.jpg')).toBeUndefined();
+      // A prefix is a folder: u1 does not reach into u10.
+      expect(await blobs.get('u10/c1/0.jpg')).toEqual(Uint8Array.from([6]));
+      await expect(blobs.put('../x', Uint8Array.from([0]))).rejects.toThrow(/bad blob key/);
+    } finally {
+      blobs.close();
+    }
+  });
+});
+
+describe('concept store on s3://', () => {
+  const DIM = 8;
+  const record = (scope: Scope, id: string, version: number): ConceptRecord => ({
+    ...scope,
+    id,
+    name: id,
+    nameKey: id,
+    category: '',
+    description: '',
+    headWeights: new Float32Array(DIM).fill(0.5),
+    headBias: 0,
+    threshold: 0.5,
+    imageCount: 1,
+    negativeCount: 0,
+    version,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    encoder: 'test',
+  });
+  const view = (scope: Scope, conceptId: string): ViewRecord => ({ ...scope, conceptId, kind: 'positive', vector: new Float32Array(DIM).fill(1), photo: 0, box: [0, 0, 1, 1], variant: 'whole' });
+
+  it('lets two connections see each other, and keeps every one of their concurrent commits', async () => {
+    const uri = `s3://${s3.bucket}/store-test`;
+    const [a, b] = [await ConceptStore.open(uri, DIM, s3.storage), await ConceptStore.open(uri, DIM, s3.storage)];
+    try {
+      const alice = { tenant: 't', user: 'alice' };
+      const before = await b.conceptsVersion();
+      await a.saveConcepts(alice, [record(alice, 'c1', 1)], [view(alice, 'c1')], [{ conceptId: 'c1', photo: 0, jpeg: Uint8Array.from([0xff, 0xd8]) }]);
+      expect(await b.conceptsVersion()).toBeGreaterThan(before);
+      expect((await b.loadUser(alice)).concepts.map((c) => c.id)).toEqual(['c1']);
+      expect(await b.readCrop(alice, 'c1', 0)).toEqual(Uint8Array.from([0xff, 0xd8]));
+
+      // Commits racing from two connections: put-if-absent makes the loser retry on top of the winner.
+      const users = Array.from({ length: 6 }, (_, i) => ({ tenant: 't', user: `u${i}` }));
+      await Promise.all(users.map((u, i) => (i % 2 ? a : b).saveConcepts(u, [record(u, 'c', 1)], [view(u, 'c')])));
+      for (const u of users) expect((await a.loadUser(u)).concepts.map((c) => c.id), u.user).toEqual(['c']);
+
+      await b.deleteUser(alice);
+      expect((await a.loadUser(alice)).concepts).toEqual([]);
+      expect(await a.readCrop(alice, 'c1', 0)).toBeUndefined();
+      await a.compact({ keepVersionsMs: 0 });
+      expect((await b.loadUser(users[0])).views).toHaveLength(1);
+    } finally {
+      a.close();
+      b.close();
+    }
+  }, 120_000);
+});
+
+describe('two API processes on one dataset', () => {
+  const servers: ServerProcess[] = [];
+  const env = () => ({ ...s3.env, NOMEN_DATA: `s3://${s3.bucket}/api`, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '' });
+  const photo = async (subject: string, n: number) => ({ data: (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64') });
+
+  async function call(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${server.url}/v1${path}`, { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+  const names = async (server: ServerProcess, user: string) => (await call(server, 'GET', `/users/${user}/concepts`)).body.concepts.map((c: { name: string }) => c.name).sort();
+
+  beforeAll(async () => {
+    servers.push(...(await Promise.all([startServer(env()), startServer(env())])));
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('registers on one and recognizes, renames and deletes on the other, each seeing the other at once', async () => {
+    const [a, b] = servers;
+    const user = 'shared-user';
+    // B reads the user first, so that it holds the user in memory when A changes it.
+    expect(await names(b, user)).toEqual([]);
+    const dog = await call(a, 'POST', `/users/${user}/concepts`, { name: 'Biscuit', images: [await photo('dog', 0), await photo('dog', 1)] });
+    expect(dog.status, JSON.stringify(dog.body)).toBe(201);
+
+    expect(await call(b, 'GET', `/users/${user}/concepts/${dog.body.id}`)).toEqual({ status: 200, body: dog.body });
+    const seen = await call(b, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 3) });
+    expect(seen.status).toBe(200);
+    expect(seen.body.concepts.map((m: { id: string }) => m.id)).toEqual([dog.body.id]);
+
+    expect((await call(b, 'PATCH', `/users/${user}/concepts/${dog.body.id}`, { name: 'Biscuit Jr' })).status).toBe(200);
+    expect((await call(a, 'GET', `/users/${user}/concepts/${dog.body.id}`)).body.name).toBe('Biscuit Jr');
+
+    expect((await call(b, 'DELETE', `/users/${user}/concepts/${dog.body.id}`)).status).toBe(204);
+    expect((await call(a, 'GET', `/users/${user}/concepts/${dog.body.id}`)).status).toBe(404);
+    expect((await call(a, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 3), all: true })).body.concepts).toEqual([]);
+  }, 120_000);
+
+  it('lands concurrent registrations of different users through both processes', async () => {
+    const subjects = ['cat', 'backpack', 'teapot', 'can', 'candle', 'duck_toy'];
+    const results = await Promise.all(
+      subjects.map(async (s, i) => call(servers[i % 2], 'POST', `/users/busy-${i}/concepts`, { name: s, images: [await photo(s, 0)] })),
+    );
+    expect(results.map((r) => r.status)).toEqual(subjects.map(() => 201));
+    for (const [i, s] of subjects.entries()) for (const server of servers) expect(await names(server, `busy-${i}`)).toEqual([s]);
+  }, 180_000);
+});
