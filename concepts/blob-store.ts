@@ -2,9 +2,10 @@
  * Small binary files (reference crops) under '/'-separated keys: put, get and delete (of one key or of
  * everything under a prefix), in a local folder or in an S3-compatible bucket.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ObjectStorage, parseS3Uri } from './object-storage.js';
@@ -57,6 +58,17 @@ export class LocalBlobStore implements BlobStore {
   }
 
   close(): void {}
+}
+
+/**
+ * The local folder `folder` beside the tables of a LanceDB URI. Tables in object storage have no folder beside
+ * them: files that must be local (videos for ffmpeg) then stay on this machine, under the temporary folder.
+ */
+export function folderBeside(uri: string, folder: string): string {
+  if (uri.startsWith('file://')) return join(fileURLToPath(uri), folder);
+  if (parseS3Uri(uri)) return join(tmpdir(), `nomen-${createHash('sha256').update(uri).digest('hex').slice(0, 16)}`, folder);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new Error(`files beside ${uri}: only local folders and s3:// are implemented`);
+  return join(uri, folder);
 }
 
 /** Objects under `prefix/` of one bucket. A PUT replaces an object whole, so readers never see half of one. */
@@ -117,7 +129,5 @@ export function s3Client(storage: ObjectStorage): S3Client {
 export function blobStoreBeside(uri: string, folder: string, storage: ObjectStorage = {}): BlobStore {
   const s3 = parseS3Uri(uri);
   if (s3) return new S3BlobStore(s3Client(storage), s3.bucket, s3.prefix ? `${s3.prefix}/${folder}` : folder);
-  if (uri.startsWith('file://')) return new LocalBlobStore(join(fileURLToPath(uri), folder));
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new Error(`files beside ${uri}: only local folders are implemented so far`);
-  return new LocalBlobStore(join(uri, folder));
+  return new LocalBlobStore(folderBeside(uri, folder));
 }

@@ -2,6 +2,7 @@
 export type ErrorCode =
   | 'invalid_request'
   | 'invalid_image'
+  | 'invalid_video'
   | 'not_found'
   | 'name_taken'
   | 'too_large'

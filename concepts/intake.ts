@@ -43,7 +43,6 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 }
 
 const ACCEPTED = 'JPEG, PNG, WebP, AVIF, GIF or TIFF';
-const DATA_URL = /^data:image\/[a-z0-9.+-]+(?:;[a-z0-9._+-]+=[a-z0-9._+-]+)*;base64,/i;
 // Standard and URL-safe alphabets: Buffer decodes both; anything else it would silently skip.
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
@@ -51,25 +50,31 @@ const megabytes = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 /** Raw base64 or a `data:image/...;base64,` URL to bytes; the size is judged before decoding. */
 export function decodeBase64Image(s: string, limits: IntakeLimits = defaultLimits): Uint8Array {
-  if (typeof s !== 'string') throw new DomainError('invalid_request', 'image data must be a base64 string');
+  return decodeBase64(s, limits.maxBytes, 'image');
+}
+
+/** Raw base64 or a `data:<kind>/...;base64,` URL of an image or a video to bytes; the size is judged before decoding. */
+export function decodeBase64(s: string, maxBytes: number, kind: 'image' | 'video'): Uint8Array {
+  const invalid = kind === 'image' ? 'invalid_image' : 'invalid_video';
+  if (typeof s !== 'string') throw new DomainError('invalid_request', `${kind} data must be a base64 string`);
   let payload = s;
   if (/^data:/i.test(s)) {
-    const prefix = DATA_URL.exec(s.slice(0, 200));
-    if (!prefix) throw new DomainError('invalid_request', 'a data URL must look like data:image/<type>;base64,<data>');
+    const prefix = new RegExp(`^data:${kind}/[a-z0-9.+-]+(?:;[a-z0-9._+-]+=[a-z0-9._+-]+)*;base64,`, 'i').exec(s.slice(0, 200));
+    if (!prefix) throw new DomainError('invalid_request', `a data URL must look like data:${kind}/<type>;base64,<data>`);
     payload = s.slice(prefix[0].length);
   }
   // MIME-style line breaks are legal in base64 text.
   if (/\s/.test(payload)) payload = payload.replace(/\s+/g, '');
-  if (payload.length === 0) throw new DomainError('invalid_image', 'image data is empty');
+  if (payload.length === 0) throw new DomainError(invalid, `${kind} data is empty`);
 
   const padding = payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0;
   const estimated = Math.floor(((payload.length - padding) * 3) / 4);
-  if (estimated > limits.maxBytes) {
-    throw new DomainError('too_large', `image is ${megabytes(estimated)}, the limit is ${megabytes(limits.maxBytes)}`);
+  if (estimated > maxBytes) {
+    throw new DomainError('too_large', `${kind} is ${megabytes(estimated)}, the limit is ${megabytes(maxBytes)}`);
   }
   const unpadded = payload.length - padding;
   if (!BASE64.test(payload) || unpadded % 4 === 1 || (padding > 0 && payload.length % 4 !== 0)) {
-    throw new DomainError('invalid_image', 'image data is not valid base64');
+    throw new DomainError(invalid, `${kind} data is not valid base64`);
   }
   return Buffer.from(payload, 'base64');
 }

@@ -203,6 +203,14 @@ export class ConceptService {
     return this.store.readCrop(scope, id, photo);
   }
 
+  /** One concept's head, found by id or by name (case-insensitive): for scoring vectors stored elsewhere, e.g. video frames. */
+  async head(scope: Scope, ref: string): Promise<{ concept: Concept; weights: Float32Array; bias: number }> {
+    const { concepts } = await this.state(scope);
+    const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
+    if (!found) throw new DomainError('not_found', `no concept ${ref}`);
+    return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
+  }
+
   private key(scope: Scope): string {
     return `${scope.tenant}\u0000${scope.user}`;
   }

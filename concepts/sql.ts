@@ -33,6 +33,10 @@ export function greaterThan(name: string, value: number): string {
   return `${column(name)} > ${literal(value)}`;
 }
 
+export function oneOf(name: string, values: (string | number)[]): string {
+  return `${column(name)} IN (${values.map(literal).join(', ')})`;
+}
+
 export function and(...parts: string[]): string {
   return parts.map((p) => `(${p})`).join(' AND ');
 }

@@ -2,10 +2,10 @@
  * The on-disk shape of the concept store: table names, arrow schemas, and the conversions between records
  * and arrow tables. Bulk loaders (the store benchmark) write through these conversions too.
  */
-import { Index, type Table } from '@lancedb/lancedb';
-import type { DataType, Field, FixedSizeList, Schema, Table as ArrowTable, Vector } from 'apache-arrow';
+import type { Table } from '@lancedb/lancedb';
+import type { FixedSizeList, Schema, Table as ArrowTable, Vector } from 'apache-arrow';
 import { arrow } from './arrow.js';
-import { withCommitRetry } from './commit-retry.js';
+import { ensureScalarIndex, tableOf } from './tables.js';
 import type { Box, ViewKind } from './types.js';
 
 export const CONCEPTS_TABLE = 'concepts';
@@ -104,39 +104,10 @@ export const DIM_COLUMN = { [CONCEPTS_TABLE]: 'head_weights', [VIEWS_TABLE]: 've
 
 /**
  * Scalar indexes: a BTREE on the high-cardinality `user` column narrows every scoped query to that user's few
- * rows; `tenant` is then checked on those rows only (a BITMAP on tenant gave no clear gain at 200k views). An index is built
- * once the table holds rows; `optimize` later folds new rows into it.
+ * rows; `tenant` is then checked on those rows only (a BITMAP on tenant gave no clear gain at 200k views).
  */
 export async function ensureScalarIndexes(table: Table): Promise<void> {
-  const indexed = new Set((await table.listIndices()).flatMap((i) => i.columns));
-  if (indexed.has('user') || (await table.countRows()) === 0) return;
-  await withCommitRetry(() => table.createIndex('user', { config: Index.btree() }));
-}
-
-/** One column's values, in row order. */
-type Values = string[] | number[] | ArrayLike<number>[];
-
-function columnData(type: DataType, values: Values, length: number) {
-  if (arrow.DataType.isUtf8(type)) return arrow.vectorFromArray(values as string[], new Utf8()).data[0];
-  if (arrow.DataType.isFixedSizeList(type)) {
-    const { listSize } = type;
-    const item = type.children[0].type;
-    const flat = arrow.DataType.isFloat(item) && item.precision === arrow.Precision.DOUBLE ? new Float64Array(length * listSize) : new Float32Array(length * listSize);
-    (values as ArrayLike<number>[]).forEach((v, i) => {
-      if (v.length !== listSize) throw new Error(`expected ${listSize} values, got ${v.length}`);
-      flat.set(v, i * listSize);
-    });
-    return arrow.makeData({ type, length, nullCount: 0, child: arrow.makeData({ type: item, length: flat.length, data: flat }) });
-  }
-  const data = arrow.DataType.isInt(type) ? Int32Array.from(values as number[]) : Float64Array.from(values as number[]);
-  return arrow.makeData({ type, length, nullCount: 0, data } as never);
-}
-
-/** An arrow table with exactly `schema`, from one array of values per field. */
-function tableOf(schema: Schema, columns: Record<string, Values>, length: number): ArrowTable {
-  const children = schema.fields.map((f: Field) => columnData(f.type, columns[f.name], length));
-  const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length, nullCount: 0, children });
-  return new arrow.Table([new arrow.RecordBatch(schema, data)]);
+  await ensureScalarIndex(table, 'user');
 }
 
 export function conceptsToArrow(records: readonly ConceptRecord[], dim: number): ArrowTable {

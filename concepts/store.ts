@@ -11,11 +11,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as lancedb from '@lancedb/lancedb';
 import type { Table } from '@lancedb/lancedb';
-import type { Schema } from 'apache-arrow';
 import { type BlobStore, blobStoreBeside } from './blob-store.js';
 import { withCommitRetry } from './commit-retry.js';
 import { connectData, type ObjectStorage } from './object-storage.js';
 import { and, eq, greaterThan, lessThan, scopeWhere } from './sql.js';
+import { openTable } from './tables.js';
 import {
   CONCEPTS_TABLE,
   type ConceptRecord,
@@ -62,7 +62,7 @@ function checkId(id: string): void {
 }
 
 /** Crops live under a hash of tenant and user: names that users choose never become paths. */
-function userPrefix(scope: Scope): string {
+export function userPrefix(scope: Scope): string {
   return createHash('sha256').update(JSON.stringify([scope.tenant, scope.user])).digest('hex');
 }
 
@@ -78,26 +78,6 @@ function conceptKey(tenant: string, user: string, id: string): string {
   return JSON.stringify([tenant, user, id]);
 }
 
-async function openTable(db: lancedb.Connection, name: string, expected: Schema, dim: number): Promise<Table> {
-  // Open an existing table as it is (createEmptyTable would only say "schema does not match"), so that a
-  // dimension mismatch gets its own message.
-  const table = (await db.tableNames()).includes(name) ? await db.openTable(name) : await db.createEmptyTable(name, expected, { existOk: true });
-  const actual = await table.schema();
-  const dimColumn = DIM_COLUMN[name as keyof typeof DIM_COLUMN];
-  const stored = actual.fields.find((f) => f.name === dimColumn)?.type as { listSize?: number } | undefined;
-  if (stored?.listSize !== dim)
-    throw new Error(
-      `table ${name} holds ${stored?.listSize}-dimensional vectors but the encoder makes ${dim}-dimensional ones: ` +
-        'a different encoder needs its own data folder',
-    );
-  for (const field of expected.fields) {
-    const have = actual.fields.find((f) => f.name === field.name);
-    if (String(have?.type) !== String(field.type))
-      throw new Error(`table ${name}: column ${field.name} is ${have ? String(have.type) : 'missing'}, expected ${String(field.type)}`);
-  }
-  return table;
-}
-
 export class ConceptStore {
   private constructor(
     private readonly db: lancedb.Connection,
@@ -111,8 +91,8 @@ export class ConceptStore {
   static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<ConceptStore> {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`bad vector dimension: ${dim}`);
     const db = await connectData(uri, storage);
-    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), dim);
-    const views = await openTable(db, VIEWS_TABLE, viewSchema(dim), dim);
+    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE]);
+    const views = await openTable(db, VIEWS_TABLE, viewSchema(dim), DIM_COLUMN[VIEWS_TABLE]);
     const store = new ConceptStore(db, concepts, views, blobStoreBeside(uri, 'crops', storage), dim);
     await ensureScalarIndexes(concepts);
     await ensureScalarIndexes(views);

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
 import type { ObjectStorage } from '../concepts/object-storage.js';
+import { defaultVideoOptions, type VideoOptions } from '../concepts/videos.js';
 
 export interface Config {
   port: number;
@@ -24,6 +25,8 @@ export interface Config {
   compactIntervalS: number;
   /** The S3-compatible server of an `s3://` NOMEN_DATA, from the standard AWS variables; AWS's defaults when absent. */
   objectStorage?: ObjectStorage;
+  /** Video uploads and indexing; the defaults when absent. */
+  videos?: VideoOptions;
 }
 
 export const DEFAULT_ENCODER = 'mobilenetv2-12-int8';
@@ -84,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
     },
+    videos: videosFromEnv(env),
   };
 }
 
@@ -93,4 +97,22 @@ function rateLimitFromEnv(env: NodeJS.ProcessEnv): Config['rateLimit'] {
   const burst = num(env, 'NOMEN_RATE_BURST', Math.max(1, 2 * perSecond));
   if (perSecond > 0 && burst < 1) throw new Error('NOMEN_RATE_BURST must be at least 1');
   return { perSecond, burst };
+}
+
+function videosFromEnv(env: NodeJS.ProcessEnv): VideoOptions {
+  const d = defaultVideoOptions;
+  const fps = num(env, 'NOMEN_VIDEO_FPS', d.fps);
+  const options = {
+    ...d,
+    fps,
+    maxFps: Math.max(d.maxFps, fps),
+    maxBytes: int(env, 'NOMEN_VIDEO_MAX_BYTES', d.maxBytes),
+    maxDurationS: num(env, 'NOMEN_VIDEO_MAX_SECONDS', d.maxDurationS),
+    concurrency: int(env, 'NOMEN_VIDEO_JOBS', d.concurrency),
+    detector: int(env, 'NOMEN_VIDEO_DETECTOR', Number(d.detector)) > 0,
+  };
+  if (!(options.fps > 0 && options.maxBytes > 0 && options.maxDurationS > 0 && options.concurrency > 0)) {
+    throw new Error('NOMEN_VIDEO_FPS, NOMEN_VIDEO_MAX_BYTES, NOMEN_VIDEO_MAX_SECONDS and NOMEN_VIDEO_JOBS must be above 0');
+  }
+  return options;
 }

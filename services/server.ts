@@ -57,7 +57,7 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 try {
-  runtime = await openRuntime(config, metrics.timeModel);
+  runtime = await openRuntime(config, metrics.timeModel, log);
 } catch (err) {
   log.fatal({ err }, 'could not open models or storage');
   process.exit(1);
@@ -77,8 +77,9 @@ async function ready(): Promise<Readiness> {
 }
 
 if (!stopping) {
-  app = createApp({ service: runtime.service, config, ready, log, metrics });
-  compaction = scheduleCompaction(store, config.compactIntervalS, log);
+  app = createApp({ service: runtime.service, videos: runtime.videos, config, ready, log, metrics });
+  const videos = runtime.videos;
+  compaction = scheduleCompaction({ compact: () => store.compact().then(() => videos.compact()) }, config.compactIntervalS, log);
 }
 
 /** A data URI for the log, without credentials should one carry them. */

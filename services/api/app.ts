@@ -23,6 +23,10 @@ import { registerUpdateConcept } from './routes/concepts-update.js';
 import { registerHealth } from './routes/health.js';
 import { registerRecognize } from './routes/recognize.js';
 import { registerDeleteUser } from './routes/users-delete.js';
+import { registerDeleteVideo } from './routes/videos-delete.js';
+import { registerGetVideo } from './routes/videos-get.js';
+import { registerVideoMoments } from './routes/videos-moments.js';
+import { isVideoUpload, registerUploadVideo } from './routes/videos-upload.js';
 
 export type { Deps } from './context.js';
 
@@ -36,6 +40,10 @@ const ROUTES = [
   registerAddImages,
   registerRecognize,
   registerDeleteUser,
+  registerUploadVideo,
+  registerGetVideo,
+  registerVideoMoments,
+  registerDeleteVideo,
 ];
 
 export function createApp(deps: Deps): Api {
@@ -53,15 +61,14 @@ export function createApp(deps: Deps): Api {
   // Auth first: an unknown caller's body is never read; nor is a limited caller's.
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), rateLimit(deps.config.rateLimit));
   // Judged from Content-Length before reading; a chunked body is cut off once it passes the limit.
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.maxBodyBytes,
-      onError: () => {
-        throw new DomainError('too_large', `request body is over the limit of ${deps.config.maxBodyBytes} bytes`);
-      },
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: deps.config.maxBodyBytes,
+    onError: () => {
+      throw new DomainError('too_large', `request body is over the limit of ${deps.config.maxBodyBytes} bytes`);
+    },
+  });
+  // A multipart video streams to disk under the video size limit instead.
+  app.use('/v1/*', (c, next) => (isVideoUpload(c) ? next() : limit(c, next)));
 
   for (const register of ROUTES) register(app, deps);
   registerMetrics(app, metrics);

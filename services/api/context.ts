@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { ConceptService } from '../../concepts/service.js';
+import type { VideoService } from '../../concepts/videos.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 
@@ -12,6 +13,8 @@ export interface Readiness {
 
 export interface Deps {
   service: ConceptService;
+  /** Video routes are served when given. */
+  videos?: VideoService;
   config: Config;
   ready: () => Promise<Readiness>;
   /** Defaults to warnings and errors on stderr. */

@@ -15,6 +15,7 @@ export type ApiErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'model_
 const DOMAIN_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_request: 400,
   invalid_image: 400,
+  invalid_video: 400,
   not_found: 404,
   name_taken: 409,
   too_large: 413,
@@ -37,6 +38,7 @@ export const ErrorSchema = z
       code: z.enum([
         'invalid_request',
         'invalid_image',
+        'invalid_video',
         'unauthorized',
         'not_found',
         'name_taken',

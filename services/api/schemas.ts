@@ -71,3 +71,33 @@ export const Recognition = z
     timings: z.record(z.string(), z.number()).openapi({ description: 'milliseconds by stage' }),
   })
   .openapi('Recognition');
+
+export const VideoParams = z.object({
+  user: UserId,
+  id: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a video id (a UUID)')
+    .transform((s) => s.toLowerCase())
+    .openapi({ param: { name: 'id', in: 'path' }, format: 'uuid', type: 'string' }),
+});
+
+export const Video = z
+  .object({
+    id: z.string().openapi({ format: 'uuid' }),
+    status: z.enum(['queued', 'processing', 'ready', 'failed']),
+    progress: z.number().min(0).max(1).openapi({ description: 'fraction of the video indexed' }),
+    durationS: z.number().openapi({ description: 'length of the video in seconds' }),
+    frames: z.number().int().openapi({ description: 'frames indexed so far' }),
+    fps: z.number().openapi({ description: 'frames sampled per second (scene changes add more)' }),
+    error: z.string().optional().openapi({ description: 'why indexing failed' }),
+  })
+  .openapi('Video');
+
+export const Moment = z
+  .object({
+    start: z.number().openapi({ description: 'seconds from the start of the video' }),
+    end: z.number(),
+    score: z.number().min(0).max(1).openapi({ description: "mean of the concept's score over the moment" }),
+    peak: z.number().openapi({ description: 'when the score is highest, in seconds' }),
+  })
+  .openapi('Moment');

@@ -1,4 +1,4 @@
-/** DELETE /v1/users/{user}: every concept, vector and stored image of the user. */
+/** DELETE /v1/users/{user}: every concept, vector and stored image of the user, and every video with its frames and files. */
 import { createRoute } from '@hono/zod-openapi';
 import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';
@@ -16,9 +16,10 @@ const route = createRoute({
   },
 });
 
-export function registerDeleteUser(app: Api, { service }: Deps): void {
+export function registerDeleteUser(app: Api, { service, videos }: Deps): void {
   app.openapi(route, async (c) => {
-    await service.removeUser({ tenant: c.var.tenant, user: c.req.valid('param').user });
+    const scope = { tenant: c.var.tenant, user: c.req.valid('param').user };
+    await Promise.all([service.removeUser(scope), videos?.removeUser(scope)]);
     return c.body(null, 204);
   });
 }

@@ -1,0 +1,65 @@
+/** LanceDB table plumbing shared by the stores: opening a table against its expected schema, building arrow tables, scalar indexes. */
+import * as lancedb from '@lancedb/lancedb';
+import { Index, type Table } from '@lancedb/lancedb';
+import type { DataType, Field, Schema, Table as ArrowTable } from 'apache-arrow';
+import { arrow } from './arrow.js';
+import { withCommitRetry } from './commit-retry.js';
+
+/**
+ * Opens table `name` (creating it if absent) and checks it has the `expected` columns. `vectorColumn` names the
+ * column of encoder vectors, whose dimension gets its own message: it differs when the encoder changed.
+ */
+export async function openTable(db: lancedb.Connection, name: string, expected: Schema, vectorColumn?: string): Promise<Table> {
+  // Open an existing table as it is (createEmptyTable would only say "schema does not match"), so that a
+  // dimension mismatch gets its own message.
+  const table = (await db.tableNames()).includes(name) ? await db.openTable(name) : await db.createEmptyTable(name, expected, { existOk: true });
+  const actual = await table.schema();
+  if (vectorColumn) {
+    const listSize = (s: Schema) => (s.fields.find((f) => f.name === vectorColumn)?.type as { listSize?: number } | undefined)?.listSize;
+    const [stored, dim] = [listSize(actual), listSize(expected)];
+    if (stored !== dim)
+      throw new Error(
+        `table ${name} holds ${stored}-dimensional vectors but the encoder makes ${dim}-dimensional ones: ` +
+          'a different encoder needs its own data folder',
+      );
+  }
+  for (const field of expected.fields) {
+    const have = actual.fields.find((f) => f.name === field.name);
+    if (String(have?.type) !== String(field.type))
+      throw new Error(`table ${name}: column ${field.name} is ${have ? String(have.type) : 'missing'}, expected ${String(field.type)}`);
+  }
+  return table;
+}
+
+/** A BTREE index on `column`, built once the table holds rows; `optimize` later folds new rows into it. */
+export async function ensureScalarIndex(table: Table, column: string): Promise<void> {
+  const indexed = new Set((await table.listIndices()).flatMap((i) => i.columns));
+  if (indexed.has(column) || (await table.countRows()) === 0) return;
+  await withCommitRetry(() => table.createIndex(column, { config: Index.btree() }));
+}
+
+/** One column's values, in row order. */
+export type Values = string[] | number[] | ArrayLike<number>[];
+
+function columnData(type: DataType, values: Values, length: number) {
+  if (arrow.DataType.isUtf8(type)) return arrow.vectorFromArray(values as string[], new arrow.Utf8()).data[0];
+  if (arrow.DataType.isFixedSizeList(type)) {
+    const { listSize } = type;
+    const item = type.children[0].type;
+    const flat = arrow.DataType.isFloat(item) && item.precision === arrow.Precision.DOUBLE ? new Float64Array(length * listSize) : new Float32Array(length * listSize);
+    (values as ArrayLike<number>[]).forEach((v, i) => {
+      if (v.length !== listSize) throw new Error(`expected ${listSize} values, got ${v.length}`);
+      flat.set(v, i * listSize);
+    });
+    return arrow.makeData({ type, length, nullCount: 0, child: arrow.makeData({ type: item, length: flat.length, data: flat }) });
+  }
+  const data = arrow.DataType.isInt(type) ? Int32Array.from(values as number[]) : Float64Array.from(values as number[]);
+  return arrow.makeData({ type, length, nullCount: 0, data } as never);
+}
+
+/** An arrow table with exactly `schema`, from one array of values per field. */
+export function tableOf(schema: Schema, columns: Record<string, Values>, length: number): ArrowTable {
+  const children = schema.fields.map((f: Field) => columnData(f.type, columns[f.name], length));
+  const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length, nullCount: 0, children });
+  return new arrow.Table([new arrow.RecordBatch(schema, data)]);
+}
