@@ -1,5 +1,12 @@
-/** Serialises work per key (one user's writes), letting different keys run in parallel. */
-export class KeyedLock {
+/** Runs work of one key (one user's writes) one at a time, letting different keys run in parallel. */
+export interface Lock {
+  run<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** Calls whose work waits for another of the same key to finish. */
+  readonly waiting: number;
+}
+
+/** A lock within this process. */
+export class KeyedLock implements Lock {
   private readonly tails = new Map<string, Promise<unknown>>();
   private queued = 0;
 

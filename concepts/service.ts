@@ -4,7 +4,7 @@ import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, Objec
 import { DomainError } from './errors.js';
 import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
-import { KeyedLock } from './locks.js';
+import { KeyedLock, type Lock } from './locks.js';
 import { recognizeImage, toScore, type UserHeads } from './recognize.js';
 import type { RegionOptions } from './regions.js';
 import type { ConceptStore } from './store.js';
@@ -25,6 +25,8 @@ export interface ServiceOptions {
   training?: TrainingOptions;
   /** How many users' heads and views stay in memory. */
   cachedUsers?: number;
+  /** Serialises each user's writes; in this process only by default, across processes when given a shared lock. */
+  lock?: Lock;
 }
 
 interface UserState {
@@ -54,7 +56,7 @@ export function toConcept(r: ConceptRecord): Concept {
 const nameKey = (name: string) => name.trim().toLowerCase();
 
 export class ConceptService {
-  private readonly locks = new KeyedLock();
+  private readonly locks: Lock;
   private readonly cache = new Map<string, UserState>();
 
   private constructor(
@@ -62,7 +64,9 @@ export class ConceptService {
     private readonly models: ServiceModels,
     private readonly options: ServiceOptions,
     private readonly bank: Matrix,
-  ) {}
+  ) {
+    this.locks = options.lock ?? new KeyedLock();
+  }
 
   static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions): Promise<ConceptService> {
     const bankVectors = await models.encoder.negativeBank();

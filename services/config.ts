@@ -25,6 +25,8 @@ export interface Config {
   compactIntervalS: number;
   /** The S3-compatible server of an `s3://` NOMEN_DATA, from the standard AWS variables; AWS's defaults when absent. */
   objectStorage?: ObjectStorage;
+  /** Redis shared by the API processes of one dataset (the per-user write lock); none for a single process. */
+  redisUrl?: string;
   /** Video uploads and indexing; the defaults when absent. */
   videos?: VideoOptions;
 }
@@ -87,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
     },
+    redisUrl: env.REDIS_URL || undefined,
     videos: videosFromEnv(env),
   };
 }

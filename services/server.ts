@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
+import { parseS3Uri } from '../concepts/object-storage.js';
 import { createApp } from './api/app.js';
 import type { Readiness } from './api/context.js';
 import { startingApp } from './api/starting.js';
@@ -24,6 +25,9 @@ let host = config.host;
 if (config.apiKeys.size === 0) {
   if (!LOOPBACK.has(host)) host = '127.0.0.1';
   log.warn({ host }, 'no API keys configured (NOMEN_API_KEYS): listening on loopback only; every caller is tenant "local"');
+}
+if (parseS3Uri(config.dataUri) && !config.redisUrl) {
+  log.warn('data in object storage without REDIS_URL: run one API process on it, or set REDIS_URL so that processes take turns writing a user');
 }
 
 const metrics = new Metrics();

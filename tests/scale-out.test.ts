@@ -1,7 +1,7 @@
 /**
  * Several API processes on one dataset in S3-compatible object storage (a local s3rver, the same protocol as
- * MinIO or S3): the tables through LanceDB, the reference crops through the S3 blob store, and memory caches
- * that follow what the other process changed.
+ * MinIO or S3): the tables through LanceDB, the reference crops through the S3 blob store, memory caches
+ * that follow what the other process changed, and each user's writes serialised through Redis.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,16 +11,18 @@ import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/s
 import type { Scope } from '../concepts/types.js';
 import { defaultDataDir, defaultModelsDir } from '../scripts/lib/dreambooth.js';
 import { startServer, type ServerProcess } from '../scripts/lib/server-process.js';
+import { startRedisServer, type RedisTestServer } from './support/redis-server.js';
 import { startS3Server, type S3TestServer } from './support/s3-server.js';
 
 let s3: S3TestServer;
+let redis: RedisTestServer;
 
 beforeAll(async () => {
-  s3 = await startS3Server();
+  [s3, redis] = await Promise.all([startS3Server(), startRedisServer()]);
 });
 
 afterAll(async () => {
-  await s3?.close();
+  await Promise.all([s3?.close(), redis?.close()]);
 });
 
 describe('S3 blob store', () => {
@@ -98,7 +100,7 @@ describe('concept store on s3://', () => {
 
 describe('two API processes on one dataset', () => {
   const servers: ServerProcess[] = [];
-  const env = () => ({ ...s3.env, NOMEN_DATA: `s3://${s3.bucket}/api`, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '' });
+  const env = () => ({ ...s3.env, NOMEN_DATA: `s3://${s3.bucket}/api`, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '', REDIS_URL: redis.url });
   const photo = async (subject: string, n: number) => ({ data: (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64') });
 
   async function call(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -144,5 +146,24 @@ describe('two API processes on one dataset', () => {
     );
     expect(results.map((r) => r.status)).toEqual(subjects.map(() => 201));
     for (const [i, s] of subjects.entries()) for (const server of servers) expect(await names(server, `busy-${i}`)).toEqual([s]);
+  }, 180_000);
+
+  it("serialises one user's writes across both processes: no photo or name lost to a race", async () => {
+    const [a, b] = servers;
+    const user = 'contended';
+    const dog = (await call(a, 'POST', `/users/${user}/concepts`, { name: 'Dog', images: [await photo('dog', 0)] })).body;
+    // Both processes add photos to the same concept and register one name, all at once.
+    const [addA, addB, catA, catB] = await Promise.all([
+      call(a, 'POST', `/users/${user}/concepts/${dog.id}/images`, { images: [await photo('dog', 1), await photo('dog', 2)] }),
+      call(b, 'POST', `/users/${user}/concepts/${dog.id}/images`, { images: [await photo('dog', 3), await photo('dog', 4)] }),
+      call(a, 'POST', `/users/${user}/concepts`, { name: 'Cat', images: [await photo('cat', 0)] }),
+      call(b, 'POST', `/users/${user}/concepts`, { name: 'cat', images: [await photo('cat', 1)] }),
+    ]);
+    expect([addA.status, addB.status]).toEqual([200, 200]);
+    expect([catA.status, catB.status].sort()).toEqual([201, 409]);
+    for (const server of servers) {
+      expect((await call(server, 'GET', `/users/${user}/concepts/${dog.id}`)).body.imageCount).toBe(5);
+      expect((await names(server, user)).map((n: string) => n.toLowerCase()).sort()).toEqual(['cat', 'dog']);
+    }
   }, 180_000);
 });
