@@ -115,6 +115,11 @@ export class VideoService {
   }
 
   /** Stops running jobs (they resume at the next start) and waits for them. */
+  /** Jobs waiting to start. */
+  get queuedJobs(): number {
+    return this.queue.length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;

@@ -20,7 +20,7 @@ beforeAll(async () => {
   const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models') }, () => '');
   const metrics = new Metrics();
   runtime = await openRuntime(config, metrics.timeModel);
-  app = createApp({ service: runtime.service, config, ready: async () => ({ ok: true, checks: {} }), metrics });
+  app = createApp({ service: runtime.service, videos: runtime.videos, config, ready: async () => ({ ok: true, checks: {} }), metrics });
 }, 120_000);
 
 afterAll(async () => {
@@ -51,6 +51,7 @@ it('counts requests by route template, model calls by model, errors by code', as
   has(/^nomen_errors_total\{code="invalid_image"\} 1$/m);
   has(/^nomen_errors_total\{code="not_found"\} 2$/m);
   has(/^nomen_queue_depth\{queue="user_writes"\} 0$/m);
+  has(/^nomen_queue_depth\{queue="video_jobs"\} 0$/m);
   has(/^nomen_process_cpu_seconds_total /m);
   // No path of a user's own naming becomes a label.
   expect(text).not.toMatch(/m1|m2|no\/such/);

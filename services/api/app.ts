@@ -51,6 +51,8 @@ export function createApp(deps: Deps): Api {
 
   const metrics = deps.metrics ?? new Metrics();
   metrics.watchQueue('user_writes', () => deps.service.pendingWrites);
+  const jobs = deps.videos;
+  if (jobs) metrics.watchQueue('video_jobs', () => jobs.queuedJobs);
 
   app.use(requestId(), requestLog(deps.log ?? pino({ level: 'warn' })), requestMetrics(metrics));
   // Before auth, so that browsers' preflight requests (which carry no key) are answered.
