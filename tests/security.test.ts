@@ -64,6 +64,13 @@ describe('rate limits', () => {
     // An unknown key is refused by auth, and spends nobody's tokens.
     expect((await get(limited, '/v1/users/u/concepts', {}, 'unknown')).status).toBe(401);
   });
+
+  it('are in the OpenAPI document of every /v1 route', async () => {
+    const doc = await (await app({}).request('/openapi.json')).json();
+    for (const [path, methods] of Object.entries<Record<string, { responses: Record<string, unknown> }>>(doc.paths)) {
+      for (const operation of Object.values(methods)) expect(Object.keys(operation.responses).includes('429'), path).toBe(path.startsWith('/v1/'));
+    }
+  });
 });
 
 describe('CORS', () => {

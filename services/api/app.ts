@@ -9,7 +9,7 @@ import { DomainError } from '../../concepts/errors.js';
 import { bearerAuth } from './auth.js';
 import type { Api, AppEnv, Deps } from './context.js';
 import { Metrics } from '../metrics.js';
-import { errorJson, onError, validationHook } from './errors.js';
+import { errorJson, errorResponses, onError, validationHook } from './errors.js';
 import { rateLimit } from './rate-limit.js';
 import { requestLog } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
@@ -74,6 +74,8 @@ export function createApp(deps: Deps): Api {
 
   for (const register of ROUTES) register(app, deps);
   registerMetrics(app, metrics);
+  // Any /v1 route may answer 429 once its key's rate is spent: documented here, where the limit is applied.
+  for (const d of app.openAPIRegistry.definitions) if (d.type === 'route' && d.route.path.startsWith('/v1/')) d.route.responses = { ...errorResponses(429), ...d.route.responses };
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {
