@@ -10,7 +10,7 @@ import type { RegionOptions } from './regions.js';
 import type { ConceptStore } from './store.js';
 import type { ConceptRecord, ViewRecord } from './store-records.js';
 import { defaultTrainingOptions, trainHeads, type TrainingOptions } from './training.js';
-import type { Concept, ConceptPatch, ImageInput, NewConcept, Recognition, Scope, Timings } from './types.js';
+import type { Concept, ConceptPatch, ImageInput, Match, NewConcept, Recognition, Scope, Timings } from './types.js';
 
 export interface ServiceModels {
   encoder: ImageEncoder;
@@ -123,9 +123,11 @@ export class ConceptService {
     });
   }
 
-  async update(scope: Scope, id: string, patch: ConceptPatch): Promise<Concept> {
+  /** `onlyIf`, checked under the user's lock, leaves the concept as it is when false (a background change yielding to the user's). */
+  async update(scope: Scope, id: string, patch: ConceptPatch, onlyIf?: (current: Concept) => boolean): Promise<Concept> {
     return this.write(scope, async (state) => {
       const current = this.find(state, id);
+      if (onlyIf && !onlyIf(toConcept(current))) return { concepts: state.concepts, newViews: [], crops: [], result: id };
       const name = patch.name?.trim();
       if (name !== undefined && nameKey(name) !== current.nameKey) this.assertNameFree(state, name);
       const updated: ConceptRecord = {
@@ -189,16 +191,21 @@ export class ConceptService {
 
   async recognize(scope: Scope, bytes: Uint8Array, all: boolean): Promise<Recognition> {
     const started = performance.now();
-    const timings: Timings = {};
     const { image } = await decodeImage(bytes, this.options.limits);
-    timings.decode = performance.now() - started;
-    let t = performance.now();
+    const timings: Timings = { decode: performance.now() - started };
+    const concepts = await this.recognizeDecoded(scope, image, all, timings);
+    timings.total = performance.now() - started;
+    for (const k of Object.keys(timings)) timings[k] = Math.round(timings[k] * 10) / 10;
+    return { concepts, timings };
+  }
+
+  /** Recognition in a photo decoded already (by a caller that needs its pixels too); adds its stages to `timings`. */
+  async recognizeDecoded(scope: Scope, image: DecodedImage, all: boolean, timings: Timings): Promise<Match[]> {
+    const t = performance.now();
     const state = await this.state(scope);
     timings.load = performance.now() - t;
     const matches = await recognizeImage(image, state.heads, this.models, timings, this.options.regions);
-    timings.total = performance.now() - started;
-    for (const k of Object.keys(timings)) timings[k] = Math.round(timings[k] * 10) / 10;
-    return { concepts: all ? matches : matches.filter((m) => m.present), timings };
+    return all ? matches : matches.filter((m) => m.present);
   }
 
   /** A reference crop of the concept's subject, for conditioning a multimodal model. */

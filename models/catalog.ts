@@ -65,7 +65,16 @@ export interface TransformersClipEntry extends Common {
   dtype: 'fp32' | 'fp16' | 'q8';
 }
 
-export type CatalogEntry = OnnxEncoderEntry | OnnxDetectorEntry | TransformersClipEntry;
+/** A small multimodal chat model (VLM) run locally through transformers.js: the fallback when no VLM server is configured. */
+export interface TransformersVlmEntry extends Common {
+  kind: 'transformers-vlm';
+  /** Hugging Face repo id the folder mirrors. */
+  repo: string;
+  /** transformers.js precision of each ONNX part (q8 = the `_quantized` files: small and quick on CPUs). */
+  dtype: Record<'vision_encoder' | 'embed_tokens' | 'decoder_model_merged', 'fp32' | 'fp16' | 'q8' | 'q4'>;
+}
+
+export type CatalogEntry = OnnxEncoderEntry | OnnxDetectorEntry | TransformersClipEntry | TransformersVlmEntry;
 
 /** Files of a transformers.js model repo, from `main` on the Hugging Face hub (not yet pinned: no checksums). */
 function hubFiles(repo: string, paths: string[]): ModelFile[] {
@@ -81,6 +90,22 @@ const TRANSFORMERS_JS_FILES = [
   'onnx/vision_model.onnx',
   'onnx/text_model.onnx',
 ];
+
+/** What transformers.js reads for an Idefics3/SmolVLM model at dtype q8 (the chat template is in tokenizer_config.json). */
+const SMOLVLM_FILES = [
+  'config.json',
+  'generation_config.json',
+  'preprocessor_config.json',
+  'processor_config.json',
+  'special_tokens_map.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'onnx/vision_encoder_quantized.onnx',
+  'onnx/embed_tokens_quantized.onnx',
+  'onnx/decoder_model_merged_quantized.onnx',
+];
+
+const SMOLVLM_DTYPE = { vision_encoder: 'q8', embed_tokens: 'q8', decoder_model_merged: 'q8' } as const;
 
 const ZOO = 'https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model';
 
@@ -159,6 +184,24 @@ export const catalog: CatalogEntry[] = [
     repo: 'Xenova/siglip-base-patch16-224',
     dtype: 'fp32',
     files: hubFiles('Xenova/siglip-base-patch16-224', TRANSFORMERS_JS_FILES),
+  },
+  {
+    kind: 'transformers-vlm',
+    folder: 'smolvlm-256m-instruct',
+    description: 'SmolVLM-256M-Instruct (transformers.js ONNX export, q8): the smallest local VLM, several images per prompt',
+    license: 'Apache-2.0',
+    repo: 'HuggingFaceTB/SmolVLM-256M-Instruct',
+    dtype: SMOLVLM_DTYPE,
+    files: hubFiles('HuggingFaceTB/SmolVLM-256M-Instruct', SMOLVLM_FILES),
+  },
+  {
+    kind: 'transformers-vlm',
+    folder: 'smolvlm-500m-instruct',
+    description: 'SmolVLM-500M-Instruct (transformers.js ONNX export, q8): the same family, twice the parameters',
+    license: 'Apache-2.0',
+    repo: 'HuggingFaceTB/SmolVLM-500M-Instruct',
+    dtype: SMOLVLM_DTYPE,
+    files: hubFiles('HuggingFaceTB/SmolVLM-500M-Instruct', SMOLVLM_FILES),
   },
 ];
 

@@ -1,9 +1,12 @@
 /** Builds the adapter that a catalog entry names: the one entry point for "load model folder X". */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
 import { YoloxDetector } from './detector.js';
 import { OnnxImageEncoder } from './encoder.js';
 import { FeatureMapScanner } from './feature-map.js';
-import type { ImageEncoder, ObjectDetector, RegionScanner } from './types.js';
+import type { ImageEncoder, ObjectDetector, RegionScanner, VisionLanguageModel } from './types.js';
+import { NoVlm } from './vlm-none.js';
 
 function entryFor(folder: string): CatalogEntry {
   const entry = catalogEntry(folder);
@@ -38,4 +41,40 @@ export async function loadScanner(modelsDir: string, folder: string): Promise<Re
   const entry = entryFor(folder);
   if (entry.kind !== 'onnx-encoder' || !entry.featureMap) return undefined;
   return FeatureMapScanner.load(modelsDir, entry, entry.featureMap);
+}
+
+export interface VlmSettings {
+  modelsDir: string;
+  /** OpenAI-compatible base URL; empty: the local model, when its folder is installed. */
+  url: string;
+  /** The served model's name (with a URL), or the local model's folder (without). */
+  model: string;
+  apiKey: string;
+  timeoutMs: number;
+  retries: number;
+  concurrency: number;
+  device: 'cpu' | 'cuda';
+}
+
+export const DEFAULT_LOCAL_VLM = 'smolvlm-256m-instruct';
+
+/** The VLM the settings name: a server when a URL is set, else the local model if installed, else none (saying why). */
+export async function openVlm(s: VlmSettings): Promise<VisionLanguageModel> {
+  if (s.url) {
+    const { OpenAiVlm, defaultOpenAiVlmOptions } = await import('./vlm-openai.js');
+    return new OpenAiVlm({ ...defaultOpenAiVlmOptions, url: s.url, model: s.model, apiKey: s.apiKey, timeoutMs: s.timeoutMs, retries: s.retries, concurrency: s.concurrency });
+  }
+  const folder = s.model || DEFAULT_LOCAL_VLM;
+  const entry = catalogEntry(folder);
+  if (entry?.kind !== 'transformers-vlm') {
+    const local = catalog.filter((e) => e.kind === 'transformers-vlm').map((e) => e.folder);
+    throw new Error(`NOMEN_VLM_MODEL "${folder}" is not a local VLM of the catalog (${local.join(', ')}); for a VLM server set NOMEN_VLM_URL too`);
+  }
+  const dir = path.resolve(s.modelsDir, folder);
+  if (!existsSync(dir)) {
+    return new NoVlm(`no multimodal model: NOMEN_VLM_URL is not set and ${dir} does not exist (npm run fetch-models ${folder})`);
+  }
+  // Lazy: transformers.js is heavy and only the local model needs it here.
+  const { LocalVlm } = await import('./vlm-local.js');
+  return new LocalVlm({ modelsDir: s.modelsDir, entry, device: s.device, timeoutMs: s.timeoutMs, maxQueue: 16 });
 }

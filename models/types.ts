@@ -68,3 +68,46 @@ export interface RegionScanner {
   scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
+
+/** One part of a chat message's content, in the OpenAI chat-completions shape; images travel as data URLs. */
+export type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string | ChatPart[];
+}
+
+export interface ChatOptions {
+  /** Aborts the call: the caller went away. */
+  signal?: AbortSignal;
+  maxTokens?: number;
+  temperature?: number;
+  /** Further chat-completions parameters passed through unchanged (the chat proxy's `top_p`, `stop`, ...). */
+  extra?: Record<string, unknown>;
+}
+
+export interface ChatAnswer {
+  text: string;
+  /** The model that answered, as the server names it. */
+  model: string;
+  finishReason: string;
+}
+
+export interface ModelHealth {
+  ok: boolean;
+  /** What is wrong, or what is serving. */
+  detail: string;
+}
+
+/**
+ * A multimodal chat model (VLM): an OpenAI-compatible server or a local one. Every failure is a
+ * `ModelError` (models/model-error.ts), except an abort through `signal`, which rethrows the abort.
+ */
+export interface VisionLanguageModel {
+  readonly name: string;
+  chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatAnswer>;
+  /** The answer as it is generated, piece by piece; failures before the first piece throw from the first `next()`. */
+  stream(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<string, void, undefined>;
+  health(): Promise<ModelHealth>;
+  dispose(): Promise<void>;
+}

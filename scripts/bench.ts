@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { OpenAiStandIn, STAND_IN_MODEL } from '../tests/support/openai-server.js';
+import { benchCaption } from './bench-caption.js';
 import { benchStore } from './bench-store.js';
 import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
 import { percentile } from './lib/metrics.js';
@@ -29,7 +31,15 @@ const b64 = (bytes: Buffer) => bytes.toString('base64');
 async function main() {
   const runs = Number(args.requests);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-'));
-  const server = await startServer({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_API_KEYS: `${KEY}:bench` });
+  // Captions go to a stand-in VLM on loopback, so that what is measured is nomen's own part.
+  const standIn = await OpenAiStandIn.start();
+  const server = await startServer({
+    NOMEN_DATA: dataDir,
+    NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir,
+    NOMEN_API_KEYS: `${KEY}:bench`,
+    NOMEN_VLM_URL: standIn.url,
+    NOMEN_VLM_MODEL: STAND_IN_MODEL,
+  });
   const base = `${server.url}/v1/users/bench-user`;
   const post = async (url: string, body: unknown) => {
     const res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` } });
@@ -84,10 +94,20 @@ async function main() {
     }));
     const seconds = (performance.now() - t) / 1000;
     console.log(`throughput, 4 concurrent HTTP clients: ${((4 * perClient) / seconds).toFixed(1)} recognitions/s`);
+
+    // ---- Personalised captions (issue 3) ----
+    const c = await benchCaption({ url: server.url, key: KEY, user: 'bench-user', photo: photo768, category: subjects[0].category, standIn, runs });
+    console.log(
+      `caption 768 px photo, personalisation overhead (all but the VLM): in server p50 ${c.server[0].toFixed(1)} ms, p95 ${c.server[1].toFixed(1)} ms; ` +
+        `over HTTP p50 ${c.http[0].toFixed(1)} ms; concept named: ${c.named}; ${verdict(c.server[0], 150)}`,
+    );
+    console.log(`  caption stages p50: ${Object.entries(c.stages).map(([stage, ms]) => `${stage} ${ms.toFixed(1)}`).join(', ')} ms`);
+
     const rss = server.peakRssMb();
     console.log(`server peak RSS: ${rss.toFixed(0)} MB; ${verdict(rss, 500)}`);
   } finally {
     await server.stop();
+    await standIn.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 

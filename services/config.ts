@@ -3,6 +3,7 @@ import path from 'node:path';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
 import type { ObjectStorage } from '../concepts/object-storage.js';
 import { defaultVideoOptions, type VideoOptions } from '../concepts/videos.js';
+import type { VlmSettings } from '../models/load.js';
 
 export interface Config {
   port: number;
@@ -29,6 +30,13 @@ export interface Config {
   redisUrl?: string;
   /** Video uploads and indexing; the defaults when absent. */
   videos?: VideoOptions;
+  /** The multimodal model for captions and answers; the defaults (local model if installed) when absent. */
+  vlm?: VlmConfig;
+}
+
+export interface VlmConfig extends Omit<VlmSettings, 'modelsDir'> {
+  /** Present concepts put into one request, best first. */
+  maxConcepts: number;
 }
 
 export const DEFAULT_ENCODER = 'mobilenetv2-12-int8';
@@ -91,6 +99,25 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     },
     redisUrl: env.REDIS_URL || undefined,
     videos: videosFromEnv(env),
+    vlm: vlmFromEnv(env),
+  };
+}
+
+/** NOMEN_VLM_URL, _MODEL and _API_KEY name the server (SPEC); the rest tune how it is called. */
+export function vlmFromEnv(env: NodeJS.ProcessEnv): VlmConfig {
+  const device = env.NOMEN_VLM_DEVICE || 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`NOMEN_VLM_DEVICE must be cpu or cuda, got "${device}"`);
+  const timeoutMs = int(env, 'NOMEN_VLM_TIMEOUT_MS', 30_000);
+  if (timeoutMs === 0) throw new Error('NOMEN_VLM_TIMEOUT_MS must be at least 1');
+  return {
+    url: env.NOMEN_VLM_URL ?? '',
+    model: env.NOMEN_VLM_MODEL ?? '',
+    apiKey: env.NOMEN_VLM_API_KEY ?? '',
+    timeoutMs,
+    retries: int(env, 'NOMEN_VLM_RETRIES', 2),
+    concurrency: Math.max(1, int(env, 'NOMEN_VLM_CONCURRENCY', 8)),
+    device,
+    maxConcepts: int(env, 'NOMEN_VLM_MAX_CONCEPTS', 3),
   };
 }
 

@@ -1,12 +1,16 @@
 /** Opens what the service runs on: models, the concept store, the concept service. One place, used by the server, the CLI scripts and tests. */
 import { Redis } from 'ioredis';
+import { Describer } from '../concepts/describe.js';
+import { Personalizer } from '../concepts/personalize.js';
 import { ConceptService, type ServiceModels } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/videos.js';
 import { VideoStore } from '../concepts/video-store.js';
-import { loadDetector, loadEncoder, loadScanner } from '../models/load.js';
+import { loadDetector, loadEncoder, loadScanner, openVlm } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
-import type { Config } from './config.js';
+import type { VisionLanguageModel } from '../models/types.js';
+import { NoVlm } from '../models/vlm-none.js';
+import { type Config, vlmFromEnv } from './config.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
 import { timedModels } from './timed-models.js';
@@ -16,11 +20,13 @@ export interface Runtime {
   store: ConceptStore;
   models: ServiceModels;
   videos: VideoService;
+  vlm: VisionLanguageModel;
+  personal: Personalizer;
   close(): Promise<void>;
 }
 
 /** `timer`, when given, times every model call (for metrics); `log` hears of video jobs. */
-export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos'>, timer?: ModelTimer, log?: JobLog): Promise<Runtime> {
+export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'>, timer?: ModelTimer, log?: JobLog): Promise<Runtime> {
   const [encoder, detector, scanner, algebra] = await Promise.all([
     loadEncoder(config.modelsDir, config.encoder),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
@@ -35,13 +41,22 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
   const service = await ConceptService.create(store, models, { limits: config.limits, lock: redis && new RedisLock(redis) });
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log);
+  const vlmConfig = config.vlm ?? vlmFromEnv({});
+  const vlm = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
+  // Without a model nothing can write descriptions; registration goes on without them.
+  const describer = vlm instanceof NoVlm ? undefined : new Describer(service, vlm, (err, c) => log?.info({ err, concept: c.id }, 'no description written for a concept'));
+  const personal = new Personalizer(service, vlm, { limits: config.limits, maxConcepts: vlmConfig.maxConcepts }, describer);
   return {
     service,
     store,
     models,
     videos,
+    vlm,
+    personal,
     async close() {
       await videos.close();
+      await describer?.idle();
+      await vlm.dispose();
       await Promise.all([encoder.dispose(), detector?.dispose(), scanner?.dispose(), algebra.dispose()]);
       store.close();
       videoStore.close();

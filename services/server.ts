@@ -71,17 +71,21 @@ log.info({ encoder: config.encoder, detector: config.detector || null, data: red
 // A scope no tenant can name (tenants are [A-Za-z0-9._@-]) reads nothing, but proves the store answers.
 const probe = { tenant: '#readyz', user: '#readyz' };
 const store = runtime.store;
+const vlm = runtime.vlm;
+log.info({ vlm: vlm.name }, 'multimodal model');
 async function ready(): Promise<Readiness> {
+  // The VLM's state is reported but does not make the instance unready: recognition serves without it.
+  const model = await vlm.health();
   try {
     await store.loadUser(probe);
-    return { ok: true, checks: { models: 'ok', database: 'ok' } };
+    return { ok: true, checks: { models: 'ok', database: 'ok', vlm: model.detail } };
   } catch (e) {
-    return { ok: false, checks: { models: 'ok', database: e instanceof Error ? e.message : String(e) } };
+    return { ok: false, checks: { models: 'ok', database: e instanceof Error ? e.message : String(e), vlm: model.detail } };
   }
 }
 
 if (!stopping) {
-  app = createApp({ service: runtime.service, videos: runtime.videos, config, ready, log, metrics });
+  app = createApp({ service: runtime.service, videos: runtime.videos, personal: runtime.personal, config, ready, log, metrics });
   const videos = runtime.videos;
   compaction = scheduleCompaction({ compact: () => store.compact().then(() => videos.compact()) }, config.compactIntervalS, log);
 }

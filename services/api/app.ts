@@ -13,6 +13,9 @@ import { errorJson, errorResponses, onError, validationHook } from './errors.js'
 import { rateLimit } from './rate-limit.js';
 import { requestLog } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
+import { registerAsk } from './routes/ask.js';
+import { registerCaption } from './routes/caption.js';
+import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerAddImages } from './routes/concepts-images.js';
 import { registerCreateConcept } from './routes/concepts-create.js';
 import { registerDeleteConcept } from './routes/concepts-delete.js';
@@ -39,6 +42,9 @@ const ROUTES = [
   registerDeleteConcept,
   registerAddImages,
   registerRecognize,
+  registerCaption,
+  registerAsk,
+  registerChatCompletions,
   registerDeleteUser,
   registerUploadVideo,
   registerGetVideo,

@@ -1,6 +1,7 @@
 /** What every route and middleware of the API shares: the app's variables and its dependencies. */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
+import type { Personalizer } from '../../concepts/personalize.js';
 import type { ConceptService } from '../../concepts/service.js';
 import type { VideoService } from '../../concepts/videos.js';
 import type { Config } from '../config.js';
@@ -15,6 +16,8 @@ export interface Deps {
   service: ConceptService;
   /** Video routes are served when given. */
   videos?: VideoService;
+  /** Caption, ask and chat-completion routes are served when given. */
+  personal?: Personalizer;
   config: Config;
   ready: () => Promise<Readiness>;
   /** Defaults to warnings and errors on stderr. */

@@ -8,9 +8,10 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../../concepts/errors.js';
+import { ModelError, type ModelErrorCode } from '../../models/model-error.js';
 import type { AppEnv } from './context.js';
 
-export type ApiErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'model_unavailable' | 'internal';
+export type ApiErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'model_unavailable' | 'model_timeout' | 'internal';
 
 const DOMAIN_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_request: 400,
@@ -21,6 +22,13 @@ const DOMAIN_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+};
+
+/** A model's failures: unavailable and timed out as SPEC says; a request the model server refused is unusable input. */
+const MODEL_ANSWER: Record<ModelErrorCode, { status: ContentfulStatusCode; code: ApiErrorCode }> = {
+  model_unavailable: { status: 503, code: 'model_unavailable' },
+  model_timeout: { status: 504, code: 'model_timeout' },
+  model_rejected: { status: 422, code: 'unprocessable' },
 };
 
 /** hono's own failures (malformed JSON or form, unsupported Content-Type) by status. */
@@ -47,6 +55,7 @@ export const ErrorSchema = z
         'unprocessable',
         'rate_limited',
         'model_unavailable',
+        'model_timeout',
         'internal',
       ]),
       message: z.string(),
@@ -63,7 +72,8 @@ const DESCRIPTIONS = {
   415: 'Unsupported body or image type',
   422: 'Well-formed but unusable input',
   429: 'Too many requests for this API key; see Retry-After',
-  503: 'Models or storage not ready yet; see Retry-After',
+  503: 'Models or storage not ready yet, or the multimodal model unavailable; see Retry-After',
+  504: 'The multimodal model did not answer in time',
 } as const;
 
 type ErrorResponse = { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } };
@@ -94,11 +104,29 @@ export const validationHook: Hook<unknown, AppEnv, string, Response | undefined>
   if (!result.success) return errorJson(c, 400, 'invalid_request', describeIssues(result.error));
 };
 
-export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (err instanceof DomainError) return errorJson(c, DOMAIN_STATUS[err.code], err.code, err.message);
-  if (err instanceof HTTPException && err.status < 500) {
-    return errorJson(c, err.status as ContentfulStatusCode, HTTP_CODE[err.status] ?? 'invalid_request', err.message || 'invalid request');
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  code: ApiErrorCode;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** What an error answers with; undefined for an unexpected one (a 500). Also used for errors inside event streams. */
+export function errorAnswer(err: unknown): ErrorAnswer | undefined {
+  if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], code: err.code, message: err.message };
+  if (err instanceof ModelError) {
+    const { status, code } = MODEL_ANSWER[err.code];
+    return { status, code, message: err.message, ...(status === 503 && { headers: { 'Retry-After': String(err.retryAfterS ?? 1) } }) };
   }
+  if (err instanceof HTTPException && err.status < 500) {
+    return { status: err.status as ContentfulStatusCode, code: HTTP_CODE[err.status] ?? 'invalid_request', message: err.message || 'invalid request' };
+  }
+  return undefined;
+}
+
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  const known = errorAnswer(err);
+  if (known) return errorJson(c, known.status, known.code, known.message, known.headers);
   c.var.log.error({ err }, 'request failed');
   return errorJson(c, 500, 'internal', 'internal error');
 };

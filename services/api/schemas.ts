@@ -1,10 +1,12 @@
 /** Request and response schemas shared by the routes: what the OpenAPI document shows and what requests are checked against. */
 import { z } from '@hono/zod-openapi';
 
-export const UserId = z
-  .string()
-  .regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ @ -')
-  .openapi({ param: { name: 'user', in: 'path' }, example: 'alice@example.com' });
+const userName = () => z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ @ -');
+
+export const UserId = userName().openapi({ param: { name: 'user', in: 'path' }, example: 'alice@example.com' });
+
+/** The user named in a body rather than in the path. */
+export const UserField = userName().openapi({ description: 'the end user whose concepts apply', example: 'alice@example.com' });
 
 // Ids are lower-case UUIDs; an upper-case spelling still finds its concept.
 export const ConceptId = z

@@ -28,13 +28,13 @@ const route = createRoute({
   },
 });
 
-export function registerCreateConcept(app: Api, { service, config }: Deps): void {
+export function registerCreateConcept(app: Api, { service, config, personal }: Deps): void {
   app.openapi(route, async (c) => {
     const { name, category, description, images } = validBody(c);
-    const concept = await service.create(
-      { tenant: c.var.tenant, user: c.req.valid('param').user },
-      { name, category, description, images: await toImageInputs(images, config.limits) },
-    );
+    const scope = { tenant: c.var.tenant, user: c.req.valid('param').user };
+    const concept = await service.create(scope, { name, category, description, images: await toImageInputs(images, config.limits) });
+    // Without a description the VLM writes one in the background; the answer does not wait for it.
+    personal?.describer?.schedule(scope, concept);
     return c.json(concept, 201);
   });
 }
