@@ -66,7 +66,7 @@ async function main() {
     const placedKnown = new Confusion();
     let present = 0;
     let named = 0;
-    let namedByRetry = 0;
+    let retried = 0;
     let noConceptPhotos = 0;
     let noConceptNamed = 0;
     let wrongNames = 0;
@@ -83,6 +83,7 @@ async function main() {
       overheadMs.push(answer.timings.total - answer.timings.vlm);
       for (const [stage, ms] of Object.entries(answer.timings)) stages.set(stage, [...(stages.get(stage) ?? []), ms]);
       const [request, ...retries] = standIn.chatRequests;
+      if (retries.length > 0) retried++;
       const inRequest = new Set([...requestText(request).matchAll(/^Name: (.*)$/gm)].map((m) => m[1]));
       for (const r of registered) {
         placed.add(inRequest.has(r.name), r.name === truth);
@@ -97,7 +98,6 @@ async function main() {
         present++;
         const ok = mentions(answer.text, truth);
         if (ok) named++;
-        if (ok && retries.length > 0) namedByRetry++;
         if (!ok) console.log(`  not named: ${where} "${answer.text}" (request named ${[...inRequest].join(', ') || 'nobody'})`);
       } else {
         noConceptPhotos++;
@@ -113,7 +113,7 @@ async function main() {
     console.log(`names in the VLM request (${photos.length} photos x ${registered.length} concepts):`);
     console.log(`  all photos:                   precision ${f(placed.precision)} (${verdict(placed.precision)})  recall ${f(placed.recall)} (${verdict(placed.recall)})   (tp ${placed.tp} fp ${placed.fp} fn ${placed.fn})`);
     console.log(`  photos of registered subjects: precision ${f(placedKnown.precision)} (${verdict(placedKnown.precision)})  recall ${f(placedKnown.recall)}   (tp ${placedKnown.tp} fp ${placedKnown.fp} fn ${placedKnown.fn})`);
-    console.log(`present subjects named in the final caption: ${f(share)} (${named}/${present}; ${verdict(share)}); ${namedByRetry} of them by the stricter request`);
+    console.log(`present subjects named in the final caption: ${f(share)} (${named}/${present}; ${verdict(share)}); photos that needed the stricter request: ${retried}`);
     console.log(`photos with no concept whose caption names one: ${noConceptNamed}/${noConceptPhotos}; wrong names in all captions: ${wrongNames}`);
     console.log(`personalisation overhead (all but the VLM): p50 ${percentile(overheadMs, 50).toFixed(1)} ms, p95 ${percentile(overheadMs, 95).toFixed(1)} ms`);
     console.log(`  stages p50: ${[...stages].map(([stage, ms]) => `${stage} ${percentile(ms, 50).toFixed(1)}`).join(', ')} ms`);
