@@ -1,5 +1,6 @@
 /** Service configuration from the environment (SPEC "Configuration"): every setting has a default. */
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
 import type { ObjectStorage } from '../concepts/object-storage.js';
 import { defaultVideoOptions, type VideoOptions } from '../concepts/videos.js';
@@ -28,6 +29,8 @@ export interface Config {
   objectStorage?: ObjectStorage;
   /** Redis shared by the API processes of one dataset (the per-user write lock); none for a single process. */
   redisUrl?: string;
+  /** Fetching `{url}` images (NOMEN_ALLOW_URL_FETCH); absent: off. */
+  urlFetch?: { timeoutMs: number; allow: string[] };
   /** Video uploads and indexing; the defaults when absent. */
   videos?: VideoOptions;
   /** The multimodal model for captions and answers; the defaults (local model if installed) when absent. */
@@ -98,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
     },
     redisUrl: env.REDIS_URL || undefined,
+    urlFetch: urlFetchFromEnv(env),
     videos: videosFromEnv(env),
     vlm: vlmFromEnv(env),
   };
@@ -145,4 +149,15 @@ function videosFromEnv(env: NodeJS.ProcessEnv): VideoOptions {
     throw new Error('NOMEN_VIDEO_FPS, NOMEN_VIDEO_MAX_BYTES, NOMEN_VIDEO_MAX_SECONDS and NOMEN_VIDEO_JOBS must be above 0');
   }
   return options;
+}
+
+/** Off unless NOMEN_ALLOW_URL_FETCH is 1 or true; NOMEN_URL_FETCH_ALLOW lists CIDR ranges let through besides public addresses. */
+function urlFetchFromEnv(env: NodeJS.ProcessEnv): Config['urlFetch'] {
+  if (!/^(1|true)$/i.test(env.NOMEN_ALLOW_URL_FETCH ?? '')) return undefined;
+  const allow = list(env.NOMEN_URL_FETCH_ALLOW);
+  const bad = allow.find((cidr) => !ipaddr.isValidCIDR(cidr));
+  if (bad) throw new Error(`NOMEN_URL_FETCH_ALLOW: "${bad}" is not a CIDR range such as 10.1.0.0/16`);
+  const timeoutMs = int(env, 'NOMEN_URL_FETCH_TIMEOUT_MS', 5000);
+  if (timeoutMs === 0) throw new Error('NOMEN_URL_FETCH_TIMEOUT_MS must be at least 1');
+  return { timeoutMs, allow };
 }

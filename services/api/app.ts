@@ -11,6 +11,7 @@ import type { Api, AppEnv, Deps } from './context.js';
 import { Metrics } from '../metrics.js';
 import { errorJson, errorResponses, onError, validationHook } from './errors.js';
 import { rateLimit } from './rate-limit.js';
+import { UrlFetcher } from './url-fetch.js';
 import { requestLog } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
 import { registerAsk } from './routes/ask.js';
@@ -68,6 +69,11 @@ export function createApp(deps: Deps): Api {
   }
   // Auth first: an unknown caller's body is never read; nor is a limited caller's.
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), rateLimit(deps.config.rateLimit));
+  const { urlFetch } = deps.config;
+  if (urlFetch) {
+    const fetcher = new UrlFetcher({ ...urlFetch, maxBytes: deps.config.limits.maxBytes });
+    app.use('/v1/*', (c, next) => (c.set('urlFetcher', fetcher), next()));
+  }
   // Judged from Content-Length before reading; a chunked body is cut off once it passes the limit.
   const limit = bodyLimit({
     maxSize: deps.config.maxBodyBytes,

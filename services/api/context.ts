@@ -6,6 +6,7 @@ import type { ConceptService } from '../../concepts/service.js';
 import type { VideoService } from '../../concepts/videos.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { UrlFetcher } from './url-fetch.js';
 
 export interface Readiness {
   ok: boolean;
@@ -35,6 +36,8 @@ export interface AppEnv {
     keyId: string;
     /** The code of the error answered, for metrics; set by `errorJson`. */
     errorCode?: string;
+    /** Fetches `{url}` images; absent where the server does not (NOMEN_ALLOW_URL_FETCH off). */
+    urlFetcher?: UrlFetcher;
     /** The app's logger bound to this request's id. */
     log: Logger;
   };

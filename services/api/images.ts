@@ -6,6 +6,7 @@ import { decodeBase64Image, type IntakeLimits } from '../../concepts/intake.js';
 import type { Box as DomainBox, ImageInput } from '../../concepts/types.js';
 import type { AppEnv } from './context.js';
 import { Box, FilePart, type ImageSource } from './schemas.js';
+import type { UrlFetcher } from './url-fetch.js';
 
 const Boxes = z
   .string()
@@ -60,14 +61,24 @@ export function validBody<J, F>(c: Context<AppEnv, any, { out: { json: J; form: 
   throw new DomainError('invalid_request', 'send a JSON or multipart/form-data body');
 }
 
-/** Base64 text or file parts to bytes, after the count check; each image's size is judged before it is decoded. */
-export async function toImageInputs(sources: ImageSource[], limits: IntakeLimits): Promise<ImageInput[]> {
+/**
+ * Base64 text, file parts or URLs to bytes, after the count check; each image's size is judged before it is
+ * decoded. URLs are fetched only with a `fetcher` (the server's NOMEN_ALLOW_URL_FETCH).
+ */
+export async function toImageInputs(sources: ImageSource[], limits: IntakeLimits, fetcher?: UrlFetcher): Promise<ImageInput[]> {
   if (sources.length === 0 || sources.length > limits.maxImages) {
     throw new DomainError('invalid_request', `send 1 to ${limits.maxImages} images per request, got ${sources.length}`);
   }
+  const bytes = async (s: ImageSource, n: number): Promise<Uint8Array> => {
+    if ('file' in s) return new Uint8Array(await s.file.arrayBuffer());
+    if ((s.data === undefined) === (s.url === undefined)) throw new DomainError('invalid_request', `image ${n}: send one of data (base64) and url`);
+    if (s.data !== undefined) return decodeBase64Image(s.data, limits);
+    if (!fetcher) throw new DomainError('invalid_request', `image ${n}: fetching images by url is off on this server; send data (base64)`);
+    return fetcher.fetch(s.url!);
+  };
   return Promise.all(
-    sources.map(async (s) => ({
-      bytes: 'data' in s ? decodeBase64Image(s.data, limits) : new Uint8Array(await s.file.arrayBuffer()),
+    sources.map(async (s, i) => ({
+      bytes: await bytes(s, i + 1),
       // The schema checked it holds four fractions.
       box: s.box as DomainBox | undefined,
     })),

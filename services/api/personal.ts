@@ -6,7 +6,7 @@ import type { PersonalAnswer, Personalizer } from '../../concepts/personalize.js
 import type { IntakeLimits } from '../../concepts/intake.js';
 import type { AppEnv } from './context.js';
 import { toImageInputs } from './images.js';
-import { ImageData, Match, UserField } from './schemas.js';
+import { ImageData, type ImageSource, Match, UserField } from './schemas.js';
 import { sseResponse } from './sse.js';
 
 export const NamedMatch = Match.extend({ named: z.boolean().openapi({ description: 'the answer calls this concept by its name' }) }).openapi('NamedMatch');
@@ -31,11 +31,11 @@ export async function answerPhoto<F extends 'caption' | 'answer'>(
   c: Context<AppEnv>,
   personal: Personalizer,
   limits: IntakeLimits,
-  body: { user: string; image: { data: string }; stream?: boolean },
+  body: { user: string; image: ImageSource; stream?: boolean },
   task: Task,
   field: F,
 ): Promise<Response> {
-  const [input] = await toImageInputs([body.image], limits);
+  const [input] = await toImageInputs([body.image], limits, c.var.urlFetcher);
   const scope = { tenant: c.var.tenant, user: body.user };
   const signal = c.req.raw.signal;
   const shape = (a: PersonalAnswer) => ({ [field]: a.text, concepts: a.concepts, model: a.model, timings: a.timings }) as Record<F, string> & Omit<PersonalAnswer, 'text'>;

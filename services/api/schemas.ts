@@ -23,11 +23,14 @@ export const Box = z
   .length(4)
   .openapi('Box', { description: '[x, y, w, h] in fractions of the image width and height', example: [0.1, 0.2, 0.5, 0.6] });
 
-const base64 = z
-  .string({ error: (issue) => (issue.input === undefined ? 'required: base64 image data (fetching images by url is off)' : undefined) })
-  .openapi({ description: 'base64, or a data:image/...;base64, URL' });
-
-export const ImageData = z.object({ data: base64, box: Box.optional() }).openapi('ImageData');
+/** One of `data` and `url` is required: checked where images are read, so that the schema stays an object. */
+export const ImageData = z
+  .object({
+    data: z.string().optional().openapi({ description: 'base64, or a data:image/...;base64, URL' }),
+    url: z.string().max(4096).optional().openapi({ description: 'an http(s) URL to fetch the image from, where the server allows it (off by default)' }),
+    box: Box.optional(),
+  })
+  .openapi('ImageData');
 
 /** A multipart file part (validated as a `File`, documented as binary). */
 export const FilePart = z
@@ -35,7 +38,7 @@ export const FilePart = z
   .openapi({ type: 'string', format: 'binary' });
 
 /** Where an image comes from: base64 text of a JSON body or a file part of a multipart body. */
-export type ImageSource = { data: string; box?: number[] } | { file: File; box?: number[] };
+export type ImageSource = { data?: string; url?: string; box?: number[] } | { file: File; box?: number[] };
 
 const trimmed = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
 

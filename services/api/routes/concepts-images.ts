@@ -29,7 +29,7 @@ export function registerAddImages(app: Api, { service, config }: Deps): void {
   app.openapi(route, async (c) => {
     const { user, id } = c.req.valid('param');
     const { images, negative } = validBody(c);
-    const concept = await service.addImages({ tenant: c.var.tenant, user }, id, await toImageInputs(images, config.limits), negative ?? false);
+    const concept = await service.addImages({ tenant: c.var.tenant, user }, id, await toImageInputs(images, config.limits, c.var.urlFetcher), negative ?? false);
     return c.json(concept, 200);
   });
 }

@@ -34,7 +34,7 @@ const route = createRoute({
 export function registerRecognize(app: Api, { service, config }: Deps): void {
   app.openapi(route, async (c) => {
     const { image, all } = validBody(c);
-    const [input] = await toImageInputs([image], config.limits);
+    const [input] = await toImageInputs([image], config.limits, c.var.urlFetcher);
     return c.json(await service.recognize({ tenant: c.var.tenant, user: c.req.valid('param').user }, input.bytes, all ?? false), 200);
   });
 }
