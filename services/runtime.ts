@@ -13,7 +13,7 @@ import { NoVlm } from '../models/vlm-none.js';
 import { type Config, vlmFromEnv } from './config.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
-import { timedModels } from './timed-models.js';
+import { timedModels, timedVlm } from './timed-models.js';
 
 export interface Runtime {
   service: ConceptService;
@@ -42,7 +42,8 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log);
   const vlmConfig = config.vlm ?? vlmFromEnv({});
-  const vlm = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
+  const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
+  const vlm = timer ? timedVlm(opened, timer) : opened;
   // Without a model nothing can write descriptions; registration goes on without them.
   const describer = vlm instanceof NoVlm ? undefined : new Describer(service, vlm, (err, c) => log?.info({ err, concept: c.id }, 'no description written for a concept'));
   const personal = new Personalizer(service, vlm, { limits: config.limits, maxConcepts: vlmConfig.maxConcepts }, describer);

@@ -9,6 +9,7 @@ import type { Api } from '../services/api/context.js';
 import { loadConfig } from '../services/config.js';
 import { Metrics } from '../services/metrics.js';
 import { openRuntime, type Runtime } from '../services/runtime.js';
+import { timedVlm } from '../services/timed-models.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 let runtime: Runtime;
@@ -56,3 +57,29 @@ it('counts requests by route template, model calls by model, errors by code', as
   // No path of a user's own naming becomes a label.
   expect(text).not.toMatch(/m1|m2|no\/such/);
 }, 60_000);
+
+it('times multimodal model calls, a streamed answer until its last piece', async () => {
+  const metrics = new Metrics();
+  const vlm = timedVlm(
+    {
+      name: 'fake-vlm',
+      chat: async () => ({ text: 'a dog', model: 'fake-vlm' }) as never,
+      async *stream() {
+        yield 'a ';
+        await new Promise((r) => setTimeout(r, 30));
+        yield 'dog';
+      },
+      health: async () => ({ ok: true, detail: 'ok' }) as never,
+      dispose: async () => undefined,
+    },
+    metrics.timeModel,
+  );
+  await vlm.chat([]);
+  const pieces: string[] = [];
+  for await (const piece of vlm.stream([])) pieces.push(piece);
+  expect(pieces.join('')).toBe('a dog');
+  const text = await metrics.registry.metrics();
+  expect(text).toMatch(/^nomen_model_inference_seconds_count\{model="fake-vlm",call="chat"\} 1$/m);
+  expect(text).toMatch(/^nomen_model_inference_seconds_count\{model="fake-vlm",call="stream"\} 1$/m);
+  expect(Number(/^nomen_model_inference_seconds_sum\{model="fake-vlm",call="stream"\} (\S+)$/m.exec(text)![1])).toBeGreaterThan(0.02);
+});
