@@ -31,6 +31,8 @@ export interface IndexRun {
   write(regions: FrameRegion[]): Promise<void>;
   /** After each write: frames stored so far and the time reached. */
   progress(frames: number, t: number): void;
+  /** Awaited before each embedding batch: where the job gives way to requests. */
+  yield(): Promise<void>;
 }
 
 /** Indexes the video at `path`; returns the number of frames stored in all. */
@@ -45,6 +47,7 @@ export async function indexVideo(path: string, models: IndexModels, options: Ind
   let unwrittenFrames = 0;
 
   const embed = async () => {
+    await run.yield();
     const regions = await Promise.all(pending.map((f) => proposeRegions(f.image, models.detector, options.regions)));
     const vectors = await models.encoder.embed(pending.flatMap((f, i) => regions[i].map((r) => ({ image: f.image, box: r.box }))));
     let k = 0;

@@ -13,6 +13,7 @@ import { DomainError } from './errors.js';
 import { DecodeError } from './frames.js';
 import { KeyedLock } from './locks.js';
 import { defaultMomentOptions, findMoments, type FrameScore, type Moment, type MomentOptions } from './moments.js';
+import { PriorityGate } from './priority.js';
 import { toScore } from './recognize.js';
 import { defaultRegionOptions } from './regions.js';
 import type { ConceptService } from './service.js';
@@ -47,7 +48,7 @@ export const defaultVideoOptions: VideoOptions = {
   index: {
     // The encoder sees 224 px crops; 512 px frames leave the 0.75 grid windows above that.
     maxSide: 512,
-    sceneThreshold: 0.3,
+    sceneThreshold: 0.2,
     regions: defaultRegionOptions,
     cropsPerEmbed: 32,
     framesPerWrite: 64,
@@ -79,6 +80,8 @@ export interface JobLog {
 
 /** A job interrupted this many times (crashes, restarts) fails instead of starting again. */
 const MAX_ATTEMPTS = 5;
+/** The longest a job waits for requests to be answered before its next batch: it slows down, never stops. */
+const MAX_YIELD_MS = 1000;
 
 interface Running {
   abort: AbortController;
@@ -95,6 +98,7 @@ export class VideoService {
   private readonly running = new Map<string, Running>();
   /** Uploads and deletions of one user run one at a time, so a deletion never misses a video being added. */
   private readonly locks = new KeyedLock();
+  private readonly gate = new PriorityGate();
   private closed = false;
 
   private constructor(
@@ -124,6 +128,11 @@ export class VideoService {
     this.closed = true;
     this.queue.length = 0;
     await Promise.all([...this.running.values()].map((r) => (r.abort.abort(), r.done)));
+  }
+
+  /** Answers a request: while any is being answered, indexing jobs wait before their next batch. */
+  serving<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.foreground(work);
   }
 
   /** Periodic upkeep of the video tables. */
@@ -282,6 +291,7 @@ export class VideoService {
           signal: job.abort.signal,
           write: (regions) => this.store.addFrames(scope, id, regions),
           progress: (frames, t) => Object.assign(job, { frames, t }),
+          yield: () => this.gate.background(MAX_YIELD_MS),
         },
       );
       if (frames === 0) throw new DecodeError('no frame could be decoded');

@@ -83,6 +83,9 @@ export function createApp(deps: Deps): Api {
   });
   // A multipart video streams to disk under the video size limit instead.
   app.use('/v1/*', (c, next) => (isVideoUpload(c) ? next() : limit(c, next)));
+  // Requests before video indexing: a job waits while any other request is answered.
+  const { videos } = deps;
+  if (videos) app.use('/v1/*', (c, next) => (/^\/v1\/users\/[^/]+\/videos(\/|$)/.test(c.req.path) ? next() : videos.serving(next)));
 
   for (const register of ROUTES) register(app, deps);
   registerMetrics(app, metrics);
