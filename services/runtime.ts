@@ -21,6 +21,8 @@ export interface Runtime {
   models: ServiceModels;
   videos: VideoService;
   vlm: VisionLanguageModel;
+  /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
+  redis?: Redis;
   personal: Personalizer;
   close(): Promise<void>;
 }
@@ -37,7 +39,7 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
   const loaded = { encoder, detector, scanner, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
   // Several processes on one dataset serialise each user's writes through Redis.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;
   const service = await ConceptService.create(store, models, { limits: config.limits, lock: redis && new RedisLock(redis) });
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log);
@@ -53,6 +55,7 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
     models,
     videos,
     vlm,
+    redis,
     personal,
     async close() {
       await videos.close();

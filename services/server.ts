@@ -73,15 +73,13 @@ const probe = { tenant: '#readyz', user: '#readyz' };
 const store = runtime.store;
 const vlm = runtime.vlm;
 log.info({ vlm: vlm.name }, 'multimodal model');
+const redis = runtime.redis;
+const check = (probe: () => Promise<unknown>): Promise<string> => probe().then(() => 'ok', (e: unknown) => (e instanceof Error ? e.message : String(e)));
 async function ready(): Promise<Readiness> {
   // The VLM's state is reported but does not make the instance unready: recognition serves without it.
-  const model = await vlm.health();
-  try {
-    await store.loadUser(probe);
-    return { ok: true, checks: { models: 'ok', database: 'ok', vlm: model.detail } };
-  } catch (e) {
-    return { ok: false, checks: { models: 'ok', database: e instanceof Error ? e.message : String(e), vlm: model.detail } };
-  }
+  const [model, database, shared] = await Promise.all([vlm.health(), check(() => store.loadUser(probe)), redis && check(() => redis.ping())]);
+  const ok = database === 'ok' && (shared ?? 'ok') === 'ok';
+  return { ok, checks: { models: 'ok', database, ...(shared && { redis: shared }), vlm: model.detail } };
 }
 
 if (!stopping) {

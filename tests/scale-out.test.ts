@@ -166,4 +166,17 @@ describe('two API processes on one dataset', () => {
       expect((await names(server, user)).map((n: string) => n.toLowerCase()).sort()).toEqual(['cat', 'dog']);
     }
   }, 180_000);
+
+  // Last: it stops Redis.
+  it('counts Redis in readiness: unready once it is gone', async () => {
+    const readiness = async (server: ServerProcess) => {
+      const res = await fetch(`${server.url}/readyz`);
+      return { status: res.status, checks: (await res.json()).checks };
+    };
+    expect(await readiness(servers[0])).toMatchObject({ status: 200, checks: { redis: 'ok', database: 'ok' } });
+    await redis.close();
+    const gone = await readiness(servers[0]);
+    expect(gone.status).toBe(503);
+    expect(gone.checks.redis).not.toBe('ok');
+  }, 60_000);
 });

@@ -34,6 +34,7 @@ export async function startRedisServer(): Promise<RedisTestServer> {
     url: `redis://127.0.0.1:${port}`,
     close: () =>
       new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.removeAllListeners('exit');
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
