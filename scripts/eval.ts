@@ -136,6 +136,21 @@ async function main() {
       }
     }
 
+    // Unregistered look-alikes: a second user registers every other subject; photos of the rest must name no one.
+    const half = { tenant: 'eval', user: 'eval-half' };
+    const registered = subjects.filter((_, i) => i % 2 === 0);
+    for (const s of registered)
+      await runtime.service.create(half, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
+    const distractors = subjects.filter((_, i) => i % 2 === 1).flatMap((s) => [...s.train, ...s.query]);
+    let alarms = 0;
+    for (const file of distractors) {
+      const { concepts } = await runtime.service.recognize(half, readFileSync(file), false);
+      if (concepts.length > 0) {
+        alarms++;
+        console.log(`  distractor named: ${path.relative(args.data!, file)} -> ${concepts.map((m) => `${m.name} ${m.score}`).join(', ')}`);
+      }
+    }
+
     const f = (x: number) => x.toFixed(3);
     console.log(`\nnomen eval: ${subjects.length} subjects, ${args.train} photos each, encoder ${process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER}`);
     console.log(`single photos (${queries} queries x ${subjects.length} concepts):`);
@@ -143,6 +158,7 @@ async function main() {
     console.log(`  mAP ${f(mAP)}  top-1 ${f(top1 / queries)}   (tp ${single.tp} fp ${single.fp} fn ${single.fn} tn ${single.tn})`);
     console.log(`scenes (${args.scenes}, 2-4 subjects pasted on another photo):`);
     console.log(`  precision ${f(scene.precision)}  recall ${f(scene.recall)}  F1 ${f(scene.f1)}  boxes on the right subject ${f(boxHits / (boxTotal || 1))} (${boxHits}/${boxTotal})`);
+    console.log(`unregistered subjects (${registered.length} of ${subjects.length} registered): ${alarms} of ${distractors.length} photos of the others named someone (${f(alarms / distractors.length)})`);
     console.log(`timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms, recognize p50 ${percentile(recognizeMs, 50).toFixed(0)} ms`);
   } finally {
     await runtime.close();
