@@ -4,13 +4,15 @@
  *
  * Job state lives in the `videos` table, so a restart picks every job up again: a queued one starts, an
  * interrupted one resumes after its last stored frame, a deletion cut short is finished. Status changes are
- * the only writes to that table; progress while a job runs is kept in memory.
+ * the only writes to that table; progress while a job runs is kept in memory. Which process runs a job is
+ * the job queue's choice: this one, or any sharing the queue, so a job also watches its row for a deletion.
  */
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { LinearAlgebra } from '../models/types.js';
 import { DomainError } from './errors.js';
 import { DecodeError } from './frames.js';
+import { InProcessQueue, type JobQueue, type JobRef } from './job-queue.js';
 import { KeyedLock } from './locks.js';
 import { defaultMomentOptions, findMoments, type FrameScore, type Moment, type MomentOptions } from './moments.js';
 import { PriorityGate } from './priority.js';
@@ -50,7 +52,7 @@ export const defaultVideoOptions: VideoOptions = {
     maxSide: 512,
     sceneThreshold: 0.2,
     regions: defaultRegionOptions,
-    cropsPerEmbed: 32,
+    cropsPerEmbed: 16,
     framesPerWrite: 64,
   },
   moments: defaultMomentOptions,
@@ -94,7 +96,7 @@ const quietLog: JobLog = { info: () => undefined, error: () => undefined };
 const keyOf = (scope: Scope, id?: string) => JSON.stringify(id === undefined ? [scope.tenant, scope.user] : [scope.tenant, scope.user, id]);
 
 export class VideoService {
-  private readonly queue: { scope: Scope; id: string }[] = [];
+  /** Jobs running in this process. */
   private readonly running = new Map<string, Running>();
   /** Uploads and deletions of one user run one at a time, so a deletion never misses a video being added. */
   private readonly locks = new KeyedLock();
@@ -107,27 +109,38 @@ export class VideoService {
     private readonly models: VideoModels,
     readonly options: VideoOptions,
     private readonly log: JobLog,
+    private readonly jobs: JobQueue,
   ) {}
 
-  /** Opens the service and picks up what an earlier process left: deletions are finished, jobs queued again. */
-  static async open(store: VideoStore, concepts: ConceptService, models: VideoModels, options: VideoOptions = defaultVideoOptions, log: JobLog = quietLog): Promise<VideoService> {
-    const service = new VideoService(store, concepts, models, options, log);
+  /**
+   * Opens the service and picks up what an earlier process left: deletions are finished, jobs queued again
+   * (a queue does not take a job twice, so one still running elsewhere is left to run).
+   */
+  static async open(
+    store: VideoStore,
+    concepts: ConceptService,
+    models: VideoModels,
+    options: VideoOptions = defaultVideoOptions,
+    log: JobLog = quietLog,
+    jobs: JobQueue = new InProcessQueue(),
+  ): Promise<VideoService> {
+    const service = new VideoService(store, concepts, models, options, log, jobs);
     for (const r of await store.withStatus(['deleting'])) await service.purge(r, r.id);
-    for (const r of await store.withStatus(['processing', 'queued'])) service.queue.push({ scope: r, id: r.id });
-    service.pump();
+    for (const r of await store.withStatus(['processing', 'queued'])) await jobs.add({ tenant: r.tenant, user: r.user, id: r.id });
+    jobs.start((job) => service.handle(job), options.concurrency);
     return service;
   }
 
-  /** Stops running jobs (they resume at the next start) and waits for them. */
   /** Jobs waiting to start. */
   get queuedJobs(): number {
-    return this.queue.length;
+    return this.jobs.waiting;
   }
 
+  /** Stops running jobs (they resume at the next start, or in another process) and waits for them. */
   async close(): Promise<void> {
     this.closed = true;
-    this.queue.length = 0;
-    await Promise.all([...this.running.values()].map((r) => (r.abort.abort(), r.done)));
+    for (const r of this.running.values()) r.abort.abort();
+    await this.jobs.close();
   }
 
   /** Answers a request: while any is being answered, indexing jobs wait before their next batch. */
@@ -159,8 +172,7 @@ export class VideoService {
           await this.store.deleteRow(scope, record.id);
           throw err;
         });
-        this.queue.push({ scope, id: record.id });
-        this.pump();
+        await this.jobs.add({ ...scope, id: record.id });
         return this.toVideo(record);
       });
     } finally {
@@ -226,12 +238,10 @@ export class VideoService {
     await this.store.deleteRow(scope, id);
   }
 
-  /** Takes a video out of the queue, or stops its job and waits until it has stopped. */
+  /** Takes a video out of the queue, or stops its job here and waits until it has stopped (one running elsewhere sees the deletion in its row). */
   private async cancel(scope: Scope, id: string): Promise<void> {
-    const key = keyOf(scope, id);
-    const queued = this.queue.findIndex((j) => keyOf(j.scope, j.id) === key);
-    if (queued >= 0) this.queue.splice(queued, 1);
-    const running = this.running.get(key);
+    await this.jobs.remove({ ...scope, id });
+    const running = this.running.get(keyOf(scope, id));
     if (running) {
       running.abort.abort();
       await running.done;
@@ -258,27 +268,33 @@ export class VideoService {
     };
   }
 
-  private pump(): void {
-    while (!this.closed && this.running.size < this.options.concurrency && this.queue.length > 0) {
-      const { scope, id } = this.queue.shift()!;
-      const key = keyOf(scope, id);
-      const job: Running = { abort: new AbortController(), done: Promise.resolve(), frames: 0, t: 0 };
-      this.running.set(key, job);
-      job.done = this.run(scope, id, job)
-        .catch((err: unknown) => this.log.error({ err, video: id }, 'video job could not record its end'))
-        .finally(() => {
-          this.running.delete(key);
-          this.pump();
-        });
-    }
+  /** Runs one job the queue handed to this process; rejects when a shutdown stopped it, so that it runs again. */
+  private async handle({ tenant, user, id }: JobRef): Promise<void> {
+    const scope = { tenant, user };
+    const key = keyOf(scope, id);
+    const job: Running = { abort: new AbortController(), done: Promise.resolve(), frames: 0, t: 0 };
+    this.running.set(key, job);
+    job.done = this.run(scope, id, job)
+      .catch((err: unknown) => this.log.error({ err, video: id }, 'video job could not record its end'))
+      .finally(() => this.running.delete(key));
+    await job.done;
+    if (this.closed && job.abort.signal.aborted) throw new Error(`video ${id}: stopped by a shutdown`);
+  }
+
+  /** Whether a video was deleted (or is being deleted) since its job started, maybe by another process. */
+  private async deleted(scope: Scope, id: string): Promise<boolean> {
+    const row = await this.store.get(scope, id);
+    return !row || row.status === 'deleting';
   }
 
   private async run(scope: Scope, id: string, job: Running): Promise<void> {
     const record = await this.store.get(scope, id);
-    if (!record || record.status === 'deleting' || job.abort.signal.aborted) return;
+    // Only a queued or interrupted job runs: a queue may hand out a job that another process has finished.
+    if (!record || !(record.status === 'queued' || record.status === 'processing') || job.abort.signal.aborted) return;
     if (record.attempts >= MAX_ATTEMPTS) return this.fail(record, `indexing was interrupted ${record.attempts} times`);
     const started = performance.now();
     const after = await this.store.lastFrame(scope, id);
+    if (after) Object.assign(job, { frames: after.frame + 1, t: after.t });
     await this.store.save({ ...record, status: 'processing', attempts: record.attempts + 1, updatedAt: new Date().toISOString() });
     const { detector, index } = this.options;
     try {
@@ -289,13 +305,21 @@ export class VideoService {
         {
           after,
           signal: job.abort.signal,
-          write: (regions) => this.store.addFrames(scope, id, regions),
+          write: async (regions) => {
+            await this.store.addFrames(scope, id, regions);
+            // Written, then checked: frames that a deletion elsewhere could have missed are removed here.
+            if (await this.deleted(scope, id)) {
+              job.abort.abort();
+              await this.store.deleteFrames(scope, id);
+            }
+          },
           progress: (frames, t) => Object.assign(job, { frames, t }),
           yield: () => this.gate.background(MAX_YIELD_MS),
         },
       );
       if (frames === 0) throw new DecodeError('no frame could be decoded');
       if (job.abort.signal.aborted) return;
+      if (await this.deleted(scope, id)) return void (await this.store.deleteFrames(scope, id));
       await this.store.save({ ...record, status: 'ready', frames, attempts: record.attempts + 1, updatedAt: new Date().toISOString() });
       await this.store.removeSource(scope, id);
       const seconds = (performance.now() - started) / 1000;
