@@ -145,9 +145,11 @@ function videosFromEnv(env: NodeJS.ProcessEnv): VideoOptions {
     concurrency: int(env, 'NOMEN_VIDEO_JOBS', d.concurrency),
     detector: int(env, 'NOMEN_VIDEO_DETECTOR', Number(d.detector)) > 0,
   };
-  if (!(options.fps > 0 && options.maxBytes > 0 && options.maxDurationS > 0 && options.concurrency > 0)) {
-    throw new Error('NOMEN_VIDEO_FPS, NOMEN_VIDEO_MAX_BYTES, NOMEN_VIDEO_MAX_SECONDS and NOMEN_VIDEO_JOBS must be above 0');
+  if (!(options.fps > 0 && options.maxBytes > 0 && options.maxDurationS > 0)) {
+    throw new Error('NOMEN_VIDEO_FPS, NOMEN_VIDEO_MAX_BYTES and NOMEN_VIDEO_MAX_SECONDS must be above 0');
   }
+  // 0: this process runs no indexing jobs, others sharing the queue do.
+  if (options.concurrency === 0 && !env.REDIS_URL) throw new Error('NOMEN_VIDEO_JOBS=0 needs REDIS_URL: jobs then run in processes that share its queue');
   return options;
 }
 

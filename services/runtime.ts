@@ -11,6 +11,7 @@ import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm-none.js';
 import { type Config, vlmFromEnv } from './config.js';
+import { BullQueue } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
 import { timedModels, timedVlm } from './timed-models.js';
@@ -42,7 +43,8 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;
   const service = await ConceptService.create(store, models, { limits: config.limits, lock: redis && new RedisLock(redis) });
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
-  const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log);
+  const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
+  const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
   const vlm = timer ? timedVlm(opened, timer) : opened;
