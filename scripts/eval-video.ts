@@ -16,6 +16,7 @@ import { defaultVideoOptions, type VideoService } from '../concepts/videos.js';
 import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../services/config.js';
 import { openRuntime } from '../services/runtime.js';
 import { seeded } from '../concepts/random.js';
+import { cpuSeconds } from './lib/cpu.js';
 import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
 import { makeVideo, type Motion, type Shot } from './lib/make-video.js';
 import { averagePrecision, mean } from './lib/metrics.js';
@@ -104,18 +105,20 @@ async function main() {
 
     const videos = plan(subjects, Number(args.videos), rnd);
     const truth: (Segment & { subject: string })[] = [];
-    const indexed: { id: string; name: string; durationS: number; seconds: number; frames: number }[] = [];
+    const indexed: { id: string; name: string; durationS: number; seconds: number; cpu: number; frames: number }[] = [];
     for (const [v, shots] of videos.entries()) {
       const name = `video-${v}`;
       const file = path.join(dir, `${name}.mp4`);
       await makeVideo(shots, file, FORMAT);
       truth.push(...truthOf(shots, name));
       const started = performance.now();
+      const cpuStart = cpuSeconds();
       const added = await runtime.videos.add(scope, file, fps);
       await waitReady(runtime.videos, scope, added.id);
       const seconds = (performance.now() - started) / 1000;
+      const cpu = cpuSeconds() - cpuStart;
       const ready = await runtime.videos.get(scope, added.id);
-      indexed.push({ id: added.id, name, durationS: ready.durationS, seconds, frames: ready.frames });
+      indexed.push({ id: added.id, name, durationS: ready.durationS, seconds, cpu, frames: ready.frames });
       console.log(`${name}: ${shots.length} shots, ${ready.durationS.toFixed(1)} s, ${ready.frames} frames, indexed in ${seconds.toFixed(1)} s (${(ready.durationS / seconds).toFixed(1)}x real time)`);
     }
 
@@ -144,11 +147,12 @@ async function main() {
 
     const duration = indexed.reduce((s, v) => s + v.durationS, 0);
     const seconds = indexed.reduce((s, v) => s + v.seconds, 0);
+    const cpu = indexed.reduce((s, v) => s + v.cpu, 0);
     const f = (x: number) => x.toFixed(3);
     console.log(`\nnomen video eval: ${subjects.length} subjects registered from ${args.train} photos each; ${truth.length} shots of their other photos in ${indexed.length} videos (${FORMAT.width}x${FORMAT.height}, ${FORMAT.fps} fps, ${duration.toFixed(0)} s)`);
-    console.log(`indexing at ${fps} fps + scene changes, frames ${args.side} px, detector boxes ${args.detector ? 'on' : 'off'}, encoder ${runtime.models.encoder.name}, ${os.availableParallelism()} CPUs`);
+    console.log(`indexing at ${fps} fps + scene changes, frames ${args.side} px, detector boxes ${args.detector ? 'on' : 'off'}, encoder ${runtime.models.encoder.name}, ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
     console.log(`  moment mAP@0.5 ${f(mean(ap5))}  mAP@0.75 ${f(mean(ap75))}  frame-level mAP ${f(mean(frameAP))}`);
-    console.log(`  indexing ${(duration / seconds).toFixed(1)}x real time (${seconds.toFixed(1)} s for ${duration.toFixed(0)} s of video, ${indexed.reduce((s, v) => s + v.frames, 0)} frames)`);
+    console.log(`  indexing ${(duration / seconds).toFixed(1)}x real time (${seconds.toFixed(1)} s for ${duration.toFixed(0)} s of video, ${indexed.reduce((s, v) => s + v.frames, 0)} frames); CPU ${((cpu / duration) * 1000).toFixed(0)} ms per second of video, ffmpeg included`);
   } finally {
     await runtime.close();
     rmSync(dir, { recursive: true, force: true });
