@@ -1,12 +1,16 @@
 /**
- * Small binary files (reference crops) under '/'-separated keys: put, get and delete (of one key or of
- * everything under a prefix), in a local folder or in an S3-compatible bucket.
+ * Files under '/'-separated keys (reference crops, uploaded videos): put, get and delete (of one key or of
+ * everything under a prefix), in a local folder or in an S3-compatible bucket. Large files go from and to
+ * local files without passing through memory.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { type ObjectStorage, parseS3Uri } from './object-storage.js';
 
@@ -17,6 +21,10 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Deletes every key that starts with `prefix/`. */
   deletePrefix(prefix: string): Promise<void>;
+  /** Stores the file at `path` under `key`; the file may be moved away. */
+  putFile(key: string, path: string): Promise<void>;
+  /** The object at `key` as a local file, until `release`. */
+  openFile(key: string): Promise<{ path: string; release(): Promise<void> }>;
   /** Lets go of connections; the store is not used after. */
   close(): void;
 }
@@ -55,6 +63,16 @@ export class LocalBlobStore implements BlobStore {
 
   async deletePrefix(prefix: string): Promise<void> {
     await rm(join(this.root, checkKey(prefix)), { recursive: true, force: true });
+  }
+
+  async putFile(key: string, path: string): Promise<void> {
+    const target = join(this.root, checkKey(key));
+    await mkdir(dirname(target), { recursive: true });
+    await rename(path, target);
+  }
+
+  async openFile(key: string): Promise<{ path: string; release(): Promise<void> }> {
+    return { path: join(this.root, checkKey(key)), release: async () => undefined };
   }
 
   close(): void {}
@@ -114,6 +132,26 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async putFile(key: string, path: string): Promise<void> {
+    const { size } = await stat(path);
+    // One PUT takes up to 5 GB, above the largest video upload.
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.name(key), Body: createReadStream(path), ContentLength: size }));
+  }
+
+  /** Downloaded into the temporary folder; `release` removes the copy. */
+  async openFile(key: string): Promise<{ path: string; release(): Promise<void> }> {
+    const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.name(key) }));
+    const path = join(tmpdir(), `nomen-object-${randomUUID()}`);
+    const release = () => rm(path, { force: true });
+    try {
+      await pipeline(object.Body as Readable, createWriteStream(path));
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    return { path, release };
+  }
+
   close(): void {
     this.client.destroy();
   }
@@ -121,8 +159,17 @@ export class S3BlobStore implements BlobStore {
 
 export function s3Client(storage: ObjectStorage): S3Client {
   const credentials = storage.accessKeyId && storage.secretAccessKey ? { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey } : undefined;
-  // Path-style requests: S3-compatible servers (MinIO) are rarely set up for bucket subdomains.
-  return new S3Client({ endpoint: storage.endpoint, region: storage.region ?? 'us-east-1', credentials, forcePathStyle: Boolean(storage.endpoint) });
+  return new S3Client({
+    endpoint: storage.endpoint,
+    region: storage.region ?? 'us-east-1',
+    credentials,
+    // Path-style requests: S3-compatible servers (MinIO) are rarely set up for bucket subdomains.
+    forcePathStyle: Boolean(storage.endpoint),
+    // Checksums only where S3 requires them: streamed uploads then go as plain bodies, not aws-chunked
+    // framing, which not every S3-compatible server reads.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 /** The blob store that sits beside the tables of a LanceDB URI, under `folder`. */

@@ -1,15 +1,16 @@
 /**
- * The video store: job rows and frame vectors in LanceDB, uploaded files in a local folder beside the tables
- * (ffmpeg reads local files; with tables on object storage the folder is local to this machine).
- * Uploads are written under `uploads/` first and moved under a hash of tenant and user once accepted, so a
- * user's files go with one folder and names that users choose never become paths.
+ * The video store: job rows and frame vectors in LanceDB, uploaded files in a blob store beside the tables
+ * (a local folder, or object storage, where every process sharing the data finds them; a job reads a local
+ * copy, since ffmpeg reads files). Uploads are written to a local `uploads/` folder first and stored under a
+ * hash of tenant and user once accepted, so a user's files go together and names that users choose never
+ * become paths.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
 import type { Table } from '@lancedb/lancedb';
-import { folderBeside } from './blob-store.js';
+import { type BlobStore, blobStoreBeside, folderBeside } from './blob-store.js';
 import { withCommitRetry } from './commit-retry.js';
 import { connectData, type ObjectStorage } from './object-storage.js';
 import { and, eq, oneOf, scopeWhere } from './sql.js';
@@ -46,7 +47,9 @@ export class VideoStore {
     private readonly db: lancedb.Connection,
     private readonly videos: Table,
     private readonly frames: Table,
+    /** Local: where uploads are received. */
     private readonly folder: string,
+    private readonly sources: BlobStore,
     readonly dim: number,
   ) {}
 
@@ -54,7 +57,7 @@ export class VideoStore {
     const db = await connectData(uri, storage);
     const videos = await openTable(db, VIDEOS_TABLE, videoSchema());
     const frames = await openTable(db, FRAMES_TABLE, frameSchema(dim), 'vector');
-    const store = new VideoStore(db, videos, frames, folderBeside(uri, 'videos'), dim);
+    const store = new VideoStore(db, videos, frames, folderBeside(uri, 'videos'), blobStoreBeside(uri, 'videos', storage), dim);
     await Promise.all([ensureScalarIndex(videos, 'user'), ensureScalarIndex(frames, 'video_id')]);
     await store.removeStaleUploads();
     return store;
@@ -64,6 +67,7 @@ export class VideoStore {
     this.videos.close();
     this.frames.close();
     this.db.close();
+    this.sources.close();
   }
 
   /** A fresh path under which a request may write an upload; the caller removes it if it is not adopted. */
@@ -73,19 +77,18 @@ export class VideoStore {
     return join(dir, randomUUID());
   }
 
-  /** Moves an accepted upload to where the video's job reads it. */
+  /** Stores an accepted upload where the video's job reads it. */
   async adoptUpload(upload: string, scope: Scope, id: string): Promise<void> {
-    const path = this.sourcePath(scope, id);
-    await mkdir(join(path, '..'), { recursive: true });
-    await rename(upload, path);
+    await this.sources.putFile(this.sourceKey(scope, id), upload);
   }
 
-  sourcePath(scope: Scope, id: string): string {
-    return join(this.folder, userPrefix(scope), checkId(id));
+  /** The video's file as a local file, until `release`. */
+  openSource(scope: Scope, id: string): Promise<{ path: string; release(): Promise<void> }> {
+    return this.sources.openFile(this.sourceKey(scope, id));
   }
 
   async removeSource(scope: Scope, id: string): Promise<void> {
-    await rm(this.sourcePath(scope, id), { force: true });
+    await this.sources.delete(this.sourceKey(scope, id));
   }
 
   async save(record: VideoRecord): Promise<void> {
@@ -117,7 +120,7 @@ export class VideoStore {
   }
 
   async deleteUserFiles(scope: Scope): Promise<void> {
-    await rm(join(this.folder, userPrefix(scope)), { recursive: true, force: true });
+    await this.sources.deletePrefix(userPrefix(scope));
   }
 
   async addFrames(scope: Scope, videoId: string, regions: FrameRegion[]): Promise<void> {
@@ -158,6 +161,10 @@ export class VideoStore {
       await withCommitRetry(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
       await ensureScalarIndex(table, column);
     }
+  }
+
+  private sourceKey(scope: Scope, id: string): string {
+    return `${userPrefix(scope)}/${checkId(id)}`;
   }
 
   private videoWhere(scope: Scope, videoId: string): string {

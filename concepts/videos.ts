@@ -297,9 +297,11 @@ export class VideoService {
     if (after) Object.assign(job, { frames: after.frame + 1, t: after.t });
     await this.store.save({ ...record, status: 'processing', attempts: record.attempts + 1, updatedAt: new Date().toISOString() });
     const { detector, index } = this.options;
+    let source: { path: string; release(): Promise<void> } | undefined;
     try {
+      source = await this.store.openSource(scope, id);
       const frames = await indexVideo(
-        this.store.sourcePath(scope, id),
+        source.path,
         { encoder: this.models.encoder, detector: detector ? this.models.detector : undefined },
         { ...index, fps: record.fps },
         {
@@ -330,6 +332,8 @@ export class VideoService {
       const reason = err instanceof DecodeError ? err.message : `indexing failed: ${err instanceof Error ? err.message : String(err)}`;
       this.log.error({ err, video: id }, 'video indexing failed');
       await this.fail({ ...record, attempts: record.attempts + 1 }, reason);
+    } finally {
+      await source?.release();
     }
   }
 

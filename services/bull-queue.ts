@@ -24,6 +24,8 @@ export class BullQueue implements JobQueue {
 
   constructor(redisUrl: string) {
     this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    // Reconnecting is ioredis's own; failed commands say what went wrong.
+    this.connection.on('error', () => undefined);
     this.queue = new Queue<JobRef>(QUEUE, {
       connection: this.connection,
       // Finished jobs leave Redis: their state is in the videos table, and the id may be queued again there.

@@ -41,6 +41,8 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
   const models = timer ? timedModels(loaded, timer) : loaded;
   // Several processes on one dataset serialise each user's writes through Redis.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;
+  // Reconnecting is ioredis's own; failed commands (and /readyz) say what went wrong.
+  redis?.on('error', () => undefined);
   const service = await ConceptService.create(store, models, { limits: config.limits, lock: redis && new RedisLock(redis) });
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;

@@ -1,18 +1,22 @@
 /**
- * Several API processes on one dataset in S3-compatible object storage (a local s3rver, the same protocol as
- * MinIO or S3): the tables through LanceDB, the reference crops through the S3 blob store, memory caches
- * that follow what the other process changed, and each user's writes serialised through Redis.
+ * Several API processes and a worker on one dataset in S3-compatible object storage (a local s3rver, the
+ * same protocol as MinIO or S3): the tables through LanceDB, reference crops and videos through the S3 blob
+ * store, memory caches that follow what another process changed, each user's writes serialised through
+ * Redis, and video jobs through the BullMQ queue in Redis.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore, s3Client } from '../concepts/blob-store.js';
 import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
 import type { Scope } from '../concepts/types.js';
 import { defaultDataDir, defaultModelsDir } from '../scripts/lib/dreambooth.js';
+import { makeVideo } from '../scripts/lib/make-video.js';
 import { startServer, type ServerProcess } from '../scripts/lib/server-process.js';
 import { startRedisServer, type RedisTestServer } from './support/redis-server.js';
 import { startS3Server, type S3TestServer } from './support/s3-server.js';
+import { startWorker } from './support/worker-process.js';
 
 let s3: S3TestServer;
 let redis: RedisTestServer;
@@ -43,6 +47,17 @@ describe('S3 blob store', () => {
       // A prefix is a folder: u1 does not reach into u10.
       expect(await blobs.get('u10/c1/0.jpg')).toEqual(Uint8Array.from([6]));
       await expect(blobs.put('../x', Uint8Array.from([0]))).rejects.toThrow(/bad blob key/);
+
+      // Files in and out without holding them in memory.
+      const dir = await mkdtemp(join(tmpdir(), 'nomen-blob-'));
+      const bytes = Uint8Array.from({ length: 300_000 }, (_, i) => i % 251);
+      await writeFile(join(dir, 'video'), bytes);
+      await blobs.putFile('u2/v1', join(dir, 'video'));
+      const local = await blobs.openFile('u2/v1');
+      expect(new Uint8Array(await readFile(local.path))).toEqual(bytes);
+      await local.release();
+      await expect(readFile(local.path)).rejects.toThrow(/ENOENT/);
+      await rm(dir, { recursive: true, force: true });
     } finally {
       blobs.close();
     }
@@ -100,7 +115,7 @@ describe('concept store on s3://', () => {
 
 describe('two API processes on one dataset', () => {
   const servers: ServerProcess[] = [];
-  const env = () => ({ ...s3.env, NOMEN_DATA: `s3://${s3.bucket}/api`, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '', REDIS_URL: redis.url });
+  const env = () => ({ ...s3.env, NOMEN_DATA: `s3://${s3.bucket}/api`, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '', REDIS_URL: redis.url, NOMEN_VIDEO_JOBS: '0' });
   const photo = async (subject: string, n: number) => ({ data: (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64') });
 
   async function call(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -166,6 +181,47 @@ describe('two API processes on one dataset', () => {
       expect((await names(server, user)).map((n: string) => n.toLowerCase()).sort()).toEqual(['cat', 'dog']);
     }
   }, 180_000);
+
+  it('indexes a video uploaded to one API process in a worker process on another machine, and answers from the other API process', async () => {
+    const [a, b] = servers;
+    const user = 'filmed';
+    // The worker's own temporary folder stands for another machine: the video can only reach it through S3.
+    const [work, elsewhere] = await Promise.all([mkdtemp(join(tmpdir(), 'nomen-clip-')), mkdtemp(join(tmpdir(), 'nomen-machine-'))]);
+    try {
+      const clip = join(work, 'clip.mp4');
+      const shots = [join(defaultDataDir, 'dog', '03.jpg'), join(defaultDataDir, 'teapot', '03.jpg')].map((p) => ({ photo: p, seconds: 3 }));
+      await makeVideo(shots, clip, { width: 320, height: 240, fps: 10, preset: 'ultrafast' });
+      const dog = await call(a, 'POST', `/users/${user}/concepts`, { name: 'Dog', images: await Promise.all([0, 1, 2].map((n) => photo('dog', n))) });
+      expect(dog.status).toBe(201);
+      const upload = await call(a, 'POST', `/users/${user}/videos`, { data: (await readFile(clip)).toString('base64') });
+      expect(upload.status, JSON.stringify(upload.body)).toBe(202);
+      const video = `/users/${user}/videos/${upload.body.id}`;
+      // No API process takes jobs here (NOMEN_VIDEO_JOBS=0): it waits for a worker.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await call(b, 'GET', video)).body.status).toBe('queued');
+
+      const worker = await startWorker({ ...env(), NOMEN_VIDEO_JOBS: '1', TMPDIR: elsewhere });
+      try {
+        let state: any;
+        for (let i = 0; i < 240 && !['ready', 'failed'].includes(state?.status); i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          state = (await call(b, 'GET', video)).body;
+        }
+        expect(state, JSON.stringify(state)).toMatchObject({ status: 'ready' });
+        const moments = (await call(b, 'GET', `${video}/moments?concept=dog`)).body.moments;
+        expect(moments.length).toBeGreaterThanOrEqual(1);
+        expect(moments[0].start).toBeLessThan(1);
+        expect(moments[0].end).toBeGreaterThan(2);
+        expect(moments[0].end).toBeLessThan(4);
+      } finally {
+        await worker.stop();
+      }
+      expect((await call(a, 'DELETE', video)).status).toBe(204);
+      expect((await call(b, 'GET', video)).status).toBe(404);
+    } finally {
+      await Promise.all([work, elsewhere].map((d) => rm(d, { recursive: true, force: true })));
+    }
+  }, 240_000);
 
   // Last: it stops Redis.
   it('counts Redis in readiness: unready once it is gone', async () => {
