@@ -16,16 +16,15 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { defaultLimits } from '../concepts/intake.js';
 import { defaultVideoOptions } from '../concepts/videos.js';
 import { createApp } from '../services/api/app.js';
 import { LOCAL_TENANT } from '../services/api/auth.js';
-import { DEFAULT_DETECTOR, DEFAULT_ENCODER, loadConfig } from '../services/config.js';
-import { openRuntime } from '../services/runtime.js';
+import { loadConfig } from '../services/config.js';
 import { cpuSeconds } from './lib/cpu.js';
-import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
+import { defaultDataDir, loadSubjects } from './lib/dreambooth.js';
 import { makeVideo, type Motion } from './lib/make-video.js';
 import { percentile } from './lib/metrics.js';
+import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,13 +67,7 @@ async function main() {
   await writeFile(path.join(dir, 'list.txt'), Array.from({ length: minutes }, () => "file 'minute.mp4'").join('\n'));
   await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', path.join(dir, 'list.txt'), '-c', 'copy', long]);
 
-  const runtime = await openRuntime({
-    dataUri: path.join(dir, 'data'),
-    modelsDir: process.env.NOMEN_MODELS ?? defaultModelsDir,
-    encoder: process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER,
-    detector: process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
-    limits: defaultLimits,
-  });
+  const runtime = await openScriptRuntime(path.join(dir, 'data'));
   // The tenant of every caller when no API keys are configured, as here.
   const scope = { tenant: LOCAL_TENANT, user: 'bench-user' };
   try {

@@ -10,13 +10,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultLimits } from '../concepts/intake.js';
 import { mentions } from '../concepts/naming.js';
-import { DEFAULT_DETECTOR, DEFAULT_ENCODER, vlmFromEnv } from '../services/config.js';
-import { openRuntime } from '../services/runtime.js';
+import { vlmFromEnv } from '../services/config.js';
 import { type ChatBody, OpenAiStandIn, requestText, STAND_IN_MODEL } from '../tests/support/openai-server.js';
-import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
+import { defaultDataDir, loadSubjects } from './lib/dreambooth.js';
 import { Confusion, percentile } from './lib/metrics.js';
+import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,12 +39,7 @@ async function main() {
   const registered = subjects.filter((s) => !heldOut.has(s.name)).map((s) => ({ ...s, name: nameOf.get(s.name)! }));
   const standIn = await OpenAiStandIn.start();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-caption-'));
-  const runtime = await openRuntime({
-    dataUri: dataDir,
-    modelsDir: process.env.NOMEN_MODELS ?? defaultModelsDir,
-    encoder: process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER,
-    detector: process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
-    limits: defaultLimits,
+  const runtime = await openScriptRuntime(dataDir, {
     vlm: { ...vlmFromEnv({}), url: standIn.url, model: STAND_IN_MODEL },
   });
   const scope = { tenant: 'eval', user: 'eval-user' };

@@ -11,16 +11,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultLimits } from '../concepts/intake.js';
 import { defaultVideoOptions, type VideoService } from '../concepts/videos.js';
-import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../services/config.js';
-import { openRuntime } from '../services/runtime.js';
 import { seeded } from '../concepts/random.js';
 import { cpuSeconds } from './lib/cpu.js';
-import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
+import { defaultDataDir, loadSubjects } from './lib/dreambooth.js';
 import { makeVideo, type Motion, type Shot } from './lib/make-video.js';
 import { averagePrecision, mean } from './lib/metrics.js';
 import { segmentAP, type Segment } from './lib/moment-metrics.js';
+import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -87,12 +85,7 @@ async function main() {
   const rnd = seeded(Number(args.seed));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-video-'));
   const fps = Number(args.fps);
-  const runtime = await openRuntime({
-    dataUri: path.join(dir, 'data'),
-    modelsDir: process.env.NOMEN_MODELS ?? defaultModelsDir,
-    encoder: process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER,
-    detector: process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
-    limits: defaultLimits,
+  const runtime = await openScriptRuntime(path.join(dir, 'data'), {
     videos: { ...defaultVideoOptions, detector: args.detector!, index: { ...defaultVideoOptions.index, maxSide: Number(args.side) } },
   });
   const scope = { tenant: 'eval', user: 'eval-user' };

@@ -8,13 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
-import { defaultLimits } from '../concepts/intake.js';
 import type { Box, Match } from '../concepts/types.js';
-import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../services/config.js';
-import { openRuntime } from '../services/runtime.js';
+import { DEFAULT_ENCODER } from '../services/config.js';
 import { seeded } from '../concepts/random.js';
-import { defaultDataDir, defaultModelsDir, loadSubjects, type Subject } from './lib/dreambooth.js';
+import { defaultDataDir, loadSubjects, type Subject } from './lib/dreambooth.js';
 import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
+import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,13 +73,7 @@ function hits(box: Box, rect: Box): boolean {
 async function main() {
   const subjects = loadSubjects(args.data!, Number(args.train));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-'));
-  const runtime = await openRuntime({
-    dataUri: dataDir,
-    modelsDir: process.env.NOMEN_MODELS ?? defaultModelsDir,
-    encoder: process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER,
-    detector: process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
-    limits: defaultLimits,
-  });
+  const runtime = await openScriptRuntime(dataDir);
   const scope = { tenant: 'eval', user: 'eval-user' };
   try {
     const ids = new Map<string, string>();

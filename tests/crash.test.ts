@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultDataDir, defaultModelsDir } from '../scripts/lib/dreambooth.js';
 import { startServer, type ServerProcess } from '../scripts/lib/server-process.js';

@@ -1,21 +1,10 @@
 /** A throwaway Redis for tests: Debian's redis-server (installed by .ci/run) on a free loopback port, nothing saved. */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/lib/server-process.js';
 
 export interface RedisTestServer {
   url: string;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startRedisServer(): Promise<RedisTestServer> {
