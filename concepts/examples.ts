@@ -1,7 +1,8 @@
 /** Turns a concept's example photos into embedded views: the subject, the whole photo, flips and jittered crops, plus the region probes used for calibration. */
 import sharp from 'sharp';
+import { iou } from '../models/boxes.js';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
-import { iou, proposeRegions, type Region, type RegionOptions } from './regions.js';
+import { proposeRegions, type Region, type RegionOptions } from './regions.js';
 import { seeded } from './random.js';
 import { chooseSubjects } from './subject.js';
 import type { ViewKind } from './types.js';

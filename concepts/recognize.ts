@@ -3,9 +3,11 @@
  * each concept's best region. A region scanner, when the encoder has one, ranks dozens of small windows
  * cheaply; the windows that look best for some concept are embedded properly alongside the proposals.
  */
+import { iou } from '../models/boxes.js';
 import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector, PixelBox, RegionScanner } from '../models/types.js';
-import { defaultRegionOptions, gridRegions, iou, proposeRegions, type RegionOptions } from './regions.js';
+import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
 import type { Box, Match, Timings } from './types.js';
+import { stack } from './matrix.js';
 
 /** A user's heads stacked for one matrix product per photo. */
 export interface UserHeads {
@@ -27,12 +29,6 @@ export interface RecognizeModels {
   detector?: ObjectDetector;
   scanner?: RegionScanner;
   algebra: LinearAlgebra;
-}
-
-function stack(vectors: Float32Array[], dim: number): Matrix {
-  const data = new Float32Array(vectors.length * dim);
-  vectors.forEach((v, i) => data.set(v, i * dim));
-  return { data, rows: vectors.length, cols: dim };
 }
 
 /** Per concept, the row (region) with the highest head output, and that output. */

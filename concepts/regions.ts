@@ -1,4 +1,5 @@
 /** Region proposals: where in a photo a concept may be. Detector boxes find objects; a multi-scale grid catches what the detector has no class for. */
+import { iou } from '../models/boxes.js';
 import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js';
 
 export interface Region {
@@ -40,15 +41,6 @@ export const defaultRegionOptions: RegionOptions = {
   minDetectionScore: 0.3,
   padding: 0.1,
 };
-
-export function iou(a: PixelBox, b: PixelBox): number {
-  const x1 = Math.max(a.x, b.x);
-  const y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.w, b.x + b.w);
-  const y2 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  return inter / (a.w * a.h + b.w * b.h - inter);
-}
 
 /** Grows a box by `padding` of its size on each side, kept inside the image. */
 export function padBox(box: PixelBox, padding: number, image: DecodedImage): PixelBox {

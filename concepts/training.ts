@@ -6,6 +6,7 @@
 import type { LinearAlgebra, Matrix } from '../models/types.js';
 import { dualOutput, fitHead, primal, type Example, type Head } from './heads.js';
 import type { ViewKind } from './types.js';
+import { stack } from './matrix.js';
 
 export interface TrainingView {
   kind: ViewKind;
@@ -38,12 +39,6 @@ export const defaultTrainingOptions: TrainingOptions = {
   bankPerConcept: 32,
   sameCategoryWeight: 2,
 };
-
-function stack(vectors: Float32Array[], dim: number): Matrix {
-  const data = new Float32Array(vectors.length * dim);
-  vectors.forEach((v, i) => data.set(v, i * dim));
-  return { data, rows: vectors.length, cols: dim };
-}
 
 function normalised(v: Float64Array): Float32Array {
   let n = 0;

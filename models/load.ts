@@ -7,6 +7,7 @@ import { OnnxImageEncoder } from './encoder.js';
 import { FeatureMapScanner } from './feature-map.js';
 import type { ImageEncoder, ObjectDetector, RegionScanner, VisionLanguageModel } from './types.js';
 import { NoVlm } from './vlm-none.js';
+import type { OpenAiVlmOptions } from './vlm-openai.js';
 
 function entryFor(folder: string): CatalogEntry {
   const entry = catalogEntry(folder);
@@ -43,18 +44,11 @@ export async function loadScanner(modelsDir: string, folder: string): Promise<Re
   return FeatureMapScanner.load(modelsDir, entry, entry.featureMap);
 }
 
-export interface VlmSettings {
+/** Which VLM to use and how to call it: the server client's own options (an empty `url`: the local model), plus what the local model needs. */
+export type VlmSettings = Pick<OpenAiVlmOptions, 'url' | 'model' | 'apiKey' | 'timeoutMs' | 'retries' | 'concurrency'> & {
   modelsDir: string;
-  /** OpenAI-compatible base URL; empty: the local model, when its folder is installed. */
-  url: string;
-  /** The served model's name (with a URL), or the local model's folder (without). */
-  model: string;
-  apiKey: string;
-  timeoutMs: number;
-  retries: number;
-  concurrency: number;
   device: 'cpu' | 'cuda';
-}
+};
 
 export const DEFAULT_LOCAL_VLM = 'smolvlm-256m-instruct';
 
@@ -62,7 +56,8 @@ export const DEFAULT_LOCAL_VLM = 'smolvlm-256m-instruct';
 export async function openVlm(s: VlmSettings): Promise<VisionLanguageModel> {
   if (s.url) {
     const { OpenAiVlm, defaultOpenAiVlmOptions } = await import('./vlm-openai.js');
-    return new OpenAiVlm({ ...defaultOpenAiVlmOptions, url: s.url, model: s.model, apiKey: s.apiKey, timeoutMs: s.timeoutMs, retries: s.retries, concurrency: s.concurrency });
+    const { modelsDir, device, ...server } = s;
+    return new OpenAiVlm({ ...defaultOpenAiVlmOptions, ...server });
   }
   const folder = s.model || DEFAULT_LOCAL_VLM;
   const entry = catalogEntry(folder);

@@ -5,6 +5,7 @@ import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
 import type { ObjectStorage } from '../concepts/object-storage.js';
 import { defaultVideoOptions, type VideoOptions } from '../concepts/videos.js';
 import type { VlmSettings } from '../models/load.js';
+import { defaultOpenAiVlmOptions } from '../models/vlm-openai.js';
 
 export interface Config {
   port: number;
@@ -111,15 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
 export function vlmFromEnv(env: NodeJS.ProcessEnv): VlmConfig {
   const device = env.NOMEN_VLM_DEVICE || 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new Error(`NOMEN_VLM_DEVICE must be cpu or cuda, got "${device}"`);
-  const timeoutMs = int(env, 'NOMEN_VLM_TIMEOUT_MS', 30_000);
+  const timeoutMs = int(env, 'NOMEN_VLM_TIMEOUT_MS', defaultOpenAiVlmOptions.timeoutMs);
   if (timeoutMs === 0) throw new Error('NOMEN_VLM_TIMEOUT_MS must be at least 1');
   return {
     url: env.NOMEN_VLM_URL ?? '',
     model: env.NOMEN_VLM_MODEL ?? '',
     apiKey: env.NOMEN_VLM_API_KEY ?? '',
     timeoutMs,
-    retries: int(env, 'NOMEN_VLM_RETRIES', 2),
-    concurrency: Math.max(1, int(env, 'NOMEN_VLM_CONCURRENCY', 8)),
+    retries: int(env, 'NOMEN_VLM_RETRIES', defaultOpenAiVlmOptions.retries),
+    concurrency: Math.max(1, int(env, 'NOMEN_VLM_CONCURRENCY', defaultOpenAiVlmOptions.concurrency)),
     device,
     maxConcepts: int(env, 'NOMEN_VLM_MAX_CONCEPTS', 3),
   };

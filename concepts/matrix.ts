@@ -1,0 +1,8 @@
+import type { Matrix } from '../models/types.js';
+
+/** Rows of `dim` floats stacked into one matrix, for a single product against every head or every pool row. */
+export function stack(vectors: Float32Array[], dim: number): Matrix {
+  const data = new Float32Array(vectors.length * dim);
+  vectors.forEach((v, i) => data.set(v, i * dim));
+  return { data, rows: vectors.length, cols: dim };
+}
