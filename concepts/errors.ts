@@ -7,7 +7,9 @@ export type ErrorCode =
   | 'name_taken'
   | 'too_large'
   | 'unsupported_media_type'
-  | 'unprocessable';
+  | 'unprocessable'
+  /** Shared storage or a user's write lock could not be reached or held in time: worth a retry later. */
+  | 'unavailable';
 
 export class DomainError extends Error {
   constructor(

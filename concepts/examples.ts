@@ -2,7 +2,7 @@
 import sharp from 'sharp';
 import { iou } from '../models/boxes.js';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
-import { proposeRegions, type Region, type RegionOptions } from './regions.js';
+import { defaultRegionOptions, detectedRegions, gridRegions, proposeRegions, type Region, type RegionOptions } from './regions.js';
 import { seeded } from './random.js';
 import { chooseSubjects } from './subject.js';
 import type { ViewKind } from './types.js';
@@ -80,41 +80,55 @@ export interface ExamplePhoto {
 
 const jitterCount = 2;
 
-/** Embeds positive example photos: one batch for the region probes, one for the augmented views of the subject. */
+/**
+ * Embeds positive example photos. What needs no subject (the fixed regions, the zoomed-out photos) is
+ * embedded while the detector, in a thread of its own, looks for objects; then the detected regions, and
+ * last the views of the subject chosen among them.
+ */
 export async function embedExamples(
   photos: ExamplePhoto[],
   category: string,
   models: ExampleModels,
-  regionOptions?: RegionOptions,
+  regionOptions: RegionOptions = defaultRegionOptions,
 ): Promise<EmbeddedPhoto[]> {
-  const regions = await Promise.all(photos.map((p) => proposeRegions(p.image, models.detector, regionOptions)));
-  const withGiven: Region[][] = regions.map((rs, i) => {
+  const rnds = photos.map((_, i) => seeded(0x5eed + i));
+  const grids = photos.map((p) => gridRegions(p.image, regionOptions.grid));
+  const detector = models.detector;
+  const detected = Promise.all(photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])));
+  const gridVectors = models.encoder.embed(grids.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
+  const zooms = photos.flatMap((p, i) => [
+    { photo: i, variant: 'zoom-out-2', image: zoomOut(p.image, 2) },
+    { photo: i, variant: 'zoom-out-3', image: zoomOut(p.image, 3, rnds[i](), rnds[i]()) },
+  ]);
+  const zoomVectors = Promise.all(zooms.map((z) => z.image)).then((images) => models.encoder.embed(images.map((image) => ({ image }))));
+  // Every promise gets a handler now: one that fails early must not count as unhandled while others run.
+  for (const p of [detected, gridVectors, zoomVectors]) p.catch(() => undefined);
+
+  const found = await detected;
+  const withGiven: Region[][] = found.map((rs, i) => {
     const box = photos[i].box;
     return box ? [...rs, { box, source: 'given' as const }] : rs;
   });
-  const probeCrops = withGiven.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box })));
-  const probeVectors = await models.encoder.embed(probeCrops);
-  let at = 0;
-  const perPhoto = withGiven.map((rs) => {
-    const vectors = probeVectors.slice(at, at + rs.length);
-    at += rs.length;
-    return { regions: rs, vectors };
+  const foundVectors = await models.encoder.embed(withGiven.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
+  const fixedVectors = await gridVectors;
+  let atFixed = 0;
+  let atFound = 0;
+  const perPhoto = photos.map((_, i) => {
+    const regions = [...grids[i], ...withGiven[i]];
+    const vectors = [...fixedVectors.slice(atFixed, (atFixed += grids[i].length)), ...foundVectors.slice(atFound, (atFound += withGiven[i].length))];
+    return { regions, vectors };
   });
   const chosen = chooseSubjects(perPhoto, category);
   const subjects = perPhoto.map((p, i) => (photos[i].box ? p.regions.length - 1 : chosen[i]));
 
   const extra: { photo: number; variant: string; crop: Crop }[] = [];
-  const zooms: { photo: number; variant: string; image: Promise<DecodedImage> }[] = [];
   photos.forEach((p, i) => {
     const subject = perPhoto[i].regions[subjects[i]].box;
-    const rnd = seeded(0x5eed + i);
     extra.push({ photo: i, variant: 'subject-flip', crop: { image: p.image, box: subject, flip: true } });
-    zooms.push({ photo: i, variant: 'zoom-out-2', image: zoomOut(p.image, 2) });
-    zooms.push({ photo: i, variant: 'zoom-out-3', image: zoomOut(p.image, 3, rnd(), rnd()) });
-    for (let j = 0; j < jitterCount; j++) extra.push({ photo: i, variant: `jitter-${j}`, crop: { image: p.image, box: jitter(subject, p.image, rnd) } });
+    for (let j = 0; j < jitterCount; j++) extra.push({ photo: i, variant: `jitter-${j}`, crop: { image: p.image, box: jitter(subject, p.image, rnds[i]) } });
   });
-  for (const z of zooms) extra.push({ photo: z.photo, variant: z.variant, crop: { image: await z.image } });
   const extraVectors = await models.encoder.embed(extra.map((e) => e.crop));
+  const zoomed = await zoomVectors;
 
   return photos.map((p, i) => {
     const { regions: rs, vectors } = perPhoto[i];
@@ -128,7 +142,10 @@ export async function embedExamples(
       if (covered(subject, box) < 0.2 && iou(subject, box) < 0.1) views.push({ kind: 'background', variant: r.source, photo: i, box, vector: vectors[j] });
     });
     extra.forEach((e, k) => {
-      if (e.photo === i) views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box ?? { x: 0, y: 0, w: p.image.width, h: p.image.height }, vector: extraVectors[k] });
+      if (e.photo === i) views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box!, vector: extraVectors[k] });
+    });
+    zooms.forEach((z, k) => {
+      if (z.photo === i) views.push({ kind: 'positive', variant: z.variant, photo: i, box: { x: 0, y: 0, w: p.image.width, h: p.image.height }, vector: zoomed[k] });
     });
     return { subject, views };
   });

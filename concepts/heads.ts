@@ -54,30 +54,43 @@ export function dualOutput(examples: Example[], coef: Float64Array, cross: Matri
 }
 
 /**
- * Fits one head. `gram` is pool·poolᵀ (`rows`² of the pool); `lambda` is the ridge strength relative to the
- * example weights, which should sum to about 1.
+ * Fits one head per example set, with one batched inverse. `gram` is pool·poolᵀ (`rows`² of the pool);
+ * `lambda` is the ridge strength relative to the example weights, which should sum to about 1.
  */
-export async function fitHead(gram: Float32Array, rows: number, examples: Example[], lambda: number, algebra: LinearAlgebra): Promise<HeadFit> {
+export async function fitHeads(gram: Float32Array, rows: number, sets: Example[][], lambda: number, algebra: LinearAlgebra): Promise<HeadFit[]> {
+  const systems = sets.map((examples): Matrix => {
+    const n = examples.length;
+    const a = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) {
+      const ri = examples[i].row * rows;
+      for (let j = 0; j < n; j++) a[i * n + j] = gram[ri + examples[j].row] + 1;
+      a[i * n + i] += lambda / examples[i].weight;
+    }
+    return { data: a, rows: n, cols: n };
+  });
+  const inverses = await algebra.inverse(systems);
+  return sets.map((examples, k) => fromInverse(examples, inverses[k].data));
+}
+
+/** The head's coefficients from the inverse system matrix `h`, and the exact heads without each group. */
+function fromInverse(examples: Example[], h: Float32Array): HeadFit {
   const n = examples.length;
-  const a = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = examples[i].row * rows;
-    for (let j = 0; j < n; j++) a[i * n + j] = gram[ri + examples[j].row] + 1;
-    a[i * n + i] += lambda / examples[i].weight;
-  }
-  const h = (await algebra.inverse({ data: a, rows: n, cols: n })).data;
   const coef = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let j = 0; j < n; j++) s += h[i * n + j] * examples[j].label;
     coef[i] = s;
   }
+  const groups = new Map<string, number[]>();
+  examples.forEach((e, i) => {
+    if (e.group) groups.set(e.group, [...(groups.get(e.group) ?? []), i]);
+  });
   const cache = new Map<string, Float64Array>();
   const without = (group: string): Float64Array => {
-    const members = group ? examples.flatMap((e, i) => (e.group === group ? [i] : [])) : [];
-    if (members.length === 0 || members.length === n) return coef;
     const hit = cache.get(group);
     if (hit) return hit;
+    const members = groups.get(group) ?? [];
+    if (members.length === 0 || members.length === n) return coef;
     // Removing a block S from a ridge system: a₋ₛ = a − H[:,S] · H[S,S]⁻¹ · a[S], with H the inverse system matrix.
     const k = members.length;
     const hss = new Float64Array(k * k);

@@ -66,19 +66,24 @@ export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): R
   return regions;
 }
 
+/** The detector's boxes (padded) as regions, leaving out those that repeat a region `taken` already. */
+export async function detectedRegions(image: DecodedImage, detector: ObjectDetector, options: RegionOptions, taken: Region[]): Promise<Region[]> {
+  const detections = await detector.detect(image, { minScore: options.minDetectionScore, maxDetections: options.maxDetections });
+  const regions: Region[] = [];
+  for (const d of detections) {
+    const box = padBox(d.box, options.padding, image);
+    if (box.w < 8 || box.h < 8) continue;
+    if ([...taken, ...regions].some((r) => iou(r.box, box) > 0.9)) continue;
+    regions.push({ box, source: 'detector', label: d.label });
+  }
+  return regions;
+}
+
 export async function proposeRegions(
   image: DecodedImage,
   detector: ObjectDetector | undefined,
   options: RegionOptions = defaultRegionOptions,
 ): Promise<Region[]> {
   const regions = gridRegions(image, options.grid);
-  if (!detector) return regions;
-  const detections = await detector.detect(image, { minScore: options.minDetectionScore, maxDetections: options.maxDetections });
-  for (const d of detections) {
-    const box = padBox(d.box, options.padding, image);
-    if (box.w < 8 || box.h < 8) continue;
-    if (regions.some((r) => iou(r.box, box) > 0.9)) continue;
-    regions.push({ box, source: 'detector', label: d.label });
-  }
-  return regions;
+  return detector ? [...regions, ...(await detectedRegions(image, detector, options, regions))] : regions;
 }

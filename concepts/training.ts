@@ -4,7 +4,7 @@
  * negative bank; then calibrates each threshold on leave-one-photo-out scores of whole region sets.
  */
 import type { LinearAlgebra, Matrix } from '../models/types.js';
-import { dualOutput, fitHead, primal, type Example, type Head } from './heads.js';
+import { dualOutput, fitHeads, primal, type Example, type Head } from './heads.js';
 import type { ViewKind } from './types.js';
 import { stack } from './matrix.js';
 
@@ -133,9 +133,9 @@ export async function trainHeads(
   const targets = concepts.flatMap((c, ci) => c.views.flatMap((v) => (v.kind === 'probe' || v.kind === 'negative' ? [{ owner: ci, view: v }] : [])));
   const cross = await algebra.mulTransposed(poolMatrix, stack(targets.map((t) => t.view.vector), dim));
 
-  for (let ci = 0; ci < concepts.length; ci++) {
+  const trainable = concepts.flatMap((_, ci) => (positives[ci].length > 0 ? [ci] : []));
+  const sets = trainable.map((ci) => {
     const c = concepts[ci];
-    if (positives[ci].length === 0) continue;
     // Groups: each own photo (its positives and backgrounds), each own negative photo, each other concept.
     const examples: Example[] = [];
     const negatives: { row: number; weight: number; hardness: number; keep: boolean; group: string }[] = [];
@@ -158,8 +158,12 @@ export async function trainHeads(
     for (const e of examples) e.weight = posWeight;
     const negTotal = chosen.reduce((s, n) => s + n.weight, 0);
     for (const n of chosen) examples.push({ row: n.row, label: -1, weight: (0.5 * n.weight) / negTotal, group: n.group });
+    return examples;
+  });
+  const fits = await fitHeads(gram, pool.length, sets, options.lambda, algebra);
 
-    const fit = await fitHead(gram, pool.length, examples, options.lambda, algebra);
+  trainable.forEach((ci, at) => {
+    const { examples, coef, without } = fits[at];
     // Best output per photo over its regions, from the head trained without that photo (or without that
     // photo's concept): what recognition will see for photos the head has never met.
     const positive = new Map<number, number>();
@@ -169,16 +173,16 @@ export async function trainHeads(
     targets.forEach((t, k) => {
       const { photo, kind } = t.view;
       if (t.owner === ci && kind === 'probe') {
-        const s = dualOutput(examples, lone ? fit.coef : fit.without(`p:${photo}`), cross, k);
+        const s = dualOutput(examples, lone ? coef : without(`p:${photo}`), cross, k);
         positive.set(photo, Math.max(s, positive.get(photo) ?? -Infinity));
       } else if (t.owner !== ci || kind === 'negative') {
         const key = `${t.owner}:${photo}`;
-        const s = dualOutput(examples, fit.without(t.owner === ci ? `n:${photo}` : `c:${t.owner}`), cross, k);
+        const s = dualOutput(examples, without(t.owner === ci ? `n:${photo}` : `c:${t.owner}`), cross, k);
         negative.set(key, Math.max(s, negative.get(key) ?? -Infinity));
       }
     });
     const cut = chooseCut([...positive.values()], [...negative.values()]);
-    result.set(c.id, { head: primal(poolMatrix, examples, fit.coef), cut });
-  }
+    result.set(concepts[ci].id, { head: primal(poolMatrix, examples, coef), cut });
+  });
   return result;
 }

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { checkImage, cropRegion } from './boxes.js';
 import type { OnnxEncoderEntry } from './catalog.js';
 import { modelFile } from './files.js';
-import { createSession, ort } from './ort.js';
-import { drawRegion } from './resample.js';
+import { createSession, ort, type Session } from './ort.js';
+import { drawScaled } from './resample.js';
 import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
 
 const { onnx } = onnxProto;
@@ -65,23 +65,21 @@ function summedArea(map: Float32Array, c: number, h: number, w: number): Table {
 }
 
 /** Adds sign × the table at real coordinates (u across, v down): bilinear in the table is exact area for a piecewise-constant map. */
-function accumulate(t: Table, out: Float64Array, sign: number, u: number, v: number): void {
+function accumulate(t: Table, out: Float32Array, sign: number, u: number, v: number): void {
   const j = Math.min(Math.floor(u), t.w - 1);
   const i = Math.min(Math.floor(v), t.h - 1);
   const fu = u - j;
   const fv = v - i;
-  const corners: [number, number, number][] = [
-    [i, j, (1 - fv) * (1 - fu)],
-    [i, j + 1, (1 - fv) * fu],
-    [i + 1, j, fv * (1 - fu)],
-    [i + 1, j + 1, fv * fu],
-  ];
-  for (const [ci, cj, weight] of corners) {
-    const g = sign * weight;
-    if (g === 0) continue;
-    const at = (ci * (t.w + 1) + cj) * t.c;
-    for (let k = 0; k < t.c; k++) out[k] += g * t.sums[at + k];
-  }
+  const { sums, c } = t;
+  const a = (i * (t.w + 1) + j) * c;
+  const b = a + c;
+  const d = a + (t.w + 1) * c;
+  const e = d + c;
+  const wa = sign * (1 - fv) * (1 - fu);
+  const wb = sign * (1 - fv) * fu;
+  const wd = sign * fv * (1 - fu);
+  const we = sign * fv * fu;
+  for (let k = 0; k < c; k++) out[k] += wa * sums[a + k] + wb * sums[b + k] + wd * sums[d + k] + we * sums[e + k];
 }
 
 /** Average of the map over the region, L2-normalised. */
@@ -90,22 +88,23 @@ function pool(t: Table, image: DecodedImage, r: PixelBox): Float32Array {
   const u1 = ((r.x + r.w) / image.width) * t.w;
   const v0 = (r.y / image.height) * t.h;
   const v1 = ((r.y + r.h) / image.height) * t.h;
-  const sum = new Float64Array(t.c);
-  accumulate(t, sum, 1, u1, v1);
-  accumulate(t, sum, -1, u0, v1);
-  accumulate(t, sum, -1, u1, v0);
-  accumulate(t, sum, 1, u0, v0);
+  const out = new Float32Array(t.c);
+  accumulate(t, out, 1, u1, v1);
+  accumulate(t, out, -1, u0, v1);
+  accumulate(t, out, -1, u1, v0);
+  accumulate(t, out, 1, u0, v0);
   let ss = 0;
-  for (const v of sum) ss += v * v;
+  for (let k = 0; k < out.length; k++) ss += out[k] * out[k];
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  return Float32Array.from(sum, (v) => v * inv);
+  for (let k = 0; k < out.length; k++) out[k] *= inv;
+  return out;
 }
 
 export class FeatureMapScanner implements RegionScanner {
   private constructor(
     private readonly entry: OnnxEncoderEntry,
     private readonly spec: FeatureMapSpec,
-    private readonly session: ort.InferenceSession,
+    private readonly session: Session,
   ) {}
 
   static async load(modelsDir: string, entry: OnnxEncoderEntry, spec: FeatureMapSpec): Promise<FeatureMapScanner> {
@@ -131,9 +130,8 @@ export class FeatureMapScanner implements RegionScanner {
     const h = fit(image.height);
     const { mean, std, scale, layout } = this.entry;
     const data = new Float32Array(3 * w * h);
-    drawRegion(
+    await drawScaled(
       image,
-      { x: 0, y: 0, w: image.width, h: image.height },
       {
         data,
         offset: 0,
@@ -147,7 +145,7 @@ export class FeatureMapScanner implements RegionScanner {
       { x: 0, y: 0, w, h },
     );
     const dims = layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
-    const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output]))[output];
+    const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output], true))[output];
     const [, c, fh, fw] = out.dims;
     return summedArea(out.data as Float32Array, c, fh, fw);
   }

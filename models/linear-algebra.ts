@@ -1,7 +1,6 @@
 import onnxProto from 'onnx-proto';
-import * as ort from 'onnxruntime-node';
 import type { LinearAlgebra, Matrix } from './types.js';
-import { createSession } from './ort.js';
+import { createSession, ort, type Session } from './ort.js';
 
 const { onnx } = onnxProto;
 
@@ -20,8 +19,8 @@ function oneNodeModel(node: onnxProto.onnx.INodeProto, inputs: onnxProto.onnx.IV
 
 export class OnnxLinearAlgebra implements LinearAlgebra {
   private constructor(
-    private readonly gemm: ort.InferenceSession,
-    private readonly inv: ort.InferenceSession,
+    private readonly gemm: Session,
+    private readonly inv: Session,
   ) {}
 
   static async create(): Promise<OnnxLinearAlgebra> {
@@ -34,8 +33,8 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
     // Inverse is an onnxruntime contrib op (com.microsoft), not standard ONNX.
     const inverse = oneNodeModel(
       onnx.NodeProto.create({ opType: 'Inverse', domain: 'com.microsoft', input: ['a'], output: ['b'] }),
-      [tensorInfo('a', ['n', 'n'])],
-      tensorInfo('b', ['n', 'n']),
+      [tensorInfo('a', ['batch', 'n', 'n'])],
+      tensorInfo('b', ['batch', 'n', 'n']),
     );
     const [g, i] = await Promise.all([createSession(gemm), createSession(inverse)]);
     return new OnnxLinearAlgebra(g, i);
@@ -51,10 +50,25 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
     return { data: out.c!.data as Float32Array, rows: a.rows, cols: b.rows };
   }
 
-  async inverse(a: Matrix): Promise<Matrix> {
-    if (a.rows !== a.cols) throw new Error(`cannot invert a ${a.rows}x${a.cols} matrix`);
-    const out = await this.inv.run({ a: new ort.Tensor('float32', a.data, [a.rows, a.cols]) });
-    return { data: out.b!.data as Float32Array, rows: a.rows, cols: a.cols };
+  async inverse(matrices: Matrix[]): Promise<Matrix[]> {
+    for (const m of matrices) if (m.rows !== m.cols) throw new Error(`cannot invert a ${m.rows}x${m.cols} matrix`);
+    if (matrices.length === 0) return [];
+    // One batched call (onnxruntime spreads the batch over its threads): smaller matrices are padded with
+    // the identity, which leaves their own block of the inverse as it is.
+    const n = Math.max(...matrices.map((m) => m.rows));
+    const batch = new Float32Array(matrices.length * n * n);
+    matrices.forEach((m, b) => {
+      const at = b * n * n;
+      for (let i = 0; i < m.rows; i++) batch.set(m.data.subarray(i * m.rows, (i + 1) * m.rows), at + i * n);
+      for (let i = m.rows; i < n; i++) batch[at + i * n + i] = 1;
+    });
+    const out = await this.inv.run({ a: new ort.Tensor('float32', batch, [matrices.length, n, n]) }, undefined, true);
+    const data = out.b!.data as Float32Array;
+    return matrices.map((m, b) => {
+      const inv = new Float32Array(m.rows * m.rows);
+      for (let i = 0; i < m.rows; i++) inv.set(data.subarray(b * n * n + i * n, b * n * n + i * n + m.rows), i * m.rows);
+      return { data: inv, rows: m.rows, cols: m.rows };
+    });
   }
 
   async dispose(): Promise<void> {

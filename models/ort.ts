@@ -1,6 +1,14 @@
-/** The one place that opens onnxruntime sessions, tuned for a small CPU box. */
+/**
+ * The one place that opens onnxruntime sessions. onnxruntime-node runs inference synchronously on the
+ * calling thread, so sessions live in worker threads ("lanes"): the event loop keeps serving while a
+ * model runs, JavaScript pre-processing overlaps inference, and models of different lanes run side by side.
+ */
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { movable, type Call, type Reply, type Request, type WireTensor } from './inference-worker.js';
 
 /** Intra-op threads per session: NOMEN_THREADS, else every core. */
 export function threadCount(env: NodeJS.ProcessEnv = process.env): number {
@@ -11,21 +19,117 @@ export function threadCount(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
-/** Opens a model from a file path or from the bytes of a graph built in memory. */
-export function createSession(model: string | Uint8Array): Promise<ort.InferenceSession> {
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threadCount(),
-    // Our graphs are chains: parallel branches would only add thread hand-offs on 2 cores.
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-    // The arena keeps every peak allocation for the process's life; batch sizes vary per request.
-    enableCpuMemArena: false,
-    // Idle pool threads must not spin: the encoder and the detector run back to back on the same 2 cores.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of being copied. */
+  run(feeds: Record<string, ort.Tensor>, fetches?: string[], handOver?: boolean): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Intra-op threads; at most threadCount(). */
+  threads?: number;
+  /** Sessions of one lane share a thread (and run one at a time); each thread costs ~25 MB. */
+  lane?: string;
+}
+
+const workerFile = new URL(`./inference-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+function startWorker(): Worker {
+  const workerData = { nomenModels: true };
+  if (!workerFile.pathname.endsWith('.ts')) return new Worker(workerFile, { workerData });
+  // Run from source (tsx, vitest): workers do not inherit module loaders, so this one registers tsx first.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** One model thread and the requests waiting on it. */
+class Lane {
+  private readonly worker = startWorker();
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private exited?: Error;
+  sessions = 0;
+
+  constructor() {
+    this.worker.on('message', (reply: Reply) => {
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      // An idle model thread must not keep the process alive.
+      if (this.pending.size === 0) this.worker.unref();
+      if ('error' in reply) waiting.reject(new Error(reply.error));
+      else waiting.resolve(reply);
+    });
+    const fail = (err: Error) => {
+      this.exited ??= err;
+      for (const { reject } of this.pending.values()) reject(this.exited);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`inference thread exited (code ${code})`)));
+    this.worker.unref();
+  }
+
+  call(req: Call, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...req, id } satisfies Request, transfer);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+const lanes = new Map<string, Lane>();
+
+const toWire = (t: ort.Tensor): WireTensor => ({ type: t.type, data: t.data, dims: t.dims });
+const fromWire = (t: WireTensor) => new ort.Tensor(t.type, t.data as never, t.dims);
+
+/** Opens a model from a file path or from the bytes of a graph built in memory, in the thread of its lane. */
+export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
+  const name = options.lane ?? 'models';
+  const lane = lanes.get(name) ?? new Lane();
+  lanes.set(name, lane);
+  lane.sessions++;
+  const threads = Math.min(options.threads ?? Infinity, threadCount());
+  let opened: Reply;
+  try {
+    opened = await lane.call({ op: 'open', model, threads });
+  } catch (err) {
+    await releaseFrom(name, lane);
+    throw err;
+  }
+  if (!('inputNames' in opened)) throw new Error('inference thread answered out of turn');
+  const session = opened.id;
+  return {
+    inputNames: opened.inputNames,
+    outputNames: opened.outputNames,
+    async run(feeds, fetches, handOver = false) {
+      const wire = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toWire(t)]));
+      const reply = await lane.call({ op: 'run', session, feeds: wire, fetches }, handOver ? movable(wire) : []);
+      if (!('outputs' in reply)) throw new Error('inference thread answered out of turn');
+      return Object.fromEntries(Object.entries(reply.outputs).map(([n, t]) => [n, fromWire(t)]));
+    },
+    async release() {
+      await lane.call({ op: 'release', session }).catch(() => undefined);
+      await releaseFrom(name, lane);
+    },
   };
-  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/** The last session of a lane stops its thread. */
+async function releaseFrom(name: string, lane: Lane): Promise<void> {
+  if (--lane.sessions > 0) return;
+  if (lanes.get(name) === lane) lanes.delete(name);
+  await lane.stop();
 }
 
 export { ort };

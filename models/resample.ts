@@ -5,8 +5,10 @@
  * give nearly the same input; upscaling is bilinear. To keep the per-crop cost independent of the photo's
  * size, big reductions first pick a level of a 2x box pyramid (built once per image, cached), leaving a
  * final step below 2, i.e. at most 3 source pixels per output pixel and axis. Both passes are separable,
- * with unrolled 2- and 3-tap loops (scripts/bench-models.ts: ~1-1.5 ms per 224 px crop on 2 slow cores).
+ * with unrolled 2- and 3-tap loops (~1-2.5 ms per 224 px crop on this machine's 2 cores; bilinear below 2 instead
+ * of area cost 3 more false positives in `npm run eval`).
  */
+import sharp from 'sharp';
 import type { Layout } from './catalog.js';
 import type { DecodedImage, PixelBox } from './types.js';
 
@@ -121,6 +123,32 @@ export function fillCanvas(canvas: TensorCanvas, rgb: readonly [number, number, 
       data[o] = order[0];
       data[o + 1] = order[1];
       data[o + 2] = order[2];
+    }
+  }
+}
+
+/**
+ * The whole image scaled onto the rectangle `dst` of the canvas. libvips does the scaling: for a whole
+ * photo into a detector's or scanner's input it takes ~3 ms where drawRegion takes ~12 ms.
+ */
+export async function drawScaled(image: DecodedImage, canvas: TensorCanvas, dst: PixelBox): Promise<void> {
+  const px = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(dst.w, dst.h, { fit: 'fill' })
+    .raw()
+    .toBuffer();
+  const plane = canvas.width * canvas.height;
+  const step = canvas.layout === 'nchw' ? 1 : 3;
+  const channel = canvas.layout === 'nchw' ? plane : 1;
+  const [oR, oB] = canvas.bgr ? [2 * channel, 0] : [0, 2 * channel];
+  const [gR, gG, gB] = canvas.gain;
+  const [bR, bG, bB] = canvas.bias;
+  const out = canvas.data;
+  for (let y = 0, i = 0; y < dst.h; y++) {
+    let o = canvas.offset + ((dst.y + y) * canvas.width + dst.x) * step;
+    for (let x = 0; x < dst.w; x++, i += 3, o += step) {
+      out[o + oR] = px[i] * gR + bR;
+      out[o + channel] = px[i + 1] * gG + bG;
+      out[o + oB] = px[i + 2] * gB + bB;
     }
   }
 }

@@ -59,7 +59,8 @@ export interface Matrix {
 export interface LinearAlgebra {
   /** `a · bᵀ`: every row of a against every row of b. */
   mulTransposed(a: Matrix, b: Matrix): Promise<Matrix>;
-  inverse(a: Matrix): Promise<Matrix>;
+  /** The inverses of square matrices, of any sizes, in one call. */
+  inverse(matrices: Matrix[]): Promise<Matrix[]>;
   dispose(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DomainError } from '../concepts/errors.js';
 import { KeyedLock, type Lock } from '../concepts/locks.js';
 
 export interface RedisLockOptions {
@@ -58,8 +59,11 @@ export class RedisLock implements Lock {
     this.acquiring++;
     try {
       for (let delay = 5; ; delay = Math.min(2 * delay, 200)) {
-        if ((await this.redis.set(name, token, 'PX', this.options.leaseMs, 'NX')) === 'OK') return;
-        if (Date.now() > deadline) throw new Error(`another process held the user's write lock for over ${this.options.waitMs} ms`);
+        const taken = await this.redis.set(name, token, 'PX', this.options.leaseMs, 'NX').catch((err: Error) => {
+          throw new DomainError('unavailable', `the shared lock store (Redis) cannot be reached: ${err.message}`);
+        });
+        if (taken === 'OK') return;
+        if (Date.now() > deadline) throw new DomainError('unavailable', `another write of this user held its lock for over ${this.options.waitMs} ms; retry later`);
         // Jittered, so that waiters of several processes do not ask in step.
         await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
       }

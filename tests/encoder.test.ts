@@ -49,7 +49,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     expect(cos(a, b)).toBeGreaterThan(cos(b, t) + 0.15);
   });
 
-  it('returns the same vectors batched as one by one, across the 32-crop batch split', async () => {
+  it('returns the same vectors batched as one by one, across batch splits, with batches in flight together', async () => {
     const crops = Array.from({ length: 35 }, (_, i) => ({
       image: i % 2 ? dog0 : teapot,
       box: { x: 10 * i, y: 5 * i, w: 300 + 3 * i, h: 250 + 2 * i },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dualOutput, fitHead, primal, type Example } from '../concepts/heads.js';
+import { dualOutput, fitHeads, primal, type Example } from '../concepts/heads.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
 
@@ -28,7 +28,7 @@ const output = (pool: Matrix, coef: Float64Array, examples: Example[], row: numb
   return s;
 };
 
-describe('fitHead', () => {
+describe('fitHeads', () => {
   let algebra: OnnxLinearAlgebra;
   beforeAll(async () => {
     algebra = await OnnxLinearAlgebra.create();
@@ -44,17 +44,17 @@ describe('fitHead', () => {
   );
 
   it('separates training data that a hyperplane can separate', async () => {
-    const fit = await fitHead(gram, pool.rows, examples, 1e-3, algebra);
+    const [fit] = await fitHeads(gram, pool.rows, [examples], 1e-3, algebra);
     for (const e of examples) expect(Math.sign(output(pool, fit.coef, examples, e.row))).toBe(e.label);
   });
 
-  it('gives the head without a group exactly as a refit without it', async () => {
-    const fit = await fitHead(gram, pool.rows, examples, 1e-2, algebra);
-    for (const group of ['p:0', 'p:2', 'c:b']) {
-      const kept = examples.filter((e) => e.group !== group);
-      const refit = await fitHead(gram, pool.rows, kept, 1e-2, algebra);
+  it('gives the head without a group exactly as a refit without it, fitting sets of different sizes in one batch', async () => {
+    const groups = ['p:0', 'p:2', 'c:b'];
+    const kept = groups.map((group) => examples.filter((e) => e.group !== group));
+    const [fit, ...refits] = await fitHeads(gram, pool.rows, [examples, ...kept], 1e-2, algebra);
+    for (const [i, group] of groups.entries()) {
       const a = primal(pool, examples, fit.without(group));
-      const b = primal(pool, kept, refit.coef);
+      const b = primal(pool, kept[i], refits[i].coef);
       expect(a.bias).toBeCloseTo(b.bias, 3);
       for (let k = 0; k < pool.cols; k++) expect(a.weights[k]).toBeCloseTo(b.weights[k], 3);
     }
@@ -62,7 +62,7 @@ describe('fitHead', () => {
   });
 
   it('scores targets in the dual as the primal head does', async () => {
-    const fit = await fitHead(gram, pool.rows, examples, 1e-2, algebra);
+    const [fit] = await fitHeads(gram, pool.rows, [examples], 1e-2, algebra);
     const cross: Matrix = { data: gram, rows: pool.rows, cols: pool.rows };
     for (const target of [0, 13, 39]) expect(dualOutput(examples, fit.coef, cross, target)).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
   });

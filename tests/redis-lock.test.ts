@@ -68,3 +68,24 @@ it('renews a lease while long work runs', async () => {
   ]);
   expect(order).toEqual(['a start', 'a end', 'b']);
 });
+
+it('gives up waiting with a retryable "unavailable" error, not a crash, and leaves the holder alone', async () => {
+  const [a, b] = clients.map((c) => new RedisLock(c, { leaseMs: 2000, waitMs: 200 }));
+  let release!: () => void;
+  const holding = a.run('busy', () => new Promise<void>((r) => (release = r)));
+  await sleep(50);
+  await expect(b.run('busy', async () => 'never')).rejects.toMatchObject({ name: 'DomainError', code: 'unavailable' });
+  release();
+  await holding;
+  await expect(b.run('busy', async () => 'now')).resolves.toBe('now');
+});
+
+it('answers "unavailable" when Redis cannot be reached', async () => {
+  const gone = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  gone.on('error', () => undefined);
+  try {
+    await expect(new RedisLock(gone, { leaseMs: 1000, waitMs: 1000 }).run('k', async () => 'never')).rejects.toMatchObject({ code: 'unavailable' });
+  } finally {
+    gone.disconnect();
+  }
+});

@@ -13,16 +13,21 @@ import type { AppEnv } from './context.js';
 
 export type ApiErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'model_unavailable' | 'model_timeout' | 'internal';
 
-const DOMAIN_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
-  invalid_request: 400,
-  invalid_image: 400,
-  invalid_video: 400,
-  not_found: 404,
-  name_taken: 409,
-  too_large: 413,
-  unsupported_media_type: 415,
-  unprocessable: 422,
+/** Domain failures by code; SPEC has one 503 code, so storage that cannot be reached answers as a model that cannot. */
+const DOMAIN_ANSWER: Record<ErrorCode, { status: ContentfulStatusCode; code: ApiErrorCode }> = {
+  invalid_request: { status: 400, code: 'invalid_request' },
+  invalid_image: { status: 400, code: 'invalid_image' },
+  invalid_video: { status: 400, code: 'invalid_video' },
+  not_found: { status: 404, code: 'not_found' },
+  name_taken: { status: 409, code: 'name_taken' },
+  too_large: { status: 413, code: 'too_large' },
+  unsupported_media_type: { status: 415, code: 'unsupported_media_type' },
+  unprocessable: { status: 422, code: 'unprocessable' },
+  unavailable: { status: 503, code: 'model_unavailable' },
 };
+
+/** Seconds a client should wait before retrying storage that could not be reached or a lock held too long. */
+const STORAGE_RETRY_AFTER_S = 5;
 
 /** A model's failures: unavailable and timed out as SPEC says; a request the model server refused is unusable input. */
 const MODEL_ANSWER: Record<ModelErrorCode, { status: ContentfulStatusCode; code: ApiErrorCode }> = {
@@ -113,7 +118,10 @@ export interface ErrorAnswer {
 
 /** What an error answers with; undefined for an unexpected one (a 500). Also used for errors inside event streams. */
 export function errorAnswer(err: unknown): ErrorAnswer | undefined {
-  if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], code: err.code, message: err.message };
+  if (err instanceof DomainError) {
+    const { status, code } = DOMAIN_ANSWER[err.code];
+    return { status, code, message: err.message, ...(status === 503 && { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_S) } }) };
+  }
   if (err instanceof ModelError) {
     const { status, code } = MODEL_ANSWER[err.code];
     return { status, code, message: err.message, ...(status === 503 && { headers: { 'Retry-After': String(err.retryAfterS ?? 1) } }) };

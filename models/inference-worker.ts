@@ -1,0 +1,73 @@
+/** The body of a model thread (see ort.ts): holds onnxruntime sessions and answers requests one at a time. */
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+
+export interface WireTensor {
+  type: ort.Tensor.Type;
+  data: ort.Tensor.DataType;
+  dims: readonly number[];
+}
+
+export type Call =
+  | { op: 'open'; model: string | Uint8Array; threads: number }
+  | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[] }
+  | { op: 'release'; session: number };
+
+export type Request = Call & { id: number };
+
+export type Reply =
+  | { id: number; inputNames: readonly string[]; outputNames: readonly string[] }
+  | { id: number; outputs: Record<string, WireTensor> }
+  | { id: number; error: string };
+
+/** Buffers that can move instead of being copied: only those that a tensor owns whole. */
+export function movable(tensors: Record<string, WireTensor>): ArrayBuffer[] {
+  return Object.values(tensors).flatMap(({ data }) =>
+    ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer] : [],
+  );
+}
+
+function open(model: string | Uint8Array, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model as string, {
+    intraOpNumThreads: threads,
+    // Our graphs are chains: parallel branches would only add thread hand-offs on small machines.
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    // The arena keeps every peak allocation for the process's life; batch sizes vary per request.
+    enableCpuMemArena: false,
+    // Idle pool threads must not spin: several models share the same few cores.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
+}
+
+async function answer(sessions: Map<number, ort.InferenceSession>, req: Request): Promise<{ reply: Reply; transfer?: ArrayBuffer[] }> {
+  if (req.op === 'open') {
+    const session = await open(req.model, req.threads);
+    sessions.set(req.id, session);
+    return { reply: { id: req.id, inputNames: session.inputNames, outputNames: session.outputNames } };
+  }
+  const session = sessions.get(req.session);
+  if (!session) throw new Error(`no session ${req.session} in this thread`);
+  if (req.op === 'release') {
+    sessions.delete(req.session);
+    await session.release();
+    return { reply: { id: req.id, outputs: {} } };
+  }
+  const feeds = Object.fromEntries(Object.entries(req.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));
+  const out = await session.run(feeds, req.fetches ?? session.outputNames);
+  const outputs = Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, data: t.data, dims: t.dims }]));
+  return { reply: { id: req.id, outputs }, transfer: movable(outputs) };
+}
+
+if (parentPort && workerData?.nomenModels) {
+  const port = parentPort;
+  const sessions = new Map<number, ort.InferenceSession>();
+  port.on('message', (req: Request) =>
+    answer(sessions, req).then(
+      ({ reply, transfer }) => port.postMessage(reply, transfer),
+      (err: Error) => port.postMessage({ id: req.id, error: err.message } satisfies Reply),
+    ),
+  );
+}

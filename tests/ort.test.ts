@@ -1,0 +1,84 @@
+/** Model threads (models/ort.ts): sessions run off the event loop, fail per call, and never hold a process open. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { createSession, ort, type Session } from '../models/ort.js';
+import type { Matrix } from '../models/types.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
+const ENCODER = path.join(MODELS, 'mobilenetv2-12-int8/mobilenetv2-12-int8-features.onnx');
+
+const batch = (n: number) => new ort.Tensor('float32', new Float32Array(n * 3 * 224 * 224).fill(0.5), [n, 3, 224, 224]);
+
+describe('model threads', () => {
+  let session: Session;
+
+  beforeAll(async () => {
+    session = await createSession(ENCODER, { lane: 'ort-test' });
+  });
+
+  afterAll(async () => {
+    await session.release();
+  });
+
+  it('keeps the event loop turning while a model runs', async () => {
+    let turns = 0;
+    let running = true;
+    const spin = () => {
+      turns++;
+      if (running) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const run = session.run({ input: batch(16) }, ['features']).finally(() => (running = false));
+    const out = await run;
+    expect(out.features.dims).toEqual([16, 1280]);
+    // A run on the calling thread (onnxruntime-node's own) blocks for all of its ~30-100 ms: no turn at all.
+    expect(turns).toBeGreaterThan(5);
+  });
+
+  it('copies the feeds unless they are handed over, then moves them', async () => {
+    const kept = batch(1);
+    await session.run({ input: kept }, ['features']);
+    expect((kept.data as Float32Array).length).toBe(3 * 224 * 224);
+    const moved = batch(1);
+    await session.run({ input: moved }, ['features'], true);
+    expect((moved.data as Float32Array).length).toBe(0);
+  });
+
+  it('answers a bad call with an error and goes on serving', async () => {
+    await expect(session.run({ nope: batch(1) }, ['features'])).rejects.toThrow(/input|nope/i);
+    await expect(session.run({ input: new ort.Tensor('float32', new Float32Array(10), [1, 10]) }, ['features'])).rejects.toThrow();
+    const out = await session.run({ input: batch(2) }, ['features']);
+    expect(out.features.dims).toEqual([2, 1280]);
+  });
+
+  it('refuses a model that does not load, with the reason', async () => {
+    await expect(createSession(new Uint8Array([1, 2, 3]))).rejects.toThrow(/protobuf|model|parse|load/i);
+    await expect(createSession(path.join(MODELS, 'no-such-model.onnx'))).rejects.toThrow();
+  });
+
+  it('runs sessions of different lanes side by side, each with its own results', async () => {
+    const algebra = await OnnxLinearAlgebra.create();
+    try {
+      const a: Matrix = { data: Float32Array.from({ length: 6 }, (_, i) => i + 1), rows: 2, cols: 3 };
+      const [product, features] = await Promise.all([algebra.mulTransposed(a, a), session.run({ input: batch(4) }, ['features'])]);
+      expect(Array.from(product.data)).toEqual([14, 32, 32, 77]);
+      expect(features.features.dims).toEqual([4, 1280]);
+    } finally {
+      await algebra.dispose();
+    }
+  });
+
+  it('does not keep a process alive once its models are idle', async () => {
+    // A script that opens a model, runs it and never releases it must still exit on its own.
+    const script = `import { createSession, ort } from ${JSON.stringify(path.join(repoRoot, 'models/ort.ts'))};
+      const s = await createSession(${JSON.stringify(ENCODER)});
+      const out = await s.run({ input: new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]) }, ['features']);
+      console.log(out.features.dims.join('x'));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, timeout: 60_000 });
+    expect(stdout.trim()).toBe('1x1280');
+  });
+});
