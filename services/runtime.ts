@@ -1,5 +1,6 @@
 /** Opens what the service runs on: models, the concept store, the concept service. One place, used by the server, the CLI scripts and tests. */
 import { Redis } from 'ioredis';
+import sharp from 'sharp';
 import { Describer } from '../concepts/describe.js';
 import { Personalizer } from '../concepts/personalize.js';
 import { ConceptService, type ServiceModels } from '../concepts/service.js';
@@ -30,6 +31,8 @@ export interface Runtime {
 
 /** `timer`, when given, times every model call (for metrics); `log` hears of video jobs. */
 export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'>, timer?: ModelTimer, log?: JobLog): Promise<Runtime> {
+  // libvips caches recent operations for reuse, which never comes here (every photo is new): up to 50 MB for nothing.
+  sharp.cache(false);
   const [encoder, detector, scanner, algebra] = await Promise.all([
     loadEncoder(config.modelsDir, config.encoder),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
