@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, ObjectDetector, RegionScanner } from '../models/types.js';
 import { DomainError } from './errors.js';
+import { bulk } from '../models/priority.js';
 import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
 import { KeyedLock, type Lock } from './locks.js';
@@ -90,7 +91,16 @@ export class ConceptService {
     return toConcept(this.find(await this.state(scope), id));
   }
 
-  async create(scope: Scope, input: NewConcept): Promise<Concept> {
+  /** Registration and new photos are bulk model work: they give their turn on the model threads to interactive requests. */
+  create(scope: Scope, input: NewConcept): Promise<Concept> {
+    return bulk(() => this.register(scope, input));
+  }
+
+  addImages(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
+    return bulk(() => this.addPhotos(scope, id, images, negative));
+  }
+
+  private async register(scope: Scope, input: NewConcept): Promise<Concept> {
     const name = input.name.trim();
     const category = (input.category ?? '').trim();
     const photos = await this.decodeAll(input.images);
@@ -141,7 +151,7 @@ export class ConceptService {
     });
   }
 
-  async addImages(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
+  private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
     const existing = this.find(await this.state(scope), id);
     const photos = await this.decodeAll(images);
     // Photo numbers continue after every photo the concept already has, so each photo stays its own group.

@@ -20,6 +20,7 @@ import { toScore } from './recognize.js';
 import { defaultRegionOptions } from './regions.js';
 import type { ConceptService } from './service.js';
 import type { Scope } from './types.js';
+import { bulk } from '../models/priority.js';
 import { indexVideo, type IndexModels, type IndexOptions } from './video-indexer.js';
 import { probeVideo } from './video-probe.js';
 import type { VideoRecord, VideoStatus } from './video-records.js';
@@ -287,7 +288,12 @@ export class VideoService {
     return !row || row.status === 'deleting';
   }
 
-  private async run(scope: Scope, id: string, job: Running): Promise<void> {
+  /** Indexing is bulk model work: requests go first on the model threads. */
+  private run(scope: Scope, id: string, job: Running): Promise<void> {
+    return bulk(() => this.index(scope, id, job));
+  }
+
+  private async index(scope: Scope, id: string, job: Running): Promise<void> {
     const record = await this.store.get(scope, id);
     // Only a queued or interrupted job runs: a queue may hand out a job that another process has finished.
     if (!record || !(record.status === 'queued' || record.status === 'processing') || job.abort.signal.aborted) return;

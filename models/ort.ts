@@ -1,7 +1,8 @@
 /**
  * The one place that opens onnxruntime sessions. onnxruntime-node runs inference synchronously on the
  * calling thread, so sessions live in worker threads ("lanes"): the event loop keeps serving while a
- * model runs, JavaScript pre-processing overlaps inference, and models of different lanes run side by side.
+ * model runs, JavaScript pre-processing overlaps inference, models of different lanes run side by side,
+ * and interactive calls go before bulk ones.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { movable, type Call, type Reply, type Request, type WireTensor } from './inference-worker.js';
+import { isBulk } from './priority.js';
 
 /** Intra-op threads per session: NOMEN_THREADS, else every core. */
 export function threadCount(env: NodeJS.ProcessEnv = process.env): number {
@@ -45,28 +47,39 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-/** One model thread and the requests waiting on it. */
+interface Job {
+  req: Call;
+  transfer: ArrayBuffer[];
+  resolve: (r: Reply) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * One model thread and the calls waiting for it. Calls go to the thread one at a time, interactive ones
+ * first (see priority.ts); the thread never holds a queue of its own that a later urgent call would wait behind.
+ */
 class Lane {
   private readonly worker = startWorker();
-  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private readonly urgent: Job[] = [];
+  private readonly deferred: Job[] = [];
+  private current?: Job & { id: number };
   private nextId = 1;
   private exited?: Error;
   sessions = 0;
 
   constructor() {
     this.worker.on('message', (reply: Reply) => {
-      const waiting = this.pending.get(reply.id);
-      if (!waiting) return;
-      this.pending.delete(reply.id);
-      // An idle model thread must not keep the process alive.
-      if (this.pending.size === 0) this.worker.unref();
-      if ('error' in reply) waiting.reject(new Error(reply.error));
-      else waiting.resolve(reply);
+      const job = this.current;
+      if (!job || reply.id !== job.id) return;
+      this.current = undefined;
+      if ('error' in reply) job.reject(new Error(reply.error));
+      else job.resolve(reply);
+      this.next();
     });
     const fail = (err: Error) => {
       this.exited ??= err;
-      for (const { reject } of this.pending.values()) reject(this.exited);
-      this.pending.clear();
+      for (const job of [this.current, ...this.urgent.splice(0), ...this.deferred.splice(0)]) job?.reject(this.exited);
+      this.current = undefined;
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`inference thread exited (code ${code})`)));
@@ -75,12 +88,20 @@ class Lane {
 
   call(req: Call, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.exited) return Promise.reject(this.exited);
-    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.ref();
-      this.worker.postMessage({ ...req, id } satisfies Request, transfer);
+      (isBulk() ? this.deferred : this.urgent).push({ req, transfer, resolve, reject });
+      this.next();
     });
+  }
+
+  private next(): void {
+    if (this.current || this.exited) return;
+    const job = this.urgent.shift() ?? this.deferred.shift();
+    // An idle model thread must not keep the process alive.
+    if (!job) return void this.worker.unref();
+    this.current = { ...job, id: this.nextId++ };
+    this.worker.ref();
+    this.worker.postMessage({ ...job.req, id: this.current.id } satisfies Request, job.transfer);
   }
 
   async stop(): Promise<void> {

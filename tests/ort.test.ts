@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import { createSession, ort, type Session } from '../models/ort.js';
+import { bulk } from '../models/priority.js';
 import type { Matrix } from '../models/types.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -53,6 +54,16 @@ describe('model threads', () => {
     await expect(session.run({ input: new ort.Tensor('float32', new Float32Array(10), [1, 10]) }, ['features'])).rejects.toThrow();
     const out = await session.run({ input: batch(2) }, ['features']);
     expect(out.features.dims).toEqual([2, 1280]);
+  });
+
+  it('runs an interactive call before bulk calls that were queued first', async () => {
+    const order: string[] = [];
+    const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
+    const queued = bulk(async () => [1, 2, 3].map((i) => track(`bulk ${i}`, session.run({ input: batch(8) }, ['features']))));
+    const calls = await queued;
+    await Promise.all([...calls, track('interactive', session.run({ input: batch(1) }, ['features']))]);
+    // The first bulk call was on the thread already; the interactive one goes next, not last.
+    expect(order).toEqual(['bulk 1', 'interactive', 'bulk 2', 'bulk 3']);
   });
 
   it('refuses a model that does not load, with the reason', async () => {
