@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chooseCut } from '../concepts/training.js';
 import { dualOutput, fitHeads, primal, type Example } from '../concepts/heads.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
@@ -65,5 +66,21 @@ describe('fitHeads', () => {
     const [fit] = await fitHeads(gram, pool.rows, [examples], 1e-2, algebra);
     const cross: Matrix = { data: gram, rows: pool.rows, cols: pool.rows };
     for (const target of [0, 13, 39]) expect(dualOutput(examples, fit.coef, cross, target)).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
+  });
+});
+
+describe('chooseCut', () => {
+  it('cuts a clean gap in the middle, leaving every held-out score on its side', () => {
+    expect(chooseCut([0.8, 1.2], [-0.5, 0.2])).toBeCloseTo(0.5, 10);
+  });
+
+  it('takes 0, the middle of the labels, for the highest negative when there is none', () => {
+    expect(chooseCut([0.6, 0.9], [])).toBeCloseTo(0.3, 10);
+    expect(chooseCut([-0.2, 0.9], [])).toBeCloseTo(-0.1, 10);
+  });
+
+  it('balances the two accuracies where the scores overlap', () => {
+    // At 0.4: 3 of 4 positives and every negative; at 0.05: every positive but 2 of 3 negatives.
+    expect(chooseCut([0.1, 0.5, 0.7, 0.9], [-0.3, 0.3, 0.0])).toBeCloseTo(0.4, 10);
   });
 });
