@@ -137,21 +137,26 @@ export async function drawScaled(image: DecodedImage, canvas: TensorCanvas, dst:
     .resize(dst.w, dst.h, { fit: 'fill', kernel: 'linear' })
     .raw()
     .toBuffer();
-  const plane = canvas.width * canvas.height;
-  const step = canvas.layout === 'nchw' ? 1 : 3;
-  const channel = canvas.layout === 'nchw' ? plane : 1;
-  const [oR, oB] = canvas.bgr ? [2 * channel, 0] : [0, 2 * channel];
-  const [gR, gG, gB] = canvas.gain;
-  const [bR, bG, bB] = canvas.bias;
-  const out = canvas.data;
+  const { out, dx, oR, oG, oB, gR, gG, gB, bR, bG, bB } = writer(canvas);
   for (let y = 0, i = 0; y < dst.h; y++) {
-    let o = canvas.offset + ((dst.y + y) * canvas.width + dst.x) * step;
-    for (let x = 0; x < dst.w; x++, i += 3, o += step) {
+    let o = canvas.offset + ((dst.y + y) * canvas.width + dst.x) * dx;
+    for (let x = 0; x < dst.w; x++, i += 3, o += dx) {
       out[o + oR] = px[i] * gR + bR;
-      out[o + channel] = px[i + 1] * gG + bG;
+      out[o + oG] = px[i + 1] * gG + bG;
       out[o + oB] = px[i + 2] * gB + bB;
     }
   }
+}
+
+/** Where R, G and B of canvas pixel (x, y) live: offset + (y * width + x) * step + channel offset; `dx` is ±step. */
+function writer(canvas: TensorCanvas, flip = false): Writer {
+  const step = canvas.layout === 'nchw' ? 1 : 3;
+  const channel = canvas.layout === 'nchw' ? canvas.width * canvas.height : 1;
+  const [oR, oB] = canvas.bgr ? [2 * channel, 0] : [0, 2 * channel];
+  const [gR, gG, gB] = canvas.gain;
+  const [bR, bG, bB] = canvas.bias;
+  // Plain numbers: destructuring arrays inside the per-row functions doubled their cost.
+  return { out: canvas.data, dx: flip ? -step : step, oR, oG: channel, oB, gR, gG, gB, bR, bG, bB };
 }
 
 /**
@@ -169,15 +174,8 @@ export function drawRegion(image: DecodedImage, src: PixelBox, canvas: TensorCan
 
   const x0 = xs.min;
   const row = new Float64Array((xs.max - x0 + 1) * 3);
-  // Where R, G and B of canvas pixel (x, y) live: offset + (y * width + x) * step + channel offset.
-  const plane = canvas.width * canvas.height;
-  const step = canvas.layout === 'nchw' ? 1 : 3;
-  const channel = canvas.layout === 'nchw' ? plane : 1;
-  const [oR, oB] = canvas.bgr ? [2 * channel, 0] : [0, 2 * channel];
-  const [gR, gG, gB] = canvas.gain;
-  const [bR, bG, bB] = canvas.bias;
-  // Plain numbers: destructuring arrays inside the per-row functions doubled their cost.
-  const write: Writer = { out: canvas.data, dx: flip ? -step : step, oR, oG: channel, oB, gR, gG, gB, bR, bG, bB };
+  const write = writer(canvas, flip);
+  const step = Math.abs(write.dx);
   for (let oy = 0; oy < dst.h; oy++) {
     // Vertical pass over whole source rows (contiguous), then the horizontal pass over that one row.
     verticalPass(img, ys, oy, x0, row);
