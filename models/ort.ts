@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { movable, type Call, type Reply, type Request, type WireTensor } from './inference-worker.js';
+import { ModelError } from './model-error.js';
 import { isBulk } from './priority.js';
 
 /** Intra-op threads per session: NOMEN_THREADS, else every core. */
@@ -64,7 +65,7 @@ class Lane {
   private readonly deferred: Job[] = [];
   private current?: Job & { id: number };
   private nextId = 1;
-  private exited?: Error;
+  private exited?: ModelError;
   sessions = 0;
 
   constructor() {
@@ -77,12 +78,14 @@ class Lane {
       this.next();
     });
     const fail = (err: Error) => {
-      this.exited ??= err;
+      // A lost model thread is not the caller's fault: 503 with Retry-After, and /readyz says so until a restart.
+      this.exited ??= new ModelError('model_unavailable', `a model thread stopped: ${err.message}; the process needs a restart`, 30);
+      lost ??= this.exited;
       for (const job of [this.current, ...this.urgent.splice(0), ...this.deferred.splice(0)]) job?.reject(this.exited);
       this.current = undefined;
     };
     this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`inference thread exited (code ${code})`)));
+    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
     this.worker.unref();
   }
 
@@ -105,8 +108,18 @@ class Lane {
   }
 
   async stop(): Promise<void> {
+    this.exited ??= new ModelError('model_unavailable', 'the model was released');
+    this.worker.removeAllListeners('exit');
     await this.worker.terminate();
   }
+}
+
+/** The first model thread lost in this process, if any. */
+let lost: ModelError | undefined;
+
+/** 'ok', or why models cannot run (for /readyz). */
+export function modelThreadsHealth(): string {
+  return lost ? lost.message : 'ok';
 }
 
 const lanes = new Map<string, Lane>();

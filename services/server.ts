@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { parseS3Uri } from '../concepts/object-storage.js';
+import { modelThreadsHealth } from '../models/ort.js';
 import { createApp } from './api/app.js';
 import type { Readiness } from './api/context.js';
 import { startingApp } from './api/starting.js';
@@ -78,8 +79,9 @@ const check = (probe: () => Promise<unknown>): Promise<string> => probe().then((
 async function ready(): Promise<Readiness> {
   // The VLM's state is reported but does not make the instance unready: recognition serves without it.
   const [model, database, shared] = await Promise.all([vlm.health(), check(() => store.loadUser(probe)), redis && check(() => redis.ping())]);
-  const ok = database === 'ok' && (shared ?? 'ok') === 'ok';
-  return { ok, checks: { models: 'ok', database, ...(shared && { redis: shared }), vlm: model.detail } };
+  const models = modelThreadsHealth();
+  const ok = models === 'ok' && database === 'ok' && (shared ?? 'ok') === 'ok';
+  return { ok, checks: { models, database, ...(shared && { redis: shared }), vlm: model.detail } };
 }
 
 if (!stopping) {
