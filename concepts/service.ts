@@ -5,7 +5,7 @@ import { DomainError } from './errors.js';
 import { bulk } from '../models/priority.js';
 import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
-import { KeyedLock, type Lock } from './locks.js';
+import { KeyedLock, Slots, type Lock } from './locks.js';
 import { recognizeImage, toScore, type UserHeads } from './recognize.js';
 import type { RegionOptions } from './regions.js';
 import type { ConceptStore } from './store.js';
@@ -58,6 +58,8 @@ const nameKey = (name: string) => name.trim().toLowerCase();
 
 export class ConceptService {
   private readonly locks: Lock;
+  /** Two keep both cores busy: one embeds while the other decodes or trains. */
+  private readonly uploads = new Slots(2);
   private readonly cache = new Map<string, UserState>();
 
   private constructor(
@@ -91,13 +93,17 @@ export class ConceptService {
     return toConcept(this.find(await this.state(scope), id));
   }
 
-  /** Registration and new photos are bulk model work: they give their turn on the model threads to interactive requests. */
+  /**
+   * Registration and new photos are bulk model work: they give their turn on the model threads to
+   * interactive requests, and only a few decode and embed at once, so that a burst of uploads holds a
+   * bounded number of decoded photos in memory.
+   */
   create(scope: Scope, input: NewConcept): Promise<Concept> {
-    return bulk(() => this.register(scope, input));
+    return this.uploads.run(() => bulk(() => this.register(scope, input)));
   }
 
   addImages(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
-    return bulk(() => this.addPhotos(scope, id, images, negative));
+    return this.uploads.run(() => bulk(() => this.addPhotos(scope, id, images, negative)));
   }
 
   private async register(scope: Scope, input: NewConcept): Promise<Concept> {
