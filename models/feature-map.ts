@@ -5,11 +5,9 @@
  * crops, recognition ranks dozens of windows at several scales and embeds only the best ones properly.
  */
 import onnxProto from 'onnx-proto';
-import { readFileSync } from 'node:fs';
 import { checkImage, cropRegion } from './boxes.js';
 import type { OnnxEncoderEntry } from './catalog.js';
-import { modelFile } from './files.js';
-import { createSession, ort, type Session } from './ort.js';
+import { ort, type Session } from './ort.js';
 import { drawScaled } from './resample.js';
 import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
 
@@ -23,14 +21,18 @@ export interface FeatureMapSpec {
   stride: number;
 }
 
-/** The model with free input height and width, answering only the feature map. */
-function featureMapModel(bytes: Uint8Array, input: string, output: string, channels: number): Uint8Array {
+/**
+ * The model with free input height and width, answering its feature map besides its own outputs: one
+ * session serves the encoder's 224 px crops and the scanner's whole photos, one copy of the weights.
+ */
+export function withFeatureMap(bytes: Uint8Array, input: string, output: string, channels: number): Uint8Array {
   const model = onnx.ModelProto.decode(bytes);
   const graph = model.graph!;
   const inp = graph.input!.find((i) => i.name === input);
   if (!inp) throw new Error(`model has no input ${input}`);
   inp.type!.tensorType!.shape!.dim = [{ dimParam: 'n' }, { dimValue: 3 }, { dimParam: 'h' }, { dimParam: 'w' }];
   graph.output = [
+    ...(graph.output ?? []),
     onnx.ValueInfoProto.create({
       name: output,
       type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'n' }, { dimValue: channels }, { dimParam: 'fh' }, { dimParam: 'fw' }] } } },
@@ -100,21 +102,13 @@ function pool(t: Table, image: DecodedImage, r: PixelBox): Float32Array {
   return out;
 }
 
+/** Scans with the session of its encoder (a model opened through withFeatureMap). */
 export class FeatureMapScanner implements RegionScanner {
-  private constructor(
+  constructor(
     private readonly entry: OnnxEncoderEntry,
     private readonly spec: FeatureMapSpec,
     private readonly session: Session,
   ) {}
-
-  static async load(modelsDir: string, entry: OnnxEncoderEntry, spec: FeatureMapSpec): Promise<FeatureMapScanner> {
-    const path = modelFile(modelsDir, entry.folder, entry.model);
-    return new FeatureMapScanner(entry, spec, await createSession(featureMapModel(readFileSync(path), entry.input, spec.output, entry.dim)));
-  }
-
-  async dispose(): Promise<void> {
-    await this.session.release();
-  }
 
   async scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]> {
     checkImage(image);

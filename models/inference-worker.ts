@@ -9,7 +9,7 @@ export interface WireTensor {
 }
 
 export type Call =
-  | { op: 'open'; model: string | Uint8Array; threads: number }
+  | { op: 'open'; model: string | Uint8Array; threads: number; arena: boolean }
   | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[] }
   | { op: 'release'; session: number };
 
@@ -27,7 +27,7 @@ export function movable(tensors: Record<string, WireTensor>): ArrayBuffer[] {
   );
 }
 
-function open(model: string | Uint8Array, threads: number): Promise<ort.InferenceSession> {
+function open(model: string | Uint8Array, threads: number, arena: boolean): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(model as string, {
     intraOpNumThreads: threads,
     // Our graphs are chains: parallel branches would only add thread hand-offs on small machines.
@@ -36,7 +36,7 @@ function open(model: string | Uint8Array, threads: number): Promise<ort.Inferenc
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     // The arena keeps every peak allocation for the process's life; batch sizes vary per request.
-    enableCpuMemArena: false,
+    enableCpuMemArena: true,
     // Idle pool threads must not spin: several models share the same few cores.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
@@ -44,7 +44,7 @@ function open(model: string | Uint8Array, threads: number): Promise<ort.Inferenc
 
 async function answer(sessions: Map<number, ort.InferenceSession>, req: Request): Promise<{ reply: Reply; transfer?: ArrayBuffer[] }> {
   if (req.op === 'open') {
-    const session = await open(req.model, req.threads);
+    const session = await open(req.model, req.threads, req.arena);
     sessions.set(req.id, session);
     return { reply: { id: req.id, inputNames: session.inputNames, outputNames: session.outputNames } };
   }

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
 import { YoloxDetector } from './detector.js';
 import { OnnxImageEncoder } from './encoder.js';
-import { FeatureMapScanner } from './feature-map.js';
-import type { ImageEncoder, ObjectDetector, RegionScanner, VisionLanguageModel } from './types.js';
+import type { ImageEncoder, ObjectDetector, VisionLanguageModel } from './types.js';
 import { NoVlm } from './vlm-none.js';
 import type { OpenAiVlmOptions } from './vlm-openai.js';
 
@@ -35,13 +34,6 @@ export async function loadDetector(modelsDir: string, folder: string): Promise<O
   const entry = entryFor(folder);
   if (entry.kind !== 'onnx-detector') throw new Error(`model "${folder}" (kind ${entry.kind}) is not an object detector`);
   return YoloxDetector.load(modelsDir, entry);
-}
-
-/** The encoder's region scanner, when its catalog entry says how to read its feature map. */
-export async function loadScanner(modelsDir: string, folder: string): Promise<RegionScanner | undefined> {
-  const entry = entryFor(folder);
-  if (entry.kind !== 'onnx-encoder' || !entry.featureMap) return undefined;
-  return FeatureMapScanner.load(modelsDir, entry, entry.featureMap);
 }
 
 /** Which VLM to use and how to call it: the server client's own options (an empty `url`: the local model), plus what the local model needs. */

@@ -27,6 +27,8 @@ export interface ImageEncoder {
   embed(crops: Crop[]): Promise<Float32Array[]>;
   /** Generic negative vectors that need no photos (e.g. ImageNet class vectors), L2-normalised. */
   negativeBank(): Promise<Float32Array[]>;
+  /** Cheap approximate vectors for many windows, when the model offers them; it lives and goes with the encoder. */
+  readonly scanner?: RegionScanner;
   dispose(): Promise<void>;
 }
 
@@ -67,7 +69,6 @@ export interface LinearAlgebra {
 /** Cheap approximate vectors for many windows of one photo (one forward pass): for ranking candidate regions, not for decisions. */
 export interface RegionScanner {
   scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]>;
-  dispose(): Promise<void>;
 }
 
 /** One part of a chat message's content, in the OpenAI chat-completions shape; images travel as data URLs. */

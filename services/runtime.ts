@@ -7,7 +7,7 @@ import { ConceptService, type ServiceModels } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/videos.js';
 import { VideoStore } from '../concepts/video-store.js';
-import { loadDetector, loadEncoder, loadScanner, openVlm } from '../models/load.js';
+import { loadDetector, loadEncoder, openVlm } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm-none.js';
@@ -33,14 +33,13 @@ export interface Runtime {
 export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'>, timer?: ModelTimer, log?: JobLog): Promise<Runtime> {
   // libvips caches recent operations for reuse, which never comes here (every photo is new): up to 50 MB for nothing.
   sharp.cache(false);
-  const [encoder, detector, scanner, algebra] = await Promise.all([
+  const [encoder, detector, algebra] = await Promise.all([
     loadEncoder(config.modelsDir, config.encoder),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
-    loadScanner(config.modelsDir, config.encoder),
     OnnxLinearAlgebra.create(),
   ]);
   const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
-  const loaded = { encoder, detector, scanner, algebra };
+  const loaded = { encoder, detector, scanner: encoder.scanner, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
   // Several processes on one dataset serialise each user's writes through Redis.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;
@@ -68,7 +67,7 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
       await videos.close();
       await describer?.idle();
       await vlm.dispose();
-      await Promise.all([encoder.dispose(), detector?.dispose(), scanner?.dispose(), algebra.dispose()]);
+      await Promise.all([encoder.dispose(), detector?.dispose(), algebra.dispose()]);
       store.close();
       videoStore.close();
       redis?.disconnect();

@@ -22,6 +22,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Peak resident memory of the server so far (VmHWM), in MB. */
   peakRssMb(): number;
+  /** CPU time the server has used so far, all its threads, in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,12 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     peakRssMb() {
       const line = readFileSync(`/proc/${child.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
       return Number(line?.match(/\d+/)?.[0] ?? NaN) / 1024;
+    },
+    cpuMs() {
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system time in clock ticks (100/s on Linux).
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
     },
     stop() {
       return new Promise((resolve) => {
