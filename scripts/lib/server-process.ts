@@ -29,9 +29,9 @@ export interface ServerProcess {
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/server.ts')], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', path.join(repoRoot, 'services/server.ts')], {
     cwd: repoRoot,
-    // As `npm start` runs it: two malloc arenas keep native memory (ORT, libvips, Lance) from fragmenting.
+    // As `npm start` runs it: malloc settings and a small young generation (README, stack notes: memory).
     env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
