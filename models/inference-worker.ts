@@ -35,8 +35,8 @@ function open(model: string | Uint8Array, threads: number, arena: boolean): Prom
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    // The arena keeps every peak allocation for the process's life; batch sizes vary per request.
-    enableCpuMemArena: true,
+    // Kept between runs only where the caller asks (see SessionOptions.reuseMemory in ort.ts).
+    enableCpuMemArena: arena,
     // Idle pool threads must not spin: several models share the same few cores.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
