@@ -83,7 +83,10 @@ function fromInverse(examples: Example[], h: Float32Array): HeadFit {
   }
   const groups = new Map<string, number[]>();
   examples.forEach((e, i) => {
-    if (e.group) groups.set(e.group, [...(groups.get(e.group) ?? []), i]);
+    if (!e.group) return;
+    const members = groups.get(e.group);
+    if (members) members.push(i);
+    else groups.set(e.group, [i]);
   });
   const cache = new Map<string, Float64Array>();
   const without = (group: string): Float64Array => {

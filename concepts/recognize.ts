@@ -4,7 +4,7 @@
  * cheaply; the windows that look best for some concept are embedded properly alongside the proposals.
  */
 import { iou } from '../models/boxes.js';
-import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector, PixelBox, RegionScanner } from '../models/types.js';
+import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector, PixelBox } from '../models/types.js';
 import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
 import type { Box, Match, Timings } from './types.js';
 import { stack } from './matrix.js';
@@ -27,7 +27,6 @@ export const toScore = (raw: number) => round4(1 / (1 + Math.exp(-squash * raw))
 export interface RecognizeModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
-  scanner?: RegionScanner;
   algebra: LinearAlgebra;
 }
 
@@ -43,9 +42,10 @@ function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: numbe
 
 /** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
 async function scanWindows(image: DecodedImage, heads: UserHeads, models: RecognizeModels, options: RegionOptions) {
-  if (!models.scanner || options.scanned === 0) return [];
+  const scanner = models.encoder.scanner;
+  if (!scanner || options.scanned === 0) return [];
   const windows = gridRegions(image, options.scanGrid).filter((r) => r.source === 'grid').map((r) => r.box);
-  const vectors = await models.scanner.scan(image, windows);
+  const vectors = await scanner.scan(image, windows);
   const best = bestRows(await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights), heads.bias);
   return best.map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] })).sort((a, b) => b.margin - a.margin);
 }

@@ -1,6 +1,6 @@
 /** The concept service: what the API offers, in domain terms. Routes translate HTTP to these calls and nothing else. */
 import { randomUUID } from 'node:crypto';
-import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, ObjectDetector, RegionScanner } from '../models/types.js';
+import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, ObjectDetector } from '../models/types.js';
 import { DomainError } from './errors.js';
 import { bulk } from '../models/priority.js';
 import { embedExamples, embedNegatives, type EmbeddedView } from './examples.js';
@@ -16,7 +16,6 @@ import type { Concept, ConceptPatch, ImageInput, Match, NewConcept, Recognition,
 export interface ServiceModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
-  scanner?: RegionScanner;
   algebra: LinearAlgebra;
 }
 

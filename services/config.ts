@@ -46,13 +46,17 @@ export interface VlmConfig extends Omit<VlmSettings, 'modelsDir'> {
 export const DEFAULT_ENCODER = 'mobilenetv2-12-int8';
 export const DEFAULT_DETECTOR = 'yolox-nano';
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** A non-negative number from the environment, `fallback` when unset; `integer` refuses fractions. */
+function nonNegative(env: NodeJS.ProcessEnv, name: string, fallback: number, integer: boolean): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < 0) throw new Error(`${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${raw}"`);
   return n;
 }
+
+const int = (env: NodeJS.ProcessEnv, name: string, fallback: number) => nonNegative(env, name, fallback, true);
+const num = (env: NodeJS.ProcessEnv, name: string, fallback: number) => nonNegative(env, name, fallback, false);
 
 /** `key:tenant` pairs, comma-separated; `@file` reads them from a file, one pair per line or comma-separated. */
 export function parseApiKeys(raw: string | undefined, readFile: (p: string) => string): Map<string, string> {
@@ -67,14 +71,6 @@ export function parseApiKeys(raw: string | undefined, readFile: (p: string) => s
     keys.set(key, tenant);
   }
   return keys;
-}
-
-function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
-  return n;
 }
 
 const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);

@@ -39,7 +39,7 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
     OnnxLinearAlgebra.create(),
   ]);
   const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
-  const loaded = { encoder, detector, scanner: encoder.scanner, algebra };
+  const loaded = { encoder, detector, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
   // Several processes on one dataset serialise each user's writes through Redis.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;

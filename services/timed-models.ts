@@ -3,13 +3,20 @@ import type { ServiceModels } from '../concepts/service.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import type { ModelTimer } from './metrics.js';
 
-/**
- * `target` with each of `calls` (promises) and `streams` (async generators, timed to their last piece) timed
- * under `model`; every other member passes through untouched.
- */
-function timed<T extends object>(target: T, model: string, calls: readonly string[], timer: ModelTimer, streams: readonly string[] = []): T {
+interface Timed {
+  /** Methods returning promises. */
+  calls?: readonly string[];
+  /** Async generators, timed to their last piece. */
+  streams?: readonly string[];
+  /** Members answered instead of the target's own (e.g. a timed part of it). */
+  members?: Record<string, unknown>;
+}
+
+/** `target` with its `calls` and `streams` timed under `model`; every other member passes through untouched. */
+function timed<T extends object>(target: T, model: string, timer: ModelTimer, { calls = [], streams = [], members = {} }: Timed): T {
   return new Proxy(target, {
     get(t, property) {
+      if (typeof property === 'string' && property in members) return members[property];
       const value: unknown = Reflect.get(t, property, t);
       if (typeof value !== 'function') return value;
       // Bound to the adapter itself: class private fields do not resolve through a proxy.
@@ -38,14 +45,15 @@ function timed<T extends object>(target: T, model: string, calls: readonly strin
 }
 
 export function timedModels(models: ServiceModels, timer: ModelTimer): ServiceModels {
+  const { encoder, detector } = models;
+  const scanner = encoder.scanner && timed(encoder.scanner, `${encoder.name}-scanner`, timer, { calls: ['scan'] });
   return {
     ...models,
-    encoder: timed(models.encoder, models.encoder.name, ['embed', 'embedText'], timer),
-    detector: models.detector && timed(models.detector, models.detector.name, ['detect'], timer),
-    scanner: models.scanner && timed(models.scanner, `${models.encoder.name}-scanner`, ['scan'], timer),
+    encoder: timed(encoder, encoder.name, timer, { calls: ['embed', 'embedText'], members: { scanner } }),
+    detector: detector && timed(detector, detector.name, timer, { calls: ['detect'] }),
   };
 }
 
 export function timedVlm(vlm: VisionLanguageModel, timer: ModelTimer): VisionLanguageModel {
-  return timed(vlm, vlm.name, ['chat'], timer, ['stream']);
+  return timed(vlm, vlm.name, timer, { calls: ['chat'], streams: ['stream'] });
 }
