@@ -3,9 +3,9 @@
  * and arrow tables. Bulk loaders (the store benchmark) write through these conversions too.
  */
 import type { Table } from '@lancedb/lancedb';
-import type { FixedSizeList, Schema, Table as ArrowTable, Vector } from 'apache-arrow';
+import type { Schema, Table as ArrowTable, Vector } from 'apache-arrow';
 import { arrow } from './arrow.js';
-import { ensureScalarIndex, tableOf } from './tables.js';
+import { ensureScalarIndex, floats, tableOf } from './tables.js';
 import type { Box, ViewKind } from './types.js';
 
 export const CONCEPTS_TABLE = 'concepts';
@@ -56,11 +56,7 @@ export interface StoredView extends ViewRecord {
   writtenAtMs: number;
 }
 
-const { Field: F, Schema: S, Utf8, Int32, Float32, Float64, FixedSizeList: FSL } = arrow;
-
-function floats(dim: number, item: InstanceType<typeof Float32 | typeof Float64>): FixedSizeList {
-  return new FSL(dim, new F('item', item, true));
-}
+const { Field: F, Schema: S, Utf8, Int32, Float32, Float64 } = arrow;
 
 export function conceptSchema(dim: number): Schema {
   return new S([

@@ -1,7 +1,7 @@
 /** LanceDB table plumbing shared by the stores: opening a table against its expected schema, building arrow tables, scalar indexes. */
 import * as lancedb from '@lancedb/lancedb';
 import { Index, type Table } from '@lancedb/lancedb';
-import type { DataType, Field, Schema, Table as ArrowTable } from 'apache-arrow';
+import type { DataType, Field, FixedSizeList, Float32, Float64, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from './arrow.js';
 import { withCommitRetry } from './commit-retry.js';
 
@@ -62,4 +62,9 @@ export function tableOf(schema: Schema, columns: Record<string, Values>, length:
   const children = schema.fields.map((f: Field) => columnData(f.type, columns[f.name], length));
   const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length, nullCount: 0, children });
   return new arrow.Table([new arrow.RecordBatch(schema, data)]);
+}
+
+/** The type of a column of `dim` floats per row (vectors, boxes). */
+export function floats(dim: number, item: Float32 | Float64): FixedSizeList {
+  return new arrow.FixedSizeList(dim, new arrow.Field('item', item, true));
 }

@@ -4,7 +4,7 @@
  */
 import type { RecordBatch, Schema, Table as ArrowTable, Vector } from 'apache-arrow';
 import { arrow } from './arrow.js';
-import { tableOf } from './tables.js';
+import { floats, tableOf } from './tables.js';
 import type { Box, Scope } from './types.js';
 
 export const VIDEOS_TABLE = 'videos';
@@ -40,7 +40,7 @@ export interface FrameRegion {
   vector: Float32Array;
 }
 
-const { Field: F, Schema: S, Utf8, Int32, Float32, Float64, FixedSizeList: FSL } = arrow;
+const { Field: F, Schema: S, Utf8, Int32, Float32, Float64 } = arrow;
 
 export function videoSchema(): Schema {
   return new S([
@@ -65,8 +65,8 @@ export function frameSchema(dim: number): Schema {
     new F('video_id', new Utf8(), false),
     new F('frame', new Int32(), false),
     new F('t', new Float64(), false),
-    new F('box', new FSL(4, new F('item', new Float64(), true)), false),
-    new F('vector', new FSL(dim, new F('item', new Float32(), true)), false),
+    new F('box', floats(4, new Float64()), false),
+    new F('vector', floats(dim, new Float32()), false),
   ]);
 }
 
