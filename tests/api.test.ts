@@ -3,8 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../concepts/intake.js';
@@ -12,49 +11,28 @@ import { type FixtureName, makeFixtures } from '../scripts/make-fixtures.js';
 import { createApp } from '../services/api/app.js';
 import type { Api, Deps } from '../services/api/context.js';
 import type { Config } from '../services/config.js';
-import { openRuntime, type Runtime } from '../services/runtime.js';
+import type { Runtime } from '../services/runtime.js';
+import { KEY_A, KEY_B, openTwoTenants, PHOTOS, type TwoTenants } from './support/two-tenants.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const PHOTOS = resolve(repoRoot, '../shared/data/dreambooth');
-const KEY_A = 'key-a-0123456789';
-const KEY_B = 'key-b-9876543210';
-
+let tenants: TwoTenants;
 let runtime: Runtime;
 let config: Config;
 let app: Api;
-let dataDir: string;
 let fixturesDir: string;
 let fixtures: Record<FixtureName, string>;
 
 const ready: Deps['ready'] = async () => ({ ok: true, checks: {} });
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'nomen-api-'));
   fixturesDir = await mkdtemp(join(tmpdir(), 'nomen-api-fixtures-'));
-  config = {
-    port: 0,
-    host: '127.0.0.1',
-    dataUri: dataDir,
-    modelsDir: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
-    encoder: 'mobilenetv2-12-int8',
-    detector: 'yolox-nano',
-    apiKeys: new Map([
-      [KEY_A, 'tenant-a'],
-      [KEY_B, 'tenant-b'],
-    ]),
-    limits: { ...defaultLimits },
-    maxBodyBytes: 50 * 1024 * 1024,
-    rateLimit: { perSecond: 0, burst: 0 },
-    corsOrigins: [],
-    compactIntervalS: 0,
-  };
-  [runtime, fixtures] = await Promise.all([openRuntime(config), makeFixtures(fixturesDir)]);
+  [tenants, fixtures] = await Promise.all([openTwoTenants('api', { NOMEN_RATE_LIMIT: '0', NOMEN_COMPACT_INTERVAL_S: '0' }), makeFixtures(fixturesDir)]);
+  ({ runtime, config } = tenants);
   app = createApp({ service: runtime.service, config, ready });
 }, 120_000);
 
 afterAll(async () => {
-  await runtime?.close();
-  await Promise.all([dataDir, fixturesDir].map((d) => d && rm(d, { recursive: true, force: true })));
+  await tenants?.close();
+  if (fixturesDir) await rm(fixturesDir, { recursive: true, force: true });
 });
 
 const photo = (subject: string, n: number): Promise<Buffer> => readFile(join(PHOTOS, subject, `0${n}.jpg`));

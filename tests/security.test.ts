@@ -1,37 +1,28 @@
 /** Rate limits, CORS and what reaches the logs, through the hono app on a real runtime. */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../services/api/app.js';
 import type { Deps } from '../services/api/context.js';
 import { TokenBuckets } from '../services/api/rate-limit.js';
-import { type Config, loadConfig } from '../services/config.js';
-import { openRuntime, type Runtime } from '../services/runtime.js';
+import type { Config } from '../services/config.js';
+import type { Runtime } from '../services/runtime.js';
+import { KEY_A, KEY_B, openTwoTenants, PHOTOS, type TwoTenants } from './support/two-tenants.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const PHOTOS = resolve(repoRoot, '../shared/data/dreambooth');
-const KEY_A = 'secret-key-a-5f1c2e9b7d';
-const KEY_B = 'secret-key-b-0a6e4c3d81';
-
+let tenants: TwoTenants;
 let runtime: Runtime;
 let config: Config;
-let dataDir: string;
 const ready: Deps['ready'] = async () => ({ ok: true, checks: {} });
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'nomen-security-'));
-  const env = { NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'), NOMEN_API_KEYS: `${KEY_A}:tenant-a,${KEY_B}:tenant-b` };
-  config = loadConfig(env, () => '');
-  runtime = await openRuntime(config);
+  tenants = await openTwoTenants('security');
+  ({ runtime, config } = tenants);
 }, 120_000);
 
 afterAll(async () => {
-  await runtime?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await tenants?.close();
 });
 
 const app = (changes: Partial<Config>, log?: Deps['log']) => createApp({ service: runtime.service, config: { ...config, ...changes }, ready, log });
