@@ -44,7 +44,9 @@ export class OnnxImageEncoder implements ImageEncoder {
     const labels = entry.classifier ? await readLabels(modelFile(modelsDir, entry.folder, entry.classifier.labels)) : undefined;
     const { featureMap } = entry;
     const model = featureMap ? withFeatureMap(readFileSync(modelPath), entry.input, featureMap.output, entry.dim) : modelPath;
-    const session = await createSession(model, { reuseMemory: true });
+    // Crops also run on the detector's thread, idle once the proposals are found: two one-thread copies do more
+    // per core than one on two threads (MobileNetV2's depthwise layers scale poorly).
+    const session = await createSession(model, { reuseMemory: true, lanes: ['models', 'detector'] });
     const outputs = [entry.output, ...(entry.classifier ? [entry.classifier.output] : [])];
     const missing = [entry.input].filter((n) => !session.inputNames.includes(n));
     missing.push(...outputs.filter((n) => !session.outputNames.includes(n)));
@@ -111,8 +113,9 @@ export class OnnxImageEncoder implements ImageEncoder {
     });
     const batches: Promise<Float32Array[]>[] = [];
     for (let i = 0; i < crops.length; i += BATCH) {
-      // Two batches in flight at most: the one the model thread runs, and the one built here meanwhile.
-      if (batches.length >= 2) await batches[batches.length - 2];
+      // In flight at most: one batch per model thread, and the one built here meanwhile.
+      const window = this.session.parallelism + 1;
+      if (batches.length >= window) await batches[batches.length - window];
       const n = Math.min(BATCH, crops.length - i);
       const input = this.tensor(crops.slice(i, i + n), regions.slice(i, i + n));
       const batch = this.session.run({ [this.entry.input]: input }, [output], true).then((out) => {

@@ -25,16 +25,21 @@ export function threadCount(env: NodeJS.ProcessEnv = process.env): number {
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** How many runs can go at once: one per lane the model was opened in. */
+  readonly parallelism: number;
   /** `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of being copied. */
   run(feeds: Record<string, ort.Tensor>, fetches?: string[], handOver?: boolean): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
 export interface SessionOptions {
-  /** Intra-op threads; at most threadCount(). */
+  /** Intra-op threads per lane; at most threadCount(), by default an equal share of it per lane. */
   threads?: number;
-  /** Sessions of one lane share a thread (and run one at a time); each thread costs ~25 MB. */
-  lane?: string;
+  /**
+   * Sessions of one lane share a thread (and run one at a time); each thread costs ~25 MB. A model opened
+   * in several lanes runs each call on the least busy of them. Default: ['models'].
+   */
+  lanes?: string[];
   /**
    * Keep activation memory between runs (onnxruntime's arena). Worth it for models run all the time on
    * inputs of a few fixed shapes: without it each run maps and faults in fresh pages (~55 ms of system
@@ -74,6 +79,11 @@ class Lane {
   private nextId = 1;
   private exited?: ModelError;
   sessions = 0;
+
+  /** Calls running or waiting here. */
+  get load(): number {
+    return (this.current ? 1 : 0) + this.urgent.length + this.deferred.length;
+  }
 
   constructor() {
     this.worker.on('message', (reply: Reply) => {
@@ -134,16 +144,39 @@ const lanes = new Map<string, Lane>();
 const toWire = (t: ort.Tensor): WireTensor => ({ type: t.type, data: t.data, dims: t.dims });
 const fromWire = (t: WireTensor) => new ort.Tensor(t.type, t.data as never, t.dims);
 
-/** Opens a model from a file path or from the bytes of a graph built in memory, in the thread of its lane. */
+/** Opens a model from a file path or from the bytes of a graph built in memory, in the thread of each of its lanes. */
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
-  const name = options.lane ?? 'models';
+  const names = options.lanes ?? ['models'];
+  const threads = Math.min(options.threads ?? Math.max(1, Math.floor(threadCount() / names.length)), threadCount());
+  const opened = await Promise.allSettled(names.map((name) => openIn(name, model, threads, options.reuseMemory ?? false)));
+  const copies = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    await Promise.all(copies.map((c) => c.release()));
+    throw failed.reason;
+  }
+  return {
+    inputNames: copies[0].inputNames,
+    outputNames: copies[0].outputNames,
+    parallelism: copies.length,
+    run(feeds, fetches, handOver = false) {
+      const idlest = copies.reduce((best, c) => (c.lane.load < best.lane.load ? c : best));
+      return idlest.run(feeds, fetches, handOver);
+    },
+    async release() {
+      await Promise.all(copies.map((c) => c.release()));
+    },
+  };
+}
+
+/** The model opened in one lane's thread. */
+async function openIn(name: string, model: string | Uint8Array, threads: number, arena: boolean) {
   const lane = lanes.get(name) ?? new Lane();
   lanes.set(name, lane);
   lane.sessions++;
-  const threads = Math.min(options.threads ?? Infinity, threadCount());
   let opened: Reply;
   try {
-    opened = await lane.call({ op: 'open', model, threads, arena: options.reuseMemory ?? false });
+    opened = await lane.call({ op: 'open', model, threads, arena });
   } catch (err) {
     await releaseFrom(name, lane);
     throw err;
@@ -151,9 +184,10 @@ export async function createSession(model: string | Uint8Array, options: Session
   if (!('inputNames' in opened)) throw new Error('inference thread answered out of turn');
   const session = opened.id;
   return {
+    lane,
     inputNames: opened.inputNames,
     outputNames: opened.outputNames,
-    async run(feeds, fetches, handOver = false) {
+    async run(feeds: Record<string, ort.Tensor>, fetches: string[] | undefined, handOver: boolean) {
       const wire = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toWire(t)]));
       const reply = await lane.call({ op: 'run', session, feeds: wire, fetches }, handOver ? movable(wire) : []);
       if (!('outputs' in reply)) throw new Error('inference thread answered out of turn');
