@@ -140,10 +140,14 @@ export class Personalizer {
       .sort((a, b) => b.match.score - a.match.score);
   }
 
-  /** What the request shows of the best present concepts; ones without a description get one written for next time. */
+  /**
+   * What the request shows of the best present concepts sure enough to be named (concept.nameThreshold); ones
+   * without a description get one written for next time.
+   */
   private async cues(scope: Scope, present: Present[]): Promise<ConceptCue[]> {
+    const sure = present.filter(({ match, concept }) => match.score >= concept.nameThreshold);
     return Promise.all(
-      present.slice(0, this.options.maxConcepts).map(async ({ match, concept, photo }) => {
+      sure.slice(0, this.options.maxConcepts).map(async ({ match, concept, photo }) => {
         if (!concept.description) this.describer?.schedule(scope, concept);
         const crop = await this.service.referenceCrop(scope, concept.id);
         return { name: concept.name, category: concept.category, description: concept.description, box: match.box, crop: crop && jpegDataUrl(crop), photo };

@@ -48,6 +48,7 @@ export function toConcept(r: ConceptRecord): Concept {
     imageCount: r.imageCount,
     negativeCount: r.negativeCount,
     threshold: r.threshold,
+    nameThreshold: r.nameThreshold,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -127,6 +128,7 @@ export class ConceptService {
         headWeights: new Float32Array(this.models.encoder.dim),
         headBias: 0,
         threshold: 0.5,
+        nameThreshold: 0.5,
         imageCount: photos.length,
         negativeCount: 0,
         version: 0,
@@ -294,7 +296,7 @@ export class ConceptService {
     );
     const records = concepts.map((c) => {
       const t = trained.get(c.id);
-      return t ? { ...c, headWeights: t.head.weights, headBias: t.head.bias, threshold: toScore(t.cut), version: c.version + 1 } : { ...c, version: c.version + 1 };
+      return t ? { ...c, headWeights: t.head.weights, headBias: t.head.bias, threshold: toScore(t.cut), nameThreshold: toScore(t.nameCut), version: c.version + 1 } : { ...c, version: c.version + 1 };
     });
     await this.store.saveConcepts(scope, records, newViews, crops);
     this.remember(scope, { concepts: records, views });

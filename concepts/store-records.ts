@@ -23,6 +23,8 @@ export interface ConceptRecord {
   headWeights: Float32Array;
   headBias: number;
   threshold: number;
+  /** Score at and above which captions and answers call the concept by its name (at least `threshold`). */
+  nameThreshold: number;
   imageCount: number;
   negativeCount: number;
   version: number;
@@ -70,6 +72,7 @@ export function conceptSchema(dim: number): Schema {
     new F('head_weights', floats(dim, new Float32()), false),
     new F('head_bias', new Float64(), false),
     new F('threshold', new Float64(), false),
+    new F('name_threshold', new Float64(), false),
     new F('image_count', new Int32(), false),
     new F('negative_count', new Int32(), false),
     new F('version', new Int32(), false),
@@ -121,6 +124,7 @@ export function conceptsToArrow(records: readonly ConceptRecord[], dim: number):
       head_weights: pick((r) => r.headWeights),
       head_bias: pick((r) => r.headBias),
       threshold: pick((r) => r.threshold),
+      name_threshold: pick((r) => r.nameThreshold),
       image_count: pick((r) => r.imageCount),
       negative_count: pick((r) => r.negativeCount),
       version: pick((r) => r.version),
@@ -168,8 +172,8 @@ function f32(v: Vector, i: number): Float32Array {
 export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
   if (t.numRows === 0) return []; // an empty result may come without columns
   const c = (name: string) => col(t, name);
-  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, images, negatives, version, created, updated, encoder] = [
-    'tenant', 'user', 'id', 'name', 'name_key', 'category', 'description', 'head_weights', 'head_bias', 'threshold',
+  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, nameThreshold, images, negatives, version, created, updated, encoder] = [
+    'tenant', 'user', 'id', 'name', 'name_key', 'category', 'description', 'head_weights', 'head_bias', 'threshold', 'name_threshold',
     'image_count', 'negative_count', 'version', 'created_at', 'updated_at', 'encoder',
   ].map(c);
   return Array.from({ length: t.numRows }, (_, i) => ({
@@ -183,6 +187,7 @@ export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
     headWeights: f32(weights, i),
     headBias: bias.get(i),
     threshold: threshold.get(i),
+    nameThreshold: nameThreshold.get(i),
     imageCount: images.get(i),
     negativeCount: negatives.get(i),
     version: version.get(i),

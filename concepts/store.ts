@@ -91,7 +91,8 @@ export class ConceptStore {
   static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<ConceptStore> {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`bad vector dimension: ${dim}`);
     const db = await connectData(uri, storage);
-    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE]);
+    // Stores written before naming had its own threshold name at the present one.
+    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE], { name_threshold: 'threshold' });
     const views = await openTable(db, VIEWS_TABLE, viewSchema(dim), DIM_COLUMN[VIEWS_TABLE]);
     const store = new ConceptStore(db, concepts, views, blobStoreBeside(uri, 'crops', storage), dim);
     await ensureScalarIndexes(concepts);

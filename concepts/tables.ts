@@ -8,12 +8,18 @@ import { withCommitRetry } from './commit-retry.js';
 /**
  * Opens table `name` (creating it if absent) and checks it has the `expected` columns. `vectorColumn` names the
  * column of encoder vectors, whose dimension gets its own message: it differs when the encoder changed.
+ * `added` gives columns that later versions added a SQL expression for their value in older tables.
  */
-export async function openTable(db: lancedb.Connection, name: string, expected: Schema, vectorColumn?: string): Promise<Table> {
+export async function openTable(db: lancedb.Connection, name: string, expected: Schema, vectorColumn?: string, added: Record<string, string> = {}): Promise<Table> {
   // Open an existing table as it is (createEmptyTable would only say "schema does not match"), so that a
   // dimension mismatch gets its own message.
   const table = (await db.tableNames()).includes(name) ? await db.openTable(name) : await db.createEmptyTable(name, expected, { existOk: true });
-  const actual = await table.schema();
+  let actual = await table.schema();
+  const absent = Object.entries(added).filter(([column]) => !actual.fields.some((f) => f.name === column));
+  if (absent.length > 0) {
+    await withCommitRetry(() => table.addColumns(absent.map(([column, valueSql]) => ({ name: column, valueSql }))));
+    actual = await table.schema();
+  }
   if (vectorColumn) {
     const listSize = (s: Schema) => (s.fields.find((f) => f.name === vectorColumn)?.type as { listSize?: number } | undefined)?.listSize;
     const [stored, dim] = [listSize(actual), listSize(expected)];

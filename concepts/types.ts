@@ -34,6 +34,8 @@ export interface Concept {
   imageCount: number;
   negativeCount: number;
   threshold: number;
+  /** Score at and above which captions and answers name it: stricter than `threshold` (see training.ts). */
+  nameThreshold: number;
   createdAt: string;
   updatedAt: string;
 }

@@ -92,6 +92,7 @@ function conceptRecord(u: number, id: string, dim: number, rnd: () => number): C
     headWeights: Float32Array.from({ length: dim }, rnd),
     headBias: rnd(),
     threshold: 0.5,
+    nameThreshold: 0.6,
     imageCount: 3,
     negativeCount: 0,
     version: 1,

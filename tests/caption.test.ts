@@ -192,6 +192,25 @@ describe('POST /v1/caption', () => {
     expect(r.body.concepts).toEqual([expect.objectContaining({ name: 'Biscuit', named: false })]);
   });
 
+  it('leaves out of the request a concept present but below its naming threshold, and reports it unnamed', async () => {
+    const scope = { tenant: 'tenant-a', user: USER };
+    const { concepts } = await runtime.store.loadUser(scope);
+    const biscuit = concepts.find((c) => c.id === ids.Biscuit)!;
+    // Stored as training would leave a concept whose held-out photos never scored this high.
+    await runtime.store.saveConcepts(scope, [{ ...biscuit, nameThreshold: 1.01, version: biscuit.version + 1 }], []);
+    try {
+      standIn.reply = ignoringNames('A dog is lying on the grass.');
+      const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) });
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.caption).toBe('A dog is lying on the grass.');
+      expect(r.body.concepts).toEqual([expect.objectContaining({ name: 'Biscuit', present: true, named: false })]);
+      expect(requestText(standIn.chatRequests[0])).not.toMatch(/Biscuit|Name:/);
+      expect(standIn.chatRequests).toHaveLength(1);
+    } finally {
+      await runtime.store.saveConcepts(scope, [{ ...biscuit, version: biscuit.version + 2 }], []);
+    }
+  });
+
   it('streams delta events, then a done event with the repaired caption', async () => {
     standIn.reply = ignoringNames('A dog is lying on the grass.');
     const r = await post('/v1/caption', { user: USER, image: await image('dog', 3), stream: true });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseCut } from '../concepts/training.js';
+import { chooseCut, chooseNameCut } from '../concepts/training.js';
 import { dualOutput, fitHeads, primal, type Example } from '../concepts/heads.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
@@ -82,5 +82,26 @@ describe('chooseCut', () => {
   it('balances the two accuracies where the scores overlap', () => {
     // At 0.4: 3 of 4 positives and every negative; at 0.05: every positive but 2 of 3 negatives.
     expect(chooseCut([0.1, 0.5, 0.7, 0.9], [-0.3, 0.3, 0.0])).toBeCloseTo(0.4, 10);
+  });
+});
+
+describe('chooseNameCut', () => {
+  it('names only two thirds of the way from the highest negative to the lowest positive', () => {
+    expect(chooseNameCut([0.8, 1.2], [-0.4, 0.2], 0.5)).toBeCloseTo(0.6, 10);
+    expect(chooseNameCut([0.6, 0.9], [], 0.3)).toBeCloseTo(0.4, 10);
+  });
+
+  it('never names at a score a held-out photo of another concept reached', () => {
+    // Balanced accuracy keeps every positive and accepts the negative at 0.3 (one of eight); naming does not.
+    const positives = [0.2, 0.5, 0.6];
+    const negatives = [-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.3];
+    const cut = chooseCut(positives, negatives);
+    expect(cut).toBeCloseTo(0.15, 10);
+    expect(chooseNameCut(positives, negatives, cut)).toBeCloseTo(0.3, 10);
+  });
+
+  it('is never below the present cut', () => {
+    expect(chooseNameCut([0.6], [0.1], 0.58)).toBe(0.58);
+    expect(chooseNameCut([], [0.2], 0)).toBe(0);
   });
 });

@@ -76,6 +76,7 @@ describe('concept store on s3://', () => {
     headWeights: new Float32Array(DIM).fill(0.5),
     headBias: 0,
     threshold: 0.5,
+    nameThreshold: 0.6,
     imageCount: 1,
     negativeCount: 0,
     version,

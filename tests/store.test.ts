@@ -5,7 +5,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCommitConflict, withCommitRetry } from '../concepts/commit-retry.js';
 import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
-import { VIEWS_TABLE, viewsToArrow } from '../concepts/store-records.js';
+import { CONCEPTS_TABLE, conceptSchema, conceptsToArrow, VIEWS_TABLE, viewsToArrow } from '../concepts/store-records.js';
 import type { Scope } from '../concepts/types.js';
 
 const DIM = 16;
@@ -28,6 +28,7 @@ function concept(scope: Scope, id: string, version = 1): ConceptRecord {
     headWeights: randomVector(),
     headBias: -0.123456789,
     threshold: 0.61,
+    nameThreshold: 0.7,
     imageCount: 3,
     negativeCount: 1,
     version,
@@ -205,6 +206,23 @@ describe('ConceptStore', () => {
   it('refuses a store made for another vector dimension', async () => {
     await store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 1));
     await expect(ConceptStore.open(dir, DIM * 2)).rejects.toThrow(/16-dimensional vectors but the encoder makes 32-dimensional/);
+  });
+
+  it('opens a store written before naming had its own threshold, naming at the present one', async () => {
+    const old = await mkdtemp(join(tmpdir(), 'nomen-store-old-'));
+    try {
+      const db = await lancedb.connect(old);
+      const before = concept(alice, 'c');
+      const columns = conceptSchema(DIM).fields.map((f) => f.name).filter((name) => name !== 'name_threshold');
+      await db.createTable(CONCEPTS_TABLE, conceptsToArrow([before], DIM).select(columns));
+      const reopened = await ConceptStore.open(old, DIM);
+      const [loaded] = (await reopened.loadUser(alice)).concepts;
+      expect(loaded.threshold).toBe(before.threshold);
+      expect(loaded.nameThreshold).toBe(before.threshold);
+      reopened.close();
+    } finally {
+      await rm(old, { recursive: true, force: true });
+    }
   });
 
   it('escapes quotes in user names', async () => {

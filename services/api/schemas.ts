@@ -55,6 +55,9 @@ export const Concept = z
     imageCount: z.number().int(),
     negativeCount: z.number().int(),
     threshold: z.number().openapi({ description: 'score at and above which the concept counts as present' }),
+    nameThreshold: z.number().openapi({
+      description: 'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least threshold: a wrong name is worse than none)',
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
   })
