@@ -2,7 +2,7 @@
 import { checkImage, clipBox, iou } from './boxes.js';
 import type { OnnxDetectorEntry } from './catalog.js';
 import { modelFile, readLabels } from './files.js';
-import { createSession, ort, type Session } from './ort.js';
+import { createSession, inputBuffer, ort, type Session } from './ort.js';
 import { drawScaled, fillCanvas } from './resample.js';
 import type { DecodedImage, Detection, ObjectDetector } from './types.js';
 
@@ -49,7 +49,7 @@ export class YoloxDetector implements ObjectDetector {
     const r = Math.min(size / image.width, size / image.height);
     const w = Math.max(1, Math.round(image.width * r));
     const h = Math.max(1, Math.round(image.height * r));
-    const data = new Float32Array(3 * size * size);
+    const data = inputBuffer(3 * size * size);
     const canvas = { data, offset: 0, width: size, height: size, layout: 'nchw', bgr: this.entry.channels === 'bgr', gain: [1, 1, 1], bias: [0, 0, 0] } as const;
     fillCanvas(canvas, [padValue, padValue, padValue]);
     await drawScaled(image, canvas, { x: 0, y: 0, w, h });

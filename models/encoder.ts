@@ -5,7 +5,7 @@ import type { OnnxEncoderEntry } from './catalog.js';
 import { readClassifier } from './classifier.js';
 import { FeatureMapScanner, withFeatureMap } from './feature-map.js';
 import { modelFile, readLabels } from './files.js';
-import { createSession, ort, type Session } from './ort.js';
+import { createSession, inputBuffer, ort, type Session } from './ort.js';
 import { drawRegion, type TensorCanvas } from './resample.js';
 import type { Crop, ImageEncoder, PixelBox, RegionScanner } from './types.js';
 
@@ -134,7 +134,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     const { size, layout, scale, mean, std } = this.entry;
     const per = 3 * size * size;
     // Zero-filled, and zero is the mean colour after normalisation: letterbox padding comes for free.
-    const data = new Float32Array(crops.length * per);
+    const data = inputBuffer(crops.length * per);
     const gain = [0, 1, 2].map((c) => scale / std[c]) as [number, number, number];
     const bias = [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number];
     crops.forEach((crop, k) => {

@@ -7,7 +7,7 @@
 import onnxProto from 'onnx-proto';
 import { checkImage, cropRegion } from './boxes.js';
 import type { OnnxEncoderEntry } from './catalog.js';
-import { ort, type Session } from './ort.js';
+import { inputBuffer, ort, type Session } from './ort.js';
 import { drawScaled } from './resample.js';
 import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
 
@@ -123,7 +123,7 @@ export class FeatureMapScanner implements RegionScanner {
     const w = fit(image.width);
     const h = fit(image.height);
     const { mean, std, scale, layout } = this.entry;
-    const data = new Float32Array(3 * w * h);
+    const data = inputBuffer(3 * w * h);
     await drawScaled(
       image,
       {

@@ -10,14 +10,15 @@ export interface WireTensor {
 
 export type Call =
   | { op: 'open'; model: string | Uint8Array; threads: number; arena: boolean }
-  | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[] }
+  | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[]; handBack?: boolean }
   | { op: 'release'; session: number };
 
 export type Request = Call & { id: number };
 
 export type Reply =
   | { id: number; inputNames: readonly string[]; outputNames: readonly string[] }
-  | { id: number; outputs: Record<string, WireTensor> }
+  /** `inputs`: the feeds' buffers, handed back for reuse when the call asked for it. */
+  | { id: number; outputs: Record<string, WireTensor>; inputs?: ArrayBuffer[] }
   | { id: number; error: string };
 
 /** Buffers that can move instead of being copied: only those that a tensor owns whole. */
@@ -58,7 +59,9 @@ async function answer(sessions: Map<number, ort.InferenceSession>, req: Request)
   const feeds = Object.fromEntries(Object.entries(req.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));
   const out = await session.run(feeds, req.fetches ?? session.outputNames);
   const outputs = Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, data: t.data, dims: t.dims }]));
-  return { reply: { id: req.id, outputs }, transfer: movable(outputs) };
+  // Back to the caller for its next input: left here, it would wait for this thread's rare collections.
+  const inputs = req.handBack ? movable(req.feeds) : [];
+  return { reply: { id: req.id, outputs, inputs }, transfer: [...movable(outputs), ...inputs] };
 }
 
 if (parentPort && workerData?.nomenModels) {

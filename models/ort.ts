@@ -27,7 +27,10 @@ export interface Session {
   readonly outputNames: readonly string[];
   /** How many runs can go at once: one per lane the model was opened in. */
   readonly parallelism: number;
-  /** `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of being copied. */
+  /**
+   * `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of
+   * being copied; those taken from inputBuffer() come back to it afterwards.
+   */
   run(feeds: Record<string, ort.Tensor>, fetches?: string[], handOver?: boolean): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
@@ -141,6 +144,36 @@ export function modelThreadsHealth(): string {
 
 const lanes = new Map<string, Lane>();
 
+/**
+ * Float buffers for model inputs, reused: one handed over to a model thread comes back with the reply and
+ * waits for the next input of its size. Fresh buffers cost ~25 MB outside the JavaScript heap per
+ * recognition, and V8 answered that external memory with a full collection every 2-3 requests.
+ */
+const spare = new Map<number, ArrayBuffer[]>();
+/** Per size asked for: a few batches in flight, each lane's and the one being built. */
+const SPARE_PER_SIZE = 4;
+/** Sizes asked for lately, at most this many: only their buffers are kept. */
+const SPARE_SIZES = 8;
+
+/** A zero-filled Float32Array of `length`, a reused buffer when one of that size is free. */
+export function inputBuffer(length: number): Float32Array {
+  const bytes = length * Float32Array.BYTES_PER_ELEMENT;
+  const list = spare.get(bytes) ?? [];
+  // Most recently asked sizes last, so that the least recent one is dropped first.
+  spare.delete(bytes);
+  spare.set(bytes, list);
+  if (spare.size > SPARE_SIZES) spare.delete(spare.keys().next().value!);
+  const reused = list.pop();
+  return reused ? new Float32Array(reused).fill(0) : new Float32Array(length);
+}
+
+function recycle(buffers: ArrayBuffer[] = []): void {
+  for (const b of buffers) {
+    const list = spare.get(b.byteLength);
+    if (list && list.length < SPARE_PER_SIZE) list.push(b);
+  }
+}
+
 const toWire = (t: ort.Tensor): WireTensor => ({ type: t.type, data: t.data, dims: t.dims });
 const fromWire = (t: WireTensor) => new ort.Tensor(t.type, t.data as never, t.dims);
 
@@ -189,8 +222,9 @@ async function openIn(name: string, model: string | Uint8Array, threads: number,
     outputNames: opened.outputNames,
     async run(feeds: Record<string, ort.Tensor>, fetches: string[] | undefined, handOver: boolean) {
       const wire = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toWire(t)]));
-      const reply = await lane.call({ op: 'run', session, feeds: wire, fetches }, handOver ? movable(wire) : []);
+      const reply = await lane.call({ op: 'run', session, feeds: wire, fetches, handBack: handOver }, handOver ? movable(wire) : []);
       if (!('outputs' in reply)) throw new Error('inference thread answered out of turn');
+      recycle(reply.inputs);
       return Object.fromEntries(Object.entries(reply.outputs).map(([n, t]) => [n, fromWire(t)]));
     },
     async release() {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
-import { createSession, ort, type Session } from '../models/ort.js';
+import { createSession, inputBuffer, ort, type Session } from '../models/ort.js';
 import { bulk } from '../models/priority.js';
 import type { Matrix } from '../models/types.js';
 
@@ -47,6 +47,15 @@ describe('model threads', () => {
     const moved = batch(1);
     await session.run({ input: moved }, ['features'], true);
     expect((moved.data as Float32Array).length).toBe(0);
+  });
+
+  it('gives inputs back zero-filled, the ones handed over included', async () => {
+    const length = 3 * 224 * 224;
+    const used = inputBuffer(length).fill(7);
+    await session.run({ input: new ort.Tensor('float32', used, [1, 3, 224, 224]) }, ['features'], true);
+    const next = inputBuffer(length);
+    expect(next.length).toBe(length);
+    expect(next.every((v) => v === 0)).toBe(true);
   });
 
   it('answers a bad call with an error and goes on serving', async () => {

@@ -1,10 +1,17 @@
 /** Starts `npm start`'s entry as a child process on a free loopback port, for benchmarks and load runs that measure the real server. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+/** The bundle `npm run build` makes of a process's entry: what `npm start` and `npm run worker` run. */
+export function builtEntry(name: 'server' | 'worker'): string {
+  const file = path.join(repoRoot, 'dist/services', `${name}.js`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build (npm start, npm test, npm run bench and npm run load do)`);
+  return file;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -29,7 +36,7 @@ export interface ServerProcess {
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', path.join(repoRoot, 'services/server.ts')], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', builtEntry('server')], {
     cwd: repoRoot,
     // As `npm start` runs it: malloc settings and a small young generation (README, stack notes: memory).
     env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
