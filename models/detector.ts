@@ -3,7 +3,8 @@ import { checkImage, clipBox, iou } from './boxes.js';
 import type { OnnxDetectorEntry } from './catalog.js';
 import { modelFile, readLabels } from './files.js';
 import { createSession, inputBuffer, ort, type Session } from './ort.js';
-import { drawScaled, fillCanvas } from './resample.js';
+import { fillCanvas } from './resample.js';
+import { drawScaled } from './scale-image.js';
 import type { DecodedImage, Detection, ObjectDetector } from './types.js';
 
 const STRIDES = [8, 16, 32];

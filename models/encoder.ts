@@ -5,8 +5,8 @@ import type { OnnxEncoderEntry } from './catalog.js';
 import { readClassifier } from './classifier.js';
 import { FeatureMapScanner, withFeatureMap } from './feature-map.js';
 import { modelFile, readLabels } from './files.js';
-import { createSession, inputBuffer, ort, type Session } from './ort.js';
-import { drawRegion, type TensorCanvas } from './resample.js';
+import { createSession, type Draws, inputBuffer, ort, pixelBuffer, type Session } from './ort.js';
+import { cutRegion, readRect, regionSource } from './resample.js';
 import type { Crop, ImageEncoder, PixelBox, RegionScanner } from './types.js';
 
 /**
@@ -117,8 +117,8 @@ export class OnnxImageEncoder implements ImageEncoder {
       const window = this.session.parallelism + 1;
       if (batches.length >= window) await batches[batches.length - window];
       const n = Math.min(BATCH, crops.length - i);
-      const input = this.tensor(crops.slice(i, i + n), regions.slice(i, i + n));
-      const batch = this.session.run({ [this.entry.input]: input }, [output], true).then((out) => {
+      const { input, draws } = this.tensor(crops.slice(i, i + n), regions.slice(i, i + n));
+      const batch = this.session.run({ [this.entry.input]: input }, [output], true, draws).then((out) => {
         const data = out[output].data as Float32Array;
         if (data.length !== n * width) throw new Error(`${this.name}: "${output}" gave ${data.length / n} values per crop, expected ${width}`);
         return Array.from({ length: n }, (_, k) => data.slice(k * width, (k + 1) * width));
@@ -129,20 +129,37 @@ export class OnnxImageEncoder implements ImageEncoder {
     return (await Promise.all(batches)).flat();
   }
 
-  /** Crop, resize, flip and normalise every crop straight into one batch tensor. */
-  private tensor(crops: Crop[], regions: PixelBox[]): ort.Tensor {
+  /** One batch tensor, and how its model thread fills it: every crop resized, flipped and normalised into place. */
+  private tensor(crops: Crop[], regions: PixelBox[]): { input: ort.Tensor; draws: Draws } {
     const { size, layout, scale, mean, std } = this.entry;
     const per = 3 * size * size;
     // Zero-filled, and zero is the mean colour after normalisation: letterbox padding comes for free.
     const data = inputBuffer(crops.length * per);
-    const gain = [0, 1, 2].map((c) => scale / std[c]) as [number, number, number];
-    const bias = [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number];
-    crops.forEach((crop, k) => {
-      const canvas: TensorCanvas = { data, offset: k * per, width: size, height: size, layout, bgr: this.entry.channels === 'bgr', gain, bias };
+    const canvas = {
+      width: size,
+      height: size,
+      layout,
+      bgr: this.entry.channels === 'bgr',
+      gain: [0, 1, 2].map((c) => scale / std[c]) as [number, number, number],
+      bias: [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number],
+    };
+    const placed = crops.map((crop, k) => {
       const { src, dst } = this.placement(regions[k]);
-      drawRegion(crop.image, src, canvas, dst, crop.flip);
+      const source = regionSource(crop.image, src, dst);
+      const { x0, y0, x1, y1 } = readRect(source);
+      return { crop, source, dst, bytes: (x1 - x0) * (y1 - y0) * 3, offset: k * per };
     });
-    return new ort.Tensor('float32', data, layout === 'nchw' ? [crops.length, 3, size, size] : [crops.length, size, size, 3]);
+    // Only the pixels each crop reads travel to the model thread: at most ~2x the input size per crop.
+    const pixels = pixelBuffer(placed.reduce((n, p) => n + p.bytes, 0));
+    let at = 0;
+    const drawn = placed.map(({ crop, source, dst, bytes, offset }) => {
+      const { image, src } = cutRegion(source, pixels, at);
+      const region = { at, width: image.width, height: image.height, src, dst, flip: crop.flip ?? false, offset };
+      at += bytes;
+      return region;
+    });
+    const dims = layout === 'nchw' ? [crops.length, 3, size, size] : [crops.length, size, size, 3];
+    return { input: new ort.Tensor('float32', data, dims), draws: { input: this.entry.input, canvas, pixels, regions: drawn } };
   }
 
   /** Which source rectangle lands where in the square input, per the entry's resize policy. */

@@ -8,7 +8,7 @@ import onnxProto from 'onnx-proto';
 import { checkImage, cropRegion } from './boxes.js';
 import type { OnnxEncoderEntry } from './catalog.js';
 import { inputBuffer, ort, type Session } from './ort.js';
-import { drawScaled } from './resample.js';
+import { drawScaled } from './scale-image.js';
 import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
 
 const { onnx } = onnxProto;

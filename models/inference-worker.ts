@@ -1,6 +1,8 @@
 /** The body of a model thread (see ort.ts): holds onnxruntime sessions and answers requests one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { drawSource, type TensorCanvas } from './resample.js';
+import type { PixelBox } from './types.js';
 
 export interface WireTensor {
   type: ort.Tensor.Type;
@@ -8,9 +10,21 @@ export interface WireTensor {
   dims: readonly number[];
 }
 
+/**
+ * Regions that the model thread draws into one input before running, so that crop preparation runs on the
+ * model threads (and in their priority order), not on the event loop. `pixels` holds what the regions read
+ * (resample.ts cutRegion); each source's image is a span of it, given as `at` (bytes), width and height.
+ */
+export interface Draws {
+  input: string;
+  canvas: Omit<TensorCanvas, 'data' | 'offset'>;
+  pixels: Uint8Array;
+  regions: { at: number; width: number; height: number; src: PixelBox; dst: PixelBox; flip: boolean; offset: number }[];
+}
+
 export type Call =
   | { op: 'open'; model: string | Uint8Array; threads: number; arena: boolean }
-  | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[]; handBack?: boolean }
+  | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[]; handBack?: boolean; draws?: Draws }
   | { op: 'release'; session: number };
 
 export type Request = Call & { id: number };
@@ -56,11 +70,20 @@ async function answer(sessions: Map<number, ort.InferenceSession>, req: Request)
     await session.release();
     return { reply: { id: req.id, outputs: {} } };
   }
+  if (req.draws) {
+    const { input, canvas, pixels, regions } = req.draws;
+    const data = req.feeds[input]?.data;
+    if (!(data instanceof Float32Array)) throw new Error(`no float input "${input}" to draw into`);
+    for (const r of regions) {
+      const image = { data: pixels.subarray(r.at, r.at + r.width * r.height * 3), width: r.width, height: r.height };
+      drawSource({ image, src: r.src }, { ...canvas, data, offset: r.offset }, r.dst, r.flip);
+    }
+  }
   const feeds = Object.fromEntries(Object.entries(req.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));
   const out = await session.run(feeds, req.fetches ?? session.outputNames);
   const outputs = Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, data: t.data, dims: t.dims }]));
   // Back to the caller for its next input: left here, it would wait for this thread's rare collections.
-  const inputs = req.handBack ? movable(req.feeds) : [];
+  const inputs = req.handBack ? [...movable(req.feeds), ...(req.draws ? [req.draws.pixels.buffer as ArrayBuffer] : [])] : [];
   return { reply: { id: req.id, outputs, inputs }, transfer: [...movable(outputs), ...inputs] };
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { movable, type Call, type Reply, type Request, type WireTensor } from './inference-worker.js';
+import { movable, type Call, type Draws, type Reply, type Request, type WireTensor } from './inference-worker.js';
 import { ModelError } from './model-error.js';
 import { isBulk } from './priority.js';
 
@@ -29,9 +29,10 @@ export interface Session {
   readonly parallelism: number;
   /**
    * `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of
-   * being copied; those taken from inputBuffer() come back to it afterwards.
+   * being copied; those taken from inputBuffer() or pixelBuffer() come back to them afterwards. `draws`:
+   * regions the model's thread draws into one of the feeds first.
    */
-  run(feeds: Record<string, ort.Tensor>, fetches?: string[], handOver?: boolean): Promise<Record<string, ort.Tensor>>;
+  run(feeds: Record<string, ort.Tensor>, fetches?: string[], handOver?: boolean, draws?: Draws): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -145,32 +146,52 @@ export function modelThreadsHealth(): string {
 const lanes = new Map<string, Lane>();
 
 /**
- * Float buffers for model inputs, reused: one handed over to a model thread comes back with the reply and
- * waits for the next input of its size. Fresh buffers cost ~25 MB outside the JavaScript heap per
- * recognition, and V8 answered that external memory with a full collection every 2-3 requests.
+ * Buffers for model inputs, reused: one handed over to a model thread comes back with the reply and waits for
+ * the next input of its size. Fresh buffers cost ~25 MB outside the JavaScript heap per recognition, left for
+ * collections that a model thread's small heap rarely runs.
  */
 const spare = new Map<number, ArrayBuffer[]>();
 /** Per size asked for: a few batches in flight, each lane's and the one being built. */
 const SPARE_PER_SIZE = 4;
 /** Sizes asked for lately, at most this many: only their buffers are kept. */
-const SPARE_SIZES = 8;
+const SPARE_SIZES = 16;
+/** At most this many bytes kept spare in all. */
+const SPARE_BYTES = 48 << 20;
+let spareBytes = 0;
 
-/** A zero-filled Float32Array of `length`, a reused buffer when one of that size is free. */
-export function inputBuffer(length: number): Float32Array {
-  const bytes = length * Float32Array.BYTES_PER_ELEMENT;
+/** A buffer of `bytes`: a spare one of that size when there is one, else new (zero-filled). */
+function spareBuffer(bytes: number): ArrayBuffer {
   const list = spare.get(bytes) ?? [];
   // Most recently asked sizes last, so that the least recent one is dropped first.
   spare.delete(bytes);
   spare.set(bytes, list);
-  if (spare.size > SPARE_SIZES) spare.delete(spare.keys().next().value!);
+  if (spare.size > SPARE_SIZES) {
+    const [oldest, dropped] = spare.entries().next().value!;
+    spareBytes -= oldest * dropped.length;
+    spare.delete(oldest);
+  }
   const reused = list.pop();
-  return reused ? new Float32Array(reused).fill(0) : new Float32Array(length);
+  if (reused) spareBytes -= bytes;
+  return reused ?? new ArrayBuffer(bytes);
+}
+
+/** A zero-filled Float32Array of `length`, a reused buffer when one of that size is free. */
+export function inputBuffer(length: number): Float32Array {
+  return new Float32Array(spareBuffer(length * Float32Array.BYTES_PER_ELEMENT)).fill(0);
+}
+
+/** Bytes for pixels handed over with a call (Draws.pixels), at least `bytes` of them; reused like inputBuffer's. */
+export function pixelBuffer(bytes: number): Uint8Array {
+  // Sizes rounded up to a power of two, so that a few buffers serve regions of every size.
+  return new Uint8Array(spareBuffer(2 ** Math.ceil(Math.log2(Math.max(bytes, 1 << 16)))));
 }
 
 function recycle(buffers: ArrayBuffer[] = []): void {
   for (const b of buffers) {
     const list = spare.get(b.byteLength);
-    if (list && list.length < SPARE_PER_SIZE) list.push(b);
+    if (!list || list.length >= SPARE_PER_SIZE || spareBytes + b.byteLength > SPARE_BYTES) continue;
+    list.push(b);
+    spareBytes += b.byteLength;
   }
 }
 
@@ -192,9 +213,9 @@ export async function createSession(model: string | Uint8Array, options: Session
     inputNames: copies[0].inputNames,
     outputNames: copies[0].outputNames,
     parallelism: copies.length,
-    run(feeds, fetches, handOver = false) {
+    run(feeds, fetches, handOver = false, draws) {
       const idlest = copies.reduce((best, c) => (c.lane.load < best.lane.load ? c : best));
-      return idlest.run(feeds, fetches, handOver);
+      return idlest.run(feeds, fetches, handOver, draws);
     },
     async release() {
       await Promise.all(copies.map((c) => c.release()));
@@ -220,9 +241,10 @@ async function openIn(name: string, model: string | Uint8Array, threads: number,
     lane,
     inputNames: opened.inputNames,
     outputNames: opened.outputNames,
-    async run(feeds: Record<string, ort.Tensor>, fetches: string[] | undefined, handOver: boolean) {
+    async run(feeds: Record<string, ort.Tensor>, fetches: string[] | undefined, handOver: boolean, draws?: Draws) {
       const wire = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toWire(t)]));
-      const reply = await lane.call({ op: 'run', session, feeds: wire, fetches, handBack: handOver }, handOver ? movable(wire) : []);
+      const moving = handOver ? [...movable(wire), ...(draws ? [draws.pixels.buffer as ArrayBuffer] : [])] : [];
+      const reply = await lane.call({ op: 'run', session, feeds: wire, fetches, handBack: handOver, draws }, moving);
       if (!('outputs' in reply)) throw new Error('inference thread answered out of turn');
       recycle(reply.inputs);
       return Object.fromEntries(Object.entries(reply.outputs).map(([n, t]) => [n, fromWire(t)]));
@@ -241,4 +263,4 @@ async function releaseFrom(name: string, lane: Lane): Promise<void> {
   await lane.stop();
 }
 
-export { ort };
+export { ort, type Draws };

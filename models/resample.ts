@@ -6,9 +6,9 @@
  * size, big reductions first pick a level of a 2x box pyramid (built once per image, cached), leaving a
  * final step below 2, i.e. at most 3 source pixels per output pixel and axis. Both passes are separable,
  * with unrolled 2- and 3-tap loops (~1-2.5 ms per 224 px crop on this machine's 2 cores; bilinear below 2 instead
- * of area cost 3 more false positives in `npm run eval`).
+ * of area cost 3 more false positives in `npm run eval`). Pure JavaScript: model threads load it to draw
+ * crops (cutRegion on the event loop, drawSource in the model thread).
  */
-import sharp from 'sharp';
 import type { Layout } from './catalog.js';
 import type { DecodedImage, PixelBox } from './types.js';
 
@@ -127,29 +127,8 @@ export function fillCanvas(canvas: TensorCanvas, rgb: readonly [number, number, 
   }
 }
 
-/**
- * The whole image scaled onto the rectangle `dst` of the canvas. libvips does the scaling: for a whole
- * photo into a detector's or scanner's input it takes ~3 ms where drawRegion takes ~12 ms. Its linear
- * kernel, not the default lanczos3: sharpening put 3 more wrong names into `npm run eval:caption` requests.
- */
-export async function drawScaled(image: DecodedImage, canvas: TensorCanvas, dst: PixelBox): Promise<void> {
-  const px = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(dst.w, dst.h, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer();
-  const { out, dx, oR, oG, oB, gR, gG, gB, bR, bG, bB } = writer(canvas);
-  for (let y = 0, i = 0; y < dst.h; y++) {
-    let o = canvas.offset + ((dst.y + y) * canvas.width + dst.x) * dx;
-    for (let x = 0; x < dst.w; x++, i += 3, o += dx) {
-      out[o + oR] = px[i] * gR + bR;
-      out[o + oG] = px[i + 1] * gG + bG;
-      out[o + oB] = px[i + 2] * gB + bB;
-    }
-  }
-}
-
 /** Where R, G and B of canvas pixel (x, y) live: offset + (y * width + x) * step + channel offset; `dx` is ±step. */
-function writer(canvas: TensorCanvas, flip = false): Writer {
+export function writer(canvas: TensorCanvas, flip = false): Writer {
   const step = canvas.layout === 'nchw' ? 1 : 3;
   const channel = canvas.layout === 'nchw' ? canvas.width * canvas.height : 1;
   const [oR, oB] = canvas.bgr ? [2 * channel, 0] : [0, 2 * channel];
@@ -159,18 +138,54 @@ function writer(canvas: TensorCanvas, flip = false): Writer {
   return { out: canvas.data, dx: flip ? -step : step, oR, oG: channel, oB, gR, gG, gB, bR, bG, bB };
 }
 
+/** The pixels a region is drawn from (a pyramid level, or the part of one that the region reads), and the region in them. */
+export interface RegionSource {
+  image: DecodedImage;
+  src: PixelBox;
+}
+
+/** The pyramid level that leaves a final shrink below 2 for drawing `src` onto a `dst`-sized rectangle. */
+export function regionSource(image: DecodedImage, src: PixelBox, dst: PixelBox): RegionSource {
+  const shrink = Math.min(src.w / dst.w, src.h / dst.h);
+  let n = shrink >= 2 ? Math.floor(Math.log2(shrink)) : 0;
+  while (n > 0 && (image.width >> n < 2 || image.height >> n < 2)) n--;
+  const f = 2 ** -n;
+  return { image: level(image, n), src: { x: src.x * f, y: src.y * f, w: src.w * f, h: src.h * f } };
+}
+
+/** The whole pixels that drawing `source` reads (see axis): [x0, x1) x [y0, y1). */
+export function readRect({ image, src }: RegionSource): { x0: number; y0: number; x1: number; y1: number } {
+  const span = (from: number, len: number, limit: number) => {
+    const lo = Math.max(0, Math.min(limit - 1, Math.floor(from)));
+    return [lo, Math.max(lo + 1, Math.min(limit, Math.ceil(from + len)))];
+  };
+  const [x0, x1] = span(src.x, src.w, image.width);
+  const [y0, y1] = span(src.y, src.h, image.height);
+  return { x0, y0, x1, y1 };
+}
+
+/** Copies what drawing `source` reads into `out` at byte `at`: a source of its own that draws the same pixels. */
+export function cutRegion(source: RegionSource, out: Uint8Array, at: number): RegionSource {
+  const { x0, y0, x1, y1 } = readRect(source);
+  const { image, src } = source;
+  const width = x1 - x0;
+  const row = width * 3;
+  for (let y = y0; y < y1; y++) out.set(image.data.subarray((y * image.width + x0) * 3, (y * image.width + x1) * 3), at + (y - y0) * row);
+  return { image: { data: out.subarray(at, at + row * (y1 - y0)), width, height: y1 - y0 }, src: { x: src.x - x0, y: src.y - y0, w: src.w, h: src.h } };
+}
+
 /**
  * Resamples `src` (image pixels, fractional allowed, inside the image) onto the integer rectangle `dst`
  * of the canvas, mirrored left-right when `flip`. Treats the image's pixels as immutable (pyramid cache).
  */
 export function drawRegion(image: DecodedImage, src: PixelBox, canvas: TensorCanvas, dst: PixelBox, flip = false): void {
-  const shrink = Math.min(src.w / dst.w, src.h / dst.h);
-  let n = shrink >= 2 ? Math.floor(Math.log2(shrink)) : 0;
-  while (n > 0 && (image.width >> n < 2 || image.height >> n < 2)) n--;
-  const img = level(image, n);
-  const f = 2 ** -n;
-  const xs = axis(src.x * f, src.w * f, dst.w, img.width);
-  const ys = axis(src.y * f, src.h * f, dst.h, img.height);
+  drawSource(regionSource(image, src, dst), canvas, dst, flip);
+}
+
+/** drawRegion from a level chosen already (in a model thread, say). */
+export function drawSource({ image: img, src }: RegionSource, canvas: TensorCanvas, dst: PixelBox, flip = false): void {
+  const xs = axis(src.x, src.w, dst.w, img.width);
+  const ys = axis(src.y, src.h, dst.h, img.height);
 
   const x0 = xs.min;
   const row = new Float64Array((xs.max - x0 + 1) * 3);
@@ -185,7 +200,7 @@ export function drawRegion(image: DecodedImage, src: PixelBox, canvas: TensorCan
 }
 
 /** Where the horizontal pass stores a pixel: channel values at o + oR/oG/oB, then o moves by dx. */
-interface Writer {
+export interface Writer {
   out: Float32Array;
   dx: number;
   oR: number;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
 import { OnnxImageEncoder } from '../models/encoder.js';
 import { loadEncoder } from '../models/load.js';
-import { drawRegion, type TensorCanvas } from '../models/resample.js';
+import { cutRegion, drawRegion, drawSource, readRect, regionSource, type TensorCanvas } from '../models/resample.js';
 import type { DecodedImage } from '../models/types.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -184,6 +184,22 @@ describe('drawRegion', () => {
     const c = canvas(4);
     drawRegion(ramp, { x: 0, y: 0, w: 2, h: 1 }, c, { x: 0, y: 0, w: 4, h: 4 });
     expect(Array.from(c.data.slice(0, 12)).filter((_, i) => i % 3 === 0)).toEqual([0, 25, 75, 100]);
+  });
+
+  it('draws the same values from the cut of pixels a region reads as from the whole photo', () => {
+    const img: DecodedImage = { data: new Uint8Array(90 * 70 * 3).map((_, i) => (i * 37) % 251), width: 90, height: 70 };
+    const dst = { x: 0, y: 0, w: 16, h: 16 };
+    // Shrinking by 1.3 to 5 (pyramid levels), enlarging, fractional edges, regions touching the borders.
+    for (const src of [{ x: 2.5, y: 1, w: 25, h: 17 }, { x: 0, y: 0, w: 90, h: 70 }, { x: 70.25, y: 60.5, w: 19.75, h: 9.5 }, { x: 10, y: 5, w: 8, h: 6 }]) {
+      const source = regionSource(img, src, dst);
+      const { x0, y0, x1, y1 } = readRect(source);
+      const out = new Uint8Array(7 + (x1 - x0) * (y1 - y0) * 3);
+      const whole = canvas(16);
+      const cut = canvas(16);
+      drawSource(source, whole, dst, true);
+      drawSource(cutRegion(source, out, 7), cut, dst, true);
+      expect(cut.data).toEqual(whole.data);
+    }
   });
 
   it('mirrors exactly when flipped, and writes planar channels in the asked order', () => {
