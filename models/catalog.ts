@@ -46,6 +46,19 @@ export interface OnnxEncoderEntry extends Common {
   featureMap?: { output: string; side: number; stride: number };
 }
 
+/** A width x height input of the encoder as resample.ts draws it: the entry's channel order and normalisation. */
+export function inputCanvas(entry: OnnxEncoderEntry, width: number, height: number) {
+  const { layout, scale, mean, std } = entry;
+  return {
+    width,
+    height,
+    layout,
+    bgr: entry.channels === 'bgr',
+    gain: [0, 1, 2].map((c) => scale / std[c]) as [number, number, number],
+    bias: [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number],
+  };
+}
+
 export interface OnnxDetectorEntry extends Common {
   kind: 'onnx-detector';
   model: string;

@@ -1,7 +1,7 @@
 /** Any ONNX image classifier/feature extractor as an ImageEncoder, configured by its catalog entry. */
 import { readFileSync } from 'node:fs';
 import { cropRegion, checkImage } from './boxes.js';
-import type { OnnxEncoderEntry } from './catalog.js';
+import { inputCanvas, type OnnxEncoderEntry } from './catalog.js';
 import { readClassifier } from './classifier.js';
 import { FeatureMapScanner, withFeatureMap } from './feature-map.js';
 import { modelFile, readLabels } from './files.js';
@@ -131,18 +131,11 @@ export class OnnxImageEncoder implements ImageEncoder {
 
   /** One batch tensor, and how its model thread fills it: every crop resized, flipped and normalised into place. */
   private tensor(crops: Crop[], regions: PixelBox[]): { input: ort.Tensor; draws: Draws } {
-    const { size, layout, scale, mean, std } = this.entry;
+    const { size, layout } = this.entry;
     const per = 3 * size * size;
     // Zero-filled, and zero is the mean colour after normalisation: letterbox padding comes for free.
     const data = inputBuffer(crops.length * per);
-    const canvas = {
-      width: size,
-      height: size,
-      layout,
-      bgr: this.entry.channels === 'bgr',
-      gain: [0, 1, 2].map((c) => scale / std[c]) as [number, number, number],
-      bias: [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number],
-    };
+    const canvas = inputCanvas(this.entry, size, size);
     const placed = crops.map((crop, k) => {
       const { src, dst } = this.placement(regions[k]);
       const source = regionSource(crop.image, src, dst);

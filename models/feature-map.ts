@@ -6,7 +6,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { checkImage, cropRegion } from './boxes.js';
-import type { OnnxEncoderEntry } from './catalog.js';
+import { inputCanvas, type OnnxEncoderEntry } from './catalog.js';
 import { inputBuffer, ort, type Session } from './ort.js';
 import { drawScaled } from './scale-image.js';
 import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
@@ -122,23 +122,9 @@ export class FeatureMapScanner implements RegionScanner {
     const fit = (n: number) => Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
     const w = fit(image.width);
     const h = fit(image.height);
-    const { mean, std, scale, layout } = this.entry;
     const data = inputBuffer(3 * w * h);
-    await drawScaled(
-      image,
-      {
-        data,
-        offset: 0,
-        width: w,
-        height: h,
-        layout,
-        bgr: this.entry.channels === 'bgr',
-        gain: [0, 1, 2].map((c) => scale / std[c]) as [number, number, number],
-        bias: [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number],
-      },
-      { x: 0, y: 0, w, h },
-    );
-    const dims = layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
+    await drawScaled(image, { ...inputCanvas(this.entry, w, h), data, offset: 0 }, { x: 0, y: 0, w, h });
+    const dims = this.entry.layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
     const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output], true))[output];
     const [, c, fh, fw] = out.dims;
     return summedArea(out.data as Float32Array, c, fh, fw);
