@@ -59,7 +59,7 @@ const nameKey = (name: string) => name.trim().toLowerCase();
 export class ConceptService {
   private readonly locks: Lock;
   /** Two keep both cores busy: one embeds while the other decodes or trains. */
-  private readonly uploads = new Slots(2);
+  private readonly uploads = new Slots(1);
   private readonly cache = new Map<string, UserState>();
 
   private constructor(
