@@ -189,7 +189,9 @@ export async function trainHeads(
   });
   const fits = await fitHeads(gram, pool.length, sets, options.lambda, algebra);
 
-  trainable.forEach((ci, at) => {
+  for (const [at, ci] of trainable.entries()) {
+    // A user with many concepts calibrates for long: requests waiting on the event loop go between concepts.
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
     const { examples, coef, without } = fits[at];
     // Best output per photo over its regions, from the head trained without that photo (or without that
     // photo's concept): what recognition will see for photos the head has never met.
@@ -211,6 +213,6 @@ export async function trainHeads(
     const held = { positives: [...positive.values()], negatives: [...negative.values()] };
     const cut = chooseCut(held.positives, held.negatives);
     result.set(concepts[ci].id, { head: primal(poolMatrix, examples, coef), cut, nameCut: chooseNameCut(held.positives, held.negatives, cut) });
-  });
+  }
   return result;
 }
