@@ -59,9 +59,9 @@ const nameKey = (name: string) => name.trim().toLowerCase();
 export class ConceptService {
   private readonly locks: Lock;
   /**
-   * One at a time: a registration already keeps the bulk model thread busy. `npm run load` (8 clients, every 5th
-   * request a registration, before the bulk lane): the same 1.1 registrations/s with one slot as with two,
-   * recognize p99 1074-1156 -> 936 ms, peak RSS 623 -> 606 MB.
+   * One at a time: a registration's crops already run on both model threads. `npm run load` (8 clients, every
+   * 5th request a registration): the same 1.1 registrations/s with one slot as with two, recognize p99
+   * 1074-1156 -> 936 ms, peak RSS 623 -> 606 MB.
    */
   private readonly uploads = new Slots(1);
   private readonly cache = new Map<string, UserState>();

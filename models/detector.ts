@@ -31,7 +31,7 @@ export class YoloxDetector implements ObjectDetector {
     const modelPath = modelFile(modelsDir, entry.folder, entry.model);
     const labels = await readLabels(modelFile(modelsDir, entry.folder, entry.labels));
     // A lane of its own runs it beside the scanner; one thread, as YOLOX-nano runs no faster on two (13.5 vs 14.4 ms here).
-    const session = await createSession(modelPath, { threads: 1, lanes: ['detector'], reuseMemory: true, bulk: true });
+    const session = await createSession(modelPath, { threads: 1, lanes: ['detector'], reuseMemory: true });
     if (!session.inputNames.includes(entry.input) || !session.outputNames.includes(entry.output)) {
       await session.release();
       throw new Error(`${modelPath}: expected input "${entry.input}" and output "${entry.output}", found ${session.inputNames} / ${session.outputNames}`);

@@ -46,7 +46,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     const model = featureMap ? withFeatureMap(readFileSync(modelPath), entry.input, featureMap.output, entry.dim) : modelPath;
     // Crops also run on the detector's thread, idle once the proposals are found: two one-thread copies do more
     // per core than one on two threads (MobileNetV2's depthwise layers scale poorly).
-    const session = await createSession(model, { reuseMemory: true, lanes: ['models', 'detector'], bulk: true });
+    const session = await createSession(model, { reuseMemory: true, lanes: ['models', 'detector'] });
     const outputs = [entry.output, ...(entry.classifier ? [entry.classifier.output] : [])];
     const missing = [entry.input].filter((n) => !session.inputNames.includes(n));
     missing.push(...outputs.filter((n) => !session.outputNames.includes(n)));

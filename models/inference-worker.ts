@@ -1,6 +1,4 @@
 /** The body of a model thread (see ort.ts): holds onnxruntime sessions and answers requests one at a time. */
-import { readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { drawSource, type TensorCanvas } from './resample.js';
@@ -89,18 +87,7 @@ async function answer(sessions: Map<number, ort.InferenceSession>, req: Request)
   return { reply: { id: req.id, outputs, inputs }, transfer: [...movable(outputs), ...inputs] };
 }
 
-/** Lowers this thread's OS priority (Linux: a thread is a task of its own); its onnxruntime threads inherit it. */
-function yieldPriority(niceness: number): void {
-  try {
-    const tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
-    setPriority(tid, niceness);
-  } catch {
-    // Not Linux, or not permitted: the thread keeps the process's priority.
-  }
-}
-
 if (parentPort && workerData?.nomenModels) {
-  if (workerData.niceness) yieldPriority(workerData.niceness);
   const port = parentPort;
   const sessions = new Map<number, ort.InferenceSession>();
   port.on('message', (req: Request) =>

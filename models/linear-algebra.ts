@@ -36,7 +36,7 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
       [tensorInfo('a', ['batch', 'n', 'n'])],
       tensorInfo('b', ['batch', 'n', 'n']),
     );
-    const [g, i] = await Promise.all([createSession(gemm, { bulk: true }), createSession(inverse, { bulk: true })]);
+    const [g, i] = await Promise.all([createSession(gemm), createSession(inverse)]);
     return new OnnxLinearAlgebra(g, i);
   }
 

@@ -25,7 +25,7 @@ export function threadCount(env: NodeJS.ProcessEnv = process.env): number {
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** How many runs of the calling context (interactive or bulk) can go at once: one per lane that takes them. */
+  /** How many runs can go at once: one per lane the model was opened in. */
   readonly parallelism: number;
   /**
    * `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of
@@ -45,11 +45,6 @@ export interface SessionOptions {
    */
   lanes?: string[];
   /**
-   * Also open the model in the bulk lane, a thread at low OS priority that runs this model's bulk calls (see
-   * priority.ts): bulk work then only takes the CPU that interactive requests leave, instead of a lane's turn.
-   */
-  bulk?: boolean;
-  /**
    * Keep activation memory between runs (onnxruntime's arena). Worth it for models run all the time on
    * inputs of a few fixed shapes: without it each run maps and faults in fresh pages (~55 ms of system
    * time per recognition). Not for inputs of any shape, whose peaks the arena would keep for good.
@@ -59,13 +54,9 @@ export interface SessionOptions {
 
 const workerFile = new URL(`./inference-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-/** The lane of bulk calls, and how much lower its thread's OS priority is (Linux nice). */
-const BULK_LANE = 'bulk';
-const BULK_NICENESS = 10;
-
-function startWorker(niceness: number): Worker {
+function startWorker(): Worker {
   // Tensors live outside the JavaScript heap; a small young generation keeps an idle thread small.
-  const options = { workerData: { nomenModels: true, niceness }, resourceLimits: { maxYoungGenerationSizeMb: 4 } };
+  const options = { workerData: { nomenModels: true }, resourceLimits: { maxYoungGenerationSizeMb: 4 } };
   if (!workerFile.pathname.endsWith('.ts')) return new Worker(workerFile, options);
   // Run from source (tsx, vitest): workers do not inherit module loaders, so this one registers tsx first.
   const tsx = import.meta.resolve('tsx/esm/api');
@@ -85,7 +76,7 @@ interface Job {
  * first (see priority.ts); the thread never holds a queue of its own that a later urgent call would wait behind.
  */
 class Lane {
-  private readonly worker: Worker;
+  private readonly worker = startWorker();
   private readonly urgent: Job[] = [];
   private readonly deferred: Job[] = [];
   private current?: Job & { id: number };
@@ -98,8 +89,7 @@ class Lane {
     return (this.current ? 1 : 0) + this.urgent.length + this.deferred.length;
   }
 
-  constructor(niceness: number) {
-    this.worker = startWorker(niceness);
+  constructor() {
     this.worker.on('message', (reply: Reply) => {
       const job = this.current;
       if (!job || reply.id !== job.id) return;
@@ -212,27 +202,19 @@ const fromWire = (t: WireTensor) => new ort.Tensor(t.type, t.data as never, t.di
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
   const names = options.lanes ?? ['models'];
   const threads = Math.min(options.threads ?? Math.max(1, Math.floor(threadCount() / names.length)), threadCount());
-  const arena = options.reuseMemory ?? false;
-  // The bulk copy keeps no activation memory: bulk calls are few and may wait; the memory is better returned.
-  const opening = [...names.map((name) => openIn(name, model, threads, arena)), ...(options.bulk ? [openIn(BULK_LANE, model, threadCount(), false)] : [])];
-  const opened = await Promise.allSettled(opening);
+  const opened = await Promise.allSettled(names.map((name) => openIn(name, model, threads, options.reuseMemory ?? false)));
   const copies = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) {
     await Promise.all(copies.map((c) => c.release()));
     throw failed.reason;
   }
-  const interactive = copies.slice(0, names.length);
-  const bulk = copies.slice(names.length);
-  const serving = () => (isBulk() && bulk.length > 0 ? bulk : interactive);
   return {
     inputNames: copies[0].inputNames,
     outputNames: copies[0].outputNames,
-    get parallelism() {
-      return serving().length;
-    },
+    parallelism: copies.length,
     run(feeds, fetches, handOver = false, draws) {
-      const idlest = serving().reduce((best, c) => (c.lane.load < best.lane.load ? c : best));
+      const idlest = copies.reduce((best, c) => (c.lane.load < best.lane.load ? c : best));
       return idlest.run(feeds, fetches, handOver, draws);
     },
     async release() {
@@ -243,7 +225,7 @@ export async function createSession(model: string | Uint8Array, options: Session
 
 /** The model opened in one lane's thread. */
 async function openIn(name: string, model: string | Uint8Array, threads: number, arena: boolean) {
-  const lane = lanes.get(name) ?? new Lane(name === BULK_LANE ? BULK_NICENESS : 0);
+  const lane = lanes.get(name) ?? new Lane();
   lanes.set(name, lane);
   lane.sessions++;
   let opened: Reply;

@@ -1,7 +1,6 @@
 /**
- * Which model calls may wait. Work started inside `bulk()` (registrations, video indexing) runs its model
- * calls on the bulk lane (a thread of low OS priority, see ort.ts) where a model has one, and gives its turn
- * on a shared model thread to calls of interactive requests: a burst of uploads does not slow recognition.
+ * Which model calls may wait. Work started inside `bulk()` (registrations, video indexing) gives its turn
+ * on a model thread to calls of interactive requests, so that a burst of uploads does not slow recognition.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 

@@ -1,6 +1,5 @@
 /** Model threads (models/ort.ts): sessions run off the event loop, fail per call, and never hold a process open. */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,27 +107,6 @@ describe('model threads', () => {
       }
     } finally {
       await spread.release();
-    }
-  });
-
-  it('sends bulk calls to a lane of their own, whose thread runs at a lower OS priority', async () => {
-    const niceThreads = () =>
-      readdirSync('/proc/self/task').filter((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 10; // field 19: nice
-      }).length;
-    const before = niceThreads();
-    const split = await createSession(ENCODER, { lanes: ['ort-test-c', 'ort-test-d'], bulk: true });
-    try {
-      expect(split.parallelism).toBe(2);
-      expect(await bulk(async () => split.parallelism)).toBe(1);
-      const input = () => ({ input: new ort.Tensor('float32', Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.cos(i)), [1, 3, 224, 224]) });
-      const a = (await split.run(input(), ['features'])).features.data as Float32Array;
-      const b = (await bulk(() => split.run(input(), ['features']))).features.data as Float32Array;
-      for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 3);
-      if (process.platform === 'linux') expect(niceThreads()).toBeGreaterThan(before);
-    } finally {
-      await split.release();
     }
   });
 
