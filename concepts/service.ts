@@ -99,8 +99,8 @@ export class ConceptService {
 
   /**
    * Registration and new photos are bulk model work: they give their turn on the model threads to
-   * interactive requests, and only a few decode and embed at once, so that a burst of uploads holds a
-   * bounded number of decoded photos in memory.
+   * interactive requests, and one at a time decodes and embeds (`uploads`), so that a burst of uploads holds
+   * a bounded number of decoded photos in memory.
    */
   create(scope: Scope, input: NewConcept): Promise<Concept> {
     return this.uploads.run(() => bulk(() => this.register(scope, input)));

@@ -139,14 +139,14 @@ export class OnnxImageEncoder implements ImageEncoder {
     const placed = crops.map((crop, k) => {
       const { src, dst } = this.placement(regions[k]);
       const source = regionSource(crop.image, src, dst);
-      const { x0, y0, x1, y1 } = readRect(source);
-      return { crop, source, dst, bytes: (x1 - x0) * (y1 - y0) * 3, offset: k * per };
+      const rect = readRect(source);
+      return { crop, source, rect, dst, bytes: (rect.x1 - rect.x0) * (rect.y1 - rect.y0) * 3, offset: k * per };
     });
     // Only the pixels each crop reads travel to the model thread: at most ~2x the input size per crop.
     const pixels = pixelBuffer(placed.reduce((n, p) => n + p.bytes, 0));
     let at = 0;
-    const drawn = placed.map(({ crop, source, dst, bytes, offset }) => {
-      const { image, src } = cutRegion(source, pixels, at);
+    const drawn = placed.map(({ crop, source, rect, dst, bytes, offset }) => {
+      const { image, src } = cutRegion(source, pixels, at, rect);
       const region = { at, width: image.width, height: image.height, src, dst, flip: crop.flip ?? false, offset };
       at += bytes;
       return region;

@@ -164,9 +164,9 @@ export function readRect({ image, src }: RegionSource): { x0: number; y0: number
   return { x0, y0, x1, y1 };
 }
 
-/** Copies what drawing `source` reads into `out` at byte `at`: a source of its own that draws the same pixels. */
-export function cutRegion(source: RegionSource, out: Uint8Array, at: number): RegionSource {
-  const { x0, y0, x1, y1 } = readRect(source);
+/** Copies what drawing `source` reads (`rect`) into `out` at byte `at`: a source of its own that draws the same pixels. */
+export function cutRegion(source: RegionSource, out: Uint8Array, at: number, rect = readRect(source)): RegionSource {
+  const { x0, y0, x1, y1 } = rect;
   const { image, src } = source;
   const width = x1 - x0;
   const row = width * 3;
