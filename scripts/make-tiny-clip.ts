@@ -11,10 +11,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import onnxProto from 'onnx-proto';
 import { seeded } from '../concepts/random.js';
-
-const { onnx } = onnxProto;
+import { byteAlphabet } from './lib/byte-alphabet.js';
+import { FLOAT, INT64, floatTensor, int64Tensor, intAttr, intsAttr, model, node, valueInfo } from './lib/onnx-build.js';
 
 export type Family = 'clip' | 'siglip';
 
@@ -26,54 +25,6 @@ export const TINY_CLIP = {
   dim: 16,
   maxTokens: 16,
 } as const;
-
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-
-function floatTensor(name: string, dims: number[], next: () => number, scale: number) {
-  const values = new Float32Array(dims.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < values.length; i++) values[i] = (next() * 2 - 1) * scale;
-  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(values.buffer) });
-}
-
-function int64Tensor(name: string, values: number[]) {
-  return onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, int64Data: values });
-}
-
-function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
-}
-
-function node(opType: string, input: string[], output: string[], attribute: onnxProto.onnx.IAttributeProto[] = []) {
-  return onnx.NodeProto.create({ name: `${opType}_${output[0]}`, opType, input, output, attribute });
-}
-
-function intsAttr(name: string, ints: number[]) {
-  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
-}
-
-function intAttr(name: string, i: number) {
-  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
-}
-
-function model(graph: onnxProto.onnx.IGraphProto): Uint8Array {
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
-      producerName: 'nomen make-tiny-clip',
-      graph,
-    }),
-  ).finish();
-}
 
 /** The output names transformers.js reads: CLIP's projected embeddings, SigLIP's pooled output. */
 const OUTPUTS: Record<Family, { image: string; text: string }> = {
@@ -143,15 +94,6 @@ function textModel(family: Family, vocabSize: number): Uint8Array {
       node('MatMul', ['pooled', 'proj_w'], [OUTPUTS[family].text]),
     ],
   });
-}
-
-/** GPT-2/CLIP byte-to-unicode table: printable stand-ins for the 256 byte values. */
-function byteAlphabet(): string[] {
-  const keep = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const chars: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) chars.push(String.fromCharCode(keep(b) ? b : 256 + extra++));
-  return chars;
 }
 
 const BOS = '<|startoftext|>';

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransformersClipEntry } from '../models/catalog.js';
 import { loadClip } from '../models/clip.js';
 import { GENERIC_CATEGORIES } from '../models/generic-categories.js';
-import type { DecodedImage, ImageEncoder, TextEncoder } from '../models/types.js';
+import type { ImageEncoder, TextEncoder } from '../models/types.js';
 import { type Family, TINY_CLIP, makeTinyClip } from '../scripts/make-tiny-clip.js';
+import { patternImage } from './support/pattern-image.js';
 
 const entry: TransformersClipEntry = {
   kind: 'transformers-clip',
@@ -18,18 +19,6 @@ const entry: TransformersClipEntry = {
   files: [],
 };
 
-/** A deterministic picture: smooth gradients plus a seed-dependent pattern, not left-right symmetric. */
-function picture(width: number, height: number, seed: number): DecodedImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      data[i] = (x * 255) / width;
-      data[i + 1] = (y * 255) / height;
-      data[i + 2] = (Math.sin((x + 2 * y) * 0.3 * seed) * 0.5 + 0.5) * 255;
-    }
-  return { data, width, height };
-}
 
 const norm = (v: Float32Array) => Math.hypot(...v);
 const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
@@ -37,8 +26,8 @@ const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) =
 describe.each<Family>(['clip', 'siglip'])('loadClip on a generated tiny %s model', (family) => {
   let dir: string;
   let clip: ImageEncoder & TextEncoder;
-  const a = picture(64, 48, 1);
-  const b = picture(50, 70, 2);
+  const a = patternImage(64, 48, 1);
+  const b = patternImage(50, 70, 2);
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'nomen-clip-'));
