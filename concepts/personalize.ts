@@ -7,7 +7,7 @@
  * ("the dog" -> "Biscuit") where only one present concept has that category, then, for any still missing,
  * one stricter request. A stream cannot take back what it sent: its final event carries the repaired text.
  */
-import type { ChatMessage, ChatOptions, DecodedImage, VisionLanguageModel } from '../models/types.js';
+import type { ChatAnswer, ChatMessage, ChatOptions, DecodedImage, VisionLanguageModel } from '../models/types.js';
 import { type ConceptCue, conditionChat, jpegDataUrl, maxTokensFor, photoRequest, stricterRequest, type Task } from './conditioning.js';
 import type { Describer } from './describe.js';
 import { DomainError } from './errors.js';
@@ -32,6 +32,8 @@ export interface PersonalAnswer {
   /** The concepts present, best first. */
   concepts: NamedMatch[];
   model: string;
+  /** The model's finish reason for the text given (`stop`, `length`, ...). */
+  finishReason: string;
   /** Milliseconds by stage: recognition's, conditioning, vlm (every model call), repair (the rest of naming), total. */
   timings: Timings;
 }
@@ -159,23 +161,31 @@ export class Personalizer {
     const t = performance.now();
     const first = await this.vlm.chat(p.request, p.options);
     p.timings.vlm = performance.now() - t;
-    return this.finish(p, first.text, first.model, true);
+    return this.finish(p, first, true);
   }
 
   private async *runStream(p: Prepared, repair: boolean): AsyncGenerator<PersonalEvent, void, undefined> {
     const t = performance.now();
     let text = '';
-    for await (const piece of this.vlm.stream(p.request, p.options)) {
-      text += piece;
-      yield { type: 'delta', text: piece };
+    const pieces = this.vlm.stream(p.request, p.options);
+    let next: IteratorResult<string, string | void>;
+    // Not `for await`, which drops the stream's return value (the finish reason); `finally` stops the model when our caller stops early, as it would.
+    try {
+      while (!(next = await pieces.next()).done) {
+        text += next.value;
+        yield { type: 'delta', text: next.value };
+      }
+    } finally {
+      await pieces.return(undefined);
     }
     p.timings.vlm = performance.now() - t;
-    yield { type: 'done', answer: await this.finish(p, text, this.vlm.name, repair) };
+    yield { type: 'done', answer: await this.finish(p, { text, model: this.vlm.name, finishReason: next.value ?? 'stop' }, repair) };
   }
 
-  private async finish(p: Prepared, text: string, model: string, repair: boolean): Promise<PersonalAnswer> {
+  private async finish(p: Prepared, first: ChatAnswer, repair: boolean): Promise<PersonalAnswer> {
     const t = performance.now();
-    let answer = text.trim();
+    let answer = first.text.trim();
+    let finishReason = first.finishReason;
     let vlmMs = 0;
     if (repair) {
       const missing = () => p.cues.filter((c) => !mentions(answer, c.name));
@@ -192,7 +202,10 @@ export class Personalizer {
         const candidate = retry?.text.trim() ?? '';
         const named = (s: string) => p.cues.filter((c) => mentions(s, c.name));
         // Taken only when it keeps every name the answer had and adds one.
-        if (named(candidate).length > named(answer).length && named(answer).every((c) => mentions(candidate, c.name))) answer = candidate;
+        if (retry && named(candidate).length > named(answer).length && named(answer).every((c) => mentions(candidate, c.name))) {
+          answer = candidate;
+          finishReason = retry.finishReason;
+        }
       }
     }
     p.timings.vlm += vlmMs;
@@ -200,6 +213,6 @@ export class Personalizer {
     p.timings.total = performance.now() - p.started;
     for (const k of Object.keys(p.timings)) p.timings[k] = Math.round(p.timings[k] * 10) / 10;
     const concepts = p.present.map(({ match }) => ({ ...match, named: mentions(answer, match.name) }));
-    return { text: answer, concepts, model, timings: p.timings };
+    return { text: answer, concepts, model: first.model, finishReason, timings: p.timings };
   }
 }

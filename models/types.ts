@@ -92,6 +92,7 @@ export interface ChatAnswer {
   text: string;
   /** The model that answered, as the server names it. */
   model: string;
+  /** Why the answer ended, as OpenAI says it: `stop`, `length` (cut at maxTokens), ... */
   finishReason: string;
 }
 
@@ -108,8 +109,11 @@ export interface ModelHealth {
 export interface VisionLanguageModel {
   readonly name: string;
   chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatAnswer>;
-  /** The answer as it is generated, piece by piece; failures before the first piece throw from the first `next()`. */
-  stream(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<string, void, undefined>;
+  /**
+   * The answer as it is generated, piece by piece, returning its finish reason when the model gives one;
+   * failures before the first piece throw from the first `next()`.
+   */
+  stream(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<string, string | void, undefined>;
   health(): Promise<ModelHealth>;
   dispose(): Promise<void>;
 }

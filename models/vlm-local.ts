@@ -9,6 +9,7 @@ import {
   AutoProcessor,
   InterruptableStoppingCriteria,
   RawImage,
+  type Tensor,
   TextStreamer,
   env,
   type Message,
@@ -32,6 +33,8 @@ export interface LocalVlmOptions {
 }
 
 const DEFAULT_MAX_TOKENS = 256;
+
+type FinishReason = 'stop' | 'length';
 
 interface Loaded {
   processor: Processor;
@@ -94,12 +97,16 @@ export class LocalVlm implements VisionLanguageModel {
   }
 
   async chat(messages: ChatMessage[], options: ChatOptions = {}): Promise<ChatAnswer> {
+    const pieces = this.stream(messages, options);
     let text = '';
-    for await (const piece of this.stream(messages, options)) text += piece;
-    return { text: text.trim(), model: this.name, finishReason: 'stop' };
+    let next: IteratorResult<string, FinishReason>;
+    // Not `for await`: it drops the stream's return value, the finish reason.
+    while (!(next = await pieces.next()).done) text += next.value;
+    return { text: text.trim(), model: this.name, finishReason: next.value };
   }
 
-  async *stream(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string, void, undefined> {
+  /** Returns why generation ended, as OpenAI says it: `length` when it used the whole token budget, else `stop`. */
+  async *stream(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string, FinishReason, undefined> {
     const { processor, model } = await this.ready();
     const call = new ModelCall(this.options.timeoutMs, options.signal);
     const stopping = new InterruptableStoppingCriteria();
@@ -114,6 +121,7 @@ export class LocalVlm implements VisionLanguageModel {
       const inputs = images.length > 0 ? await processor(prompt, images, { do_image_splitting: false }) : processor.tokenizer!(prompt);
       // The streamer's callback feeds this generator through a small queue: generate() runs on its own.
       const pieces: string[] = [];
+      let said = false;
       let wake = () => {};
       let finished = false;
       const streamer = new TextStreamer(processor.tokenizer!, {
@@ -124,10 +132,11 @@ export class LocalVlm implements VisionLanguageModel {
           wake();
         },
       });
+      const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
       generation = model
         .generate({
           ...inputs,
-          max_new_tokens: options.maxTokens ?? DEFAULT_MAX_TOKENS,
+          max_new_tokens: maxTokens,
           do_sample: (options.temperature ?? 0) > 0,
           ...(options.temperature && { temperature: options.temperature }),
           streamer,
@@ -138,16 +147,21 @@ export class LocalVlm implements VisionLanguageModel {
           wake();
         });
       for (;;) {
-        const piece = pieces.shift();
-        if (piece !== undefined) {
+        const raw = pieces.shift();
+        if (raw !== undefined) {
           call.arm();
+          // The chat template ends with "Assistant:", so the answer's first piece starts with a space.
+          const piece: string = said ? raw : raw.trimStart();
+          said ||= piece !== '';
           if (piece) yield piece;
         } else if (finished) break;
         else await new Promise<void>((resolve) => (wake = resolve));
       }
-      await generation;
+      const sequences = (await generation) as Tensor;
       // An interrupted generation ends normally, with the text so far: a timeout or abort must still fail.
       call.signal.throwIfAborted();
+      // Generation ends at the end token or at the budget; the sequences hold the prompt and every generated token.
+      return sequences.dims[1] - inputs.input_ids.dims[1] >= maxTokens ? 'length' : 'stop';
     } catch (e) {
       if (call.timedOut) throw new ModelError('model_timeout', `${this.name} did not answer within ${this.options.timeoutMs} ms`);
       if (call.abandoned || e instanceof ModelError) throw e;

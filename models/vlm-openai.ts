@@ -97,19 +97,23 @@ export class OpenAiVlm implements VisionLanguageModel {
     }
   }
 
-  async *stream(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string, void, undefined> {
+  /** Returns the finish reason of the last chunk that gave one. */
+  async *stream(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string, string | undefined, undefined> {
     const call = new ModelCall(this.options.timeoutMs, options.signal);
+    let finishReason: string | undefined;
     try {
       await call.slot(this.limit);
       const res = await this.request('/chat/completions', await this.body(messages, options, true, call), call);
       for await (const data of sseData(res.body!)) {
         call.arm();
-        if (data.trim() === '[DONE]') return;
+        if (data.trim() === '[DONE]') break;
         const json = JSON.parse(data) as Completion;
         if (json.error) throw this.malformed(json);
-        const piece = json.choices?.[0]?.delta?.content;
-        if (piece) yield piece;
+        const choice = json.choices?.[0];
+        finishReason = choice?.finish_reason ?? finishReason;
+        if (choice?.delta?.content) yield choice.delta.content;
       }
+      return finishReason;
     } catch (e) {
       throw this.failed(e, call);
     } finally {

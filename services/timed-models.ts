@@ -25,7 +25,8 @@ function timed<T extends object>(target: T, model: string, timer: ModelTimer, { 
         return async function* (...args: unknown[]) {
           const done = timer(model, String(property));
           try {
-            yield* bound(...args);
+            // The stream's return value (a VLM's finish reason) passes through too.
+            return yield* bound(...args);
           } finally {
             done();
           }

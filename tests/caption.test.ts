@@ -386,6 +386,18 @@ describe('POST /v1/chat/completions with the official openai client', () => {
     expect(standIn.chatRequests[0].messages).toEqual(messages);
   });
 
+  it("passes the model's finish reason through, answered and streamed", async () => {
+    standIn.reply = () => ({ text: 'Hello there, how', finishReason: 'length' });
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Hi there' }];
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages, max_tokens: 3 });
+    expect(completion.choices[0]).toMatchObject({ message: { content: 'Hello there, how' }, finish_reason: 'length' });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages, max_tokens: 3, stream: true });
+    const reasons: (string | null)[] = [];
+    for await (const chunk of stream) reasons.push(chunk.choices[0]?.finish_reason ?? null);
+    expect(reasons.at(-1)).toBe('length');
+    expect(reasons.slice(0, -1).every((r) => r === null)).toBe(true);
+  });
+
   it('raises a bad request as a 400', async () => {
     const e = await client.chat.completions.create({ model: 'gpt-4o', messages: ask(dogUrl) }).catch((err: unknown) => err);
     expect(e).toMatchObject({ status: 400, code: 'invalid_request' });

@@ -26,10 +26,13 @@ const ask = (text: string, ...images: string[]): ChatMessage[] => [
   { role: 'user', content: [...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })), { type: 'text' as const, text }] },
 ];
 
-async function collect(stream: AsyncIterable<string>): Promise<string[]> {
+/** A stream's pieces and its return value, the finish reason. */
+async function collect(stream: AsyncGenerator<string, string | void>): Promise<{ pieces: string[]; finishReason: string | void }> {
   const pieces: string[] = [];
-  for await (const piece of stream) pieces.push(piece);
-  return pieces;
+  for (let next = await stream.next(); ; next = await stream.next()) {
+    if (next.done) return { pieces, finishReason: next.value };
+    pieces.push(next.value);
+  }
 }
 
 describe('LocalVlm on a generated tiny SmolVLM', () => {
@@ -66,6 +69,8 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
   it('answers a text and image question with maxTokens generated words, the same each time', async () => {
     const answer = await vlm.chat(ask('Describe the photo.', photo), { maxTokens: 8 });
     expect(answer.model).toBe('smolvlm-256m-instruct');
+    // Cut at the limit rather than ended by the model: what OpenAI calls `length`.
+    expect(answer.finishReason).toBe('length');
     // The tiny model only ever generates whole words (never its end token): one word per token.
     expect(words(answer.text)).toHaveLength(8);
     for (const word of words(answer.text)) expect(TINY_SMOLVLM_WORDS).toContain(word);
@@ -99,14 +104,17 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
     ];
     const answer = await vlm.chat(messages, { maxTokens: 5 });
     expect(words(answer.text)).toHaveLength(5);
+    expect(answer.finishReason).toBe('length');
     expect((await vlm.chat(messages, { maxTokens: 5 })).text).toBe(answer.text);
   });
 
-  it("streams pieces that add up to the chat's answer", async () => {
+  it("streams pieces that add up to the chat's answer, and returns the finish reason", async () => {
     const messages = ask('Describe the photo.', photo);
-    const pieces = await collect(vlm.stream(messages, { maxTokens: 8 }));
+    const { pieces, finishReason } = await collect(vlm.stream(messages, { maxTokens: 8 }));
     expect(pieces.length).toBeGreaterThan(2);
-    expect(pieces.join('').trim()).toBe((await vlm.chat(messages, { maxTokens: 8 })).text);
+    expect(pieces[0]).not.toMatch(/^\s/);
+    expect(pieces.join('')).toBe((await vlm.chat(messages, { maxTokens: 8 })).text);
+    expect(finishReason).toBe('length');
   });
 
   it('stops when the caller aborts, with the abort, and frees its slot', async () => {

@@ -18,8 +18,8 @@ export interface ChatBody {
 }
 
 export type Reply =
-  /** `delayMs` before answering (streamed replies: before each word); a stream stops short after `stallAfterWords`. */
-  | { text: string; delayMs?: number; stallAfterWords?: number }
+  /** `delayMs` before answering (streamed replies: before each word); a stream stops short after `stallAfterWords`; `finishReason` 'stop' by default. */
+  | { text: string; delayMs?: number; stallAfterWords?: number; finishReason?: string }
   | { status: number; retryAfterS?: number; delayMs?: number }
   /** Closes the connection without an answer. */
   | { drop: true }
@@ -124,7 +124,7 @@ export class OpenAiStandIn {
     const base = { id: `chatcmpl-${this.chats}`, created: Math.floor(Date.now() / 1000), model: body.model };
     if (!body.stream) {
       await sleep(reply.delayMs ?? 0);
-      const choice = { index: 0, message: { role: 'assistant', content: reply.text }, finish_reason: 'stop' };
+      const choice = { index: 0, message: { role: 'assistant', content: reply.text }, finish_reason: reply.finishReason ?? 'stop' };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...base, object: 'chat.completion', choices: [choice] }));
       return;
     }
@@ -136,6 +136,6 @@ export class OpenAiStandIn {
       if (res.destroyed) return;
       res.write(chunk({ content: word }, null));
     }
-    res.end(`${chunk({}, 'stop')}data: [DONE]\n\n`);
+    res.end(`${chunk({}, reply.finishReason ?? 'stop')}data: [DONE]\n\n`);
   }
 }

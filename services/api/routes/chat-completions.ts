@@ -83,7 +83,7 @@ export function registerChatCompletions(app: Api, { personal }: Deps): void {
     if (!body.stream) {
       const a = await personal.chat(scope, messages, options);
       const message = { role: 'assistant' as const, content: a.text };
-      return c.json({ ...head, object: 'chat.completion' as const, model: a.model, choices: [{ index: 0, message, finish_reason: 'stop' }], nomen: report(a) }, 200);
+      return c.json({ ...head, object: 'chat.completion' as const, model: a.model, choices: [{ index: 0, message, finish_reason: a.finishReason }], nomen: report(a) }, 200);
     }
     const chunk = (delta: object, finish: string | null, extra?: object) =>
       JSON.stringify({ ...head, object: 'chat.completion.chunk', model: personal.vlm.name, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
@@ -95,7 +95,7 @@ export function registerChatCompletions(app: Api, { personal }: Deps): void {
           first = false;
           return;
         }
-        await sse.writeSSE({ data: chunk({}, 'stop', { nomen: report(e.answer) }) });
+        await sse.writeSSE({ data: chunk({}, e.answer.finishReason, { nomen: report(e.answer) }) });
         await sse.writeSSE({ data: '[DONE]' });
       },
       // The shape OpenAI clients raise as an API error.
