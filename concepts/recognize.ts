@@ -45,8 +45,7 @@ async function scanWindows(image: DecodedImage, heads: UserHeads, models: Recogn
   const scanner = models.encoder.scanner;
   if (!scanner || options.scanned === 0) return [];
   const windows = gridRegions(image, options.scanGrid).filter((r) => r.source === 'grid').map((r) => r.box);
-  const vectors = await scanner.scan(image, windows);
-  const best = bestRows(await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights), heads.bias);
+  const best = bestRows(await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights), heads.bias);
   return best.map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] })).sort((a, b) => b.margin - a.margin);
 }
 

@@ -9,7 +9,7 @@ import { checkImage, cropRegion } from './boxes.js';
 import { inputCanvas, type OnnxEncoderEntry } from './catalog.js';
 import { inputBuffer, ort, type Session } from './ort.js';
 import { drawScaled } from './scale-image.js';
-import type { DecodedImage, PixelBox, RegionScanner } from './types.js';
+import type { DecodedImage, Matrix, PixelBox, RegionScanner } from './types.js';
 
 const { onnx } = onnxProto;
 
@@ -49,11 +49,18 @@ interface Table {
   c: number;
 }
 
+/** The table's memory (~1 MB), reused by every scan: each builds and reads its table in one synchronous step. */
+let tableMemory = new Float32Array(0);
+
 function summedArea(map: Float32Array, c: number, h: number, w: number): Table {
-  const sums = new Float32Array((h + 1) * (w + 1) * c);
+  const size = (h + 1) * (w + 1) * c;
+  if (tableMemory.length < size) tableMemory = new Float32Array(size);
+  const sums = tableMemory.subarray(0, size);
+  sums.fill(0, 0, (w + 1) * c);
   const row = new Float32Array(c);
   for (let i = 0; i < h; i++) {
     row.fill(0);
+    sums.fill(0, (i + 1) * (w + 1) * c, ((i + 1) * (w + 1) + 1) * c);
     for (let j = 0; j < w; j++) {
       const above = (i * (w + 1) + j + 1) * c;
       const at = ((i + 1) * (w + 1) + j + 1) * c;
@@ -67,7 +74,7 @@ function summedArea(map: Float32Array, c: number, h: number, w: number): Table {
 }
 
 /** Adds sign × the table at real coordinates (u across, v down): bilinear in the table is exact area for a piecewise-constant map. */
-function accumulate(t: Table, out: Float32Array, sign: number, u: number, v: number): void {
+function accumulate(t: Table, out: Float32Array, o: number, sign: number, u: number, v: number): void {
   const j = Math.min(Math.floor(u), t.w - 1);
   const i = Math.min(Math.floor(v), t.h - 1);
   const fu = u - j;
@@ -81,25 +88,24 @@ function accumulate(t: Table, out: Float32Array, sign: number, u: number, v: num
   const wb = sign * (1 - fv) * fu;
   const wd = sign * fv * (1 - fu);
   const we = sign * fv * fu;
-  for (let k = 0; k < c; k++) out[k] += wa * sums[a + k] + wb * sums[b + k] + wd * sums[d + k] + we * sums[e + k];
+  for (let k = 0; k < c; k++) out[o + k] += wa * sums[a + k] + wb * sums[b + k] + wd * sums[d + k] + we * sums[e + k];
 }
 
-/** Average of the map over the region, L2-normalised. */
-function pool(t: Table, image: DecodedImage, r: PixelBox): Float32Array {
+/** Average of the map over the region, L2-normalised, into row `row` of `out`. */
+function pool(t: Table, image: DecodedImage, r: PixelBox, out: Float32Array, row: number): void {
   const u0 = (r.x / image.width) * t.w;
   const u1 = ((r.x + r.w) / image.width) * t.w;
   const v0 = (r.y / image.height) * t.h;
   const v1 = ((r.y + r.h) / image.height) * t.h;
-  const out = new Float32Array(t.c);
-  accumulate(t, out, 1, u1, v1);
-  accumulate(t, out, -1, u0, v1);
-  accumulate(t, out, -1, u1, v0);
-  accumulate(t, out, 1, u0, v0);
+  const o = row * t.c;
+  accumulate(t, out, o, 1, u1, v1);
+  accumulate(t, out, o, -1, u0, v1);
+  accumulate(t, out, o, -1, u1, v0);
+  accumulate(t, out, o, 1, u0, v0);
   let ss = 0;
-  for (let k = 0; k < out.length; k++) ss += out[k] * out[k];
+  for (let k = o; k < o + t.c; k++) ss += out[k] * out[k];
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  for (let k = 0; k < out.length; k++) out[k] *= inv;
-  return out;
+  for (let k = o; k < o + t.c; k++) out[k] *= inv;
 }
 
 /** Scans with the session of its encoder (a model opened through withFeatureMap). */
@@ -110,14 +116,17 @@ export class FeatureMapScanner implements RegionScanner {
     private readonly session: Session,
   ) {}
 
-  async scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]> {
+  async scan(image: DecodedImage, boxes: PixelBox[]): Promise<Matrix> {
     checkImage(image);
     const regions = boxes.map((b) => cropRegion(image, b));
-    const table = await this.featureMap(image);
-    return regions.map((r) => pool(table, image, r));
+    const { map, c, h, w } = await this.featureMap(image);
+    const table = summedArea(map, c, h, w);
+    const vectors = new Float32Array(regions.length * c);
+    regions.forEach((r, i) => pool(table, image, r, vectors, i));
+    return { data: vectors, rows: regions.length, cols: c };
   }
 
-  private async featureMap(image: DecodedImage): Promise<Table> {
+  private async featureMap(image: DecodedImage): Promise<{ map: Float32Array; c: number; h: number; w: number }> {
     const { side, stride, output } = this.spec;
     const fit = (n: number) => Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
     const w = fit(image.width);
@@ -127,6 +136,6 @@ export class FeatureMapScanner implements RegionScanner {
     const dims = this.entry.layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
     const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output], true))[output];
     const [, c, fh, fw] = out.dims;
-    return summedArea(out.data as Float32Array, c, fh, fw);
+    return { map: out.data as Float32Array, c, h: fh, w: fw };
   }
 }

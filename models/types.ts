@@ -68,7 +68,8 @@ export interface LinearAlgebra {
 
 /** Cheap approximate vectors for many windows of one photo (one forward pass): for ranking candidate regions, not for decisions. */
 export interface RegionScanner {
-  scan(image: DecodedImage, boxes: PixelBox[]): Promise<Float32Array[]>;
+  /** One L2-normalised row per box. */
+  scan(image: DecodedImage, boxes: PixelBox[]): Promise<Matrix>;
 }
 
 /** One part of a chat message's content, in the OpenAI chat-completions shape; images travel as data URLs. */

@@ -145,6 +145,30 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
       expect(sims.filter((s) => s > own).length).toBeLessThan(5);
     });
   });
+
+  it('scans windows into unit rows that find the dog, the same alone as with scans in flight together', async () => {
+    const scanner = enc.scanner!;
+    const halves = (img: DecodedImage) => [
+      { x: 0, y: 0, w: img.width, h: img.height },
+      { x: 0, y: 0, w: img.width >> 1, h: img.height },
+      { x: 0, y: img.height >> 1, w: img.width, h: img.height - (img.height >> 1) },
+    ];
+    const alone = [await scanner.scan(dog0, halves(dog0)), await scanner.scan(teapot, halves(teapot))];
+    const together = await Promise.all([scanner.scan(dog0, halves(dog0)), scanner.scan(teapot, halves(teapot))]);
+    expect(together.map((m) => Array.from(m.data))).toEqual(alone.map((m) => Array.from(m.data)));
+    // A photo of another shape in between (a feature map of another size) leaves nothing behind.
+    const tall = await decode(sharp(path.join(PHOTOS, 'dog/01.jpg')).resize(384, 768, { fit: 'fill' }));
+    await scanner.scan(tall, halves(tall));
+    expect(Array.from((await scanner.scan(dog0, halves(dog0))).data)).toEqual(Array.from(alone[0].data));
+    const row = (m: { data: Float32Array; cols: number }, r: number) => m.data.subarray(r * m.cols, (r + 1) * m.cols);
+    for (const m of alone) {
+      expect([m.rows, m.cols]).toEqual([3, 1280]);
+      for (let r = 0; r < m.rows; r++) expect(cos(row(m, r), row(m, r))).toBeCloseTo(1, 4);
+    }
+    // The whole-photo window of the dog is nearer the dog's own embedding than the teapot's window is.
+    const [dogVector] = await enc.embed([{ image: dog1 }]);
+    expect(cos(row(alone[0], 0), dogVector)).toBeGreaterThan(cos(row(alone[1], 0), dogVector) + 0.1);
+  });
 });
 
 describe('loadEncoder', () => {

@@ -6,6 +6,12 @@ import path from 'node:path';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
+/** The V8 flags that `npm start`, `npm run worker` and the image run node with (package.json config.nodeFlags; README, stack notes: memory). */
+export function nodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { config: { nodeFlags: string } };
+  return pkg.config.nodeFlags.split(' ');
+}
+
 /** The bundle `npm run build` makes of a process's entry: what `npm start` and `npm run worker` run. */
 export function builtEntry(name: 'server' | 'worker'): string {
   const file = path.join(repoRoot, 'dist/services', `${name}.js`);
@@ -36,9 +42,9 @@ export interface ServerProcess {
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', builtEntry('server')], {
+  const child = spawn(process.execPath, [...nodeFlags(), builtEntry('server')], {
     cwd: repoRoot,
-    // As `npm start` runs it: malloc settings and a small young generation (README, stack notes: memory).
+    // As `npm start` runs it: its malloc settings (README, stack notes: memory).
     env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -1,7 +1,7 @@
 /** `npm run worker`'s entry as a child process, for tests of jobs shared between processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { builtEntry } from '../../scripts/lib/server-process.js';
+import { builtEntry, nodeFlags } from '../../scripts/lib/server-process.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -12,7 +12,7 @@ export interface WorkerProcess {
 
 /** Resolves once the worker says it takes jobs. */
 export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [builtEntry('worker')], {
+  const child = spawn(process.execPath, [...nodeFlags(), builtEntry('worker')], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
