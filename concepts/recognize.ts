@@ -49,11 +49,11 @@ async function scanWindows(image: DecodedImage, heads: UserHeads, models: Recogn
   return best.map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] })).sort((a, b) => b.margin - a.margin);
 }
 
-/** Each concept's best scanned window, concepts closest to present first, skipping windows already covered. */
-function promising(ranked: { box: PixelBox }[], taken: PixelBox[], limit: number): PixelBox[] {
+/** Each concept's best scanned window, concepts closest to present first, skipping windows already covered and hopeless ones. */
+function promising(ranked: { box: PixelBox; margin: number }[], taken: PixelBox[], options: RegionOptions): PixelBox[] {
   const picked: PixelBox[] = [];
-  for (const { box } of ranked) {
-    if (picked.length >= limit) break;
+  for (const { box, margin } of ranked) {
+    if (picked.length >= options.scanned || margin < options.scanFloor) break;
     if ([...taken, ...picked].some((t) => iou(t, box) > 0.6)) continue;
     picked.push(box);
   }
@@ -72,7 +72,7 @@ export async function recognizeImage(
   const [proposals, ranked] = await Promise.all([proposeRegions(image, models.detector, options), scanWindows(image, heads, models, options)]);
   const regions = proposals.map((r) => r.box);
   const fixedCount = regions.length;
-  regions.push(...promising(ranked, regions, options.scanned));
+  regions.push(...promising(ranked, regions, options));
   timings.regions = performance.now() - t;
   t = performance.now();
   const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));

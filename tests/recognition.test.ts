@@ -5,7 +5,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../concepts/intake.js';
+import { defaultRegionOptions } from '../concepts/regions.js';
+import { ConceptService } from '../concepts/service.js';
 import type { Box } from '../concepts/types.js';
+import type { Crop } from '../models/types.js';
 import { openRuntime, type Runtime } from '../services/runtime.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -89,6 +92,28 @@ describe('learning and recognition', () => {
     expect(dog && inside(dog.box, dogRect)).toBe(true);
     expect(duck && inside(duck.box, duckRect)).toBe(true);
     expect(concepts.some((m) => m.id === ids.teapot)).toBe(false);
+  });
+
+  it('embeds a scanned window only while its scanner margin reaches the floor', async () => {
+    const encoder = runtime.models.encoder;
+    const embed = encoder.embed.bind(encoder);
+    let crops = 0;
+    // The real encoder, counting what it embeds.
+    const counting = { ...runtime.models, encoder: Object.assign(Object.create(encoder) as typeof encoder, { embed: (c: Crop[]) => ((crops += c.length), embed(c)) }) };
+    const recognize = async (scanFloor: number) => {
+      const service = await ConceptService.create(runtime.store, counting, { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } });
+      crops = 0;
+      const { concepts } = await service.recognize(scope, photo('dog', 4), true);
+      return { crops, concepts };
+    };
+    const [none, floor, all] = [await recognize(Infinity), await recognize(defaultRegionOptions.scanFloor), await recognize(-Infinity)];
+    // Four concepts: each one's best window (fewer where windows coincide) on top of the fixed proposals.
+    expect(all.crops - none.crops).toBeGreaterThan(0);
+    expect(all.crops - none.crops).toBeLessThanOrEqual(4);
+    // Only the dog is near present here: the other concepts' best windows are left out.
+    expect(floor.crops).toBeLessThan(all.crops);
+    expect(floor.crops).toBeGreaterThan(none.crops);
+    expect(floor.concepts.map((m) => [m.id, m.present])).toEqual(all.concepts.map((m) => [m.id, m.present]));
   });
 
   it('learns from negative photos and retrains when a concept goes', async () => {
