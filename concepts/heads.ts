@@ -44,13 +44,21 @@ export function primal(pool: Matrix, examples: Example[], coef: Float64Array): H
 }
 
 /**
- * The head's output on column `target` of `cross` (pool rows × targets, the dot products of every pool row
- * with every target vector): no primal weights needed.
+ * The head's outputs on columns [from, to) of `cross` (pool rows × targets, the dot products of every pool
+ * row with every target vector): no primal weights needed. Row by row, so that memory is read in order.
  */
-export function dualOutput(examples: Example[], coef: Float64Array, cross: Matrix, target: number): number {
-  let s = 0;
-  for (let i = 0; i < examples.length; i++) s += coef[i] * (cross.data[examples[i].row * cross.cols + target] + 1);
-  return s;
+export function dualOutputs(examples: Example[], coef: Float64Array, cross: Matrix, from: number, to: number): Float64Array {
+  const out = new Float64Array(to - from);
+  let bias = 0;
+  for (let i = 0; i < examples.length; i++) {
+    const c = coef[i];
+    if (c === 0) continue;
+    bias += c;
+    const at = examples[i].row * cross.cols;
+    for (let k = from; k < to; k++) out[k - from] += c * cross.data[at + k];
+  }
+  for (let k = 0; k < out.length; k++) out[k] += bias;
+  return out;
 }
 
 /**
@@ -60,10 +68,11 @@ export function dualOutput(examples: Example[], coef: Float64Array, cross: Matri
 export async function fitHeads(gram: Float32Array, rows: number, sets: Example[][], lambda: number, algebra: LinearAlgebra): Promise<HeadFit[]> {
   const systems = sets.map((examples): Matrix => {
     const n = examples.length;
+    const at = Int32Array.from(examples, (e) => e.row);
     const a = new Float32Array(n * n);
     for (let i = 0; i < n; i++) {
-      const ri = examples[i].row * rows;
-      for (let j = 0; j < n; j++) a[i * n + j] = gram[ri + examples[j].row] + 1;
+      const ri = at[i] * rows;
+      for (let j = 0; j < n; j++) a[i * n + j] = gram[ri + at[j]] + 1;
       a[i * n + i] += lambda / examples[i].weight;
     }
     return { data: a, rows: n, cols: n };

@@ -4,7 +4,7 @@
  * negative bank; then calibrates each threshold on leave-one-photo-out scores of whole region sets.
  */
 import type { LinearAlgebra, Matrix } from '../models/types.js';
-import { dualOutput, fitHeads, primal, type Example, type Head } from './heads.js';
+import { dualOutputs, fitHeads, primal, type Example, type Head } from './heads.js';
 import type { ViewKind } from './types.js';
 import { stack } from './matrix.js';
 
@@ -109,6 +109,16 @@ export function chooseCut(positives: number[], negatives: number[]): number {
   return bestCut;
 }
 
+/** The `m` rows closest to the concept (highest `closeness[row]`), in pool order: a cut found by one native sort. */
+function hardest(rows: number[], closeness: Float32Array, m: number): number[] {
+  if (m <= 0) return [];
+  if (rows.length <= m) return rows;
+  const cutoff = Float32Array.from(rows, (r) => closeness[r]).sort()[rows.length - m];
+  const picked = rows.filter((r) => closeness[r] > cutoff);
+  for (const r of rows) if (picked.length < m && closeness[r] === cutoff) picked.push(r);
+  return picked;
+}
+
 export async function trainHeads(
   concepts: TrainingConcept[],
   bank: Matrix,
@@ -157,34 +167,41 @@ export async function trainHeads(
   const gram = (await algebra.mulTransposed(poolMatrix, poolMatrix)).data;
   const closeness = (await algebra.mulTransposed(protos, poolMatrix)).data;
   // Calibration targets: the region sets of every photo (probes), and the regions of negative photos.
-  const targets = concepts.flatMap((c, ci) => c.views.flatMap((v) => (v.kind === 'probe' || v.kind === 'negative' ? [{ owner: ci, view: v }] : [])));
+  // Each concept's are one range [from, to) of them.
+  const targets: { owner: number; view: TrainingView }[] = [];
+  const targetRanges = concepts.map((c, ci) => {
+    const from = targets.length;
+    for (const view of c.views) if (view.kind === 'probe' || view.kind === 'negative') targets.push({ owner: ci, view });
+    return [from, targets.length] as const;
+  });
   const cross = await algebra.mulTransposed(poolMatrix, stack(targets.map((t) => t.view.vector), dim));
 
   const trainable = concepts.flatMap((_, ci) => (positives[ci].length > 0 ? [ci] : []));
+  const categories = concepts.map((c) => c.category.toLowerCase());
   const sets = trainable.map((ci) => {
-    const c = concepts[ci];
     // Groups: each own photo (its positives and backgrounds), each own negative photo, each other concept.
+    const groupOf = (row: number) => {
+      const o = owner[row];
+      return o === ci ? `${kinds[row] === 'negative' ? 'n' : 'p'}:${photos[row]}` : o >= 0 ? `c:${o}` : '';
+    };
+    const weightOf = (row: number) => (owner[row] >= 0 && owner[row] !== ci && categories[ci] !== '' && categories[owner[row]] === categories[ci] ? options.sameCategoryWeight : 1);
     const examples: Example[] = [];
-    const negatives: { row: number; weight: number; hardness: number; keep: boolean; group: string }[] = [];
+    // Always kept: the concept's own negative photos and its bank rows; the rest compete on closeness to it.
+    const kept = (bankRows.get(ci) ?? []).map((j) => bankIndex.get(j)!);
+    const rest: number[] = [];
     for (let row = 0; row < pool.length; row++) {
       const o = owner[row];
-      const hardness = closeness[ci * pool.length + row];
       if (o === ci) {
-        if (kinds[row] === 'positive') examples.push({ row, label: 1, weight: 0, group: `p:${photos[row]}` });
-        else if (kinds[row] === 'negative') negatives.push({ row, weight: 1, hardness, keep: true, group: `n:${photos[row]}` });
-        else negatives.push({ row, weight: 1, hardness, keep: false, group: `p:${photos[row]}` });
-      } else if (o >= 0 && kinds[row] === 'positive') {
-        const same = concepts[o].category !== '' && concepts[o].category.toLowerCase() === c.category.toLowerCase();
-        negatives.push({ row, weight: same ? options.sameCategoryWeight : 1, hardness, keep: false, group: `c:${o}` });
-      }
+        if (kinds[row] === 'positive') examples.push({ row, label: 1, weight: 0, group: groupOf(row) });
+        else if (kinds[row] === 'negative') kept.push(row);
+        else rest.push(row);
+      } else if (o >= 0 && kinds[row] === 'positive') rest.push(row);
     }
-    for (const j of bankRows.get(ci) ?? []) negatives.push({ row: bankIndex.get(j)!, weight: 1, hardness: -Infinity, keep: true, group: '' });
-    negatives.sort((a, b) => Number(b.keep) - Number(a.keep) || b.hardness - a.hardness);
-    const chosen = negatives.slice(0, Math.max(options.maxNegatives, negatives.filter((n) => n.keep).length));
+    const chosen = [...kept, ...hardest(rest, closeness.subarray(ci * pool.length, (ci + 1) * pool.length), options.maxNegatives - kept.length)];
     const posWeight = 0.5 / examples.length;
     for (const e of examples) e.weight = posWeight;
-    const negTotal = chosen.reduce((s, n) => s + n.weight, 0);
-    for (const n of chosen) examples.push({ row: n.row, label: -1, weight: (0.5 * n.weight) / negTotal, group: n.group });
+    const negTotal = chosen.reduce((sum, row) => sum + weightOf(row), 0);
+    for (const row of chosen) examples.push({ row, label: -1, weight: (0.5 * weightOf(row)) / negTotal, group: groupOf(row) });
     return examples;
   });
   const fits = await fitHeads(gram, pool.length, sets, options.lambda, algebra);
@@ -196,21 +213,26 @@ export async function trainHeads(
     // Best output per photo over its regions, from the head trained without that photo (or without that
     // photo's concept): what recognition will see for photos the head has never met.
     const positive = new Map<number, number>();
-    const negative = new Map<string, number>();
+    const negative: number[] = [];
     // A lone photo cannot be held out (no positive would remain): it is scored by the full head, optimistically.
     const lone = new Set(positives[ci].map((v) => v.photo)).size === 1;
-    targets.forEach((t, k) => {
-      const { photo, kind } = t.view;
-      if (t.owner === ci && kind === 'probe') {
-        const s = dualOutput(examples, lone ? coef : without(`p:${photo}`), cross, k);
-        positive.set(photo, Math.max(s, positive.get(photo) ?? -Infinity));
-      } else if (t.owner !== ci || kind === 'negative') {
-        const key = `${t.owner}:${photo}`;
-        const s = dualOutput(examples, without(t.owner === ci ? `n:${photo}` : `c:${t.owner}`), cross, k);
-        negative.set(key, Math.max(s, negative.get(key) ?? -Infinity));
+    for (const [o, [from, to]] of targetRanges.entries()) {
+      const best = new Map<number, number>();
+      if (o !== ci) {
+        // Another concept's photos, each scored by the head trained without that concept: one row-major pass.
+        const outputs = dualOutputs(examples, without(`c:${o}`), cross, from, to);
+        for (let k = from; k < to; k++) best.set(targets[k].view.photo, Math.max(outputs[k - from], best.get(targets[k].view.photo) ?? -Infinity));
+      } else {
+        for (let k = from; k < to; k++) {
+          const { photo, kind } = targets[k].view;
+          const [s] = dualOutputs(examples, without(kind === 'negative' ? `n:${photo}` : lone ? '' : `p:${photo}`), cross, k, k + 1);
+          const into = kind === 'negative' ? best : positive;
+          into.set(photo, Math.max(s, into.get(photo) ?? -Infinity));
+        }
       }
-    });
-    const held = { positives: [...positive.values()], negatives: [...negative.values()] };
+      negative.push(...best.values());
+    }
+    const held = { positives: [...positive.values()], negatives: negative };
     const cut = chooseCut(held.positives, held.negatives);
     result.set(concepts[ci].id, { head: primal(poolMatrix, examples, coef), cut, nameCut: chooseNameCut(held.positives, held.negatives, cut) });
   }

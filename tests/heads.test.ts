@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseCut, chooseNameCut } from '../concepts/training.js';
-import { dualOutput, fitHeads, primal, type Example } from '../concepts/heads.js';
+import { dualOutputs, fitHeads, primal, type Example } from '../concepts/heads.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
 
@@ -65,7 +65,9 @@ describe('fitHeads', () => {
   it('scores targets in the dual as the primal head does', async () => {
     const [fit] = await fitHeads(gram, pool.rows, [examples], 1e-2, algebra);
     const cross: Matrix = { data: gram, rows: pool.rows, cols: pool.rows };
-    for (const target of [0, 13, 39]) expect(dualOutput(examples, fit.coef, cross, target)).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
+    const outputs = dualOutputs(examples, fit.coef, cross, 10, 40);
+    expect(outputs).toHaveLength(30);
+    for (const target of [10, 13, 39]) expect(outputs[target - 10]).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
   });
 });
 
