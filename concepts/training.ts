@@ -166,8 +166,8 @@ export async function trainHeads(
   const poolMatrix = stack(pool, dim);
   const gram = (await algebra.mulTransposed(poolMatrix, poolMatrix)).data;
   const closeness = (await algebra.mulTransposed(protos, poolMatrix)).data;
-  // Calibration targets: the region sets of every photo (probes), and the regions of negative photos.
-  // Each concept's are one range [from, to) of them.
+  // Calibration targets: the region sets of every photo (probes) and the regions of negative photos, each
+  // concept's in one range [from, to).
   const targets: { owner: number; view: TrainingView }[] = [];
   const targetRanges = concepts.map((c, ci) => {
     const from = targets.length;
@@ -184,7 +184,8 @@ export async function trainHeads(
       const o = owner[row];
       return o === ci ? `${kinds[row] === 'negative' ? 'n' : 'p'}:${photos[row]}` : o >= 0 ? `c:${o}` : '';
     };
-    const weightOf = (row: number) => (owner[row] >= 0 && owner[row] !== ci && categories[ci] !== '' && categories[owner[row]] === categories[ci] ? options.sameCategoryWeight : 1);
+    const sameCategory = (row: number) => owner[row] >= 0 && owner[row] !== ci && categories[ci] !== '' && categories[owner[row]] === categories[ci];
+    const weightOf = (row: number) => (sameCategory(row) ? options.sameCategoryWeight : 1);
     const examples: Example[] = [];
     // Always kept: the concept's own negative photos and its bank rows; the rest compete on closeness to it.
     const kept = (bankRows.get(ci) ?? []).map((j) => bankIndex.get(j)!);
