@@ -5,6 +5,7 @@ import { inputCanvas, type OnnxEncoderEntry } from './catalog.js';
 import { readClassifier } from './classifier.js';
 import { FeatureMapScanner, withFeatureMap } from './feature-map.js';
 import { modelFile, readLabels } from './files.js';
+import { OnnxLinearAlgebra } from './linear-algebra.js';
 import { createSession, type Draws, inputBuffer, ort, pixelBuffer, type Session } from './ort.js';
 import { cutRegion, readRect, regionSource } from './resample.js';
 import type { Crop, ImageEncoder, PixelBox, RegionScanner } from './types.js';
@@ -33,10 +34,11 @@ export class OnnxImageEncoder implements ImageEncoder {
     private readonly modelPath: string,
     private readonly session: Session,
     private readonly labels: string[] | undefined,
+    private readonly algebra: OnnxLinearAlgebra | undefined,
   ) {
     this.name = entry.folder;
     this.dim = entry.dim;
-    this.scanner = entry.featureMap && new FeatureMapScanner(entry, entry.featureMap, session);
+    this.scanner = entry.featureMap && algebra && new FeatureMapScanner(entry, entry.featureMap, session, algebra);
   }
 
   static async load(modelsDir: string, entry: OnnxEncoderEntry): Promise<OnnxImageEncoder> {
@@ -54,7 +56,9 @@ export class OnnxImageEncoder implements ImageEncoder {
       await session.release();
       throw new Error(`${modelPath} has no tensor named ${missing.join(', ')} (inputs ${session.inputNames}, outputs ${session.outputNames})`);
     }
-    return new OnnxImageEncoder(entry, modelPath, session, labels);
+    // The scanner's pooling is a matrix product.
+    const algebra = featureMap && (await OnnxLinearAlgebra.create());
+    return new OnnxImageEncoder(entry, modelPath, session, labels, algebra);
   }
 
   async embed(crops: Crop[]): Promise<Float32Array[]> {
@@ -102,7 +106,7 @@ export class OnnxImageEncoder implements ImageEncoder {
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await Promise.all([this.session.release(), this.algebra?.dispose()]);
   }
 
   /** Runs all crops through the model in batches, returning `width` floats of `output` per crop. */

@@ -1,15 +1,15 @@
 /**
  * A region scanner: approximate vectors for any number of windows from one forward pass. The photo runs
  * once through a CNN, and each window's vector is the average of the last convolutional feature map over
- * it (ROI average pooling, read off a summed-area table in O(channels) per window). For the cost of ~3
- * crops, recognition ranks dozens of windows at several scales and embeds only the best ones properly.
+ * it (ROI average pooling, all windows in one matrix product). For the cost of ~3 crops, recognition
+ * ranks dozens of windows at several scales and embeds only the best ones properly.
  */
 import onnxProto from 'onnx-proto';
 import { checkImage, cropRegion } from './boxes.js';
 import { inputCanvas, type OnnxEncoderEntry } from './catalog.js';
 import { inputBuffer, ort, type Session } from './ort.js';
 import { drawScaled } from './scale-image.js';
-import type { DecodedImage, Matrix, PixelBox, RegionScanner } from './types.js';
+import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from './types.js';
 
 const { onnx } = onnxProto;
 
@@ -41,89 +41,54 @@ export function withFeatureMap(bytes: Uint8Array, input: string, output: string,
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Summed-area table of one feature map: (h+1)(w+1) cells of C channels, cell (0, *) and (*, 0) zero. */
-interface Table {
-  sums: Float32Array;
-  h: number;
-  w: number;
-  c: number;
-}
-
-/** The table's memory (~1 MB), reused by every scan: each builds and reads its table in one synchronous step. */
-let tableMemory = new Float32Array(0);
-
-function summedArea(map: Float32Array, c: number, h: number, w: number): Table {
-  const size = (h + 1) * (w + 1) * c;
-  if (tableMemory.length < size) tableMemory = new Float32Array(size);
-  const sums = tableMemory.subarray(0, size);
-  sums.fill(0, 0, (w + 1) * c);
-  const row = new Float32Array(c);
-  for (let i = 0; i < h; i++) {
-    row.fill(0);
-    sums.fill(0, (i + 1) * (w + 1) * c, ((i + 1) * (w + 1) + 1) * c);
-    for (let j = 0; j < w; j++) {
-      const above = (i * (w + 1) + j + 1) * c;
-      const at = ((i + 1) * (w + 1) + j + 1) * c;
-      for (let k = 0; k < c; k++) {
-        row[k] += map[(k * h + i) * w + j];
-        sums[at + k] = sums[above + k] + row[k];
-      }
+/**
+ * Each window's coverage of the feature map's h×w cells (fractions at its edges), one row per window: the
+ * window's vector is its row times the map (C × cells), the exact area average up to scale.
+ */
+function coverage(image: DecodedImage, regions: PixelBox[], h: number, w: number): Matrix {
+  const cells = h * w;
+  const data = new Float32Array(regions.length * cells);
+  regions.forEach((r, i) => {
+    const u0 = (r.x / image.width) * w;
+    const u1 = ((r.x + r.w) / image.width) * w;
+    const v0 = (r.y / image.height) * h;
+    const v1 = ((r.y + r.h) / image.height) * h;
+    for (let y = Math.floor(v0); y < Math.min(h, Math.ceil(v1)); y++) {
+      const fy = Math.min(v1, y + 1) - Math.max(v0, y);
+      for (let x = Math.floor(u0); x < Math.min(w, Math.ceil(u1)); x++) data[i * cells + y * w + x] = fy * (Math.min(u1, x + 1) - Math.max(u0, x));
     }
+  });
+  return { data, rows: regions.length, cols: cells };
+}
+
+function normalizeRows(m: Matrix): Matrix {
+  for (let r = 0; r < m.rows; r++) {
+    const row = m.data.subarray(r * m.cols, (r + 1) * m.cols);
+    let ss = 0;
+    for (const v of row) ss += v * v;
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    for (let k = 0; k < row.length; k++) row[k] *= inv;
   }
-  return { sums, h, w, c };
+  return m;
 }
 
-/** Adds sign × the table at real coordinates (u across, v down): bilinear in the table is exact area for a piecewise-constant map. */
-function accumulate(t: Table, out: Float32Array, o: number, sign: number, u: number, v: number): void {
-  const j = Math.min(Math.floor(u), t.w - 1);
-  const i = Math.min(Math.floor(v), t.h - 1);
-  const fu = u - j;
-  const fv = v - i;
-  const { sums, c } = t;
-  const a = (i * (t.w + 1) + j) * c;
-  const b = a + c;
-  const d = a + (t.w + 1) * c;
-  const e = d + c;
-  const wa = sign * (1 - fv) * (1 - fu);
-  const wb = sign * (1 - fv) * fu;
-  const wd = sign * fv * (1 - fu);
-  const we = sign * fv * fu;
-  for (let k = 0; k < c; k++) out[o + k] += wa * sums[a + k] + wb * sums[b + k] + wd * sums[d + k] + we * sums[e + k];
-}
-
-/** Average of the map over the region, L2-normalised, into row `row` of `out`. */
-function pool(t: Table, image: DecodedImage, r: PixelBox, out: Float32Array, row: number): void {
-  const u0 = (r.x / image.width) * t.w;
-  const u1 = ((r.x + r.w) / image.width) * t.w;
-  const v0 = (r.y / image.height) * t.h;
-  const v1 = ((r.y + r.h) / image.height) * t.h;
-  const o = row * t.c;
-  accumulate(t, out, o, 1, u1, v1);
-  accumulate(t, out, o, -1, u0, v1);
-  accumulate(t, out, o, -1, u1, v0);
-  accumulate(t, out, o, 1, u0, v0);
-  let ss = 0;
-  for (let k = o; k < o + t.c; k++) ss += out[k] * out[k];
-  const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  for (let k = o; k < o + t.c; k++) out[k] *= inv;
-}
-
-/** Scans with the session of its encoder (a model opened through withFeatureMap). */
+/**
+ * Scans with the session of its encoder (a model opened through withFeatureMap). The pooling is one matrix
+ * product on a model thread: the summed-area table it replaced took ~11 ms of the event loop per photo.
+ */
 export class FeatureMapScanner implements RegionScanner {
   constructor(
     private readonly entry: OnnxEncoderEntry,
     private readonly spec: FeatureMapSpec,
     private readonly session: Session,
+    private readonly algebra: LinearAlgebra,
   ) {}
 
   async scan(image: DecodedImage, boxes: PixelBox[]): Promise<Matrix> {
     checkImage(image);
     const regions = boxes.map((b) => cropRegion(image, b));
     const { map, c, h, w } = await this.featureMap(image);
-    const table = summedArea(map, c, h, w);
-    const vectors = new Float32Array(regions.length * c);
-    regions.forEach((r, i) => pool(table, image, r, vectors, i));
-    return { data: vectors, rows: regions.length, cols: c };
+    return normalizeRows(await this.algebra.mulTransposed(coverage(image, regions, h, w), { data: map, rows: c, cols: h * w }));
   }
 
   private async featureMap(image: DecodedImage): Promise<{ map: Float32Array; c: number; h: number; w: number }> {
