@@ -6,6 +6,7 @@
  */
 import type { LinearAlgebra, Matrix } from '../models/types.js';
 import { solveSmall } from './linalg.js';
+import { stack } from './matrix.js';
 
 export interface Head {
   weights: Float32Array;
@@ -62,21 +63,31 @@ export function dualOutputs(examples: Example[], coef: Float64Array, cross: Matr
 }
 
 /**
- * Fits one head per example set, with one batched inverse. `gram` is pool·poolᵀ (`rows`² of the pool);
- * `lambda` is the ridge strength relative to the example weights, which should sum to about 1.
+ * Fits one head per example set, with one batched inverse. `lambda` is the ridge strength relative to the
+ * example weights, which should sum to about 1. The sets' Gram blocks come from one product of the whole
+ * pool while that is at most `gramBytes`, else from one product per set: the whole pool's grows with the
+ * square of a user's views (144 MB at 100 concepts), the sets' only linearly.
  */
-export async function fitHeads(gram: Float32Array, rows: number, sets: Example[][], lambda: number, algebra: LinearAlgebra): Promise<HeadFit[]> {
-  const systems = sets.map((examples): Matrix => {
+export async function fitHeads(pool: Matrix, sets: Example[][], lambda: number, algebra: LinearAlgebra, gramBytes = 16 << 20): Promise<HeadFit[]> {
+  const whole = pool.rows * pool.rows * 4 <= gramBytes ? (await algebra.mulTransposed(pool, pool)).data : undefined;
+  const systems: Matrix[] = [];
+  for (const examples of sets) {
     const n = examples.length;
     const at = Int32Array.from(examples, (e) => e.row);
-    const a = new Float32Array(n * n);
+    let a: Float32Array;
+    if (whole) {
+      a = new Float32Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = whole[at[i] * pool.rows + at[j]];
+    } else {
+      const rows = stack(Array.from(at, (r) => pool.data.subarray(r * pool.cols, (r + 1) * pool.cols)), pool.cols);
+      a = (await algebra.mulTransposed(rows, rows)).data;
+    }
     for (let i = 0; i < n; i++) {
-      const ri = at[i] * rows;
-      for (let j = 0; j < n; j++) a[i * n + j] = gram[ri + at[j]] + 1;
+      for (let j = 0; j < n; j++) a[i * n + j] += 1;
       a[i * n + i] += lambda / examples[i].weight;
     }
-    return { data: a, rows: n, cols: n };
-  });
+    systems.push({ data: a, rows: n, cols: n });
+  }
   const inverses = await algebra.inverse(systems);
   return sets.map((examples, k) => fromInverse(examples, inverses[k].data));
 }

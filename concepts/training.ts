@@ -33,6 +33,8 @@ export interface TrainingOptions {
   maxNegatives: number;
   bankPerConcept: number;
   sameCategoryWeight: number;
+  /** At most this much of the pool-by-targets product at once (calibration), whatever the user's size. */
+  crossBytes: number;
 }
 
 export const defaultTrainingOptions: TrainingOptions = {
@@ -40,6 +42,7 @@ export const defaultTrainingOptions: TrainingOptions = {
   maxNegatives: 256,
   bankPerConcept: 32,
   sameCategoryWeight: 2,
+  crossBytes: 16 << 20,
 };
 
 function normalised(v: Float64Array): Float32Array {
@@ -119,6 +122,23 @@ function hardest(rows: number[], closeness: Float32Array, m: number): number[] {
   return picked;
 }
 
+/** Consecutive concepts grouped so that each group has at most `columns` targets (or is one concept). */
+function chunks(ranges: readonly (readonly [number, number])[], columns: number): number[][] {
+  const groups: number[][] = [];
+  let group: number[] = [];
+  let start = 0;
+  ranges.forEach(([from, to], o) => {
+    if (group.length > 0 && to - start > columns) {
+      groups.push(group);
+      group = [];
+    }
+    if (group.length === 0) start = from;
+    group.push(o);
+  });
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
 export async function trainHeads(
   concepts: TrainingConcept[],
   bank: Matrix,
@@ -164,7 +184,6 @@ export async function trainHeads(
         photos.push(-1);
       }
   const poolMatrix = stack(pool, dim);
-  const gram = (await algebra.mulTransposed(poolMatrix, poolMatrix)).data;
   const closeness = (await algebra.mulTransposed(protos, poolMatrix)).data;
   // Calibration targets: the region sets of every photo (probes) and the regions of negative photos, each
   // concept's in one range [from, to).
@@ -174,7 +193,6 @@ export async function trainHeads(
     for (const view of c.views) if (view.kind === 'probe' || view.kind === 'negative') targets.push({ owner: ci, view });
     return [from, targets.length] as const;
   });
-  const cross = await algebra.mulTransposed(poolMatrix, stack(targets.map((t) => t.view.vector), dim));
 
   const trainable = concepts.flatMap((_, ci) => (positives[ci].length > 0 ? [ci] : []));
   const categories = concepts.map((c) => c.category.toLowerCase());
@@ -205,37 +223,44 @@ export async function trainHeads(
     for (const row of chosen) examples.push({ row, label: -1, weight: (0.5 * weightOf(row)) / negTotal, group: groupOf(row) });
     return examples;
   });
-  const fits = await fitHeads(gram, pool.length, sets, options.lambda, algebra);
+  const fits = await fitHeads(poolMatrix, sets, options.lambda, algebra);
 
-  for (const [at, ci] of trainable.entries()) {
-    // A user with many concepts calibrates for long: requests waiting on the event loop go between concepts.
-    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
-    const { examples, coef, without } = fits[at];
-    // Best output per photo over its regions, from the head trained without that photo (or without that
-    // photo's concept): what recognition will see for photos the head has never met.
-    const positive = new Map<number, number>();
-    const negative: number[] = [];
-    // A lone photo cannot be held out (no positive would remain): it is scored by the full head, optimistically.
-    const lone = new Set(positives[ci].map((v) => v.photo)).size === 1;
-    for (const [o, [from, to]] of targetRanges.entries()) {
-      const best = new Map<number, number>();
-      if (o !== ci) {
-        // Another concept's photos, each scored by the head trained without that concept: one row-major pass.
-        const outputs = dualOutputs(examples, without(`c:${o}`), cross, from, to);
-        for (let k = from; k < to; k++) best.set(targets[k].view.photo, Math.max(outputs[k - from], best.get(targets[k].view.photo) ?? -Infinity));
-      } else {
-        for (let k = from; k < to; k++) {
-          const { photo, kind } = targets[k].view;
-          const [s] = dualOutputs(examples, without(kind === 'negative' ? `n:${photo}` : lone ? '' : `p:${photo}`), cross, k, k + 1);
-          const into = kind === 'negative' ? best : positive;
-          into.set(photo, Math.max(s, into.get(photo) ?? -Infinity));
+  // Best output per photo over its regions, from the head trained without that photo (or without that
+  // photo's concept): what recognition will see for photos the head has never met.
+  const held = trainable.map(() => ({ positive: new Map<number, number>(), negative: [] as number[] }));
+  // A lone photo cannot be held out (no positive would remain): it is scored by the full head, optimistically.
+  const lone = trainable.map((ci) => new Set(positives[ci].map((v) => v.photo)).size === 1);
+  // The pool's products with the targets, a few concepts' targets at a time: whole, they grow with the square of a user's views.
+  for (const chunk of chunks(targetRanges, Math.max(1, Math.floor(options.crossBytes / (4 * pool.length))))) {
+    const base = targetRanges[chunk[0]][0];
+    const cross = await algebra.mulTransposed(poolMatrix, stack(targets.slice(base, targetRanges[chunk[chunk.length - 1]][1]).map((t) => t.view.vector), dim));
+    for (const o of chunk) {
+      // A user with many concepts calibrates for long: requests waiting on the event loop go between concepts.
+      await new Promise((resolve) => setImmediate(resolve));
+      const [from, to] = targetRanges[o];
+      for (const [at, ci] of trainable.entries()) {
+        const { examples, without } = fits[at];
+        const best = new Map<number, number>();
+        if (o !== ci) {
+          // Another concept's photos, each scored by the head trained without that concept: one row-major pass.
+          const outputs = dualOutputs(examples, without(`c:${o}`), cross, from - base, to - base);
+          for (let k = from; k < to; k++) best.set(targets[k].view.photo, Math.max(outputs[k - from], best.get(targets[k].view.photo) ?? -Infinity));
+        } else {
+          for (let k = from; k < to; k++) {
+            const { photo, kind } = targets[k].view;
+            const [s] = dualOutputs(examples, without(kind === 'negative' ? `n:${photo}` : lone[at] ? '' : `p:${photo}`), cross, k - base, k - base + 1);
+            const into = kind === 'negative' ? best : held[at].positive;
+            into.set(photo, Math.max(s, into.get(photo) ?? -Infinity));
+          }
         }
+        held[at].negative.push(...best.values());
       }
-      negative.push(...best.values());
     }
-    const held = { positives: [...positive.values()], negatives: negative };
-    const cut = chooseCut(held.positives, held.negatives);
-    result.set(concepts[ci].id, { head: primal(poolMatrix, examples, coef), cut, nameCut: chooseNameCut(held.positives, held.negatives, cut) });
+  }
+  for (const [at, ci] of trainable.entries()) {
+    const heldPositives = [...held[at].positive.values()];
+    const cut = chooseCut(heldPositives, held[at].negative);
+    result.set(concepts[ci].id, { head: primal(poolMatrix, fits[at].examples, fits[at].coef), cut, nameCut: chooseNameCut(heldPositives, held[at].negative, cut) });
   }
   return result;
 }

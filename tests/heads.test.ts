@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseCut, chooseNameCut } from '../concepts/training.js';
+import { chooseCut, chooseNameCut, defaultTrainingOptions, trainHeads, type TrainingConcept } from '../concepts/training.js';
 import { dualOutputs, fitHeads, primal, type Example } from '../concepts/heads.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
@@ -45,14 +45,14 @@ describe('fitHeads', () => {
   );
 
   it('separates training data that a hyperplane can separate', async () => {
-    const [fit] = await fitHeads(gram, pool.rows, [examples], 1e-3, algebra);
+    const [fit] = await fitHeads(pool, [examples], 1e-3, algebra);
     for (const e of examples) expect(Math.sign(output(pool, fit.coef, examples, e.row))).toBe(e.label);
   });
 
   it('gives the head without a group exactly as a refit without it, fitting sets of different sizes in one batch', async () => {
     const groups = ['p:0', 'p:2', 'c:b'];
     const kept = groups.map((group) => examples.filter((e) => e.group !== group));
-    const [fit, ...refits] = await fitHeads(gram, pool.rows, [examples, ...kept], 1e-2, algebra);
+    const [fit, ...refits] = await fitHeads(pool, [examples, ...kept], 1e-2, algebra);
     for (const [i, group] of groups.entries()) {
       const a = primal(pool, examples, fit.without(group));
       const b = primal(pool, kept[i], refits[i].coef);
@@ -62,8 +62,15 @@ describe('fitHeads', () => {
     expect(fit.without('no-such-group')).toBe(fit.coef);
   });
 
+  it('fits the same from per-set Gram blocks as from the whole pool', async () => {
+    const sets = [examples, examples.filter((e) => e.group !== 'c:b')];
+    const whole = await fitHeads(pool, sets, 1e-2, algebra);
+    const perSet = await fitHeads(pool, sets, 1e-2, algebra, 0);
+    for (const [k, fit] of whole.entries()) for (let i = 0; i < fit.coef.length; i++) expect(perSet[k].coef[i]).toBeCloseTo(fit.coef[i], 4);
+  });
+
   it('scores targets in the dual as the primal head does', async () => {
-    const [fit] = await fitHeads(gram, pool.rows, [examples], 1e-2, algebra);
+    const [fit] = await fitHeads(pool, [examples], 1e-2, algebra);
     const cross: Matrix = { data: gram, rows: pool.rows, cols: pool.rows };
     const outputs = dualOutputs(examples, fit.coef, cross, 10, 40);
     expect(outputs).toHaveLength(30);
@@ -105,5 +112,44 @@ describe('chooseNameCut', () => {
   it('is never below the present cut', () => {
     expect(chooseNameCut([0.6], [0.1], 0.58)).toBe(0.58);
     expect(chooseNameCut([], [0.2], 0)).toBe(0);
+  });
+});
+
+describe('trainHeads', () => {
+  let algebra: OnnxLinearAlgebra;
+  beforeAll(async () => {
+    algebra = await OnnxLinearAlgebra.create();
+  });
+  afterAll(() => algebra.dispose());
+
+  /** Six concepts of 3 photos, each photo with 4 views near its concept's centre, 3 probes and a background. */
+  function user(): TrainingConcept[] {
+    const rnd = seeded(11);
+    const dim = 32;
+    const unit = (v: Float32Array) => v.map((x, _, a) => x / Math.hypot(...a));
+    const near = (centre: Float32Array, spread: number) => unit(centre.map((x) => x + spread * (rnd() - 0.5)));
+    return Array.from({ length: 6 }, (_, i) => {
+      const centre = unit(Float32Array.from({ length: dim }, () => rnd() - 0.5));
+      const views = Array.from({ length: 3 }, (_, photo) => [
+        ...Array.from({ length: 4 }, () => ({ kind: 'positive' as const, photo, vector: near(centre, 0.6) })),
+        ...Array.from({ length: 3 }, () => ({ kind: 'probe' as const, photo, vector: near(centre, 1.5) })),
+        { kind: 'background' as const, photo, vector: near(centre, 4) },
+      ]).flat();
+      return { id: `c${i}`, category: i < 3 ? 'dog' : 'toy', views };
+    });
+  }
+  const bank: Matrix = { data: new Float32Array(0), rows: 0, cols: 32 };
+
+  it('calibrates the same whether the targets are scored in one product or one concept at a time', async () => {
+    const whole = await trainHeads(user(), bank, algebra, 32);
+    // Room for a single target column: every concept's targets come in a product of their own.
+    const piecewise = await trainHeads(user(), bank, algebra, 32, { ...defaultTrainingOptions, crossBytes: 1 });
+    expect(whole.size).toBe(6);
+    for (const [id, head] of whole) {
+      const other = piecewise.get(id)!;
+      expect(other.cut).toBeCloseTo(head.cut, 5);
+      expect(other.nameCut).toBeCloseTo(head.nameCut, 5);
+      expect(Array.from(other.head.weights)).toEqual(Array.from(head.head.weights));
+    }
   });
 });
