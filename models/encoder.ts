@@ -5,10 +5,9 @@ import { inputCanvas, type OnnxEncoderEntry } from './catalog.js';
 import { readClassifier } from './classifier.js';
 import { FeatureMapScanner, withFeatureMap } from './feature-map.js';
 import { modelFile, readLabels } from './files.js';
-import { OnnxLinearAlgebra } from './linear-algebra.js';
 import { createSession, type Draws, inputBuffer, ort, pixelBuffer, type Session } from './ort.js';
 import { cutRegion, readRect, regionSource } from './resample.js';
-import type { Crop, ImageEncoder, PixelBox, RegionScanner } from './types.js';
+import type { Crop, ImageEncoder, LinearAlgebra, PixelBox, RegionScanner } from './types.js';
 
 /**
  * Crops per model call: per-crop time is flat from 4 to 32 here; small batches overlap their pre-processing
@@ -34,14 +33,15 @@ export class OnnxImageEncoder implements ImageEncoder {
     private readonly modelPath: string,
     private readonly session: Session,
     private readonly labels: string[] | undefined,
-    private readonly algebra: OnnxLinearAlgebra | undefined,
+    algebra: LinearAlgebra,
   ) {
     this.name = entry.folder;
     this.dim = entry.dim;
-    this.scanner = entry.featureMap && algebra && new FeatureMapScanner(entry, entry.featureMap, session, algebra);
+    this.scanner = entry.featureMap && new FeatureMapScanner(entry, entry.featureMap, session, algebra);
   }
 
-  static async load(modelsDir: string, entry: OnnxEncoderEntry): Promise<OnnxImageEncoder> {
+  /** `algebra` runs the region scanner's pooling (entries with a feature map). */
+  static async load(modelsDir: string, entry: OnnxEncoderEntry, algebra: LinearAlgebra): Promise<OnnxImageEncoder> {
     const modelPath = modelFile(modelsDir, entry.folder, entry.model);
     const labels = entry.classifier ? await readLabels(modelFile(modelsDir, entry.folder, entry.classifier.labels)) : undefined;
     const { featureMap } = entry;
@@ -56,8 +56,6 @@ export class OnnxImageEncoder implements ImageEncoder {
       await session.release();
       throw new Error(`${modelPath} has no tensor named ${missing.join(', ')} (inputs ${session.inputNames}, outputs ${session.outputNames})`);
     }
-    // The scanner's pooling is a matrix product.
-    const algebra = featureMap && (await OnnxLinearAlgebra.create());
     return new OnnxImageEncoder(entry, modelPath, session, labels, algebra);
   }
 
@@ -106,7 +104,7 @@ export class OnnxImageEncoder implements ImageEncoder {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.session.release(), this.algebra?.dispose()]);
+    await this.session.release();
   }
 
   /** Runs all crops through the model in batches, returning `width` floats of `output` per crop. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
 import { YoloxDetector } from './detector.js';
 import { OnnxImageEncoder } from './encoder.js';
-import type { ImageEncoder, ObjectDetector, VisionLanguageModel } from './types.js';
+import type { ImageEncoder, LinearAlgebra, ObjectDetector, VisionLanguageModel } from './types.js';
 import { NoVlm } from './vlm-none.js';
 import type { OpenAiVlmOptions } from './vlm-openai.js';
 
@@ -14,12 +14,12 @@ function entryFor(folder: string): CatalogEntry {
   return entry;
 }
 
-/** The image encoder in `modelsDir/folder`; CLIP/SigLIP ones also implement TextEncoder. */
-export async function loadEncoder(modelsDir: string, folder: string): Promise<ImageEncoder> {
+/** The image encoder in `modelsDir/folder`; CLIP/SigLIP ones also implement TextEncoder. `algebra` serves its region scanner, if it has one. */
+export async function loadEncoder(modelsDir: string, folder: string, algebra: LinearAlgebra): Promise<ImageEncoder> {
   const entry = entryFor(folder);
   switch (entry.kind) {
     case 'onnx-encoder':
-      return OnnxImageEncoder.load(modelsDir, entry);
+      return OnnxImageEncoder.load(modelsDir, entry, algebra);
     case 'transformers-clip': {
       // Lazy: @huggingface/transformers is heavy and only these models need it.
       const { loadClip } = await import('./clip.js');

@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
+import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import { loadDetector, loadEncoder } from '../models/load.js';
 import { drawRegion, type TensorCanvas } from '../models/resample.js';
 import type { Crop, DecodedImage, PixelBox } from '../models/types.js';
@@ -53,7 +54,8 @@ await time('resample: 150 px box -> 224 (enlarge)', () => drawRegion(image, { x:
 await time('resample: 4000 px photo centre crop -> 224', () => drawRegion(big, centre(big), canvas, full));
 await time('resample: 4000 px incl. building its pyramid', () => drawRegion({ ...big, data: big.data.slice() }, centre(big), canvas, full), 2, 5);
 
-const encoder = await loadEncoder(modelsDir, 'mobilenetv2-12-int8');
+const algebra = await OnnxLinearAlgebra.create();
+const encoder = await loadEncoder(modelsDir, 'mobilenetv2-12-int8', algebra);
 const boxes: Crop[] = Array.from({ length: 32 }, (_, i) => ({
   image,
   box: { x: (i % 4) * 100, y: Math.floor(i / 4) * 40, w: 250 + (i % 4) * 50, h: 250 + (i % 3) * 60 },
@@ -61,7 +63,7 @@ const boxes: Crop[] = Array.from({ length: 32 }, (_, i) => ({
 }));
 await time('encoder: batch 1 (whole photo), per crop', () => encoder.embed([{ image }]), 10, 5);
 await time('encoder: batch 32 (boxes and flips), per crop', () => encoder.embed(boxes), 1, 5, 32);
-await encoder.dispose();
+await Promise.all([encoder.dispose(), algebra.dispose()]);
 
 const detector = await loadDetector(modelsDir, 'yolox-nano');
 await time('detector: per photo', () => detector.detect(image), 5, 5);

@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { seeded } from '../concepts/random.js';
-import { byteAlphabet } from './lib/byte-alphabet.js';
+import { byteAlphabet, specialToken } from './lib/tokenizer-json.js';
 import { FLOAT, INT64, floatTensor, int64Tensor, intAttr, intsAttr, model, node, valueInfo } from './lib/onnx-build.js';
 
 export type Family = 'clip' | 'siglip';
@@ -114,15 +114,7 @@ function tokenizer(): { json: object; vocabSize: number } {
   ];
   const tokens = [...bytes, ...bytes.map((c) => `${c}</w>`), ...merges.map(([a, b]) => a + b), BOS, EOS];
   const vocab = Object.fromEntries(tokens.map((t, i) => [t, i]));
-  const special = (content: string) => ({
-    id: vocab[content],
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: true,
-    special: true,
-  });
+  const special = (content: string) => specialToken(vocab, content, true);
   const json = {
     version: '1.0',
     truncation: null,

@@ -14,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { seeded } from '../concepts/random.js';
-import { byteAlphabet } from './lib/byte-alphabet.js';
+import { byteAlphabet, specialToken } from './lib/tokenizer-json.js';
 import { BOOL, FLOAT, INT64, floatTensor, floatValues, int64Tensor, intAttr, intsAttr, model, node, valueInfo } from './lib/onnx-build.js';
 
 export const TINY_SMOLVLM = {
@@ -88,15 +88,7 @@ function tokenizer(): Vocabulary {
   }
   tokens.push(...IMAGE_SPECIALS, END_OF_UTTERANCE);
   const vocab = Object.fromEntries(tokens.map((t, i) => [t, i]));
-  const added = (content: string) => ({
-    id: vocab[content],
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
+  const added = (content: string) => specialToken(vocab, content, false);
   const json = {
     version: '1.0',
     truncation: null,

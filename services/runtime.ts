@@ -33,10 +33,10 @@ export interface Runtime {
 export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'>, timer?: ModelTimer, log?: JobLog): Promise<Runtime> {
   // libvips caches recent operations for reuse, which never comes here (every photo is new): up to 50 MB for nothing.
   sharp.cache(false);
-  const [encoder, detector, algebra] = await Promise.all([
-    loadEncoder(config.modelsDir, config.encoder),
+  const algebra = await OnnxLinearAlgebra.create();
+  const [encoder, detector] = await Promise.all([
+    loadEncoder(config.modelsDir, config.encoder, algebra),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
-    OnnxLinearAlgebra.create(),
   ]);
   const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const loaded = { encoder, detector, algebra };

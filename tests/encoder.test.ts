@@ -6,6 +6,7 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
 import { OnnxImageEncoder } from '../models/encoder.js';
+import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import { loadEncoder } from '../models/load.js';
 import { cutRegion, drawRegion, drawSource, readRect, regionSource, type TensorCanvas } from '../models/resample.js';
 import type { DecodedImage } from '../models/types.js';
@@ -23,6 +24,13 @@ async function decode(input: string | Sharp): Promise<DecodedImage> {
 
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 
+/** The region scanner's matrix products. */
+let algebra: OnnxLinearAlgebra;
+beforeAll(async () => {
+  algebra = await OnnxLinearAlgebra.create();
+});
+afterAll(() => algebra?.dispose());
+
 describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   let enc: OnnxImageEncoder;
   let dog0: DecodedImage;
@@ -30,7 +38,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   let teapot: DecodedImage;
 
   beforeAll(async () => {
-    enc = (await loadEncoder(MODELS, 'mobilenetv2-12-int8')) as OnnxImageEncoder;
+    enc = (await loadEncoder(MODELS, 'mobilenetv2-12-int8', algebra)) as OnnxImageEncoder;
     [dog0, dog1, teapot] = await Promise.all(['dog/00.jpg', 'dog/01.jpg', 'teapot/00.jpg'].map((f) => decode(f)));
   });
   afterAll(() => enc?.dispose());
@@ -100,8 +108,8 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   });
 
   it('follows the resize policy: letterbox equals squash on a square photo, centre crop differs', async () => {
-    const squash = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'squash' });
-    const letterbox = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'letterbox' });
+    const squash = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'squash' }, algebra);
+    const letterbox = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'letterbox' }, algebra);
     try {
       const [s] = await squash.embed([{ image: dog0 }]);
       const [l] = await letterbox.embed([{ image: dog0 }]);
@@ -173,10 +181,10 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
 
 describe('loadEncoder', () => {
   it('says which model, folder or file is missing', async () => {
-    await expect(loadEncoder(MODELS, 'no-such-model')).rejects.toThrow(/unknown model "no-such-model".*mobilenetv2-12-int8/);
-    await expect(loadEncoder('/nonexistent/models', 'mobilenetv2-12-int8')).rejects.toThrow(/model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/);
-    await expect(OnnxImageEncoder.load(MODELS, { ...ENTRY, model: 'missing.onnx' })).rejects.toThrow(/model file not found: .*missing\.onnx/);
-    await expect(loadEncoder(MODELS, 'yolox-nano')).rejects.toThrow(/not an image encoder/);
+    await expect(loadEncoder(MODELS, 'no-such-model', algebra)).rejects.toThrow(/unknown model "no-such-model".*mobilenetv2-12-int8/);
+    await expect(loadEncoder('/nonexistent/models', 'mobilenetv2-12-int8', algebra)).rejects.toThrow(/model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/);
+    await expect(OnnxImageEncoder.load(MODELS, { ...ENTRY, model: 'missing.onnx' }, algebra)).rejects.toThrow(/model file not found: .*missing\.onnx/);
+    await expect(loadEncoder(MODELS, 'yolox-nano', algebra)).rejects.toThrow(/not an image encoder/);
   });
 });
 

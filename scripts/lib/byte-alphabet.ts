@@ -1,8 +1,0 @@
-/** GPT-2/CLIP byte-to-unicode table: printable stand-ins for the 256 byte values. */
-export function byteAlphabet(): string[] {
-  const keep = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const chars: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) chars.push(String.fromCharCode(keep(b) ? b : 256 + extra++));
-  return chars;
-}
