@@ -48,6 +48,8 @@ export class Describer {
   }
 
   private async describe(scope: Scope, concept: Concept): Promise<void> {
+    // The reference crops show the subject once the concept is refined; its draft's show the whole photos.
+    await this.service.whenRefined(scope, concept.id);
     const photos = Array.from({ length: Math.min(PHOTOS, concept.imageCount) }, (_, i) => this.service.referenceCrop(scope, concept.id, i));
     const crops = (await Promise.all(photos)).filter((c): c is Uint8Array => c !== undefined);
     if (crops.length === 0) return;

@@ -2,7 +2,7 @@
 import sharp from 'sharp';
 import { iou } from '../models/boxes.js';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
-import { defaultRegionOptions, detectedRegions, gridRegions, proposeRegions, type Region, type RegionOptions } from './regions.js';
+import { defaultRegionOptions, detectedRegions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
 import { seeded } from './random.js';
 import { chooseSubjects } from './subject.js';
 import type { ViewKind } from './types.js';
@@ -85,42 +85,73 @@ export interface ExamplePhoto {
  */
 const jitterCount = 1;
 
+const wholeBox = (image: DecodedImage): PixelBox => ({ x: 0, y: 0, w: image.width, h: image.height });
+
 /**
- * Embeds positive example photos. What needs no subject (the fixed regions, the zoomed-out photos) is
- * embedded while the detector, in a thread of its own, looks for objects; then the detected regions, and
- * last the views of the subject chosen among them.
+ * The views a head can start from at once, two crops per photo and no detector: the whole photo (a positive
+ * and a region probe), the photo zoomed out to half size, and the given box as the subject when there is one.
+ * Every one of them is also a view of the full set, so the refinement only adds views.
  */
-export async function embedExamples(
+export async function embedDraft(photos: ExamplePhoto[], models: ExampleModels): Promise<EmbeddedPhoto[]> {
+  const given = photos.flatMap((p, i) => (p.box ? [{ photo: i, box: p.box }] : []));
+  // The photos are embedded while libvips draws their zoomed-out copies.
+  const direct = models.encoder.embed([...photos.map((p): Crop => ({ image: p.image })), ...given.map((g): Crop => ({ image: photos[g.photo].image, box: g.box }))]);
+  direct.catch(() => undefined); // a rejection surfaces at its await below, not as an unhandled one
+  const zoomed = await models.encoder.embed((await Promise.all(photos.map((p) => zoomOut(p.image, 2)))).map((image): Crop => ({ image })));
+  const vectors = [...(await direct), ...zoomed];
+  const n = photos.length;
+  return photos.map((p, i) => {
+    const whole = wholeBox(p.image);
+    const views: EmbeddedView[] = [
+      { kind: 'positive', variant: 'whole', photo: i, box: whole, vector: vectors[i] },
+      { kind: 'probe', variant: 'whole', photo: i, box: whole, vector: vectors[i] },
+    ];
+    const g = given.findIndex((x) => x.photo === i);
+    if (g >= 0) views.push({ kind: 'positive', variant: 'subject', photo: i, box: given[g].box, vector: vectors[n + g] });
+    views.push({ kind: 'positive', variant: 'zoom-out-2', photo: i, box: whole, vector: vectors[n + given.length + i] });
+    return { subject: p.box ?? whole, views };
+  });
+}
+
+/**
+ * The rest of the full set of views, given the draft's: the subject (found among detector boxes when no box
+ * was given), its flip and a jittered crop, the zoomed-out photo at a third, and the region probes and
+ * backgrounds. What needs no subject (the fixed regions, the zoomed-out photo) is embedded while the detector,
+ * in a thread of its own, looks for objects; then the detected regions, and last the views of the subject.
+ */
+export async function embedRefinement(
   photos: ExamplePhoto[],
   category: string,
   models: ExampleModels,
+  draft: EmbeddedPhoto[],
   regionOptions: RegionOptions = defaultRegionOptions,
 ): Promise<EmbeddedPhoto[]> {
   const rnds = photos.map((_, i) => seeded(0x5eed + i));
+  const draftVector = (i: number, variant: string) => draft[i].views.find((v) => v.kind === 'positive' && v.variant === variant)!.vector;
   const grids = photos.map((p) => gridRegions(p.image, regionOptions.grid));
   const detector = models.detector;
   const detected = Promise.all(photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])));
-  const gridVectors = models.encoder.embed(grids.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
-  const zooms = photos.flatMap((p, i) => [
-    { photo: i, variant: 'zoom-out-2', image: zoomOut(p.image, 2) },
-    { photo: i, variant: 'zoom-out-3', image: zoomOut(p.image, 3, rnds[i](), rnds[i]()) },
-  ]);
+  // The whole photo, each grid's first region, is a draft view already.
+  const gridVectors = models.encoder.embed(grids.flatMap((rs, i) => rs.slice(1).map((r): Crop => ({ image: photos[i].image, box: r.box }))));
+  const zooms = photos.map((p, i) => ({ photo: i, variant: 'zoom-out-3', image: zoomOut(p.image, 3, rnds[i](), rnds[i]()) }));
   const zoomVectors = Promise.all(zooms.map((z) => z.image)).then((images) => models.encoder.embed(images.map((image) => ({ image }))));
   // Every promise gets a handler now: one that fails early must not count as unhandled while others run.
   for (const p of [detected, gridVectors, zoomVectors]) p.catch(() => undefined);
 
   const found = await detected;
-  const withGiven: Region[][] = found.map((rs, i) => {
-    const box = photos[i].box;
-    return box ? [...rs, { box, source: 'given' as const }] : rs;
-  });
-  const foundVectors = await models.encoder.embed(withGiven.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
+  const foundVectors = await models.encoder.embed(found.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
   const fixedVectors = await gridVectors;
   let atFixed = 0;
   let atFound = 0;
-  const perPhoto = photos.map((_, i) => {
-    const regions = [...grids[i], ...withGiven[i]];
-    const vectors = [...fixedVectors.slice(atFixed, (atFixed += grids[i].length)), ...foundVectors.slice(atFound, (atFound += withGiven[i].length))];
+  const perPhoto = photos.map((p, i) => {
+    const box = p.box;
+    const regions = [...grids[i], ...found[i], ...(box ? [{ box, source: 'given' as const }] : [])];
+    const vectors = [
+      draftVector(i, 'whole'),
+      ...fixedVectors.slice(atFixed, (atFixed += grids[i].length - 1)),
+      ...foundVectors.slice(atFound, (atFound += found[i].length)),
+      ...(box ? [draftVector(i, 'subject')] : []),
+    ];
     return { regions, vectors };
   });
   const chosen = chooseSubjects(perPhoto, category);
@@ -141,19 +172,30 @@ export async function embedExamples(
     const views: EmbeddedView[] = [];
     rs.forEach((r, j) => {
       const box = r.box;
-      const isSubject = j === subjects[i];
-      if (isSubject || r.source === 'whole') views.push({ kind: 'positive', variant: isSubject ? 'subject' : 'whole', photo: i, box, vector: vectors[j] });
-      if (r.source !== 'given') views.push({ kind: 'probe', variant: r.source, photo: i, box, vector: vectors[j] });
+      // The whole photo and a given box are draft views already.
+      const fresh = r.source === 'grid' || r.source === 'detector';
+      if (fresh && j === subjects[i]) views.push({ kind: 'positive', variant: 'subject', photo: i, box, vector: vectors[j] });
+      if (fresh) views.push({ kind: 'probe', variant: r.source, photo: i, box, vector: vectors[j] });
       if (covered(subject, box) < 0.2 && iou(subject, box) < 0.1) views.push({ kind: 'background', variant: r.source, photo: i, box, vector: vectors[j] });
     });
     extra.forEach((e, k) => {
       if (e.photo === i) views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box!, vector: extraVectors[k] });
     });
-    zooms.forEach((z, k) => {
-      if (z.photo === i) views.push({ kind: 'positive', variant: z.variant, photo: i, box: { x: 0, y: 0, w: p.image.width, h: p.image.height }, vector: zoomed[k] });
-    });
+    views.push({ kind: 'positive', variant: zooms[i].variant, photo: i, box: wholeBox(p.image), vector: zoomed[i] });
     return { subject, views };
   });
+}
+
+/** The full set of views of positive example photos: the draft's and the refinement's. */
+export async function embedExamples(
+  photos: ExamplePhoto[],
+  category: string,
+  models: ExampleModels,
+  regionOptions: RegionOptions = defaultRegionOptions,
+): Promise<EmbeddedPhoto[]> {
+  const draft = await embedDraft(photos, models);
+  const rest = await embedRefinement(photos, category, models, draft, regionOptions);
+  return rest.map((r, i) => ({ subject: r.subject, views: [...draft[i].views, ...r.views] }));
 }
 
 /** Embeds photos in which the concept is absent: every region is a negative, and the set of regions calibrates the threshold. */

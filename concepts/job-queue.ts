@@ -4,7 +4,7 @@
  * process sharing the queue (a Redis-backed one, in services/).
  */
 
-/** A video to index. */
+/** A job: whose it is, and the id of what it works on (a video to index, a concept to refine). */
 export interface JobRef {
   tenant: string;
   user: string;

@@ -32,6 +32,8 @@ export interface ConceptRecord {
   updatedAt: string;
   /** The encoder that made the vectors the head was trained on. */
   encoder: string;
+  /** Photos 0..draftPhotos-1 have only their draft views yet: their refinement is due (0: none). */
+  draftPhotos: number;
 }
 
 export interface ViewRecord {
@@ -79,6 +81,7 @@ export function conceptSchema(dim: number): Schema {
     new F('created_at', new Utf8(), false),
     new F('updated_at', new Utf8(), false),
     new F('encoder', new Utf8(), false),
+    new F('draft_photos', new Int32(), false),
   ]);
 }
 
@@ -131,6 +134,7 @@ export function conceptsToArrow(records: readonly ConceptRecord[], dim: number):
       created_at: pick((r) => r.createdAt),
       updated_at: pick((r) => r.updatedAt),
       encoder: pick((r) => r.encoder),
+      draft_photos: pick((r) => r.draftPhotos),
     },
     records.length,
   );
@@ -172,9 +176,9 @@ function f32(v: Vector, i: number): Float32Array {
 export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
   if (t.numRows === 0) return []; // an empty result may come without columns
   const c = (name: string) => col(t, name);
-  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, nameThreshold, images, negatives, version, created, updated, encoder] = [
+  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, nameThreshold, images, negatives, version, created, updated, encoder, draftPhotos] = [
     'tenant', 'user', 'id', 'name', 'name_key', 'category', 'description', 'head_weights', 'head_bias', 'threshold', 'name_threshold',
-    'image_count', 'negative_count', 'version', 'created_at', 'updated_at', 'encoder',
+    'image_count', 'negative_count', 'version', 'created_at', 'updated_at', 'encoder', 'draft_photos',
   ].map(c);
   return Array.from({ length: t.numRows }, (_, i) => ({
     tenant: tenant.get(i),
@@ -194,6 +198,7 @@ export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
     createdAt: created.get(i),
     updatedAt: updated.get(i),
     encoder: encoder.get(i),
+    draftPhotos: draftPhotos.get(i),
   }));
 }
 

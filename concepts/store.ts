@@ -3,8 +3,8 @@
  * LanceDB, reference crops in a blob store beside the tables.
  *
  * Write order makes one commit the moment a save or delete happens, so a crash never shows half a concept:
- * - save: views (invisible until their concept row exists with their version), then crops, then ONE
- *   mergeInsert of every given concept row: the commit point.
+ * - save: views (invisible until their concept row exists with their version), then crops and uploaded
+ *   originals, then ONE mergeInsert of every given concept row: the commit point.
  * - delete: the concept row(s) first (the commit point), then crops, then views. Views go last because they
  *   are the trace from which `sweepOrphans` finds what a crash left behind, crops included.
  */
@@ -42,6 +42,13 @@ export interface CropInput {
   jpeg: Uint8Array;
 }
 
+/** A photo as it was uploaded, kept until the background refinement of its views has read it. */
+export interface OriginalInput {
+  conceptId: string;
+  photo: number;
+  bytes: Uint8Array;
+}
+
 export interface ViewMatch {
   view: ViewRecord;
   /** Cosine distance, 1 - cosine similarity. */
@@ -74,6 +81,10 @@ function cropKey(scope: Scope, conceptId: string, photo: number): string {
   return `${conceptPrefix(scope, conceptId)}/${photo}.jpg`;
 }
 
+function originalKey(scope: Scope, conceptId: string, photo: number): string {
+  return `${conceptPrefix(scope, conceptId)}/originals/${photo}`;
+}
+
 function conceptKey(tenant: string, user: string, id: string): string {
   return JSON.stringify([tenant, user, id]);
 }
@@ -91,8 +102,8 @@ export class ConceptStore {
   static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<ConceptStore> {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`bad vector dimension: ${dim}`);
     const db = await connectData(uri, storage);
-    // Stores written before naming had its own threshold name at the present one.
-    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE], { name_threshold: 'threshold' });
+    // Stores written before naming had its own threshold name at the present one; before drafts, none.
+    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE], { name_threshold: 'threshold', draft_photos: 'CAST(0 AS INT)' });
     const views = await openTable(db, VIEWS_TABLE, viewSchema(dim), DIM_COLUMN[VIEWS_TABLE]);
     const store = new ConceptStore(db, concepts, views, blobStoreBeside(uri, 'crops', storage), dim);
     await ensureScalarIndexes(concepts);
@@ -114,13 +125,13 @@ export class ConceptStore {
   }
 
   /**
-   * Saves concept rows (new, or updated: e.g. every head of the user retrained at once) with the views and
-   * crops that are new in this save. Every view and crop must belong to one of `records`; a crop must match a
-   * new view's photo, so that the sweep can find it from the views. On failure, what this call wrote is
-   * removed again where possible; anything left is invisible and swept later.
+   * Saves concept rows (new, or updated: e.g. every head of the user retrained at once) with the views,
+   * crops and originals that are new in this save. Every view, crop and original must belong to one of
+   * `records`; a crop or original must match a new view's photo, so that the sweep can find it from the views.
+   * On failure, what this call wrote is removed again where possible; anything left is invisible and swept later.
    */
-  async saveConcepts(scope: Scope, records: ConceptRecord[], newViews: ViewRecord[], crops: CropInput[] = []): Promise<void> {
-    const versions = this.checkSave(scope, records, newViews, crops);
+  async saveConcepts(scope: Scope, records: ConceptRecord[], newViews: ViewRecord[], crops: CropInput[] = [], originals: OriginalInput[] = []): Promise<void> {
+    const versions = this.checkSave(scope, records, newViews, [...crops, ...originals]);
     if (records.length === 0) return;
     const writeId = randomUUID();
     const written: string[] = [];
@@ -131,10 +142,13 @@ export class ConceptStore {
         const data = viewsToArrow(rows, this.dim);
         await withCommitRetry(() => this.views.add(data));
       }
-      for (const c of crops) {
-        const key = cropKey(scope, c.conceptId, c.photo);
+      const blobs = [
+        ...crops.map((c) => ({ key: cropKey(scope, c.conceptId, c.photo), bytes: c.jpeg })),
+        ...originals.map((o) => ({ key: originalKey(scope, o.conceptId, o.photo), bytes: o.bytes })),
+      ];
+      for (const { key, bytes } of blobs) {
         written.push(key);
-        await this.crops.put(key, c.jpeg);
+        await this.crops.put(key, bytes);
       }
       const data = conceptsToArrow(records, this.dim);
       await withCommitRetry(() => this.concepts.mergeInsert(['tenant', 'user', 'id']).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
@@ -184,6 +198,28 @@ export class ConceptStore {
     checkId(conceptId);
     if (!Number.isInteger(photo) || photo < 0) throw new Error(`bad photo index: ${photo}`);
     return this.crops.get(cropKey(scope, conceptId, photo));
+  }
+
+  /** A photo as uploaded, kept for the refinement of its concept's views; `undefined` once dropped. */
+  async readOriginal(scope: Scope, conceptId: string, photo: number): Promise<Uint8Array | undefined> {
+    checkId(conceptId);
+    return this.crops.get(originalKey(scope, conceptId, photo));
+  }
+
+  /** Drops the uploaded originals of photos 0..count-1, once their views are refined. */
+  async dropOriginals(scope: Scope, conceptId: string, count: number): Promise<void> {
+    checkId(conceptId);
+    for (let photo = 0; photo < count; photo++) await this.crops.delete(originalKey(scope, conceptId, photo));
+  }
+
+  /** Every concept, of any user, whose draft views await refinement. */
+  async draftConcepts(): Promise<{ scope: Scope; id: string }[]> {
+    const found: { scope: Scope; id: string }[] = [];
+    for await (const batch of this.concepts.query().where(greaterThan('draft_photos', 0)).select(['tenant', 'user', 'id'])) {
+      const [tenant, user, id] = ['tenant', 'user', 'id'].map((n) => batch.getChild(n)!);
+      for (let i = 0; i < batch.numRows; i++) found.push({ scope: { tenant: tenant.get(i), user: user.get(i) }, id: id.get(i) });
+    }
+    return found;
   }
 
   /** The user's `k` visible views nearest to `vector` by cosine distance, nearest first. */
@@ -280,7 +316,7 @@ export class ConceptStore {
   }
 
   /** Validates a save; returns the version each concept id is saved with. */
-  private checkSave(scope: Scope, records: ConceptRecord[], views: ViewRecord[], crops: CropInput[]): Map<string, number> {
+  private checkSave(scope: Scope, records: ConceptRecord[], views: ViewRecord[], blobs: { conceptId: string; photo: number }[]): Map<string, number> {
     const inScope = (r: { tenant: string; user: string }) => r.tenant === scope.tenant && r.user === scope.user;
     const versions = new Map<string, number>();
     for (const r of records) {
@@ -299,8 +335,8 @@ export class ConceptStore {
       if (!Number.isInteger(v.photo) || v.photo < 0) throw new Error(`bad photo index: ${v.photo}`);
       photos.add(JSON.stringify([v.conceptId, v.photo]));
     }
-    for (const c of crops)
-      if (!photos.has(JSON.stringify([c.conceptId, c.photo]))) throw new Error(`crop of ${c.conceptId} photo ${c.photo} has no new view`);
+    for (const c of blobs)
+      if (!photos.has(JSON.stringify([c.conceptId, c.photo]))) throw new Error(`crop or original of ${c.conceptId} photo ${c.photo} has no new view`);
     return versions;
   }
 }

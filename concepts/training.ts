@@ -139,17 +139,23 @@ function chunks(ranges: readonly (readonly [number, number])[], columns: number)
   return groups;
 }
 
+/**
+ * Trains the heads of the concepts in `only` (every concept's by default); the other concepts still serve as
+ * negatives and calibration photos. The result holds the heads trained.
+ */
 export async function trainHeads(
   concepts: TrainingConcept[],
   bank: Matrix,
   algebra: LinearAlgebra,
   dim: number,
   options: TrainingOptions = defaultTrainingOptions,
+  only?: ReadonlySet<string>,
 ): Promise<Map<string, TrainedHead>> {
   const result = new Map<string, TrainedHead>();
-  if (concepts.length === 0) return result;
   const positives = concepts.map((c) => c.views.filter((v) => v.kind === 'positive'));
-  const protos = stack(positives.map((p) => prototype(p, dim)), dim);
+  const trainable = concepts.flatMap((c, ci) => (positives[ci].length > 0 && (!only || only.has(c.id)) ? [ci] : []));
+  if (trainable.length === 0) return result;
+  const protos = stack(trainable.map((ci) => prototype(positives[ci], dim)), dim);
 
   // Pool rows: every trainable view of the user, then the bank vectors nearest to any concept.
   const pool: Float32Array[] = [];
@@ -168,8 +174,8 @@ export async function trainHeads(
   const bankRows = new Map<number, number[]>();
   if (bank.rows > 0 && options.bankPerConcept > 0) {
     const sims = await algebra.mulTransposed(protos, bank);
-    for (let ci = 0; ci < concepts.length; ci++) {
-      const order = Array.from({ length: bank.rows }, (_, j) => j).sort((a, b) => sims.data[ci * bank.rows + b] - sims.data[ci * bank.rows + a]);
+    for (const [at, ci] of trainable.entries()) {
+      const order = Array.from({ length: bank.rows }, (_, j) => j).sort((a, b) => sims.data[at * bank.rows + b] - sims.data[at * bank.rows + a]);
       bankRows.set(ci, order.slice(0, options.bankPerConcept));
     }
   }
@@ -183,8 +189,7 @@ export async function trainHeads(
         kinds.push('negative');
         photos.push(-1);
       }
-  const poolMatrix = stack(pool, dim);
-  const closeness = (await algebra.mulTransposed(protos, poolMatrix)).data;
+  const closeness = (await algebra.mulTransposed(protos, stack(pool, dim))).data;
   // Calibration targets: the region sets of every photo (probes) and the regions of negative photos, each
   // concept's in one range [from, to).
   const targets: { owner: number; view: TrainingView }[] = [];
@@ -194,9 +199,8 @@ export async function trainHeads(
     return [from, targets.length] as const;
   });
 
-  const trainable = concepts.flatMap((_, ci) => (positives[ci].length > 0 ? [ci] : []));
   const categories = concepts.map((c) => c.category.toLowerCase());
-  const sets = trainable.map((ci) => {
+  const sets = trainable.map((ci, at) => {
     // Groups: each own photo (its positives and backgrounds), each own negative photo, each other concept.
     const groupOf = (row: number) => {
       const o = owner[row];
@@ -216,13 +220,18 @@ export async function trainHeads(
         else rest.push(row);
       } else if (o >= 0 && kinds[row] === 'positive') rest.push(row);
     }
-    const chosen = [...kept, ...hardest(rest, closeness.subarray(ci * pool.length, (ci + 1) * pool.length), options.maxNegatives - kept.length)];
+    const chosen = [...kept, ...hardest(rest, closeness.subarray(at * pool.length, (at + 1) * pool.length), options.maxNegatives - kept.length)];
     const posWeight = 0.5 / examples.length;
     for (const e of examples) e.weight = posWeight;
     const negTotal = chosen.reduce((sum, row) => sum + weightOf(row), 0);
     for (const row of chosen) examples.push({ row, label: -1, weight: (0.5 * weightOf(row)) / negTotal, group: groupOf(row) });
     return examples;
   });
+  // Only the rows that some head trains on enter the products: all of them when every head is trained.
+  const used = [...new Set(sets.flatMap((examples) => examples.map((e) => e.row)))].sort((a, b) => a - b);
+  const usedAt = new Map(used.map((row, i) => [row, i]));
+  for (const examples of sets) for (const e of examples) e.row = usedAt.get(e.row)!;
+  const poolMatrix = stack(used.map((row) => pool[row]), dim);
   const fits = await fitHeads(poolMatrix, sets, options.lambda, algebra);
 
   // Best output per photo over its regions, from the head trained without that photo (or without that
@@ -231,7 +240,7 @@ export async function trainHeads(
   // A lone photo cannot be held out (no positive would remain): it is scored by the full head, optimistically.
   const lone = trainable.map((ci) => new Set(positives[ci].map((v) => v.photo)).size === 1);
   // The pool's products with the targets, a few concepts' targets at a time: whole, they grow with the square of a user's views.
-  for (const chunk of chunks(targetRanges, Math.max(1, Math.floor(options.crossBytes / (4 * pool.length))))) {
+  for (const chunk of chunks(targetRanges, Math.max(1, Math.floor(options.crossBytes / (4 * poolMatrix.rows))))) {
     const base = targetRanges[chunk[0]][0];
     const cross = await algebra.mulTransposed(poolMatrix, stack(targets.slice(base, targetRanges[chunk[chunk.length - 1]][1]).map((t) => t.view.vector), dim));
     for (const o of chunk) {

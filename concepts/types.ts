@@ -36,6 +36,8 @@ export interface Concept {
   threshold: number;
   /** Score at and above which captions and answers name it: stricter than `threshold` (see training.ts). */
   nameThreshold: number;
+  /** `refining` while the views beyond the draft's are made in the background (service.ts create). */
+  status: 'refining' | 'ready';
   createdAt: string;
   updatedAt: string;
 }

@@ -99,6 +99,7 @@ function conceptRecord(u: number, id: string, dim: number, rnd: () => number): C
     createdAt: now,
     updatedAt: now,
     encoder: 'bench',
+    draftPhotos: 0,
   };
 }
 

@@ -72,6 +72,7 @@ async function main() {
   const scope = { tenant: LOCAL_TENANT, user: 'bench-user' };
   try {
     for (const s of subjects.slice(0, 4)) await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
+    await runtime.service.refined();
     // Through the HTTP app in process, as a client's request would go: indexing gives way to it.
     const config = loadConfig({ NOMEN_RATE_LIMIT: '0' }, () => '');
     const app = createApp({ service: runtime.service, videos: runtime.videos, config, ready: async () => ({ ok: true, checks: {} }) });

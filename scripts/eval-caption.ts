@@ -54,6 +54,7 @@ async function main() {
       runtime.personal.describer?.schedule(scope, concept);
       await runtime.personal.describer?.idle();
     }
+    await runtime.service.refined();
 
     // Names in the request, over every photo and over the photos of registered subjects only.
     const placed = new Confusion();

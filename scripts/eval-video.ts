@@ -95,6 +95,7 @@ async function main() {
       const c = await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
       ids.set(s.name, c.id);
     }
+    await runtime.service.refined();
 
     const videos = plan(subjects, Number(args.videos), rnd);
     const truth: (Segment & { subject: string })[] = [];

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { Describer } from '../concepts/describe.js';
 import { Personalizer } from '../concepts/personalize.js';
-import { ConceptService, type ServiceModels } from '../concepts/service.js';
+import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/videos.js';
 import { VideoStore } from '../concepts/video-store.js';
@@ -29,8 +29,16 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** `timer`, when given, times every model call (for metrics); `log` hears of video jobs. */
-export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'>, timer?: ModelTimer, log?: JobLog): Promise<Runtime> {
+/**
+ * `timer`, when given, times every model call (for metrics); `log` hears of video jobs and failed refinements.
+ * `refineQuietMs` holds registrations' refinements back longer (tests that look at drafts); `refine: false` keeps
+ * concepts as drafts (an evaluation of the drafts alone).
+ */
+export async function openRuntime(
+  config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'> & Pick<ServiceOptions, 'refineQuietMs' | 'refine'>,
+  timer?: ModelTimer,
+  log?: JobLog,
+): Promise<Runtime> {
   // libvips caches recent operations for reuse, which never comes here (every photo is new): up to 50 MB for nothing.
   sharp.cache(false);
   const algebra = await OnnxLinearAlgebra.create();
@@ -45,7 +53,13 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;
   // Reconnecting is ioredis's own; failed commands (and /readyz) say what went wrong.
   redis?.on('error', () => undefined);
-  const service = await ConceptService.create(store, models, { limits: config.limits, lock: redis && new RedisLock(redis) });
+  const service = await ConceptService.create(store, models, {
+    limits: config.limits,
+    lock: redis && new RedisLock(redis),
+    refineQuietMs: config.refineQuietMs,
+    refine: config.refine,
+    onRefineError: (err, concept) => log?.error({ err, concept: concept.id }, 'concept refinement failed; it runs again at the next start'),
+  });
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
@@ -65,6 +79,7 @@ export async function openRuntime(config: Pick<Config, 'dataUri' | 'objectStorag
     personal,
     async close() {
       await videos.close();
+      await service.close();
       await describer?.idle();
       await vlm.dispose();
       await Promise.all([encoder.dispose(), detector?.dispose(), algebra.dispose()]);

@@ -114,6 +114,7 @@ describe('errors', () => {
 
   beforeAll(async () => {
     dog = await register(user, 'Dog', [await photo('dog', 0)]);
+    await runtime.service.refined();
     before = (await call('GET', `/v1/users/${user}/concepts`)).body;
   }, 60_000);
 

@@ -152,4 +152,17 @@ describe('trainHeads', () => {
       expect(Array.from(other.head.weights)).toEqual(Array.from(head.head.weights));
     }
   });
+  it('trains one concept\'s head alone as it trains it among all, and leaves the others out', async () => {
+    const withBank: Matrix = { data: Float32Array.from({ length: 8 * 32 }, (_, i) => Math.sin(i * i)), rows: 8, cols: 32 };
+    // Fewer bank rows per concept than the bank holds: each head must pick its own nearest ones.
+    const options = { ...defaultTrainingOptions, bankPerConcept: 3 };
+    const all = await trainHeads(user(), withBank, algebra, 32, options);
+    const alone = await trainHeads(user(), withBank, algebra, 32, options, new Set(['c4']));
+    expect([...alone.keys()]).toEqual(['c4']);
+    const [a, b] = [alone.get('c4')!, all.get('c4')!];
+    expect(a.cut).toBeCloseTo(b.cut, 4);
+    expect(a.nameCut).toBeCloseTo(b.nameCut, 4);
+    expect(a.head.bias).toBeCloseTo(b.head.bias, 4);
+    a.head.weights.forEach((w, k) => expect(w).toBeCloseTo(b.head.weights[k], 4));
+  });
 });

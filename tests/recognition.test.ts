@@ -46,6 +46,8 @@ describe('learning and recognition', () => {
       const c = await runtime.service.create(scope, { name, category, images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })) });
       ids[name] = c.id;
     }
+    // The refined heads are under test here; drafts have tests of their own (refinement.test.ts).
+    await runtime.service.refined();
   });
 
   afterAll(async () => {

@@ -35,6 +35,7 @@ function concept(scope: Scope, id: string, version = 1): ConceptRecord {
     createdAt: '2024-05-01T10:00:00.000Z',
     updatedAt: '2024-05-02T10:00:00.000Z',
     encoder: 'mobilenet-v2',
+    draftPhotos: 0,
   };
 }
 
@@ -193,6 +194,19 @@ describe('ConceptStore', () => {
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
   });
 
+  it('keeps uploaded originals of draft photos until they are dropped, and deletes them with their concept', async () => {
+    const originals = [0, 1].map((photo) => ({ conceptId: 'c', photo, bytes: jpeg(photo + 5) }));
+    await store.saveConcepts(alice, [{ ...concept(alice, 'c'), draftPhotos: 2 }], views(alice, 'c', 2), [], originals);
+    expect(await store.draftConcepts()).toEqual([{ scope: alice, id: 'c' }]);
+    expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
+    await store.dropOriginals(alice, 'c', 1);
+    expect(await store.readOriginal(alice, 'c', 0)).toBeUndefined();
+    expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
+    await expect(store.saveConcepts(alice, [concept(alice, 'c')], [], [], [{ conceptId: 'c', photo: 3, bytes: jpeg(1) }])).rejects.toThrow(/no new view/);
+    await store.deleteConcept(alice, 'c');
+    expect(await store.readOriginal(alice, 'c', 1)).toBeUndefined();
+  });
+
   it('sweeps at open what a crash left', async () => {
     // Orphan views written directly, as a crash between the views and the commit leaves them, an hour ago.
     const db = await lancedb.connect(dir);
@@ -208,17 +222,22 @@ describe('ConceptStore', () => {
     await expect(ConceptStore.open(dir, DIM * 2)).rejects.toThrow(/16-dimensional vectors but the encoder makes 32-dimensional/);
   });
 
-  it('opens a store written before naming had its own threshold, naming at the present one', async () => {
+  it('opens a store written before naming had its own threshold and before drafts: naming at the present one, nothing to refine', async () => {
     const old = await mkdtemp(join(tmpdir(), 'nomen-store-old-'));
     try {
       const db = await lancedb.connect(old);
       const before = concept(alice, 'c');
-      const columns = conceptSchema(DIM).fields.map((f) => f.name).filter((name) => name !== 'name_threshold');
+      const columns = conceptSchema(DIM).fields.map((f) => f.name).filter((name) => name !== 'name_threshold' && name !== 'draft_photos');
       await db.createTable(CONCEPTS_TABLE, conceptsToArrow([before], DIM).select(columns));
       const reopened = await ConceptStore.open(old, DIM);
       const [loaded] = (await reopened.loadUser(alice)).concepts;
       expect(loaded.threshold).toBe(before.threshold);
       expect(loaded.nameThreshold).toBe(before.threshold);
+      expect(loaded.draftPhotos).toBe(0);
+      expect(await reopened.draftConcepts()).toEqual([]);
+      // The added column has the type new rows are written with.
+      await reopened.saveConcepts(alice, [{ ...concept(alice, 'd'), draftPhotos: 2 }], views(alice, 'd', 2));
+      expect(await reopened.draftConcepts()).toEqual([{ scope: alice, id: 'd' }]);
       reopened.close();
     } finally {
       await rm(old, { recursive: true, force: true });

@@ -58,6 +58,10 @@ export const Concept = z
     nameThreshold: z.number().openapi({
       description: 'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least threshold: a wrong name is worse than none)',
     }),
+    status: z.enum(['refining', 'ready']).openapi({
+      description:
+        'refining: registered and recognised already, by a first head trained on the whole photos, while the subject crops, region probes and every head of the user are made in the background (about a second); ready: done',
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
   })
