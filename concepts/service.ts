@@ -182,6 +182,11 @@ export class ConceptService {
     return this.locks.waiting;
   }
 
+  /** Draft concepts waiting for their refinement in this process. */
+  get pendingRefinements(): number {
+    return this.refinements.waiting;
+  }
+
   async list(scope: Scope): Promise<Concept[]> {
     const state = await this.state(scope);
     return state.concepts.map(toConcept).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
@@ -217,11 +222,14 @@ export class ConceptService {
     const name = input.name.trim();
     const category = (input.category ?? '').trim();
     const photos = await this.decodeAll(input.images);
-    const embedded = await embedDraft(photos, this.models);
     const id = randomUUID();
+    // A draft's subjects are the given boxes or the whole photos: their crops are drawn while the photos are embedded.
+    const cropping = this.crops(id, photos, photos.map((p) => ({ subject: p.box ?? { x: 0, y: 0, w: p.image.width, h: p.image.height } })));
+    cropping.catch(() => undefined); // a rejection surfaces at its await below, not as an unhandled one
+    const embedded = await embedDraft(photos, this.models);
     const now = new Date().toISOString();
     const views = embedded.flatMap((p, i) => p.views.map((v) => this.viewRecord(scope, id, v, photos[i].image)));
-    const crops = await this.crops(id, photos, embedded);
+    const crops = await cropping;
     const refine = this.options.refine ?? true;
     const originals = refine ? input.images.map((image, photo) => ({ conceptId: id, photo, bytes: image.bytes })) : [];
     return this.write(scope, async (state) => {
@@ -299,7 +307,7 @@ export class ConceptService {
   }
 
   /** Reference crops of the subjects, for conditioning a multimodal model later. */
-  private crops(conceptId: string, photos: { image: DecodedImage }[], embedded: EmbeddedPhoto[], first = 0): Promise<CropInput[]> {
+  private crops(conceptId: string, photos: { image: DecodedImage }[], embedded: { subject: PixelBox }[], first = 0): Promise<CropInput[]> {
     return Promise.all(embedded.map(async (p, i) => ({ conceptId, photo: first + i, jpeg: await encodeJpeg(photos[i].image, p.subject) })));
   }
 

@@ -146,10 +146,11 @@ export class ConceptStore {
         ...crops.map((c) => ({ key: cropKey(scope, c.conceptId, c.photo), bytes: c.jpeg })),
         ...originals.map((o) => ({ key: originalKey(scope, o.conceptId, o.photo), bytes: o.bytes })),
       ];
-      for (const { key, bytes } of blobs) {
-        written.push(key);
-        await this.crops.put(key, bytes);
-      }
+      written.push(...blobs.map((b) => b.key));
+      // All settled before a failure is thrown: the undo must not race a put still in flight.
+      const puts = await Promise.allSettled(blobs.map(({ key, bytes }) => this.crops.put(key, bytes)));
+      const failed = puts.find((p) => p.status === 'rejected');
+      if (failed) throw failed.reason;
       const data = conceptsToArrow(records, this.dim);
       await withCommitRetry(() => this.concepts.mergeInsert(['tenant', 'user', 'id']).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
     } catch (err) {

@@ -52,6 +52,7 @@ it('counts requests by route template, model calls by model, errors by code', as
   has(/^nomen_errors_total\{code="invalid_image"\} 1$/m);
   has(/^nomen_errors_total\{code="not_found"\} 2$/m);
   has(/^nomen_queue_depth\{queue="user_writes"\} 0$/m);
+  has(/^nomen_queue_depth\{queue="refinements"\} \d+$/m);
   has(/^nomen_queue_depth\{queue="video_jobs"\} 0$/m);
   has(/^nomen_process_cpu_seconds_total /m);
   // No path of a user's own naming becomes a label.

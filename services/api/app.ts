@@ -58,6 +58,7 @@ export function createApp(deps: Deps): Api {
 
   const metrics = deps.metrics ?? new Metrics();
   metrics.watchQueue('user_writes', () => deps.service.pendingWrites);
+  metrics.watchQueue('refinements', () => deps.service.pendingRefinements);
   const jobs = deps.videos;
   if (jobs) metrics.watchQueue('video_jobs', () => jobs.queuedJobs);
 
