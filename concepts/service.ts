@@ -4,7 +4,8 @@ import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, Objec
 import { DomainError } from './errors.js';
 import { bulk } from '../models/priority.js';
 import { embedDraft, embedExamples, embedNegatives, embedRefinement, type EmbeddedPhoto, type EmbeddedView } from './examples.js';
-import { InProcessQueue, type JobRef } from './job-queue.js';
+import type { JobRef } from './job-queue.js';
+import { Refinements } from './refinements.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
 import { KeyedLock, Slots, type Lock } from './locks.js';
 import { recognizeImage, toScore, type UserHeads } from './recognize.js';
@@ -28,7 +29,7 @@ export interface ServiceOptions {
   cachedUsers?: number;
   /** Serialises each user's writes; in this process only by default, across processes when given a shared lock. */
   lock?: Lock;
-  /** How long refinements wait for registrations to pause (QUIET_MS by default); `refined()` cuts the wait short. */
+  /** How long refinements wait for registrations to pause (150 ms by default, refinements.ts); `refined()` cuts the wait short. */
   refineQuietMs?: number;
   /**
    * false: concepts keep their draft views, and every head is trained at each registration (`npm run eval --
@@ -48,14 +49,6 @@ interface UserState {
 }
 
 const MAX_CONCEPT_IMAGES = 20;
-/**
- * A refinement waits until no registration has ended for QUIET_MS and none is running, but never more than
- * MAX_DEFER_MS: on 2 cores a refinement beside a registration made it ~1.8x slower (12 back to back, in
- * process: p50 195 -> 360 ms).
- */
-const QUIET_MS = 150;
-const MAX_DEFER_MS = 10_000;
-
 export function toConcept(r: ConceptRecord): Concept {
   return {
     id: r.id,
@@ -94,14 +87,7 @@ export class ConceptService {
   private readonly uploads = new Slots(1);
   private readonly cache = new Map<string, UserState>();
   /** Concepts whose draft views await their refinement, one at a time in the background. */
-  private readonly refinements = new InProcessQueue();
-  /** Per queued refinement, what ends it: run, or left to the next start when the service closes. */
-  private readonly pending = new Map<string, { done: Promise<void>; end: () => void }>();
-  private registering = 0;
-  private lastRegistration = 0;
-  /** Callers of `refined()` waiting: refinements go on without a quiet moment meanwhile. */
-  private hurrying = 0;
-  private closed = false;
+  private readonly refinements: Refinements;
 
   private constructor(
     private readonly store: ConceptStore,
@@ -110,13 +96,7 @@ export class ConceptService {
     private readonly bank: Matrix,
   ) {
     this.locks = options.lock ?? new KeyedLock();
-    this.refinements.start(
-      (job) =>
-        bulk(() => this.refine(job))
-          .catch((err: unknown) => options.onRefineError?.(err, job))
-          .finally(() => this.settle(job)),
-      1,
-    );
+    this.refinements = new Refinements((job) => bulk(() => this.refine(job)), options.refineQuietMs, options.onRefineError);
   }
 
   static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions): Promise<ConceptService> {
@@ -126,55 +106,23 @@ export class ConceptService {
     bankVectors.forEach((v, i) => data.set(v, i * dim));
     const service = new ConceptService(store, models, options, { data, rows: bankVectors.length, cols: dim });
     // Refinements cut short by a stop or crash start again; in several processes each may, and all but one find nothing to do.
-    for (const { scope, id } of await store.draftConcepts()) service.queueRefinement({ ...scope, id });
+    for (const { scope, id } of await store.draftConcepts()) service.refinements.add({ ...scope, id });
     return service;
   }
 
   /** Resolves once the concept's refinement, if one is queued or running in this process, has ended. */
-  async whenRefined(scope: Scope, id: string): Promise<void> {
-    await this.pending.get(JSON.stringify([scope.tenant, scope.user, id]))?.done;
+  whenRefined(scope: Scope, id: string): Promise<void> {
+    return this.refinements.whenDone({ ...scope, id });
   }
 
   /** Resolves once no refinement is waiting or running in this process (tests, benchmarks, evaluations). */
-  async refined(): Promise<void> {
-    this.hurrying++;
-    try {
-      while (this.pending.size > 0) await Promise.all([...this.pending.values()].map((p) => p.done));
-    } finally {
-      this.hurrying--;
-    }
+  refined(): Promise<void> {
+    return this.refinements.settled();
   }
 
   /** Stops taking refinements and waits for the one running, unless it is still waiting to start; those left start again at the next start. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.refinements.close();
-    for (const p of this.pending.values()) p.end();
-    this.pending.clear();
-  }
-
-  /** Resolves when no registration runs or ended lately, after MAX_DEFER_MS, or at once while `refined()` waits. */
-  private async quietMoment(): Promise<void> {
-    const since = performance.now();
-    const quiet = this.options.refineQuietMs ?? QUIET_MS;
-    const busy = () => this.registering > 0 || performance.now() - this.lastRegistration < quiet;
-    while (!this.closed && this.hurrying === 0 && busy() && performance.now() - since < MAX_DEFER_MS) await new Promise((resolve) => setTimeout(resolve, 30));
-  }
-
-  private queueRefinement(job: JobRef): void {
-    const key = JSON.stringify([job.tenant, job.user, job.id]);
-    if (!this.pending.has(key)) {
-      let end = () => {};
-      const done = new Promise<void>((resolve) => (end = resolve));
-      this.pending.set(key, { done, end });
-    }
-    void this.refinements.add(job);
-  }
-
-  private settle(job: JobRef): void {
-    const key = JSON.stringify([job.tenant, job.user, job.id]);
-    this.pending.get(key)?.end();
-    this.pending.delete(key);
+  close(): Promise<void> {
+    return this.refinements.close();
   }
 
   /** Changes waiting for another change of the same user to finish. */
@@ -198,20 +146,14 @@ export class ConceptService {
 
   /**
    * Registration answers with a draft head, trained on two views of each whole photo, and queues the
-   * refinement (the subject found, its crops, region probes, every head retrained) as bulk model work. New
-   * photos are bulk work at once: they give their turn on the model threads to interactive requests. One at
-   * a time decodes and embeds (`uploads`), so that a burst of uploads holds a bounded number of decoded photos.
+   * refinement (the subject found, its crops, region probes, every head retrained). Both, and new photos, are
+   * bulk model work: they give their turn on the model threads to interactive requests. One at a time decodes
+   * and embeds (`uploads`), so that a burst of uploads holds a bounded number of decoded photos.
    */
   async create(scope: Scope, input: NewConcept): Promise<Concept> {
-    this.registering++;
-    try {
-      const concept = await this.uploads.run(() => this.register(scope, input));
-      if (concept.status === 'refining') this.queueRefinement({ ...scope, id: concept.id });
-      return concept;
-    } finally {
-      this.registering--;
-      this.lastRegistration = performance.now();
-    }
+    const concept = await this.refinements.registration(() => this.uploads.run(() => bulk(() => this.register(scope, input))));
+    if (concept.status === 'refining') this.refinements.add({ ...scope, id: concept.id });
+    return concept;
   }
 
   addImages(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
@@ -266,17 +208,19 @@ export class ConceptService {
    */
   private async refine({ tenant, user }: JobRef): Promise<void> {
     const scope = { tenant, user };
-    await this.quietMoment();
-    if (this.closed) return;
+    // Before each step: a pause in registrations, and nothing more once closing (the drafts stay for the next start).
+    const proceed = async () => {
+      await this.refinements.pause();
+      return !this.refinements.closed;
+    };
+    if (!(await proceed())) return;
     const state = await this.state(scope);
-    const drafts = state.concepts.filter((c) => c.draftPhotos > 0);
     const refined: { id: string; count: number; views: ViewRecord[]; crops: CropInput[] }[] = [];
-    for (const concept of drafts) {
-      await this.quietMoment();
+    for (const concept of state.concepts.filter((c) => c.draftPhotos > 0)) {
+      if (!(await proceed())) return;
       refined.push({ id: concept.id, count: concept.draftPhotos, ...(await this.refinedViews(scope, concept, state.views)) });
     }
-    if (refined.length === 0) return;
-    await this.quietMoment();
+    if (refined.length === 0 || !(await proceed())) return;
     await this.write(scope, async (state) => {
       const due = refined.filter((r) => state.concepts.find((c) => c.id === r.id)?.draftPhotos === r.count);
       if (due.length === 0) return undefined;
