@@ -1,5 +1,4 @@
 /** Turns a concept's example photos into embedded views: the subject, the whole photo, flips and jittered crops, plus the region probes used for calibration. */
-import sharp from 'sharp';
 import { iou } from '../models/boxes.js';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
 import { defaultRegionOptions, detectedRegions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
@@ -44,35 +43,6 @@ function covered(subject: PixelBox, box: PixelBox): number {
   return (w * h) / (subject.w * subject.h);
 }
 
-/** Long side of zoomed-out views: the encoder sees 224 px, so more would only cost time. */
-const ZOOM_SIDE = 320;
-
-/**
- * The photo shrunk to 1/`factor` of the frame and placed at (fx, fy) (fractions of the free space) in a frame
- * of its mean colour: the subject as it looks when it fills only part of a bigger scene, which whole photos
- * and subject crops never show the head.
- */
-export async function zoomOut(image: DecodedImage, factor: number, fx = 0.5, fy = 0.5): Promise<DecodedImage> {
-  const { width, height, data } = image;
-  const mean = [0, 0, 0];
-  const step = 3 * 7; // every 7th pixel is plenty for a mean colour
-  for (let i = 0; i < data.length; i += step) for (let c = 0; c < 3; c++) mean[c] += data[i + c];
-  const samples = Math.ceil(data.length / step);
-  const scale = Math.min(1, ZOOM_SIDE / Math.max(width, height));
-  const fw = Math.max(1, Math.round(width * scale));
-  const fh = Math.max(1, Math.round(height * scale));
-  const w = Math.max(1, Math.round(fw / factor));
-  const h = Math.max(1, Math.round(fh / factor));
-  const left = Math.round((fw - w) * fx);
-  const top = Math.round((fh - h) * fy);
-  const out = await sharp(data, { raw: { width, height, channels: 3 } })
-    .resize(w, h, { fit: 'fill' })
-    .extend({ left, top, right: fw - w - left, bottom: fh - h - top, background: { r: mean[0] / samples, g: mean[1] / samples, b: mean[2] / samples } })
-    .raw()
-    .toBuffer();
-  return { data: out, width: fw, height: fh };
-}
-
 export interface ExamplePhoto {
   image: DecodedImage;
   box?: PixelBox;
@@ -94,11 +64,11 @@ const wholeBox = (image: DecodedImage): PixelBox => ({ x: 0, y: 0, w: image.widt
  */
 export async function embedDraft(photos: ExamplePhoto[], models: ExampleModels): Promise<EmbeddedPhoto[]> {
   const given = photos.flatMap((p, i) => (p.box ? [{ photo: i, box: p.box }] : []));
-  // The photos are embedded while libvips draws their zoomed-out copies.
-  const direct = models.encoder.embed([...photos.map((p): Crop => ({ image: p.image })), ...given.map((g): Crop => ({ image: photos[g.photo].image, box: g.box }))]);
-  direct.catch(() => undefined); // a rejection surfaces at its await below, not as an unhandled one
-  const zoomed = await models.encoder.embed((await Promise.all(photos.map((p) => zoomOut(p.image, 2)))).map((image): Crop => ({ image })));
-  const vectors = [...(await direct), ...zoomed];
+  const vectors = await models.encoder.embed([
+    ...photos.map((p): Crop => ({ image: p.image })),
+    ...given.map((g): Crop => ({ image: photos[g.photo].image, box: g.box })),
+    ...photos.map((p): Crop => ({ image: p.image, zoom: { factor: 2, x: 0.5, y: 0.5 } })),
+  ]);
   const n = photos.length;
   return photos.map((p, i) => {
     const whole = wholeBox(p.image);
@@ -131,16 +101,17 @@ export async function embedRefinement(
   const grids = photos.map((p) => gridRegions(p.image, regionOptions.grid));
   const detector = models.detector;
   const detected = Promise.all(photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])));
-  // The whole photo, each grid's first region, is a draft view already.
-  const gridVectors = models.encoder.embed(grids.flatMap((rs, i) => rs.slice(1).map((r): Crop => ({ image: photos[i].image, box: r.box }))));
-  const zooms = photos.map((p, i) => ({ photo: i, variant: 'zoom-out-3', image: zoomOut(p.image, 3, rnds[i](), rnds[i]()) }));
-  const zoomVectors = Promise.all(zooms.map((z) => z.image)).then((images) => models.encoder.embed(images.map((image) => ({ image }))));
+  // The photo zoomed out to a third, at a random place; then the fixed regions but the whole photo (each grid's first), a draft view already.
+  const zooms = photos.map((p, i): Crop => ({ image: p.image, zoom: { factor: 3, x: rnds[i](), y: rnds[i]() } }));
+  const fixed = grids.flatMap((rs, i) => rs.slice(1).map((r): Crop => ({ image: photos[i].image, box: r.box })));
+  const withoutSubject = models.encoder.embed([...zooms, ...fixed]);
   // Every promise gets a handler now: one that fails early must not count as unhandled while others run.
-  for (const p of [detected, gridVectors, zoomVectors]) p.catch(() => undefined);
+  for (const p of [detected, withoutSubject]) p.catch(() => undefined);
 
   const found = await detected;
   const foundVectors = await models.encoder.embed(found.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
-  const fixedVectors = await gridVectors;
+  const zoomed = await withoutSubject;
+  const fixedVectors = zoomed.splice(zooms.length);
   let atFixed = 0;
   let atFound = 0;
   const perPhoto = photos.map((p, i) => {
@@ -164,7 +135,6 @@ export async function embedRefinement(
     for (let j = 0; j < jitterCount; j++) extra.push({ photo: i, variant: `jitter-${j}`, crop: { image: p.image, box: jitter(subject, p.image, rnds[i]) } });
   });
   const extraVectors = await models.encoder.embed(extra.map((e) => e.crop));
-  const zoomed = await zoomVectors;
 
   return photos.map((p, i) => {
     const { regions: rs, vectors } = perPhoto[i];
@@ -181,7 +151,7 @@ export async function embedRefinement(
     extra.forEach((e, k) => {
       if (e.photo === i) views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box!, vector: extraVectors[k] });
     });
-    views.push({ kind: 'positive', variant: zooms[i].variant, photo: i, box: wholeBox(p.image), vector: zoomed[i] });
+    views.push({ kind: 'positive', variant: 'zoom-out-3', photo: i, box: wholeBox(p.image), vector: zoomed[i] });
     return { subject, views };
   });
 }

@@ -8,6 +8,7 @@ import { modelFile, readLabels } from './files.js';
 import { createSession, type Draws, inputBuffer, ort, pixelBuffer, type Session } from './ort.js';
 import { cutRegion, readRect, regionSource } from './resample.js';
 import type { Crop, ImageEncoder, LinearAlgebra, PixelBox, RegionScanner } from './types.js';
+import { meanColour, zoomDraw } from './zoom.js';
 
 /**
  * Crops per model call: per-crop time is flat from 4 to 32 here; small batches overlap their pre-processing
@@ -131,7 +132,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     return (await Promise.all(batches)).flat();
   }
 
-  /** One batch tensor, and how its model thread fills it: every crop resized, flipped and normalised into place. */
+  /** One batch tensor, and how its model thread fills it: every crop resized, flipped, zoomed and normalised into place. */
   private tensor(crops: Crop[], regions: PixelBox[]): { input: ort.Tensor; draws: Draws } {
     const { size, layout } = this.entry;
     const per = 3 * size * size;
@@ -139,17 +140,25 @@ export class OnnxImageEncoder implements ImageEncoder {
     const data = inputBuffer(crops.length * per);
     const canvas = inputCanvas(this.entry, size, size);
     const placed = crops.map((crop, k) => {
-      const { src, dst } = this.placement(regions[k]);
+      const placement = this.placement(regions[k]);
+      let { src, dst } = placement;
+      let fill: { rect: PixelBox; rgb: [number, number, number] } | undefined;
+      if (crop.zoom) {
+        const draw = zoomDraw(regions[k], crop.zoom, placement);
+        if (!draw) throw new Error(`zoom ${JSON.stringify(crop.zoom)} shows nothing of the region`);
+        ({ from: src, to: dst } = draw);
+        fill = { rect: placement.dst, rgb: meanColour(crop.image, regions[k]) };
+      }
       const source = regionSource(crop.image, src, dst);
       const rect = readRect(source);
-      return { crop, source, rect, dst, bytes: (rect.x1 - rect.x0) * (rect.y1 - rect.y0) * 3, offset: k * per };
+      return { crop, source, rect, dst, fill, bytes: (rect.x1 - rect.x0) * (rect.y1 - rect.y0) * 3, offset: k * per };
     });
     // Only the pixels each crop reads travel to the model thread: at most ~2x the input size per crop.
     const pixels = pixelBuffer(placed.reduce((n, p) => n + p.bytes, 0));
     let at = 0;
-    const drawn = placed.map(({ crop, source, rect, dst, bytes, offset }) => {
+    const drawn = placed.map(({ crop, source, rect, dst, fill, bytes, offset }) => {
       const { image, src } = cutRegion(source, pixels, at, rect);
-      const region = { at, width: image.width, height: image.height, src, dst, flip: crop.flip ?? false, offset };
+      const region = { at, width: image.width, height: image.height, src, dst, flip: crop.flip ?? false, offset, fill };
       at += bytes;
       return region;
     });

@@ -1,7 +1,7 @@
 /** The body of a model thread (see ort.ts): holds onnxruntime sessions and answers requests one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { drawSource, type TensorCanvas } from './resample.js';
+import { drawSource, fillCanvas, type TensorCanvas } from './resample.js';
 import type { PixelBox } from './types.js';
 
 export interface WireTensor {
@@ -19,7 +19,8 @@ export interface Draws {
   input: string;
   canvas: Omit<TensorCanvas, 'data' | 'offset'>;
   pixels: Uint8Array;
-  regions: { at: number; width: number; height: number; src: PixelBox; dst: PixelBox; flip: boolean; offset: number }[];
+  /** `fill`: a rectangle of the canvas painted one colour before the region is drawn (a zoomed-out view's frame). */
+  regions: { at: number; width: number; height: number; src: PixelBox; dst: PixelBox; flip: boolean; offset: number; fill?: { rect: PixelBox; rgb: [number, number, number] } }[];
 }
 
 export type Call =
@@ -76,7 +77,9 @@ async function answer(sessions: Map<number, ort.InferenceSession>, req: Request)
     if (!(data instanceof Float32Array)) throw new Error(`no float input "${input}" to draw into`);
     for (const r of regions) {
       const image = { data: pixels.subarray(r.at, r.at + r.width * r.height * 3), width: r.width, height: r.height };
-      drawSource({ image, src: r.src }, { ...canvas, data, offset: r.offset }, r.dst, r.flip);
+      const at = { ...canvas, data, offset: r.offset };
+      if (r.fill) fillCanvas(at, r.fill.rgb, r.fill.rect);
+      drawSource({ image, src: r.src }, at, r.dst, r.flip);
     }
   }
   const feeds = Object.fromEntries(Object.entries(req.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));

@@ -110,19 +110,22 @@ function level(image: DecodedImage, n: number): DecodedImage {
   return levels[n];
 }
 
-/** Fills the whole canvas with one RGB colour (letterbox padding). */
-export function fillCanvas(canvas: TensorCanvas, rgb: readonly [number, number, number]): void {
+/** Fills `rect` of the canvas (all of it by default) with one RGB colour: letterbox padding, a zoomed view's frame. */
+export function fillCanvas(canvas: TensorCanvas, rgb: readonly [number, number, number], rect: PixelBox = { x: 0, y: 0, w: canvas.width, h: canvas.height }): void {
   const { data, offset, width, height, layout, bgr, gain, bias } = canvas;
   const plane = width * height;
   const v = [0, 1, 2].map((c) => rgb[c] * gain[c] + bias[c]);
   const order = bgr ? [v[2], v[1], v[0]] : v;
-  if (layout === 'nchw') {
-    for (let c = 0; c < 3; c++) data.fill(order[c], offset + c * plane, offset + (c + 1) * plane);
-  } else {
-    for (let o = offset; o < offset + plane * 3; o += 3) {
-      data[o] = order[0];
-      data[o + 1] = order[1];
-      data[o + 2] = order[2];
+  for (let y = rect.y; y < rect.y + rect.h; y++) {
+    const row = offset + (y * width + rect.x) * (layout === 'nchw' ? 1 : 3);
+    if (layout === 'nchw') {
+      for (let c = 0; c < 3; c++) data.fill(order[c], row + c * plane, row + c * plane + rect.w);
+    } else {
+      for (let o = row; o < row + rect.w * 3; o += 3) {
+        data[o] = order[0];
+        data[o + 1] = order[1];
+        data[o + 2] = order[2];
+      }
     }
   }
 }

@@ -14,10 +14,18 @@ export interface PixelBox {
 }
 
 /** One input of a batched embedding call: a region of an image (whole image when box is absent). */
+/** A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour (models/zoom.ts). */
+export interface Zoom {
+  factor: number;
+  x: number;
+  y: number;
+}
+
 export interface Crop {
   image: DecodedImage;
   box?: PixelBox;
   flip?: boolean;
+  zoom?: Zoom;
 }
 
 /** Turns image regions into L2-normalised vectors of `dim` floats. */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
+import { cropImage } from '../models/crop-image.js';
 import { OnnxImageEncoder } from '../models/encoder.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import { loadEncoder } from '../models/load.js';
@@ -75,6 +76,14 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     const [plain, flipped] = await enc.embed([{ image: dog0 }, { image: dog0, flip: true }]);
     expect(cos(plain, flipped)).toBeLessThan(0.9999);
     expect(cos(plain, flipped)).toBeGreaterThan(0.9);
+  });
+
+  it('draws a zoomed-out crop in the model thread as the generic path draws its frame, and the zoom matters', async () => {
+    const zoom = { factor: 3, x: 0.2, y: 0.9 };
+    const [direct, plain] = await enc.embed([{ image: dog0, zoom }, { image: dog0 }]);
+    const [viaFrame] = await enc.embed([{ image: cropImage({ image: dog0, zoom }) }]);
+    expect(cos(direct, viaFrame)).toBeGreaterThan(0.98);
+    expect(cos(direct, plain)).toBeLessThan(0.9);
   });
 
   it('agrees on a 768 px photo and the same photo upscaled to 4000 px', async () => {
