@@ -6,7 +6,6 @@ import { seeded } from './random.js';
 import { chooseSubjects } from './subject.js';
 import type { ViewKind } from './types.js';
 
-
 export interface EmbeddedView {
   kind: ViewKind;
   variant: string;
