@@ -49,6 +49,7 @@ interface UserState {
 }
 
 const MAX_CONCEPT_IMAGES = 20;
+
 export function toConcept(r: ConceptRecord): Concept {
   return {
     id: r.id,

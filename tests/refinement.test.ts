@@ -125,6 +125,20 @@ describe('registration drafts and their refinement', () => {
     expect(await runtime.store.draftConcepts()).toEqual([]);
   });
 
+  it('leaves the heads as they are on a rename, and retrains them when a category changes', async () => {
+    await runtime.service.refined();
+    const heads = async () => new Map((await runtime.store.loadUser(scope)).concepts.map((c) => [c.name, c.headWeights]));
+    const before = await heads();
+    const cat = (await runtime.service.list(scope)).find((c) => c.name === 'cat')!;
+    await runtime.service.update(scope, cat.id, { name: 'Tom', description: 'grey tabby' });
+    const renamed = await heads();
+    expect(renamed.get('Tom')).toEqual(before.get('cat'));
+    expect(renamed.get('dog')).toEqual(before.get('dog'));
+    // Same-category negatives weigh double: the dog's head sees the cat as a dog now.
+    await runtime.service.update(scope, cat.id, { category: 'dog' });
+    expect((await heads()).get('dog')).not.toEqual(before.get('dog'));
+  });
+
   it('stops without starting a refinement, and refines at the next start what it left as a draft', async () => {
     const rc = await register('rc_car', 'toy');
     await runtime.close();
