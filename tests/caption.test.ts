@@ -104,6 +104,7 @@ beforeAll(async () => {
     expect(r.status, r.text).toBe(201);
     ids[name!] = r.body.id;
   }
+  await runtime.service.refined();
   await runtime.personal.describer!.idle();
 }, 180_000);
 

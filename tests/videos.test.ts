@@ -117,6 +117,7 @@ async function storedFiles(): Promise<string[]> {
 async function register(name: string, category: string): Promise<void> {
   const images = await Promise.all([0, 1, 2].map(async (n) => ({ bytes: new Uint8Array(await readFile(photo(name, n))) })));
   ids[name] = (await runtime.service.create(alice, { name, category, images })).id;
+  await runtime.service.refined();
 }
 
 /** Another video service on the same models, with its own store and options. */
