@@ -13,6 +13,15 @@ import { InProcessQueue, type JobRef } from './job-queue.js';
 const QUIET_MS = 150;
 const MAX_DEFER_MS = 10_000;
 
+export interface RefinementOptions {
+  /** How long after the last registration a refinement may start (QUIET_MS). */
+  quietMs?: number;
+  /** A failed refinement (a model or storage error) runs again after retryMs, up to `attempts` runs in all. */
+  retryMs?: number;
+  attempts?: number;
+  onError?: (err: unknown, job: JobRef) => void;
+}
+
 const keyOf = (job: JobRef) => JSON.stringify([job.tenant, job.user, job.id]);
 
 export class Refinements {
@@ -24,20 +33,36 @@ export class Refinements {
   /** Callers of `settled()` waiting: refinements go on without a pause meanwhile. */
   private hurrying = 0;
   private stopped = false;
+  /** Failed runs so far of each job that failed, and the retries waiting to be queued. */
+  private readonly failures = new Map<string, number>();
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private readonly quietMs: number;
 
-  /** `refine` runs one job; `onError` hears of a job that failed (it runs again only at the next start). */
-  constructor(
-    refine: (job: JobRef) => Promise<void>,
-    private readonly quietMs = QUIET_MS,
-    onError: (err: unknown, job: JobRef) => void = () => {},
-  ) {
-    this.queue.start(
-      (job) =>
-        refine(job)
-          .catch((err: unknown) => onError(err, job))
-          .finally(() => this.settle(job)),
-      1,
-    );
+  /** `refine` runs one job. */
+  constructor(refine: (job: JobRef) => Promise<void>, options: RefinementOptions = {}) {
+    this.quietMs = options.quietMs ?? QUIET_MS;
+    const { retryMs = 60_000, attempts = 3, onError = () => {} } = options;
+    const run = async (job: JobRef) => {
+      try {
+        await refine(job);
+        this.failures.delete(keyOf(job));
+      } catch (err) {
+        onError(err, job);
+        const failed = (this.failures.get(keyOf(job)) ?? 0) + 1;
+        this.failures.set(keyOf(job), failed);
+        if (failed < attempts && !this.stopped) {
+          const retry = setTimeout(() => {
+            this.retries.delete(retry);
+            this.add(job);
+          }, retryMs);
+          retry.unref();
+          this.retries.add(retry);
+        }
+      } finally {
+        this.settle(job);
+      }
+    };
+    this.queue.start(run, 1);
   }
 
   /** Refinements waiting to start. */
@@ -83,7 +108,7 @@ export class Refinements {
     await this.pending.get(keyOf(job))?.done;
   }
 
-  /** Resolves once no refinement is waiting or running; they run without waiting for a pause meanwhile. */
+  /** Resolves once no refinement is waiting or running (a failed one's retry is not waited for); they run without waiting for a pause meanwhile. */
   async settled(): Promise<void> {
     this.hurrying++;
     try {
@@ -96,6 +121,8 @@ export class Refinements {
   /** Stops taking refinements and waits for the one running; those left start again at the next start. */
   async close(): Promise<void> {
     this.stopped = true;
+    for (const retry of this.retries) clearTimeout(retry);
+    this.retries.clear();
     await this.queue.close();
     for (const p of this.pending.values()) p.end();
     this.pending.clear();

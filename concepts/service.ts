@@ -36,7 +36,7 @@ export interface ServiceOptions {
    * --drafts` measures what the drafts alone achieve). Default true.
    */
   refine?: boolean;
-  /** Hears of a refinement that failed: its concept stays `refining` until the next start tries again. */
+  /** Hears of a refinement that failed: it runs again a minute later (three runs in all), else at the next start. */
   onRefineError?: (err: unknown, concept: JobRef) => void;
 }
 
@@ -97,7 +97,7 @@ export class ConceptService {
     private readonly bank: Matrix,
   ) {
     this.locks = options.lock ?? new KeyedLock();
-    this.refinements = new Refinements((job) => bulk(() => this.refine(job)), options.refineQuietMs, options.onRefineError);
+    this.refinements = new Refinements((job) => bulk(() => this.refine(job)), { quietMs: options.refineQuietMs, onError: options.onRefineError });
   }
 
   static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions): Promise<ConceptService> {

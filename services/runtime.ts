@@ -58,7 +58,7 @@ export async function openRuntime(
     lock: redis && new RedisLock(redis),
     refineQuietMs: config.refineQuietMs,
     refine: config.refine,
-    onRefineError: (err, concept) => log?.error({ err, concept: concept.id }, 'concept refinement failed; it runs again at the next start'),
+    onRefineError: (err, concept) => log?.error({ err, concept: concept.id }, 'concept refinement failed; it runs again a minute later (three runs in all), else at the next start'),
   });
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;

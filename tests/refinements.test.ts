@@ -14,7 +14,7 @@ describe('Refinements', () => {
     scheduler = new Refinements(async (j) => {
       await scheduler.pause();
       started.push([j.id, performance.now() - t0]);
-    }, 200);
+    }, { quietMs: 200 });
     let release!: () => void;
     const registering = scheduler.registration(() => new Promise<void>((resolve) => (release = resolve)));
     scheduler.add(job('a'));
@@ -43,8 +43,7 @@ describe('Refinements', () => {
         running--;
         if (j.id === 'bad') throw new Error('no photos');
       },
-      60_000,
-      (err, j) => errors.push(`${j.id}: ${(err as Error).message}`),
+      { quietMs: 60_000, attempts: 1, onError: (err, j) => errors.push(`${j.id}: ${(err as Error).message}`) },
     );
     await scheduler.registration(async () => undefined);
     for (const id of ['a', 'bad', 'c']) scheduler.add(job(id));
@@ -63,7 +62,7 @@ describe('Refinements', () => {
     scheduler = new Refinements(async (j) => {
       await scheduler.pause();
       if (!scheduler.closed) ran.push(j.id);
-    }, 60_000);
+    }, { quietMs: 60_000 });
     await scheduler.registration(async () => undefined);
     scheduler.add(job('a'));
     scheduler.add(job('b'));
@@ -71,5 +70,26 @@ describe('Refinements', () => {
     await scheduler.close();
     await waits;
     expect(ran).toEqual([]);
+  });
+
+  it('runs a failed job again after a while, up to its attempts', async () => {
+    const runs = new Map<string, number>();
+    const errors: string[] = [];
+    const scheduler = new Refinements(
+      async (j) => {
+        const n = (runs.get(j.id) ?? 0) + 1;
+        runs.set(j.id, n);
+        if (j.id === 'never' || n === 1) throw new Error(`run ${n}`);
+      },
+      { quietMs: 0, retryMs: 50, attempts: 3, onError: (err, j) => errors.push(`${j.id} ${(err as Error).message}`) },
+    );
+    scheduler.add(job('once'));
+    scheduler.add(job('never'));
+    for (const deadline = Date.now() + 5_000; (runs.get('never') ?? 0) < 3 && Date.now() < deadline; ) await sleep(20);
+    await sleep(200);
+    await scheduler.settled();
+    expect(Object.fromEntries(runs)).toEqual({ once: 2, never: 3 });
+    expect(errors.sort()).toEqual(['never run 1', 'never run 2', 'never run 3', 'once run 1']);
+    await scheduler.close();
   });
 });
