@@ -57,7 +57,7 @@ export class Refinements {
           }, retryMs);
           retry.unref();
           this.retries.add(retry);
-        }
+        } else this.failures.delete(keyOf(job));
       } finally {
         this.settle(job);
       }
