@@ -1,5 +1,5 @@
 /** Turns a concept's example photos into embedded views: the subject, the whole photo, flips and jittered crops, plus the region probes used for calibration. */
-import { iou } from '../models/boxes.js';
+import { cropRegion, iou } from '../models/boxes.js';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
 import { defaultRegionOptions, detectedRegions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
 import { seeded } from './random.js';
@@ -54,8 +54,6 @@ export interface ExamplePhoto {
  */
 const jitterCount = 1;
 
-const wholeBox = (image: DecodedImage): PixelBox => ({ x: 0, y: 0, w: image.width, h: image.height });
-
 /**
  * The views a head can start from at once, two crops per photo and no detector: the whole photo (a positive
  * and a region probe), the photo zoomed out to half size, and the given box as the subject when there is one.
@@ -70,7 +68,7 @@ export async function embedDraft(photos: ExamplePhoto[], models: ExampleModels):
   ]);
   const n = photos.length;
   return photos.map((p, i) => {
-    const whole = wholeBox(p.image);
+    const whole = cropRegion(p.image);
     const views: EmbeddedView[] = [
       { kind: 'positive', variant: 'whole', photo: i, box: whole, vector: vectors[i] },
       { kind: 'probe', variant: 'whole', photo: i, box: whole, vector: vectors[i] },
@@ -78,9 +76,12 @@ export async function embedDraft(photos: ExamplePhoto[], models: ExampleModels):
     const g = given.findIndex((x) => x.photo === i);
     if (g >= 0) views.push({ kind: 'positive', variant: 'subject', photo: i, box: given[g].box, vector: vectors[n + g] });
     views.push({ kind: 'positive', variant: 'zoom-out-2', photo: i, box: whole, vector: vectors[n + given.length + i] });
-    return { subject: p.box ?? whole, views };
+    return { subject: cropRegion(p.image, p.box), views };
   });
 }
+
+/** What the refinement reads of each photo's draft views (embedDraft's, or the stored ones). */
+export type DraftView = Pick<EmbeddedView, 'kind' | 'variant' | 'vector'>;
 
 /**
  * The rest of the full set of views, given the draft's: the subject (found among detector boxes when no box
@@ -92,11 +93,11 @@ export async function embedRefinement(
   photos: ExamplePhoto[],
   category: string,
   models: ExampleModels,
-  draft: EmbeddedPhoto[],
+  draft: DraftView[][],
   regionOptions: RegionOptions = defaultRegionOptions,
 ): Promise<EmbeddedPhoto[]> {
   const rnds = photos.map((_, i) => seeded(0x5eed + i));
-  const draftVector = (i: number, variant: string) => draft[i].views.find((v) => v.kind === 'positive' && v.variant === variant)!.vector;
+  const draftVector = (i: number, variant: string) => draft[i].find((v) => v.kind === 'positive' && v.variant === variant)!.vector;
   const grids = photos.map((p) => gridRegions(p.image, regionOptions.grid));
   const detector = models.detector;
   const detected = Promise.all(photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])));
@@ -150,7 +151,7 @@ export async function embedRefinement(
     extra.forEach((e, k) => {
       if (e.photo === i) views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box!, vector: extraVectors[k] });
     });
-    views.push({ kind: 'positive', variant: 'zoom-out-3', photo: i, box: wholeBox(p.image), vector: zoomed[i] });
+    views.push({ kind: 'positive', variant: 'zoom-out-3', photo: i, box: cropRegion(p.image), vector: zoomed[i] });
     return { subject, views };
   });
 }
@@ -163,7 +164,7 @@ export async function embedExamples(
   regionOptions: RegionOptions = defaultRegionOptions,
 ): Promise<EmbeddedPhoto[]> {
   const draft = await embedDraft(photos, models);
-  const rest = await embedRefinement(photos, category, models, draft, regionOptions);
+  const rest = await embedRefinement(photos, category, models, draft.map((d) => d.views), regionOptions);
   return rest.map((r, i) => ({ subject: r.subject, views: [...draft[i].views, ...r.views] }));
 }
 

@@ -1,9 +1,10 @@
 /** The concept service: what the API offers, in domain terms. Routes translate HTTP to these calls and nothing else. */
 import { randomUUID } from 'node:crypto';
+import { cropRegion } from '../models/boxes.js';
 import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, ObjectDetector } from '../models/types.js';
 import { DomainError } from './errors.js';
 import { bulk } from '../models/priority.js';
-import { embedDraft, embedExamples, embedNegatives, embedRefinement, type EmbeddedPhoto, type EmbeddedView } from './examples.js';
+import { embedDraft, embedExamples, embedNegatives, embedRefinement, type EmbeddedView } from './examples.js';
 import type { JobRef } from './job-queue.js';
 import { Refinements } from './refinements.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
@@ -167,7 +168,7 @@ export class ConceptService {
     const photos = await this.decodeAll(input.images);
     const id = randomUUID();
     // A draft's subjects are the given boxes or the whole photos: their crops are drawn while the photos are embedded.
-    const cropping = this.crops(id, photos, photos.map((p) => ({ subject: p.box ?? { x: 0, y: 0, w: p.image.width, h: p.image.height } })));
+    const cropping = this.crops(id, photos, photos.map((p) => ({ subject: cropRegion(p.image, p.box) })));
     cropping.catch(() => undefined); // a rejection surfaces at its await below, not as an unhandled one
     const embedded = await embedDraft(photos, this.models);
     const now = new Date().toISOString();
@@ -238,12 +239,12 @@ export class ConceptService {
     const originals = await Promise.all(Array.from({ length: count }, (_, photo) => this.store.readOriginal(scope, id, photo)));
     if (originals.some((o) => o === undefined)) return { views: [], crops: [] };
     const decoded = await Promise.all(originals.map(async (bytes) => (await decodeImage(bytes!, this.options.limits)).image));
-    const draft = decoded.map((image, photo): EmbeddedPhoto => {
-      const own = views.filter((v) => v.conceptId === id && v.photo === photo);
-      const given = own.find((v) => v.kind === 'positive' && v.variant === 'subject');
-      return { subject: toPixelBox((given ?? own[0]).box, image), views: own.map((v) => ({ ...v, box: toPixelBox(v.box, image) })) };
+    const draft = decoded.map((_, photo) => views.filter((v) => v.conceptId === id && v.photo === photo));
+    // A box given at registration is the draft's subject view.
+    const examples = decoded.map((image, photo) => {
+      const given = draft[photo].find((v) => v.kind === 'positive' && v.variant === 'subject');
+      return { image, box: given && toPixelBox(given.box, image) };
     });
-    const examples = decoded.map((image, photo) => ({ image, box: draft[photo].views.some((v) => v.variant === 'subject') ? draft[photo].subject : undefined }));
     const rest = await embedRefinement(examples, concept.category, this.models, draft, this.options.regions);
     return {
       views: rest.flatMap((p, photo) => p.views.map((v) => this.viewRecord(scope, id, v, decoded[photo]))),

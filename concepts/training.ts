@@ -189,7 +189,8 @@ export async function trainHeads(
         kinds.push('negative');
         photos.push(-1);
       }
-  const closeness = (await algebra.mulTransposed(protos, stack(pool, dim))).data;
+  const allRows = stack(pool, dim);
+  const closeness = (await algebra.mulTransposed(protos, allRows)).data;
   // Calibration targets: the region sets of every photo (probes) and the regions of negative photos, each
   // concept's in one range [from, to).
   const targets: { owner: number; view: TrainingView }[] = [];
@@ -231,7 +232,7 @@ export async function trainHeads(
   const used = [...new Set(sets.flatMap((examples) => examples.map((e) => e.row)))].sort((a, b) => a - b);
   const usedAt = new Map(used.map((row, i) => [row, i]));
   for (const examples of sets) for (const e of examples) e.row = usedAt.get(e.row)!;
-  const poolMatrix = stack(used.map((row) => pool[row]), dim);
+  const poolMatrix = used.length === pool.length ? allRows : stack(used.map((row) => pool[row]), dim);
   const fits = await fitHeads(poolMatrix, sets, options.lambda, algebra);
 
   // Best output per photo over its regions, from the head trained without that photo (or without that

@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { seeded } from '../concepts/random.js';
-import { byteAlphabet, specialToken } from './lib/tokenizer-json.js';
+import { byteAlphabet, tokenizerHead } from './lib/tokenizer-json.js';
 import { FLOAT, INT64, floatTensor, int64Tensor, intAttr, intsAttr, model, node, valueInfo } from './lib/onnx-build.js';
 
 export type Family = 'clip' | 'siglip';
@@ -113,13 +113,9 @@ function tokenizer(): { json: object; vocabSize: number } {
     ['ph', 'o'],
   ];
   const tokens = [...bytes, ...bytes.map((c) => `${c}</w>`), ...merges.map(([a, b]) => a + b), BOS, EOS];
-  const vocab = Object.fromEntries(tokens.map((t, i) => [t, i]));
-  const special = (content: string) => specialToken(vocab, content, true);
+  const { vocab, head } = tokenizerHead(tokens, [BOS, EOS], true);
   const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(BOS), special(EOS)],
+    ...head,
     normalizer: {
       type: 'Sequence',
       normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],

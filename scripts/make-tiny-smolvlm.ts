@@ -14,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { seeded } from '../concepts/random.js';
-import { byteAlphabet, specialToken } from './lib/tokenizer-json.js';
+import { byteAlphabet, tokenizerHead } from './lib/tokenizer-json.js';
 import { BOOL, FLOAT, INT64, floatTensor, floatValues, int64Tensor, intAttr, intsAttr, model, node, valueInfo } from './lib/onnx-build.js';
 
 export const TINY_SMOLVLM = {
@@ -87,13 +87,9 @@ function tokenizer(): Vocabulary {
     }
   }
   tokens.push(...IMAGE_SPECIALS, END_OF_UTTERANCE);
-  const vocab = Object.fromEntries(tokens.map((t, i) => [t, i]));
-  const added = (content: string) => specialToken(vocab, content, false);
+  const { vocab, head } = tokenizerHead(tokens, [...LEADING_SPECIALS, ...IMAGE_SPECIALS, END_OF_UTTERANCE], false);
   const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [...LEADING_SPECIALS, ...IMAGE_SPECIALS, END_OF_UTTERANCE].map(added),
+    ...head,
     normalizer: null,
     pre_tokenizer: {
       type: 'Sequence',

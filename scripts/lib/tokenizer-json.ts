@@ -10,6 +10,13 @@ export function byteAlphabet(): string[] {
 }
 
 /** An `added_tokens` entry: a special token of the vocabulary, matched whole. */
-export function specialToken(vocab: Record<string, number>, content: string, normalized: boolean) {
+function specialToken(vocab: Record<string, number>, content: string, normalized: boolean) {
   return { id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized, special: true };
+}
+
+/** The vocabulary of `tokens` (ids in order) and the head of a tokenizer.json that adds `specials` to it. */
+export function tokenizerHead(tokens: string[], specials: string[], normalized: boolean) {
+  const vocab: Record<string, number> = Object.fromEntries(tokens.map((t, i) => [t, i]));
+  const head = { version: '1.0', truncation: null, padding: null, added_tokens: specials.map((s) => specialToken(vocab, s, normalized)) };
+  return { vocab, head };
 }
