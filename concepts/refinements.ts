@@ -75,7 +75,9 @@ export class Refinements {
     return this.stopped;
   }
 
+  /** Queues a job; once closed, leaves it to the next start (its concept is still a draft in the store). */
   add(job: JobRef): void {
+    if (this.stopped) return;
     const key = keyOf(job);
     if (!this.pending.has(key)) {
       let end = () => {};
