@@ -40,6 +40,34 @@ function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: numbe
   });
 }
 
+/** Regions this alike are one place in the photo, which shows one subject. */
+const SAME_PLACE = 0.7;
+
+/**
+ * Each concept's best region, where a region that a present concept claims is no longer open to the others: one
+ * carton is Arla milk or Garant milk, not both. Concepts claim in order of their margin over their threshold; a
+ * concept that loses its region takes its best one elsewhere, and its score is that region's.
+ */
+function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: PixelBox[]): { row: number; raw: number }[] {
+  const best = bestRows(scores, heads.bias);
+  const margin = (j: number) => toScore(best[j].raw) - heads.thresholds[j];
+  const order = best.map((_, j) => j).sort((a, b) => margin(b) - margin(a));
+  const claimed: PixelBox[] = [];
+  const c = scores.cols;
+  for (const j of order) {
+    if (claimed.some((box) => iou(box, regions[best[j].row]) > SAME_PLACE)) {
+      let row = -1;
+      for (let r = 0; r < scores.rows; r++) {
+        if (claimed.some((box) => iou(box, regions[r]) > SAME_PLACE)) continue;
+        if (row < 0 || scores.data[r * c + j] > scores.data[row * c + j]) row = r;
+      }
+      if (row >= 0) best[j] = { row, raw: scores.data[row * c + j] + heads.bias[j] };
+    }
+    if (margin(j) >= 0) claimed.push(regions[best[j].row]);
+  }
+  return best;
+}
+
 /** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
 async function scanWindows(image: DecodedImage, heads: UserHeads, models: RecognizeModels, options: RegionOptions) {
   const scanner = models.encoder.scanner;
@@ -80,7 +108,7 @@ export async function recognizeImage(
   t = performance.now();
   const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
   for (let r = fixedCount; r < scores.rows; r++) for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
-  const best = bestRows(scores, heads.bias);
+  const best = oneSubjectPerRegion(scores, heads, regions);
   const matches = heads.ids.map((id, j) => {
     const b = regions[best[j].row];
     const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;

@@ -9,12 +9,16 @@ import type { JobRef } from './job-queue.js';
 import { Refinements } from './refinements.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
 import { KeyedLock, Slots, type Lock } from './locks.js';
+import { stack } from './matrix.js';
 import { recognizeImage, toScore, type UserHeads } from './recognize.js';
 import type { RegionOptions } from './regions.js';
 import type { ConceptStore, CropInput, OriginalInput } from './store.js';
 import type { ConceptRecord, ViewRecord } from './store-records.js';
-import { defaultTrainingOptions, trainHeads, type TrainingOptions } from './training.js';
-import type { Concept, ConceptPatch, ImageInput, Match, NewConcept, Recognition, Scope, Timings } from './types.js';
+import { splitBank, type RegionBank } from './region-bank.js';
+import { defaultRegionOptions } from './regions.js';
+import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './training.js';
+import { assessQuality, UNCALIBRATED } from './quality.js';
+import type { Concept, ConceptPatch, ImageInput, Match, NewConcept, Quality, Recognition, Scope, Timings } from './types.js';
 
 export interface ServiceModels {
   encoder: ImageEncoder;
@@ -62,6 +66,7 @@ export function toConcept(r: ConceptRecord): Concept {
     threshold: r.threshold,
     nameThreshold: r.nameThreshold,
     status: r.draftPhotos > 0 ? 'refining' : 'ready',
+    quality: r.quality ? (JSON.parse(r.quality) as Quality) : UNCALIBRATED,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -96,17 +101,21 @@ export class ConceptService {
     private readonly models: ServiceModels,
     private readonly options: ServiceOptions,
     private readonly bank: Matrix,
+    private readonly world: OpenWorld,
   ) {
     this.locks = options.lock ?? new KeyedLock();
     this.refinements = new Refinements((job) => bulk(() => this.refine(job)), { quietMs: options.refineQuietMs, onError: options.onRefineError });
   }
 
-  static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions): Promise<ConceptService> {
-    const bankVectors = await models.encoder.negativeBank();
+  /** `regions` are photos of the open world (region-bank.ts): half train every head, half calibrate every threshold. */
+  static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions, regions: RegionBank): Promise<ConceptService> {
     const dim = models.encoder.dim;
-    const data = new Float32Array(bankVectors.length * dim);
-    bankVectors.forEach((v, i) => data.set(v, i * dim));
-    const service = new ConceptService(store, models, options, { data, rows: bankVectors.length, cols: dim });
+    if (regions.vectors.cols !== dim) throw new Error(`the region bank has ${regions.vectors.cols}-d vectors, the encoder ${dim}-d`);
+    const { negatives, calibration } = splitBank(regions);
+    const generic = await models.encoder.negativeBank();
+    const bank = stack([...generic, ...Array.from({ length: negatives.rows }, (_, r) => negatives.data.subarray(r * dim, (r + 1) * dim))], dim);
+    const world = { bank: calibration, scanPenalty: (options.regions ?? defaultRegionOptions).scanPenalty };
+    const service = new ConceptService(store, models, options, bank, world);
     // Refinements cut short by a stop or crash start again; in several processes each may, and all but one find nothing to do.
     for (const { scope, id } of await store.draftConcepts()) service.refinements.add({ ...scope, id });
     return service;
@@ -197,6 +206,7 @@ export class ConceptService {
         updatedAt: now,
         encoder: this.models.encoder.name,
         draftPhotos: refine ? photos.length : 0,
+        quality: '',
       };
       // The other heads learn of the new concept at its refinement.
       return { concepts: [...state.concepts, record], newViews: views, crops, originals, result: id, train: refine ? new Set([id]) : undefined };
@@ -419,10 +429,19 @@ export class ConceptService {
       this.models.encoder.dim,
       this.options.training ?? defaultTrainingOptions,
       train,
+      this.world,
     );
     const records = concepts.map((c) => {
       const t = trained.get(c.id);
-      return t ? { ...c, headWeights: t.head.weights, headBias: t.head.bias, threshold: toScore(t.cut), nameThreshold: toScore(t.nameCut), version: c.version + 1 } : { ...c, version: c.version + 1 };
+      if (!t) return { ...c, version: c.version + 1 };
+      const quality = assessQuality({
+        photos: c.imageCount,
+        subjectAreas: views.filter((v) => v.conceptId === c.id && v.kind === 'positive' && v.variant === 'subject').map((v) => v.box[2] * v.box[3]),
+        heldOutRecall: t.heldOutRecall,
+        boundByOpenWorld: t.cut === t.openCut,
+      });
+      const { weights: headWeights, bias: headBias } = t.head;
+      return { ...c, headWeights, headBias, threshold: toScore(t.cut), nameThreshold: toScore(t.nameCut), quality: JSON.stringify(quality), version: c.version + 1 };
     });
     await this.store.saveConcepts(scope, records, newViews, crops, originals);
     this.remember(scope, { concepts: records, views });

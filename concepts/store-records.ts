@@ -34,6 +34,8 @@ export interface ConceptRecord {
   encoder: string;
   /** Photos 0..draftPhotos-1 have only their draft views yet: their refinement is due (0: none). */
   draftPhotos: number;
+  /** `Quality` as JSON; empty for concepts calibrated before the region bank. */
+  quality: string;
 }
 
 export interface ViewRecord {
@@ -82,6 +84,7 @@ export function conceptSchema(dim: number): Schema {
     new F('updated_at', new Utf8(), false),
     new F('encoder', new Utf8(), false),
     new F('draft_photos', new Int32(), false),
+    new F('quality', new Utf8(), false),
   ]);
 }
 
@@ -135,6 +138,7 @@ export function conceptsToArrow(records: readonly ConceptRecord[], dim: number):
       updated_at: pick((r) => r.updatedAt),
       encoder: pick((r) => r.encoder),
       draft_photos: pick((r) => r.draftPhotos),
+      quality: pick((r) => r.quality),
     },
     records.length,
   );
@@ -176,9 +180,9 @@ function f32(v: Vector, i: number): Float32Array {
 export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
   if (t.numRows === 0) return []; // an empty result may come without columns
   const c = (name: string) => col(t, name);
-  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, nameThreshold, images, negatives, version, created, updated, encoder, draftPhotos] = [
+  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, nameThreshold, images, negatives, version, created, updated, encoder, draftPhotos, quality] = [
     'tenant', 'user', 'id', 'name', 'name_key', 'category', 'description', 'head_weights', 'head_bias', 'threshold', 'name_threshold',
-    'image_count', 'negative_count', 'version', 'created_at', 'updated_at', 'encoder', 'draft_photos',
+    'image_count', 'negative_count', 'version', 'created_at', 'updated_at', 'encoder', 'draft_photos', 'quality',
   ].map(c);
   return Array.from({ length: t.numRows }, (_, i) => ({
     tenant: tenant.get(i),
@@ -199,6 +203,7 @@ export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
     updatedAt: updated.get(i),
     encoder: encoder.get(i),
     draftPhotos: draftPhotos.get(i),
+    quality: quality.get(i),
   }));
 }
 

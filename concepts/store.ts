@@ -102,8 +102,12 @@ export class ConceptStore {
   static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<ConceptStore> {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`bad vector dimension: ${dim}`);
     const db = await connectData(uri, storage);
-    // Stores written before naming had its own threshold name at the present one; before drafts, none.
-    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE], { name_threshold: 'threshold', draft_photos: 'CAST(0 AS INT)' });
+    // Stores written before naming had its own threshold name at the present one; before drafts, none; before the region bank, no quality.
+    const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE], {
+      name_threshold: 'threshold',
+      draft_photos: 'CAST(0 AS INT)',
+      quality: "''",
+    });
     const views = await openTable(db, VIEWS_TABLE, viewSchema(dim), DIM_COLUMN[VIEWS_TABLE]);
     const store = new ConceptStore(db, concepts, views, blobStoreBeside(uri, 'crops', storage), dim);
     await ensureScalarIndexes(concepts);

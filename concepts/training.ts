@@ -7,6 +7,7 @@ import type { LinearAlgebra, Matrix } from '../models/types.js';
 import { dualOutputs, fitHeads, primal, type Example, type Head } from './heads.js';
 import type { ViewKind } from './types.js';
 import { stack } from './matrix.js';
+import { bankPhotoMaxima, type RegionBank } from './region-bank.js';
 
 export interface TrainingView {
   kind: ViewKind;
@@ -26,6 +27,16 @@ export interface TrainedHead {
   cut: number;
   /** The stricter one at which the concept is named in captions and answers (chooseNameCut). */
   nameCut: number;
+  /** Share of the concept's own photos, each scored by the head trained without it, that reach `cut`. */
+  heldOutRecall: number;
+  /** The raw output that ordinary photos rarely reach (openWorldCut); `cut` is never below it. */
+  openCut: number;
+}
+
+/** Photos in which no concept appears, and the penalty recognition puts on its scanned windows. */
+export interface OpenWorld {
+  bank: RegionBank;
+  scanPenalty: number;
 }
 
 export interface TrainingOptions {
@@ -35,6 +46,8 @@ export interface TrainingOptions {
   sameCategoryWeight: number;
   /** At most this much of the pool-by-targets product at once (calibration), whatever the user's size. */
   crossBytes: number;
+  /** How far above the bank photos' mean best output a threshold sits, in their standard deviations (openWorldCut). */
+  openWorldZ: number;
 }
 
 export const defaultTrainingOptions: TrainingOptions = {
@@ -43,7 +56,27 @@ export const defaultTrainingOptions: TrainingOptions = {
   bankPerConcept: 32,
   sameCategoryWeight: 2,
   crossBytes: 16 << 20,
+  openWorldZ: 3,
 };
+
+/**
+ * The raw output below which a concept stays silent on ordinary photos: each bank photo's best region, their
+ * mean plus `z` standard deviations, and never below the highest of them. A tail bound from the spread rather
+ * than a high quantile, which a hundred photos cannot estimate.
+ */
+export function openWorldCut(maxima: Float64Array, z: number): number {
+  if (maxima.length === 0) return -Infinity;
+  let sum = 0;
+  let high = -Infinity;
+  for (const m of maxima) {
+    sum += m;
+    high = Math.max(high, m);
+  }
+  const mean = sum / maxima.length;
+  let sq = 0;
+  for (const m of maxima) sq += (m - mean) ** 2;
+  return Math.max(high, mean + z * Math.sqrt(sq / maxima.length));
+}
 
 function normalised(v: Float64Array): Float32Array {
   let n = 0;
@@ -150,6 +183,7 @@ export async function trainHeads(
   dim: number,
   options: TrainingOptions = defaultTrainingOptions,
   only?: ReadonlySet<string>,
+  world?: OpenWorld,
 ): Promise<Map<string, TrainedHead>> {
   const result = new Map<string, TrainedHead>();
   const positives = concepts.map((c) => c.views.filter((v) => v.kind === 'positive'));
@@ -267,10 +301,14 @@ export async function trainHeads(
       }
     }
   }
+  const heads = fits.map((fit) => primal(poolMatrix, fit.examples, fit.coef));
+  const maxima = world ? await bankPhotoMaxima(heads, world.bank, algebra, world.scanPenalty) : [];
   for (const [at, ci] of trainable.entries()) {
     const heldPositives = [...held[at].positive.values()];
-    const cut = chooseCut(heldPositives, held[at].negative);
-    result.set(concepts[ci].id, { head: primal(poolMatrix, fits[at].examples, fits[at].coef), cut, nameCut: chooseNameCut(heldPositives, held[at].negative, cut) });
+    const openCut = world ? openWorldCut(maxima[at], options.openWorldZ) : -Infinity;
+    const cut = Math.max(openCut, chooseCut(heldPositives, held[at].negative));
+    const heldOutRecall = heldPositives.filter((p) => p >= cut).length / (heldPositives.length || 1);
+    result.set(concepts[ci].id, { head: heads[at], cut, nameCut: chooseNameCut(heldPositives, held[at].negative, cut), heldOutRecall, openCut });
   }
   return result;
 }

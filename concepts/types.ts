@@ -25,6 +25,12 @@ export interface ConceptPatch {
   description?: string;
 }
 
+/** How well a concept was learned: `weak` with reasons a person can act on (quality.ts). */
+export interface Quality {
+  level: 'good' | 'weak';
+  reasons: string[];
+}
+
 /** A concept as the API shows it (SPEC "concept"). */
 export interface Concept {
   id: string;
@@ -38,6 +44,7 @@ export interface Concept {
   nameThreshold: number;
   /** `refining` while the views beyond the draft's are made in the background (service.ts create). */
   status: 'refining' | 'ready';
+  quality: Quality;
   createdAt: string;
   updatedAt: string;
 }

@@ -1,4 +1,5 @@
 /** Locating a model's files under NOMEN_MODELS, with errors that say exactly what is missing. */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -21,4 +22,16 @@ export async function readLabels(file: string, expected?: number): Promise<strin
     throw new Error(`labels file ${file} has ${labels.length} names, the model has ${expected} classes`);
   }
   return labels;
+}
+
+/** A short digest of every file in a model folder (names and bytes): what a cache built with the model is keyed by. */
+export async function folderFingerprint(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  const files = (await fs.promises.readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const names = files.map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  for (const name of names) {
+    hash.update(`${name}\0`);
+    hash.update(await fs.promises.readFile(path.join(dir, name)));
+  }
+  return hash.digest('hex').slice(0, 16);
 }

@@ -100,6 +100,7 @@ function conceptRecord(u: number, id: string, dim: number, rnd: () => number): C
     updatedAt: now,
     encoder: 'bench',
     draftPhotos: 0,
+    quality: '',
   };
 }
 

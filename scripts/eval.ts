@@ -1,7 +1,10 @@
 /**
- * Recognition accuracy on the shared DreamBooth photos: every subject registered for one user from its first
- * photos, every other photo queried against all concepts, then scenes of 2-4 subjects pasted onto another photo.
- * Usage: npm run eval [-- --train 3 --scenes 60 --seed 1 --drafts]
+ * Recognition accuracy in the open world: one user registers every subject of the shared DreamBooth and objects
+ * folders from its first photos; every other photo of them, and the held-out fold of the shared distractors
+ * (photos in which no subject appears), are queried against all concepts; then scenes of 2-4 subjects pasted
+ * onto held-out distractors. The region bank is built from the other fold and the faces folder (`--fold`
+ * swaps the folds). The closed-world block repeats the DreamBooth-only figures of earlier versions.
+ * Usage: npm run eval [-- --train 3 --scenes 60 --seed 1 --fold 0 --drafts --verbose]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -9,10 +12,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { Box, Match } from '../concepts/types.js';
-import { DEFAULT_ENCODER } from '../services/config.js';
 import { seeded } from '../concepts/random.js';
-import { defaultDataDir, loadSubjects, type Subject } from './lib/dreambooth.js';
+import { DEFAULT_ENCODER } from '../services/config.js';
+import { cpuModel } from './lib/cpu.js';
 import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
+import { loadOpenWorld, sharedData } from './lib/open-world.js';
 import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
@@ -20,27 +24,27 @@ const { values: args } = parseArgs({
     train: { type: 'string', default: '3' },
     scenes: { type: 'string', default: '60' },
     seed: { type: 'string', default: '1' },
-    data: { type: 'string', default: defaultDataDir },
+    fold: { type: 'string', default: '0' },
+    data: { type: 'string', default: sharedData },
     // The heads that registration answers with, before their background refinement: every concept kept a draft.
     drafts: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 
+const GROCERY = new Set(['milk', 'juice', 'yoghurt']);
+
 interface Scene {
   jpeg: Buffer;
-  background: string;
   pasted: { subject: string; rect: Box }[];
 }
 
-/** Pastes 2-4 subjects' photos at random places and sizes onto another subject's photo, without overlaps. */
-async function makeScene(subjects: Subject[], rnd: () => number): Promise<Scene> {
+/** Pastes 2-4 subjects' photos at random places and sizes onto a photo in which none of them appears, without overlaps. */
+async function makeScene(background: string, subjects: { name: string; query: string[] }[], rnd: () => number): Promise<Scene> {
   const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
-  const bg = pick(subjects);
-  const others = subjects.filter((s) => s !== bg).sort(() => rnd() - 0.5).slice(0, 2 + Math.floor(rnd() * 3));
-  const W = 768;
-  const background = await sharp(pick(bg.query)).resize(W, W, { fit: 'inside' }).toBuffer({ resolveWithObject: true });
-  const H = background.info.height;
-  const bw = background.info.width;
+  const others = subjects.filter((s) => s.query.length > 0).sort(() => rnd() - 0.5).slice(0, 2 + Math.floor(rnd() * 3));
+  const base = await sharp(background).resize(768, 768, { fit: 'inside' }).toBuffer({ resolveWithObject: true });
+  const { width: bw, height: H } = base.info;
   const placed: { left: number; top: number; w: number; h: number }[] = [];
   const layers: OverlayOptions[] = [];
   const pasted: Scene['pasted'] = [];
@@ -53,36 +57,75 @@ async function makeScene(subjects: Subject[], rnd: () => number): Promise<Scene>
       if (h > H) continue;
       const left = Math.floor(rnd() * (bw - w));
       const top = Math.floor(rnd() * (H - h));
-      const overlaps = placed.some((p) => left < p.left + p.w && p.left < left + w && top < p.top + p.h && p.top < top + h);
-      if (overlaps) continue;
+      if (placed.some((p) => left < p.left + p.w && p.left < left + w && top < p.top + p.h && p.top < top + h)) continue;
       placed.push({ left, top, w, h });
       layers.push({ input: await sharp(file).resize(w, h).toBuffer(), left, top });
       pasted.push({ subject: s.name, rect: [left / bw, top / H, w / bw, h / H] });
       break;
     }
   }
-  const jpeg = await sharp(background.data).composite(layers).jpeg({ quality: 90 }).toBuffer();
-  return { jpeg, background: bg.name, pasted };
+  return { jpeg: await sharp(base.data).composite(layers).jpeg({ quality: 90 }).toBuffer(), pasted };
 }
 
+function intersection(a: Box, b: Box): number {
+  const w = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+  const h = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+  return w * h;
+}
+const boxIou = (a: Box, b: Box) => intersection(a, b) / (a[2] * a[3] + b[2] * b[3] - intersection(a, b));
 /** A box hits a pasted photo when most of it lies on that photo. */
-function hits(box: Box, rect: Box): boolean {
-  const w = Math.max(0, Math.min(box[0] + box[2], rect[0] + rect[2]) - Math.max(box[0], rect[0]));
-  const h = Math.max(0, Math.min(box[1] + box[3], rect[1] + rect[3]) - Math.max(box[1], rect[1]));
-  return (w * h) / (box[2] * box[3]) >= 0.6;
+const hits = (box: Box, rect: Box) => intersection(box, rect) / (box[2] * box[3]) >= 0.6;
+
+/** One query photo's answer for every concept: its subject's name, or null for a photo without any. */
+interface Answer {
+  file: string;
+  truth: string | null;
+  matches: Match[];
+}
+
+function decisions(answers: Answer[], concepts: Set<string>, nameOf: (m: Match) => string) {
+  const single = new Confusion();
+  const ranking = new Map<string, { score: number; positive: boolean }[]>();
+  const falseAlarms = new Map<string, { fp: number; negatives: number }>();
+  let top1 = 0;
+  let withSubject = 0;
+  for (const a of answers) {
+    const ms = a.matches.filter((m) => concepts.has(nameOf(m)));
+    if (a.truth !== null && ms.length > 0) {
+      withSubject++;
+      if (nameOf(ms[0]) === a.truth) top1++;
+    }
+    for (const m of ms) {
+      const name = nameOf(m);
+      const positive = name === a.truth;
+      single.add(m.present, positive);
+      ranking.set(name, [...(ranking.get(name) ?? []), { score: m.score, positive }]);
+      if (!positive) {
+        const fa = falseAlarms.get(name) ?? { fp: 0, negatives: 0 };
+        fa.negatives++;
+        if (m.present) fa.fp++;
+        falseAlarms.set(name, fa);
+      }
+    }
+  }
+  const ap = new Map([...ranking].map(([name, items]) => [name, averagePrecision(items)]));
+  return { single, ap, falseAlarms, top1: top1 / (withSubject || 1) };
 }
 
 async function main() {
-  const subjects = loadSubjects(args.data!, Number(args.train));
+  const fold = Number(args.fold) === 1 ? 1 : 0;
+  const set = loadOpenWorld(args.data!, Number(args.train), fold);
+  const { subjects } = set;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-'));
-  const runtime = await openScriptRuntime(dataDir, { refine: !args.drafts });
+  const runtime = await openScriptRuntime(dataDir, { refine: !args.drafts, bank: { dir: dataDir, photos: set.bankPhotos } });
   const scope = { tenant: 'eval', user: 'eval-user' };
+  const f = (x: number) => x.toFixed(3);
   try {
     const ids = new Map<string, string>();
     const registerMs: number[] = [];
     for (const s of subjects) {
       const t = performance.now();
-      const c = await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
+      const c = await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((file) => ({ bytes: readFileSync(file) })) });
       registerMs.push(performance.now() - t);
       ids.set(c.id, s.name);
     }
@@ -92,77 +135,69 @@ async function main() {
     const refineMs = performance.now() - t;
     const nameOf = (m: Match) => ids.get(m.id)!;
     const concepts = await runtime.service.list(scope);
-    console.log(`thresholds: ${concepts.map((c) => `${c.name} ${c.threshold}`).join(', ')}`);
+    if (args.verbose) for (const c of concepts) console.log(`  ${c.name}: threshold ${c.threshold}`);
 
-    const single = new Confusion();
-    const ranking = new Map<string, { score: number; positive: boolean }[]>();
-    let top1 = 0;
-    let queries = 0;
+    const answers: Answer[] = [];
     const recognizeMs: number[] = [];
-    for (const s of subjects)
-      for (const file of s.query) {
-        const t = performance.now();
-        const { concepts } = await runtime.service.recognize(scope, readFileSync(file), true);
-        recognizeMs.push(performance.now() - t);
-        queries++;
-        if (nameOf(concepts[0]) === s.name) top1++;
-        for (const m of concepts) {
-          const positive = nameOf(m) === s.name;
-          single.add(m.present, positive);
-          ranking.set(nameOf(m), [...(ranking.get(nameOf(m)) ?? []), { score: m.score, positive }]);
-          if (m.present !== positive) console.log(`  ${m.present ? 'false positive' : 'missed'}: ${path.relative(args.data!, file)} -> ${nameOf(m)} ${m.score}`);
-        }
-      }
-    const mAP = mean([...ranking.values()].map(averagePrecision).filter(Number.isFinite));
+    const queries = [...subjects.flatMap((s) => s.query.map((file) => ({ file, truth: s.name as string | null }))), ...set.heldOut.map((file) => ({ file, truth: null }))];
+    for (const q of queries) {
+      const t = performance.now();
+      const { concepts: matches } = await runtime.service.recognize(scope, readFileSync(q.file), true);
+      recognizeMs.push(performance.now() - t);
+      answers.push({ ...q, matches });
+      if (args.verbose)
+        for (const m of matches)
+          if (m.present !== (nameOf(m) === q.truth)) console.log(`  ${m.present ? 'false positive' : 'missed'}: ${path.relative(args.data!, q.file)} -> ${nameOf(m)} ${m.score}`);
+    }
+    const all = new Set(subjects.map((s) => s.name));
+    const open = decisions(answers, all, nameOf);
+    const empty = answers.filter((a) => a.truth === null);
+    const named = empty.filter((a) => a.matches.some((m) => m.present));
+    const grocery = subjects.filter((s) => GROCERY.has(s.category)).map((s) => s.name);
 
     const rnd = seeded(Number(args.seed));
     const scene = new Confusion();
+    const ious: number[] = [];
     let boxHits = 0;
-    let boxTotal = 0;
     for (let i = 0; i < Number(args.scenes); i++) {
-      const sc = await makeScene(subjects, rnd);
-      const { concepts } = await runtime.service.recognize(scope, sc.jpeg, true);
-      for (const m of concepts) {
-        const name = nameOf(m);
-        if (name === sc.background) continue; // the photo under the pastes shows its own subject, partly covered: neither right nor wrong
-        const pasted = sc.pasted.find((p) => p.subject === name);
+      const sc = await makeScene(set.heldOut[Math.floor(rnd() * set.heldOut.length)], subjects, rnd);
+      const { concepts: matches } = await runtime.service.recognize(scope, sc.jpeg, true);
+      for (const m of matches) {
+        const pasted = sc.pasted.find((p) => p.subject === nameOf(m));
         scene.add(m.present, pasted !== undefined);
-        if (m.present !== (pasted !== undefined)) console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${name} ${m.score} box ${m.box}${pasted ? ` pasted at ${pasted.rect.map((v) => v.toFixed(2))}` : ''}`);
+        if (args.verbose && m.present !== (pasted !== undefined)) console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${nameOf(m)} ${m.score}`);
         if (pasted && m.present) {
-          boxTotal++;
+          ious.push(boxIou(m.box, pasted.rect));
           if (hits(m.box, pasted.rect)) boxHits++;
         }
       }
     }
 
-    // Unregistered look-alikes: a second user registers every other subject; photos of the rest must name no one.
-    const half = { tenant: 'eval', user: 'eval-half' };
-    const registered = subjects.filter((_, i) => i % 2 === 0);
-    for (const s of registered)
-      await runtime.service.create(half, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
-    await runtime.service.refined();
-    const distractors = subjects.filter((_, i) => i % 2 === 1).flatMap((s) => [...s.train, ...s.query]);
-    let alarms = 0;
-    for (const file of distractors) {
-      const { concepts } = await runtime.service.recognize(half, readFileSync(file), false);
-      if (concepts.length > 0) {
-        alarms++;
-        console.log(`  distractor named: ${path.relative(args.data!, file)} -> ${concepts.map((m) => `${m.name} ${m.score}`).join(', ')}`);
-      }
-    }
-
-    const f = (x: number) => x.toFixed(3);
-    console.log(
-      `\nnomen eval: ${subjects.length} subjects, ${args.train} photos each, encoder ${process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER}${args.drafts ? ', draft heads only (--drafts)' : ''}`,
+    const dreambooth = new Set(subjects.filter((s) => s.set === 'dreambooth').map((s) => s.name));
+    const closed = decisions(
+      answers.filter((a) => a.truth !== null && dreambooth.has(a.truth)),
+      dreambooth,
+      nameOf,
     );
-    console.log(`single photos (${queries} queries x ${subjects.length} concepts):`);
-    console.log(`  precision ${f(single.precision)}  recall ${f(single.recall)}  F1 ${f(single.f1)}  weighted accuracy ${f(single.weightedAccuracy)}`);
-    console.log(`  mAP ${f(mAP)}  top-1 ${f(top1 / queries)}   (tp ${single.tp} fp ${single.fp} fn ${single.fn} tn ${single.tn})`);
-    console.log(`scenes (${args.scenes}, 2-4 subjects pasted on another photo):`);
-    console.log(`  precision ${f(scene.precision)}  recall ${f(scene.recall)}  F1 ${f(scene.f1)}  boxes on the right subject ${f(boxHits / (boxTotal || 1))} (${boxHits}/${boxTotal})`);
-    console.log(`unregistered subjects (${registered.length} of ${subjects.length} registered): ${alarms} of ${distractors.length} photos of the others named someone (${f(alarms / distractors.length)})`);
+
+    const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
+    console.log(`\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ${encoder}${args.drafts ? ', draft heads only' : ''}`);
+    console.log(`CPU: ${cpuModel()}; distractor fold ${fold} in the bank, fold ${1 - fold} queried (${set.heldOut.length} photos)`);
+    console.log(`open world, single photos (${answers.length} queries x ${subjects.length} concepts, ${empty.length} without any subject):`);
+    const s = open.single;
+    console.log(`  precision ${f(s.precision)}  recall ${f(s.recall)}  F1 ${f(s.f1)}  (tp ${s.tp} fp ${s.fp} fn ${s.fn} tn ${s.tn})`);
+    console.log(`  photos without a registered subject that name anyone: ${named.length}/${empty.length} (${f(named.length / empty.length)})`);
+    const rates = [...open.falseAlarms].map(([name, { fp, negatives }]) => ({ name, rate: fp / negatives })).sort((a, b) => b.rate - a.rate);
+    console.log(`  concepts firing on more than 5% of the photos without them: ${rates.filter((r) => r.rate > 0.05).length}; worst five: ${rates.slice(0, 5).map((r) => `${r.name} ${f(r.rate)}`).join(', ')}`);
+    console.log(`  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ${f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite)))}  top-1 ${f(open.top1)}`);
+    console.log(`scenes (${args.scenes}, 2-4 subjects pasted on held-out distractors):`);
+    console.log(`  precision ${f(scene.precision)}  recall ${f(scene.recall)}  F1 ${f(scene.f1)}`);
+    console.log(`  boxes on the right subject ${f(boxHits / (ious.length || 1))} (${boxHits}/${ious.length}), median box IoU ${f(ious.length ? percentile(ious, 50) : 0)}`);
+    const c = closed.single;
+    console.log(`closed world (dreambooth subjects and photos only, as before):`);
+    console.log(`  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ${f(closed.top1)}`);
     console.log(
-      `timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms (answered with a draft)${args.drafts ? '' : `, all ${subjects.length} refined ${(refineMs / 1000).toFixed(1)} s later`}, recognize p50 ${percentile(recognizeMs, 50).toFixed(0)} ms`,
+      `timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms (answered with a draft)${args.drafts ? '' : `, all refined ${(refineMs / 1000).toFixed(1)} s later`}, recognize p50 ${percentile(recognizeMs, 50).toFixed(0)} ms`,
     );
   } finally {
     await runtime.close();

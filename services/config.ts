@@ -1,8 +1,11 @@
 /** Service configuration from the environment (SPEC "Configuration"): every setting has a default. */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
 import type { ObjectStorage } from '../concepts/object-storage.js';
+import type { BankSource } from '../concepts/region-bank-file.js';
 import { defaultVideoOptions, type VideoOptions } from '../concepts/videos.js';
 import type { VlmSettings } from '../models/load.js';
 import { defaultOpenAiVlmOptions } from '../models/vlm-openai.js';
@@ -36,6 +39,8 @@ export interface Config {
   videos?: VideoOptions;
   /** The multimodal model for captions and answers; the defaults (local model if installed) when absent. */
   vlm?: VlmConfig;
+  /** Where the region bank of the open world lives, and the ordinary photos it is built from. */
+  bank: BankSource;
 }
 
 export interface VlmConfig extends Omit<VlmSettings, 'modelsDir'> {
@@ -101,7 +106,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     urlFetch: urlFetchFromEnv(env),
     videos: videosFromEnv(env),
     vlm: vlmFromEnv(env),
+    bank: bankFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),
   };
+}
+
+/**
+ * NOMEN_BANK_DIR holds the region bank files (a cache, one per encoder); NOMEN_BANK_PHOTOS names folders of ordinary
+ * photos to build one from, by default the shared distractors beside the models folder when it is there.
+ */
+export function bankFromEnv(env: NodeJS.ProcessEnv, modelsDir: string): BankSource {
+  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const shared = path.resolve(modelsDir, '../data/distractors');
+  const photos = env.NOMEN_BANK_PHOTOS !== undefined ? list(env.NOMEN_BANK_PHOTOS).map((p) => path.resolve(p)) : existsSync(shared) ? [shared] : [];
+  return { dir: path.resolve(env.NOMEN_BANK_DIR || path.join(cache, 'nomen', 'banks')), photos };
 }
 
 /** NOMEN_VLM_URL, _MODEL and _API_KEY name the server (SPEC); the rest tune how it is called. */

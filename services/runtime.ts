@@ -5,13 +5,15 @@ import { Describer } from '../concepts/describe.js';
 import { Personalizer } from '../concepts/personalize.js';
 import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
+import { bankIdentity, openBank, type BankSource } from '../concepts/region-bank-file.js';
+import type { RegionBank } from '../concepts/region-bank.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/videos.js';
 import { VideoStore } from '../concepts/video-store.js';
 import { loadDetector, loadEncoder, openVlm } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm-none.js';
-import { type Config, vlmFromEnv } from './config.js';
+import { bankFromEnv, type Config, vlmFromEnv } from './config.js';
 import { BullQueue } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
@@ -26,6 +28,8 @@ export interface Runtime {
   /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
   redis?: Redis;
   personal: Personalizer;
+  /** Ordinary photos' regions that every threshold is held to. */
+  regionBank: RegionBank;
   close(): Promise<void>;
 }
 
@@ -35,7 +39,8 @@ export interface Runtime {
  * concepts as drafts (an evaluation of the drafts alone).
  */
 export async function openRuntime(
-  config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'> & Pick<ServiceOptions, 'refineQuietMs' | 'refine'>,
+  config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'> &
+    Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank?: BankSource },
   timer?: ModelTimer,
   log?: JobLog,
 ): Promise<Runtime> {
@@ -46,6 +51,10 @@ export async function openRuntime(
     loadEncoder(config.modelsDir, config.encoder, algebra),
     config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
   ]);
+  // Built once per encoder from ordinary photos, then read from its file: the open world each threshold is held to.
+  const identity = await bankIdentity(config.modelsDir, config.encoder, config.detector);
+  const bankSource = config.bank ?? bankFromEnv(process.env, config.modelsDir);
+  const regionBank = await openBank(bankSource, identity, { encoder, detector }, (m) => log?.info({}, m));
   const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const loaded = { encoder, detector, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
@@ -59,7 +68,7 @@ export async function openRuntime(
     refineQuietMs: config.refineQuietMs,
     refine: config.refine,
     onRefineError: (err, concept) => log?.error({ err, concept: concept.id }, 'concept refinement failed; it runs again a minute later (three runs in all), else at the next start'),
-  });
+  }, regionBank);
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
@@ -77,6 +86,7 @@ export async function openRuntime(
     vlm,
     redis,
     personal,
+    regionBank,
     async close() {
       await videos.close();
       await service.close();

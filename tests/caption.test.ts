@@ -88,6 +88,7 @@ beforeAll(async () => {
       NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
       NOMEN_API_KEYS: `${KEY}:tenant-a`,
       NOMEN_RATE_LIMIT: '0',
+      NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
       NOMEN_VLM_URL: standIn.url,
       NOMEN_VLM_MODEL: STAND_IN_MODEL,
       NOMEN_VLM_TIMEOUT_MS: String(TIMEOUT_MS),
@@ -145,7 +146,7 @@ describe('descriptions', () => {
 describe('POST /v1/caption', () => {
   it('names the concept present even when the model ignores names', async () => {
     standIn.reply = ignoringNames('A dog is lying on the grass.');
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) });
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) });
     expect(r.status, r.text).toBe(200);
     expect(r.body.caption).toBe('Biscuit is lying on the grass.');
     expect(r.body.model).toBe(STAND_IN_MODEL);
@@ -178,7 +179,7 @@ describe('POST /v1/caption', () => {
 
   it('sends one stricter request when no category phrase can be rewritten', async () => {
     standIn.reply = (_, n) => ({ text: n === 0 ? 'Something furry lies on the grass.' : 'Biscuit lies on the grass.' });
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) });
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) });
     expect(r.body.caption).toBe('Biscuit lies on the grass.');
     expect(r.body.concepts[0].named).toBe(true);
     const [, retry] = standIn.chatRequests;
@@ -188,7 +189,7 @@ describe('POST /v1/caption', () => {
 
   it('keeps the answer and reports the concept unnamed when no repair works', async () => {
     standIn.reply = () => ({ text: 'Something furry lies on the grass.' });
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) });
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) });
     expect(r.body.caption).toBe('Something furry lies on the grass.');
     expect(r.body.concepts).toEqual([expect.objectContaining({ name: 'Biscuit', named: false })]);
   });
@@ -201,7 +202,7 @@ describe('POST /v1/caption', () => {
     await runtime.store.saveConcepts(scope, [{ ...biscuit, nameThreshold: 1.01, version: biscuit.version + 1 }], []);
     try {
       standIn.reply = ignoringNames('A dog is lying on the grass.');
-      const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) });
+      const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) });
       expect(r.status, r.text).toBe(200);
       expect(r.body.caption).toBe('A dog is lying on the grass.');
       expect(r.body.concepts).toEqual([expect.objectContaining({ name: 'Biscuit', present: true, named: false })]);
@@ -214,7 +215,7 @@ describe('POST /v1/caption', () => {
 
   it('streams delta events, then a done event with the repaired caption', async () => {
     standIn.reply = ignoringNames('A dog is lying on the grass.');
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3), stream: true });
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4), stream: true });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const all = events(r.text);
@@ -237,7 +238,7 @@ describe('POST /v1/ask', () => {
 
   it("uses no other user's concepts", async () => {
     standIn.reply = ignoringNames('A dog is lying on the grass.');
-    const r = await post('/v1/ask', { user: 'bob', image: await image('dog', 3), question: 'Who is this?' });
+    const r = await post('/v1/ask', { user: 'bob', image: await image('dog', 4), question: 'Who is this?' });
     expect(r.body).toMatchObject({ answer: 'A dog is lying on the grass.', concepts: [] });
   });
 });
@@ -248,13 +249,13 @@ describe('model failures', () => {
     const failing = appWith(vlmAt(standIn.url));
     standIn.reply = () => ({ status: 503 });
     const t = Date.now();
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) }, failing.app);
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) }, failing.app);
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('model_unavailable');
     expect(Number(r.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
     expect(Date.now() - t).toBeLessThan(10_000);
     // A stream that cannot start answers with the status too, not with an event stream.
-    const s = await post('/v1/ask', { user: USER, image: await image('dog', 3), question: 'Who?', stream: true }, failing.app);
+    const s = await post('/v1/ask', { user: USER, image: await image('dog', 4), question: 'Who?', stream: true }, failing.app);
     expect(s.status).toBe(503);
     expect(s.body.error.code).toBe('model_unavailable');
   });
@@ -262,7 +263,7 @@ describe('model failures', () => {
   it('503 within 10 s for a dead endpoint', async () => {
     const dead = appWith(vlmAt(`http://127.0.0.1:${await closedPort()}/v1`));
     const t = Date.now();
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) }, dead.app);
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) }, dead.app);
     expect(r.status).toBe(503);
     expect(r.body.error.message).toMatch(/ECONNREFUSED/);
     expect(r.headers.get('Retry-After')).toBeTruthy();
@@ -273,7 +274,7 @@ describe('model failures', () => {
     const hung = appWith(vlmAt(standIn.url));
     standIn.reply = () => ({ hang: true });
     const t = Date.now();
-    const caption = post('/v1/caption', { user: USER, image: await image('dog', 3) }, hung.app).then((r) => ({ ...r, ms: Date.now() - t }));
+    const caption = post('/v1/caption', { user: USER, image: await image('dog', 4) }, hung.app).then((r) => ({ ...r, ms: Date.now() - t }));
     const recognized = await post(`/v1/users/${USER}/recognize`, { image: await image('cat', 4) });
     const recognizedMs = Date.now() - t;
     const r = await caption;
@@ -289,7 +290,7 @@ describe('model failures', () => {
   it('ends a stream that stalls after its first pieces with an error event', async () => {
     const stalling = appWith(vlmAt(standIn.url));
     standIn.reply = () => ({ text: 'A dog is lying on the grass.', stallAfterWords: 2 });
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3), stream: true }, stalling.app);
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4), stream: true }, stalling.app);
     expect(r.status).toBe(200);
     const all = events(r.text);
     expect(all.map((e) => e.event)).toEqual(['delta', 'delta', 'error']);
@@ -298,14 +299,14 @@ describe('model failures', () => {
 
   it('503 with the way to get a model when none is configured', async () => {
     const none = appWith(new NoVlm('no multimodal model: NOMEN_VLM_URL is not set'));
-    const r = await post('/v1/caption', { user: USER, image: await image('dog', 3) }, none.app);
+    const r = await post('/v1/caption', { user: USER, image: await image('dog', 4) }, none.app);
     expect(r.status).toBe(503);
     expect(r.body.error.message).toMatch(/NOMEN_VLM_URL/);
     expect(r.headers.get('Retry-After')).toBe('300');
   });
 
   it('answers odd bodies with a 4xx, never a 500', async () => {
-    const img = await image('dog', 3);
+    const img = await image('dog', 4);
     const bodies: [string, unknown][] = [
       ['/v1/caption', {}],
       ['/v1/caption', { user: USER }],
@@ -340,7 +341,7 @@ describe('POST /v1/chat/completions with the official openai client', () => {
     server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
     await new Promise((r) => server.once('listening', r));
     client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: KEY, maxRetries: 0 });
-    dogUrl = `data:image/jpeg;base64,${(await photo('dog', 3)).toString('base64')}`;
+    dogUrl = `data:image/jpeg;base64,${(await photo('dog', 4)).toString('base64')}`;
   });
   afterAll(() => new Promise((r) => server?.close(r)));
 

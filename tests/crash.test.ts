@@ -24,7 +24,7 @@ const KILL_AT: (number | string)[] = [0, 150, 'views.lance/data', 'views.lance/_
 const USER = 'crash';
 
 let dataDir: string;
-const env = () => ({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '' });
+const env = () => ({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '', NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! });
 const photos = (subject: string) => Promise.all([0, 1, 2].map(async (n) => (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64')));
 
 beforeAll(async () => {

@@ -18,7 +18,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'nomen-metrics-'));
-  const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models') }, () => '');
+  const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'), NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! }, () => '');
   const metrics = new Metrics();
   runtime = await openRuntime(config, metrics.timeModel);
   app = createApp({ service: runtime.service, videos: runtime.videos, config, ready: async () => ({ ok: true, checks: {} }), metrics });

@@ -84,6 +84,7 @@ describe('concept store on s3://', () => {
     updatedAt: '2026-01-01T00:00:00.000Z',
     encoder: 'test',
     draftPhotos: 0,
+    quality: '',
   });
   const view = (scope: Scope, conceptId: string): ViewRecord => ({ ...scope, conceptId, kind: 'positive', vector: new Float32Array(DIM).fill(1), photo: 0, box: [0, 0, 1, 1], variant: 'whole' });
 

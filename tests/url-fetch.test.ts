@@ -120,7 +120,7 @@ describe('{url} images through the API', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'nomen-url-'));
-    config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir }, () => '');
+    config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! }, () => '');
     runtime = await openRuntime(config);
     const dog = await readFile(join(defaultDataDir, 'dog', '00.jpg'));
     photos = createServer((_req, res) => (requests++, res.end(dog)));

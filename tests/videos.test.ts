@@ -132,8 +132,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nomen-videos-'));
   dataDir = join(dir, 'data');
   clip = join(dir, 'clip.mp4');
-  const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_API_KEYS: `${KEY}:tenant-a,${OTHER_KEY}:tenant-b` }, () => '');
-  const shots = [photo('dog', 3), photo('teapot', 3), photo('cat', 3), photo('dog', 4)].map((p) => ({ photo: p, seconds: 3 }));
+  const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_API_KEYS: `${KEY}:tenant-a,${OTHER_KEY}:tenant-b`, NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! }, () => '');
+  const shots = [photo('dog', 3), photo('teapot', 4), photo('cat', 3), photo('dog', 4)].map((p) => ({ photo: p, seconds: 3 }));
   [runtime] = await Promise.all([
     openRuntime({ ...config, limits: defaultLimits, modelsDir: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'), encoder: 'mobilenetv2-12-int8', detector: 'yolox-nano' }),
     makeVideo(shots, clip, FORMAT),

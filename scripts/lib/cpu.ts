@@ -9,3 +9,12 @@ export function cpuSeconds(): number {
   const children = (Number(fields[13]) + Number(fields[14])) / 100;
   return (own.user + own.system) / 1e6 + children;
 }
+
+/** The CPU's model name and whether its int8 kernels have VNNI, which changes int8 models' outputs: every figure names it. */
+export function cpuModel(): string {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
+  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
+  const vnni = flags.some((f) => f.includes('vnni'));
+  return `${model} (${flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2' : 'no AVX2'}, ${vnni ? 'VNNI' : 'no VNNI'})`;
+}

@@ -24,6 +24,7 @@ export async function openTwoTenants(name: string, env: Record<string, string> =
       NOMEN_DATA: dataDir,
       NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
       NOMEN_API_KEYS: `${KEY_A}:tenant-a,${KEY_B}:tenant-b`,
+      NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
       ...env,
     },
     () => '',

@@ -1,0 +1,47 @@
+/**
+ * The open-world evaluation set: every subject of the shared DreamBooth and objects folders, and the shared
+ * distractors split in two folds, one for the region bank and one queried, so no figure comes from photos
+ * that the calibration has seen.
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadSubjects, type Subject } from './dreambooth.js';
+
+export const sharedData = path.resolve(import.meta.dirname, '../../../shared/data');
+
+export interface OpenWorldSet {
+  subjects: (Subject & { set: string })[];
+  /** Photos in which no subject appears, never seen by the bank of this fold. */
+  heldOut: string[];
+  /** Ordinary photos the region bank is built from: the other fold of distractors and the faces folder. */
+  bankPhotos: string[];
+}
+
+const photosIn = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.(jpe?g|png)$/i.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+
+/** Distractors alternate between folds within each kind (pets_, shelf_, misc_), so both folds hold every kind. */
+export function distractorFolds(dir: string): [string[], string[]] {
+  const folds: [string[], string[]] = [[], []];
+  const seen = new Map<string, number>();
+  for (const file of photosIn(dir)) {
+    const kind = path.basename(file).split('_')[0];
+    const n = seen.get(kind) ?? 0;
+    seen.set(kind, n + 1);
+    folds[n % 2].push(file);
+  }
+  return folds;
+}
+
+export function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): OpenWorldSet {
+  const subjects = ['dreambooth', 'objects'].flatMap((set) => loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })));
+  const folds = distractorFolds(path.join(data, 'distractors'));
+  const faces = path.join(data, 'faces');
+  // People's photos are ordinary photos too, but one per person keeps 140 near-alike portraits from outnumbering the rest.
+  const portraits = readdirSync(path.join(faces, 'people')).map((who) => photosIn(path.join(faces, 'people', who))[0]);
+  const bankPhotos = [...folds[fold], ...photosIn(path.join(faces, 'groups')), ...photosIn(path.join(faces, 'distractors')), ...portraits];
+  return { subjects, heldOut: folds[1 - fold], bankPhotos };
+}
