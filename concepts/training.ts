@@ -120,8 +120,8 @@ export function chooseNameCut(positives: number[], negatives: number[], cut: num
 }
 
 /**
- * The cut between positive and negative scores: in a clean gap at GAP_FRACTION; with overlap, the best
- * balanced accuracy. With no held-out negatives (a user's only concept), 0, the middle of the training
+ * The cut between positive and negative scores: in a clean gap at GAP_FRACTION; with overlap, the best F1 over
+ * the held-out photos, so that many look-alike photos outweigh one of the subject's. With no held-out negatives (a user's only concept), 0, the middle of the training
  * labels, stands for the highest negative.
  */
 export function chooseCut(positives: number[], negatives: number[]): number {
@@ -135,10 +135,11 @@ export function chooseCut(positives: number[], negatives: number[]): number {
   let bestCut = 0;
   for (let i = 0; i < points.length - 1; i++) {
     const cut = (points[i] + points[i + 1]) / 2;
-    const tpr = positives.filter((p) => p >= cut).length / positives.length;
-    const tnr = negatives.filter((n) => n < cut).length / negatives.length;
-    if (tpr + tnr > best) {
-      best = tpr + tnr;
+    const tp = positives.filter((p) => p >= cut).length;
+    const fp = negatives.filter((n) => n >= cut).length;
+    const f1 = (2 * tp) / (2 * tp + fp + (positives.length - tp));
+    if (f1 > best) {
+      best = f1;
       bestCut = cut;
     }
   }
