@@ -56,7 +56,7 @@ export const defaultTrainingOptions: TrainingOptions = {
   bankPerConcept: 32,
   sameCategoryWeight: 2,
   crossBytes: 16 << 20,
-  openWorldZ: 3,
+  openWorldZ: 4,
 };
 
 /**
