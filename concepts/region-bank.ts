@@ -67,14 +67,30 @@ export function splitBank(bank: RegionBank): { negatives: Matrix; calibration: R
   return { negatives: subset(bank, (p) => p % 2 === 0).vectors, calibration: subset(bank, (p) => p % 2 === 1) };
 }
 
+/** Heads at and below which the bank is scored here: a model call would first copy the whole bank to its thread. */
+const IN_PROCESS_HEADS = 4;
+
 /** Each head's best raw output on each calibration photo (heads × photos), as recognition would take it. */
 export async function bankPhotoMaxima(heads: Head[], bank: RegionBank, algebra: LinearAlgebra, scanPenalty: number): Promise<Float64Array[]> {
   if (heads.length === 0 || bank.photos === 0) return heads.map(() => new Float64Array(0));
-  const weights = stack(heads.map((h) => h.weights), bank.vectors.cols);
-  const out = (await algebra.mulTransposed(bank.vectors, weights)).data;
+  const d = bank.vectors.cols;
+  const rows = bank.photo.length;
+  let out: Float32Array;
+  if (heads.length <= IN_PROCESS_HEADS) {
+    out = new Float32Array(rows * heads.length);
+    const v = bank.vectors.data;
+    for (let r = 0; r < rows; r++)
+      heads.forEach((h, j) => {
+        let s = 0;
+        for (let k = 0, o = r * d; k < d; k++) s += v[o + k] * h.weights[k];
+        out[r * heads.length + j] = s;
+      });
+  } else {
+    out = (await algebra.mulTransposed(bank.vectors, stack(heads.map((h) => h.weights), d))).data;
+  }
   return heads.map((h, j) => {
     const best = new Float64Array(bank.photos).fill(-Infinity);
-    for (let r = 0; r < bank.photo.length; r++) {
+    for (let r = 0; r < rows; r++) {
       const v = out[r * heads.length + j] + h.bias - (bank.scanned[r] ? scanPenalty : 0);
       if (v > best[bank.photo[r]]) best[bank.photo[r]] = v;
     }

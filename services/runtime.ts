@@ -6,7 +6,6 @@ import { Personalizer } from '../concepts/personalize.js';
 import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/store.js';
 import { bankIdentity, openBank, type BankSource } from '../concepts/region-bank-file.js';
-import type { RegionBank } from '../concepts/region-bank.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/videos.js';
 import { VideoStore } from '../concepts/video-store.js';
 import { loadDetector, loadEncoder, openVlm } from '../models/load.js';
@@ -28,8 +27,6 @@ export interface Runtime {
   /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
   redis?: Redis;
   personal: Personalizer;
-  /** Ordinary photos' regions that every threshold is held to. */
-  regionBank: RegionBank;
   close(): Promise<void>;
 }
 
@@ -86,7 +83,6 @@ export async function openRuntime(
     vlm,
     redis,
     personal,
-    regionBank,
     async close() {
       await videos.close();
       await service.close();

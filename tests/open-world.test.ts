@@ -85,6 +85,13 @@ describe('open-world thresholds', () => {
       const [maxima] = await bankPhotoMaxima([{ weights: Float32Array.from([1, 1, 0, 0]), bias: 0.5 }], tinyBank(), algebra, 0.75);
       // Photo p: regions score p + 0.5 and p + 1 + 0.5 - 0.75.
       expect(Array.from(maxima)).toEqual([0.75, 1.75, 2.75]);
+      // Many heads go through the model thread's product, a few are scored here: the same numbers.
+      const heads = Array.from({ length: 6 }, (_, i) => ({ weights: Float32Array.from([i, 1, -i, 0.5]), bias: i / 10 }));
+      const together = await bankPhotoMaxima(heads, tinyBank(), algebra, 0.75);
+      for (const [i, h] of heads.entries()) {
+        const [alone] = await bankPhotoMaxima([h], tinyBank(), algebra, 0.75);
+        for (let p = 0; p < 3; p++) expect(together[i][p]).toBeCloseTo(alone[p], 5);
+      }
     } finally {
       await algebra.dispose();
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../concepts/intake.js';
+import { bankFile, bankIdentity, readBank } from '../concepts/region-bank-file.js';
 import { defaultRegionOptions } from '../concepts/regions.js';
 import { ConceptService } from '../concepts/service.js';
 import type { Box } from '../concepts/types.js';
@@ -15,6 +16,7 @@ const repoRoot = path.resolve(import.meta.dirname, '..');
 const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
 const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
 const scope = { tenant: 'test', user: 'alice' };
+const modelsDir = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 
 /** `b` lies mostly inside `rect`: the box points at that pasted photo. */
 const inside = (b: Box, rect: Box) => {
@@ -32,7 +34,7 @@ describe('learning and recognition', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-recognition-'));
     runtime = await openRuntime({
       dataUri: dir,
-      modelsDir: process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models'),
+      modelsDir,
       encoder: 'mobilenetv2-12-int8',
       detector: 'yolox-nano',
       limits: defaultLimits,
@@ -98,13 +100,15 @@ describe('learning and recognition', () => {
   });
 
   it('embeds a scanned window only while its scanner margin reaches the floor', async () => {
+    const identity = await bankIdentity(modelsDir, 'mobilenetv2-12-int8', 'yolox-nano');
+    const bank = await readBank(bankFile(process.env.NOMEN_BANK_DIR!, identity), identity);
     const encoder = runtime.models.encoder;
     const embed = encoder.embed.bind(encoder);
     let crops = 0;
     // The real encoder, counting what it embeds.
     const counting = { ...runtime.models, encoder: Object.assign(Object.create(encoder) as typeof encoder, { embed: (c: Crop[]) => ((crops += c.length), embed(c)) }) };
     const recognize = async (scanFloor: number) => {
-      const service = await ConceptService.create(runtime.store, counting, { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } }, runtime.regionBank);
+      const service = await ConceptService.create(runtime.store, counting, { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } }, bank);
       crops = 0;
       const { concepts } = await service.recognize(scope, photo('dog', 4), true);
       return { crops, concepts };
