@@ -7,6 +7,8 @@ import { isCommitConflict, withCommitRetry } from '../concepts/commit-retry.js';
 import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
 import { CONCEPTS_TABLE, conceptSchema, conceptsToArrow, VIEWS_TABLE, viewsToArrow } from '../concepts/store-records.js';
 import type { Scope } from '../concepts/types.js';
+import { UNCALIBRATED } from '../concepts/quality.js';
+import { toConcept } from '../concepts/service.js';
 
 const DIM = 16;
 
@@ -223,18 +225,20 @@ describe('ConceptStore', () => {
     await expect(ConceptStore.open(dir, DIM * 2)).rejects.toThrow(/16-dimensional vectors but the encoder makes 32-dimensional/);
   });
 
-  it('opens a store written before naming had its own threshold and before drafts: naming at the present one, nothing to refine', async () => {
+  it('opens a store written before naming, drafts and quality: naming at the present one, nothing to refine, quality unknown', async () => {
     const old = await mkdtemp(join(tmpdir(), 'nomen-store-old-'));
     try {
       const db = await lancedb.connect(old);
       const before = concept(alice, 'c');
-      const columns = conceptSchema(DIM).fields.map((f) => f.name).filter((name) => name !== 'name_threshold' && name !== 'draft_photos');
+      const added = ['name_threshold', 'draft_photos', 'quality'];
+      const columns = conceptSchema(DIM).fields.map((f) => f.name).filter((name) => !added.includes(name));
       await db.createTable(CONCEPTS_TABLE, conceptsToArrow([before], DIM).select(columns));
       const reopened = await ConceptStore.open(old, DIM);
       const [loaded] = (await reopened.loadUser(alice)).concepts;
       expect(loaded.threshold).toBe(before.threshold);
       expect(loaded.nameThreshold).toBe(before.threshold);
       expect(loaded.draftPhotos).toBe(0);
+      expect(toConcept(loaded).quality).toEqual(UNCALIBRATED);
       expect(await reopened.draftConcepts()).toEqual([]);
       // The added column has the type new rows are written with.
       await reopened.saveConcepts(alice, [{ ...concept(alice, 'd'), draftPhotos: 2 }], views(alice, 'd', 2));
