@@ -111,7 +111,7 @@ describe('the service on the local VLM', () => {
   });
 
   it("captions a photo of the concept with the model's words, named as nomen's repair guarantees", async () => {
-    const streamed = await call('POST', '/v1/caption', { user: USER, image: await image(3), stream: true });
+    const streamed = await call('POST', '/v1/caption', { user: USER, image: await image(4), stream: true });
     expect(streamed.status, streamed.text).toBe(200);
     const all = events(streamed.text);
     const raw = all.filter((e) => e.event === 'delta').map((e) => e.data.text as string).join('');
@@ -120,7 +120,7 @@ describe('the service on the local VLM', () => {
     const done = all.at(-1)!;
     expect(done.event).toBe('done');
 
-    const r = await call('POST', '/v1/caption', { user: USER, image: await image(3) });
+    const r = await call('POST', '/v1/caption', { user: USER, image: await image(4) });
     expect(r.status, r.text).toBe(200);
     // Greedy decoding of the same request: the answer is the streamed one, repaired the same way.
     expect(r.body.caption).toBe(repaired(raw));
@@ -131,7 +131,7 @@ describe('the service on the local VLM', () => {
   });
 
   it('answers a question, whole and streamed', async () => {
-    const question = { user: USER, image: await image(3), question: `What is ${NAME} doing?` };
+    const question = { user: USER, image: await image(4), question: `What is ${NAME} doing?` };
     const streamed = await call('POST', '/v1/ask', { ...question, stream: true });
     expect(streamed.status, streamed.text).toBe(200);
     expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -159,7 +159,7 @@ describe('POST /v1/chat/completions on the local VLM, with the official openai c
 
   beforeAll(async () => {
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
-    const url = `data:image/jpeg;base64,${(await photo(3)).toString('base64')}`;
+    const url = `data:image/jpeg;base64,${(await photo(4)).toString('base64')}`;
     messages = [{ role: 'user', content: [{ type: 'text', text: 'What is happening here?' }, { type: 'image_url', image_url: { url } }] }];
   });
 

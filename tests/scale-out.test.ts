@@ -145,7 +145,7 @@ describe('two API processes on one dataset', () => {
     expect(dog.status, JSON.stringify(dog.body)).toBe(201);
 
     expect(await call(b, 'GET', `/users/${user}/concepts/${dog.body.id}`)).toEqual({ status: 200, body: dog.body });
-    const seen = await call(b, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 3) });
+    const seen = await call(b, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 4) });
     expect(seen.status).toBe(200);
     expect(seen.body.concepts.map((m: { id: string }) => m.id)).toEqual([dog.body.id]);
 
@@ -154,7 +154,7 @@ describe('two API processes on one dataset', () => {
 
     expect((await call(b, 'DELETE', `/users/${user}/concepts/${dog.body.id}`)).status).toBe(204);
     expect((await call(a, 'GET', `/users/${user}/concepts/${dog.body.id}`)).status).toBe(404);
-    expect((await call(a, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 3), all: true })).body.concepts).toEqual([]);
+    expect((await call(a, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 4), all: true })).body.concepts).toEqual([]);
   }, 120_000);
 
   it('lands concurrent registrations of different users through both processes', async () => {
@@ -192,8 +192,8 @@ describe('two API processes on one dataset', () => {
     const [work, elsewhere] = await Promise.all([mkdtemp(join(tmpdir(), 'nomen-clip-')), mkdtemp(join(tmpdir(), 'nomen-machine-'))]);
     try {
       const clip = join(work, 'clip.mp4');
-      const shots = [join(defaultDataDir, 'dog', '03.jpg'), join(defaultDataDir, 'teapot', '03.jpg')].map((p) => ({ photo: p, seconds: 3 }));
-      await makeVideo(shots, clip, { width: 320, height: 240, fps: 10, preset: 'ultrafast' });
+      const shots = [join(defaultDataDir, 'dog', '04.jpg'), join(defaultDataDir, 'teapot', '03.jpg')].map((p) => ({ photo: p, seconds: 3 }));
+      await makeVideo(shots, clip, { width: 640, height: 480, fps: 10, preset: 'ultrafast' });
       const dog = await call(a, 'POST', `/users/${user}/concepts`, { name: 'Dog', images: await Promise.all([0, 1, 2].map((n) => photo('dog', n))) });
       expect(dog.status).toBe(201);
       const upload = await call(a, 'POST', `/users/${user}/videos`, { data: (await readFile(clip)).toString('base64') });

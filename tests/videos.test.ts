@@ -246,7 +246,7 @@ describe('videos', () => {
 
   it('accepts JSON base64 and other containers, at the rate asked for', async () => {
     const webm = join(dir, 'clip.webm');
-    await makeVideo([photo('cat', 4), photo('dog', 3)].map((p) => ({ photo: p, seconds: 2 })), webm, FORMAT);
+    await makeVideo([photo('cat', 3), photo('dog', 4)].map((p) => ({ photo: p, seconds: 2 })), webm, FORMAT);
     const r = await call('POST', '/v1/users/alice/videos', { json: { data: `data:video/webm;base64,${(await readFile(webm)).toString('base64')}`, fps: 1 } });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const done = await ready(r.body.id);
