@@ -4,7 +4,15 @@
  * local files without passing through memory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,7 +40,8 @@ export interface BlobStore {
 /** Keys are made by the store from hashes and validated ids; this keeps any other key off the disk. */
 function checkKey(key: string): string {
   const parts = key.split('/');
-  if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p) || p === '.' || p === '..')) throw new Error(`bad blob key: ${key}`);
+  if (parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p) || p === '.' || p === '..'))
+    throw new Error(`bad blob key: ${key}`);
   return join(...parts);
 }
 
@@ -84,8 +93,10 @@ export class LocalBlobStore implements BlobStore {
  */
 export function folderBeside(uri: string, folder: string): string {
   if (uri.startsWith('file://')) return join(fileURLToPath(uri), folder);
-  if (parseS3Uri(uri)) return join(tmpdir(), `nomen-${createHash('sha256').update(uri).digest('hex').slice(0, 16)}`, folder);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new Error(`files beside ${uri}: only local folders and s3:// are implemented`);
+  if (parseS3Uri(uri))
+    return join(tmpdir(), `nomen-${createHash('sha256').update(uri).digest('hex').slice(0, 16)}`, folder);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri))
+    throw new Error(`files beside ${uri}: only local folders and s3:// are implemented`);
   return join(uri, folder);
 }
 
@@ -135,7 +146,14 @@ export class S3BlobStore implements BlobStore {
   async putFile(key: string, path: string): Promise<void> {
     const { size } = await stat(path);
     // One PUT takes up to 5 GB, above the largest video upload.
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.name(key), Body: createReadStream(path), ContentLength: size }));
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.name(key),
+        Body: createReadStream(path),
+        ContentLength: size,
+      }),
+    );
   }
 
   /** Downloaded into the temporary folder; `release` removes the copy. */
@@ -158,7 +176,10 @@ export class S3BlobStore implements BlobStore {
 }
 
 export function s3Client(storage: ObjectStorage): S3Client {
-  const credentials = storage.accessKeyId && storage.secretAccessKey ? { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey } : undefined;
+  const credentials =
+    storage.accessKeyId && storage.secretAccessKey
+      ? { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey }
+      : undefined;
   return new S3Client({
     endpoint: storage.endpoint,
     region: storage.region ?? 'us-east-1',

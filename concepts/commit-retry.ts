@@ -3,7 +3,8 @@
  * commits itself; what reaches us is a conflict it gave up on, which is safe to run again because a failed
  * commit wrote nothing visible.
  */
-const CONFLICT = /commit conflict|concurrent (transaction|writ|modification)|preempted by concurrent|too many concurrent/i;
+const CONFLICT =
+  /commit conflict|concurrent (transaction|writ|modification)|preempted by concurrent|too many concurrent/i;
 
 export function isCommitConflict(err: unknown): boolean {
   return CONFLICT.test(err instanceof Error ? err.message : String(err));

@@ -19,12 +19,13 @@ export interface ConceptCue {
   photo?: number;
 }
 
-export const jpegDataUrl = (jpeg: Uint8Array): string => `data:image/jpeg;base64,${Buffer.from(jpeg).toString('base64')}`;
+export const jpegDataUrl = (jpeg: Uint8Array): string =>
+  `data:image/jpeg;base64,${Buffer.from(jpeg).toString('base64')}`;
 
 export type Task = { kind: 'caption'; style: 'short' | 'detailed' } | { kind: 'ask'; question: string };
 
 const NAMED_INSTRUCTION =
-  "You describe photos for the person who took them. They have named some subjects of their life (pets, people, things). " +
+  'You describe photos for the person who took them. They have named some subjects of their life (pets, people, things). ' +
   'When one of those subjects appears in the photo, call it by its name (say "Biscuit is asleep on the sofa", not "a dog is asleep on the sofa"). ' +
   'Do not mention named subjects that are not in the photo, and do not invent names for anything else.';
 
@@ -56,9 +57,14 @@ function nameClause(cues: ConceptCue[]): string {
   return `Whenever you mention ${listNames(cues)}, use ${cues.length > 1 ? 'their names' : 'the name'}.`;
 }
 
-/** Each concept's crop, then what it is and where: the block both the photo requests and the chat proxy put before the photo. */
+/**
+ * Each concept's crop, then what it is and where: the block both the photo requests and the chat proxy put before the
+ * photo.
+ */
 function introduce(cues: ConceptCue[]): ChatPart[] {
-  const parts: ChatPart[] = [{ type: 'text', text: `The named subjects in the photo${cues.some((c) => c.photo) ? 's' : ''}:` }];
+  const parts: ChatPart[] = [
+    { type: 'text', text: `The named subjects in the photo${cues.some((c) => c.photo) ? 's' : ''}:` },
+  ];
   for (const c of cues) {
     if (c.crop) parts.push({ type: 'image_url', image_url: { url: c.crop } });
     const lines = [
@@ -74,7 +80,9 @@ function introduce(cues: ConceptCue[]): ChatPart[] {
 
 function taskText(task: Task): string {
   if (task.kind === 'ask') return task.question;
-  return task.style === 'short' ? 'Write a one-sentence caption for the photo.' : 'Describe the photo in detail, in three to five sentences.';
+  return task.style === 'short'
+    ? 'Write a one-sentence caption for the photo.'
+    : 'Describe the photo in detail, in three to five sentences.';
 }
 
 /** The request for a caption or an answer about one photo (a data URL), conditioned on the concepts present in it. */
@@ -88,17 +96,35 @@ export function photoRequest(photo: string, cues: ConceptCue[], task: Task): Cha
   }
   return [
     { role: 'system', content: NAMED_INSTRUCTION },
-    { role: 'user', content: [...introduce(cues), { type: 'text', text: 'The photo:' }, image, { type: 'text', text: `${taskText(task)}\n${nameClause(cues)}` }] },
+    {
+      role: 'user',
+      content: [
+        ...introduce(cues),
+        { type: 'text', text: 'The photo:' },
+        image,
+        { type: 'text', text: `${taskText(task)}\n${nameClause(cues)}` },
+      ],
+    },
   ];
 }
 
-/** A chat (the drop-in proxy's) with the instruction added to its system message and the concepts before the last user message's content. */
+/**
+ * A chat (the drop-in proxy's) with the instruction added to its system message and the concepts before the last user
+ * message's content.
+ */
 export function conditionChat(messages: ChatMessage[], cues: ConceptCue[]): ChatMessage[] {
   if (cues.length === 0) return messages;
   const out = [...messages];
   const system = out[0]?.role === 'system' ? out[0] : undefined;
   if (!system) out.unshift({ role: 'system', content: NAMED_INSTRUCTION });
-  else out[0] = { role: 'system', content: typeof system.content === 'string' ? `${NAMED_INSTRUCTION}\n\n${system.content}` : [{ type: 'text', text: NAMED_INSTRUCTION }, ...system.content] };
+  else
+    out[0] = {
+      role: 'system',
+      content:
+        typeof system.content === 'string'
+          ? `${NAMED_INSTRUCTION}\n\n${system.content}`
+          : [{ type: 'text', text: NAMED_INSTRUCTION }, ...system.content],
+    };
   const last = out.map((m) => m.role).lastIndexOf('user');
   const content = out[last].content;
   const original: ChatPart[] = typeof content === 'string' ? [{ type: 'text', text: content }] : content;
@@ -106,9 +132,13 @@ export function conditionChat(messages: ChatMessage[], cues: ConceptCue[]): Chat
   return out;
 }
 
-/** The repair request: the first answer back to the model, asking for the names it left out and nothing else changed. */
+/**
+ * The repair request: the first answer back to the model, asking for the names it left out and nothing else changed.
+ */
 export function stricterRequest(request: ChatMessage[], answer: string, missing: ConceptCue[]): ChatMessage[] {
-  const renames = missing.map((c) => `the ${c.category || 'subject'} ${c.photo ? `in photo ${c.photo} ` : ''}${placeOf(c.box)} is "${c.name}"`);
+  const renames = missing.map(
+    (c) => `the ${c.category || 'subject'} ${c.photo ? `in photo ${c.photo} ` : ''}${placeOf(c.box)} is "${c.name}"`,
+  );
   const text =
     `Your answer does not call ${listNames(missing)} by name. Rewrite it so that it does: ${renames.join('; ')}. ` +
     'Keep everything else exactly as it is, and answer with the rewritten text only.';

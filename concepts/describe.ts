@@ -50,10 +50,15 @@ export class Describer {
   private async describe(scope: Scope, concept: Concept): Promise<void> {
     // The reference crops show the subject once the concept is refined; its draft's show the whole photos.
     await this.service.whenRefined(scope, concept.id);
-    const photos = Array.from({ length: Math.min(PHOTOS, concept.imageCount) }, (_, i) => this.service.referenceCrop(scope, concept.id, i));
+    const photos = Array.from({ length: Math.min(PHOTOS, concept.imageCount) }, (_, i) =>
+      this.service.referenceCrop(scope, concept.id, i),
+    );
     const crops = (await Promise.all(photos)).filter((c): c is Uint8Array => c !== undefined);
     if (crops.length === 0) return;
-    const { text } = await this.vlm.chat(describeRequest(crops.map(jpegDataUrl), concept.category), { maxTokens: 120, temperature: 0 });
+    const { text } = await this.vlm.chat(describeRequest(crops.map(jpegDataUrl), concept.category), {
+      maxTokens: 120,
+      temperature: 0,
+    });
     const description = text.replace(/\s+/g, ' ').trim().slice(0, MAX_LENGTH);
     if (!description) return;
     await this.service.update(scope, concept.id, { description }, (current) => current.description === '');
@@ -66,5 +71,13 @@ function describeRequest(crops: string[], category: string) {
     `${crops.length > 1 ? 'These photos show the same' : 'This photo shows a'} ${subject}. Describe how it looks in one or two sentences, ` +
     'so that someone could tell it apart from others of its kind: colours, markings, shapes, distinctive parts. ' +
     `Describe only the ${subject}, not the background, and do not give it a name.`;
-  return [{ role: 'user' as const, content: [...crops.map((url) => ({ type: 'image_url' as const, image_url: { url } })), { type: 'text' as const, text }] }];
+  return [
+    {
+      role: 'user' as const,
+      content: [
+        ...crops.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+        { type: 'text' as const, text },
+      ],
+    },
+  ];
 }

@@ -1,4 +1,7 @@
-/** Turns a concept's example photos into embedded views: the subject, the whole photo, flips and jittered crops, plus the region probes used for calibration. */
+/**
+ * Turns a concept's example photos into embedded views: the subject, the whole photo, flips and jittered crops, plus
+ * the region probes used for calibration.
+ */
 import { cropRegion, iou } from '../models/boxes.js';
 import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from '../models/types.js';
 import { defaultRegionOptions, detectedRegions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
@@ -74,8 +77,15 @@ export async function embedDraft(photos: ExamplePhoto[], models: ExampleModels):
       { kind: 'probe', variant: 'whole', photo: i, box: whole, vector: vectors[i] },
     ];
     const g = given.findIndex((x) => x.photo === i);
-    if (g >= 0) views.push({ kind: 'positive', variant: 'subject', photo: i, box: given[g].box, vector: vectors[n + g] });
-    views.push({ kind: 'positive', variant: 'zoom-out-2', photo: i, box: whole, vector: vectors[n + given.length + i] });
+    if (g >= 0)
+      views.push({ kind: 'positive', variant: 'subject', photo: i, box: given[g].box, vector: vectors[n + g] });
+    views.push({
+      kind: 'positive',
+      variant: 'zoom-out-2',
+      photo: i,
+      box: whole,
+      vector: vectors[n + given.length + i],
+    });
     return { subject: cropRegion(p.image, p.box), views };
   });
 }
@@ -97,11 +107,15 @@ export async function embedRefinement(
   regionOptions: RegionOptions = defaultRegionOptions,
 ): Promise<EmbeddedPhoto[]> {
   const rnds = photos.map((_, i) => seeded(0x5eed + i));
-  const draftVector = (i: number, variant: string) => draft[i].find((v) => v.kind === 'positive' && v.variant === variant)!.vector;
+  const draftVector = (i: number, variant: string) =>
+    draft[i].find((v) => v.kind === 'positive' && v.variant === variant)!.vector;
   const grids = photos.map((p) => gridRegions(p.image, regionOptions.grid));
   const detector = models.detector;
-  const detected = Promise.all(photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])));
-  // The photo zoomed out to a third, at a random place; then the fixed regions but the whole photo (each grid's first), a draft view already.
+  const detected = Promise.all(
+    photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])),
+  );
+  // The photo zoomed out to a third, at a random place; then the fixed regions but the whole photo (each grid's first),
+  // a draft view already.
   const zooms = photos.map((p, i): Crop => ({ image: p.image, zoom: { factor: 3, x: rnds[i](), y: rnds[i]() } }));
   const fixed = grids.flatMap((rs, i) => rs.slice(1).map((r): Crop => ({ image: photos[i].image, box: r.box })));
   const withoutSubject = models.encoder.embed([...zooms, ...fixed]);
@@ -109,7 +123,9 @@ export async function embedRefinement(
   for (const p of [detected, withoutSubject]) p.catch(() => undefined);
 
   const found = await detected;
-  const foundVectors = await models.encoder.embed(found.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))));
+  const foundVectors = await models.encoder.embed(
+    found.flatMap((rs, i) => rs.map((r): Crop => ({ image: photos[i].image, box: r.box }))),
+  );
   const zoomed = await withoutSubject;
   const fixedVectors = zoomed.splice(zooms.length);
   let atFixed = 0;
@@ -132,7 +148,12 @@ export async function embedRefinement(
   photos.forEach((p, i) => {
     const subject = perPhoto[i].regions[subjects[i]].box;
     extra.push({ photo: i, variant: 'subject-flip', crop: { image: p.image, box: subject, flip: true } });
-    for (let j = 0; j < jitterCount; j++) extra.push({ photo: i, variant: `jitter-${j}`, crop: { image: p.image, box: jitter(subject, p.image, rnds[i]) } });
+    for (let j = 0; j < jitterCount; j++)
+      extra.push({
+        photo: i,
+        variant: `jitter-${j}`,
+        crop: { image: p.image, box: jitter(subject, p.image, rnds[i]) },
+      });
   });
   const extraVectors = await models.encoder.embed(extra.map((e) => e.crop));
 
@@ -144,12 +165,15 @@ export async function embedRefinement(
       const box = r.box;
       // The whole photo and a given box are draft views already.
       const fresh = r.source === 'grid' || r.source === 'detector';
-      if (fresh && j === subjects[i]) views.push({ kind: 'positive', variant: 'subject', photo: i, box, vector: vectors[j] });
+      if (fresh && j === subjects[i])
+        views.push({ kind: 'positive', variant: 'subject', photo: i, box, vector: vectors[j] });
       if (fresh) views.push({ kind: 'probe', variant: r.source, photo: i, box, vector: vectors[j] });
-      if (covered(subject, box) < 0.2 && iou(subject, box) < 0.1) views.push({ kind: 'background', variant: r.source, photo: i, box, vector: vectors[j] });
+      if (covered(subject, box) < 0.2 && iou(subject, box) < 0.1)
+        views.push({ kind: 'background', variant: r.source, photo: i, box, vector: vectors[j] });
     });
     extra.forEach((e, k) => {
-      if (e.photo === i) views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box!, vector: extraVectors[k] });
+      if (e.photo === i)
+        views.push({ kind: 'positive', variant: e.variant, photo: i, box: e.crop.box!, vector: extraVectors[k] });
     });
     views.push({ kind: 'positive', variant: 'zoom-out-3', photo: i, box: cropRegion(p.image), vector: zoomed[i] });
     return { subject, views };
@@ -164,15 +188,30 @@ export async function embedExamples(
   regionOptions: RegionOptions = defaultRegionOptions,
 ): Promise<EmbeddedPhoto[]> {
   const draft = await embedDraft(photos, models);
-  const rest = await embedRefinement(photos, category, models, draft.map((d) => d.views), regionOptions);
+  const rest = await embedRefinement(
+    photos,
+    category,
+    models,
+    draft.map((d) => d.views),
+    regionOptions,
+  );
   return rest.map((r, i) => ({ subject: r.subject, views: [...draft[i].views, ...r.views] }));
 }
 
-/** Embeds photos in which the concept is absent: every region is a negative, and the set of regions calibrates the threshold. */
-export async function embedNegatives(images: DecodedImage[], models: ExampleModels, regionOptions?: RegionOptions): Promise<EmbeddedView[][]> {
+/**
+ * Embeds photos in which the concept is absent: every region is a negative, and the set of regions calibrates the
+ * threshold.
+ */
+export async function embedNegatives(
+  images: DecodedImage[],
+  models: ExampleModels,
+  regionOptions?: RegionOptions,
+): Promise<EmbeddedView[][]> {
   const regions = await Promise.all(images.map((image) => proposeRegions(image, models.detector, regionOptions)));
   const crops = regions.flatMap((rs, i) => rs.map((r): Crop => ({ image: images[i], box: r.box })));
   const vectors = await models.encoder.embed(crops);
   let at = 0;
-  return regions.map((rs, i) => rs.map((r) => ({ kind: 'negative' as const, variant: r.source, photo: i, box: r.box, vector: vectors[at++] })));
+  return regions.map((rs, i) =>
+    rs.map((r) => ({ kind: 'negative' as const, variant: r.source, photo: i, box: r.box, vector: vectors[at++] })),
+  );
 }

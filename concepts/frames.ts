@@ -52,14 +52,32 @@ function ffmpegArgs(path: string, o: FrameOptions): string[] {
   const select = `select='isnan(prev_selected_t)+gte(${slot('t')}-${slot('prev_selected_t')}\\,1)+gt(scene\\,${o.sceneThreshold})*gte(t-prev_selected_t\\,${MIN_GAP_S.toFixed(4)})'`;
   const scale = `scale=w='min(${o.maxSide}\\,iw)':h='min(${o.maxSide}\\,ih)':force_original_aspect_ratio=decrease`;
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'level+info', '-xerror',
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'level+info',
+    '-xerror',
     ...(o.startS ? ['-ss', o.startS.toFixed(3)] : []),
     // Deblocking is a sixth of H.264 decoding; its effect does not survive scaling frames down to crops.
-    '-skip_loop_filter', 'all',
-    '-i', path,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', `${select},${scale},showinfo`,
-    '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-skip_loop_filter',
+    'all',
+    '-i',
+    path,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    `${select},${scale},showinfo`,
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
   ];
 }
 
@@ -87,7 +105,12 @@ export async function* readFrames(path: string, options: FrameOptions): AsyncGen
   const lines = createInterface({ input: child.stderr });
   lines.on('line', (line) => {
     const info = SHOWINFO.exec(line);
-    if (info) headers.push({ t: (options.startS ?? 0) + Math.max(0, Number(info[1])), width: Number(info[2]), height: Number(info[3]) });
+    if (info)
+      headers.push({
+        t: (options.startS ?? 0) + Math.max(0, Number(info[1])),
+        width: Number(info[2]),
+        height: Number(info[3]),
+      });
     else {
       const complaint = COMPLAINT.exec(line);
       if (complaint && complaints.length < 5) complaints.push(complaint[2].replaceAll(path, 'the video'));
@@ -128,7 +151,8 @@ export async function* readFrames(path: string, options: FrameOptions): AsyncGen
     const { code, error } = await exited;
     options.signal?.throwIfAborted();
     if (error) throw new Error(`ffmpeg could not run: ${error.message} (Debian package ffmpeg)`);
-    if (code !== 0) throw new DecodeError(`decoding failed: ${complaints.join('; ') || `ffmpeg exited with code ${code}`}`);
+    if (code !== 0)
+      throw new DecodeError(`decoding failed: ${complaints.join('; ') || `ffmpeg exited with code ${code}`}`);
     if (pendingBytes > 0) throw new DecodeError('decoding failed: the last frame was cut short');
   } finally {
     options.signal?.removeEventListener('abort', kill);

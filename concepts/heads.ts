@@ -48,7 +48,13 @@ export function primal(pool: Matrix, examples: Example[], coef: Float64Array): H
  * The head's outputs on columns [from, to) of `cross` (pool rows × targets, the dot products of every pool
  * row with every target vector): no primal weights needed. Row by row, so that memory is read in order.
  */
-export function dualOutputs(examples: Example[], coef: Float64Array, cross: Matrix, from: number, to: number): Float64Array {
+export function dualOutputs(
+  examples: Example[],
+  coef: Float64Array,
+  cross: Matrix,
+  from: number,
+  to: number,
+): Float64Array {
   const out = new Float64Array(to - from);
   let bias = 0;
   for (let i = 0; i < examples.length; i++) {
@@ -68,7 +74,13 @@ export function dualOutputs(examples: Example[], coef: Float64Array, cross: Matr
  * pool while that is at most `gramBytes`, else from one product per set: the whole pool's grows with the
  * square of a user's views (144 MB at 100 concepts), the sets' only linearly.
  */
-export async function fitHeads(pool: Matrix, sets: Example[][], lambda: number, algebra: LinearAlgebra, gramBytes = 16 << 20): Promise<HeadFit[]> {
+export async function fitHeads(
+  pool: Matrix,
+  sets: Example[][],
+  lambda: number,
+  algebra: LinearAlgebra,
+  gramBytes = 16 << 20,
+): Promise<HeadFit[]> {
   const whole = pool.rows * pool.rows * 4 <= gramBytes ? (await algebra.mulTransposed(pool, pool)).data : undefined;
   const systems: Matrix[] = [];
   for (const examples of sets) {
@@ -79,7 +91,10 @@ export async function fitHeads(pool: Matrix, sets: Example[][], lambda: number, 
       a = new Float32Array(n * n);
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = whole[at[i] * pool.rows + at[j]];
     } else {
-      const rows = stack(Array.from(at, (r) => pool.data.subarray(r * pool.cols, (r + 1) * pool.cols)), pool.cols);
+      const rows = stack(
+        Array.from(at, (r) => pool.data.subarray(r * pool.cols, (r + 1) * pool.cols)),
+        pool.cols,
+      );
       a = (await algebra.mulTransposed(rows, rows)).data;
     }
     for (let i = 0; i < n; i++) {
@@ -118,7 +133,11 @@ function fromInverse(examples: Example[], h: Float32Array): HeadFit {
     const k = members.length;
     const hss = new Float64Array(k * k);
     for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) hss[r * k + c] = h[members[r] * n + members[c]];
-    const t = solveSmall(hss, k, Float64Array.from(members, (s) => coef[s]));
+    const t = solveSmall(
+      hss,
+      k,
+      Float64Array.from(members, (s) => coef[s]),
+    );
     const reduced = Float64Array.from(coef);
     for (let i = 0; i < n; i++) {
       let s = 0;

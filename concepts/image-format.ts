@@ -6,11 +6,9 @@ export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif' | 'tiff';
 /** What the leading bytes say: an accepted format, a recognised but refused one, or nothing known. */
 export type Sniffed = { format: ImageFormat } | { refused: string } | null;
 
-const ascii = (b: Uint8Array, start: number, end: number): string =>
-  String.fromCharCode(...b.subarray(start, end));
+const ascii = (b: Uint8Array, start: number, end: number): string => String.fromCharCode(...b.subarray(start, end));
 
-const startsWith = (b: Uint8Array, sig: number[]): boolean =>
-  b.length >= sig.length && sig.every((v, i) => b[i] === v);
+const startsWith = (b: Uint8Array, sig: number[]): boolean => b.length >= sig.length && sig.every((v, i) => b[i] === v);
 
 /** ISO-BMFF brands (`ftyp` box): AVIF is AV1 in HEIF; HEIC (HEVC) is not decodable by sharp's prebuilt libvips. */
 function sniffFtyp(b: Uint8Array): Sniffed {

@@ -53,14 +53,19 @@ export function decodeBase64Image(s: string, limits: IntakeLimits = defaultLimit
   return decodeBase64(s, limits.maxBytes, 'image');
 }
 
-/** Raw base64 or a `data:<kind>/...;base64,` URL of an image or a video to bytes; the size is judged before decoding. */
+/**
+ * Raw base64 or a `data:<kind>/...;base64,` URL of an image or a video to bytes; the size is judged before decoding.
+ */
 export function decodeBase64(s: string, maxBytes: number, kind: 'image' | 'video'): Uint8Array {
   const invalid = kind === 'image' ? 'invalid_image' : 'invalid_video';
   if (typeof s !== 'string') throw new DomainError('invalid_request', `${kind} data must be a base64 string`);
   let payload = s;
   if (/^data:/i.test(s)) {
-    const prefix = new RegExp(`^data:${kind}/[a-z0-9.+-]+(?:;[a-z0-9._+-]+=[a-z0-9._+-]+)*;base64,`, 'i').exec(s.slice(0, 200));
-    if (!prefix) throw new DomainError('invalid_request', `a data URL must look like data:${kind}/<type>;base64,<data>`);
+    const prefix = new RegExp(`^data:${kind}/[a-z0-9.+-]+(?:;[a-z0-9._+-]+=[a-z0-9._+-]+)*;base64,`, 'i').exec(
+      s.slice(0, 200),
+    );
+    if (!prefix)
+      throw new DomainError('invalid_request', `a data URL must look like data:${kind}/<type>;base64,<data>`);
     payload = s.slice(prefix[0].length);
   }
   // MIME-style line breaks are legal in base64 text.
@@ -89,7 +94,10 @@ export interface Intake {
 export async function decodeImage(bytes: Uint8Array, limits: IntakeLimits = defaultLimits): Promise<Intake> {
   if (bytes.length === 0) throw new DomainError('invalid_image', 'image is empty');
   if (bytes.length > limits.maxBytes) {
-    throw new DomainError('too_large', `image is ${megabytes(bytes.length)}, the limit is ${megabytes(limits.maxBytes)}`);
+    throw new DomainError(
+      'too_large',
+      `image is ${megabytes(bytes.length)}, the limit is ${megabytes(limits.maxBytes)}`,
+    );
   }
   const sniffed = sniffFormat(bytes);
   if (!sniffed) throw new DomainError('unsupported_media_type', `not a ${ACCEPTED} image`);
@@ -101,14 +109,17 @@ export async function decodeImage(bytes: Uint8Array, limits: IntakeLimits = defa
   // entropy data instead of returning half-grey pixels; limitInputPixels backs up our own count.
   const options: SharpOptions = { failOn: 'warning', limitInputPixels: limits.maxPixels };
   // The header alone is safe to read at any size; counting pixels ourselves gives a clearer message.
-  const meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata().catch(rethrow);
+  const meta = await sharp(bytes, { ...options, limitInputPixels: false })
+    .metadata()
+    .catch(rethrow);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw new DomainError('invalid_image', 'image has no pixels');
-  if (Math.min(width, height) < MIN_SIDE) throw new DomainError('unprocessable', `image is ${width}x${height}; both sides must be at least ${MIN_SIDE} px`);
+  if (Math.min(width, height) < MIN_SIDE)
+    throw new DomainError('unprocessable', `image is ${width}x${height}; both sides must be at least ${MIN_SIDE} px`);
   if (width * height > limits.maxPixels) {
     throw new DomainError(
       'too_large',
-      `image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} MP), the limit is ${limits.maxPixels / 1e6} MP`,
+      `image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP), the limit is ${limits.maxPixels / 1e6} MP`,
     );
   }
   if (sniffed.format === 'avif' && meta.compression !== 'av1') {
@@ -135,7 +146,8 @@ export async function decodeImage(bytes: Uint8Array, limits: IntakeLimits = defa
 function rethrow(e: unknown): never {
   const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
   if (/pixel limit/i.test(message)) throw new DomainError('too_large', 'image has too many pixels');
-  if (/unsupported image format/i.test(message)) throw new DomainError('unsupported_media_type', `not a ${ACCEPTED} image`);
+  if (/unsupported image format/i.test(message))
+    throw new DomainError('unsupported_media_type', `not a ${ACCEPTED} image`);
   throw new DomainError('invalid_image', `image could not be decoded: ${message}`);
 }
 
@@ -156,7 +168,10 @@ export function toPixelBox(box: Box, image: DecodedImage): PixelBox {
   }
   if (w <= 0 || h <= 0) throw new DomainError('invalid_request', 'box width and height must be greater than 0');
   if (x + w > 1 + EDGE_SLACK || y + h > 1 + EDGE_SLACK) {
-    throw new DomainError('invalid_request', `box [${box.join(', ')}] reaches past the image (x + w and y + h must be at most 1)`);
+    throw new DomainError(
+      'invalid_request',
+      `box [${box.join(', ')}] reaches past the image (x + w and y + h must be at most 1)`,
+    );
   }
   // Round the edges, not the size, so adjacent boxes tile without gaps.
   const left = clamp(Math.round(x * image.width), 0, image.width - 1);
@@ -178,10 +193,21 @@ export function toRelativeBox(p: PixelBox, image: DecodedImage): Box {
 export async function encodeJpeg(image: DecodedImage, box?: PixelBox, maxSide = 384): Promise<Uint8Array> {
   const area = box ?? { x: 0, y: 0, w: image.width, h: image.height };
   const inside =
-    Number.isInteger(area.x) && Number.isInteger(area.y) && Number.isInteger(area.w) && Number.isInteger(area.h) &&
-    area.x >= 0 && area.y >= 0 && area.w > 0 && area.h > 0 &&
-    area.x + area.w <= image.width && area.y + area.h <= image.height;
-  if (!inside) throw new DomainError('invalid_request', `crop ${JSON.stringify(area)} lies outside the ${image.width}x${image.height} image`);
+    Number.isInteger(area.x) &&
+    Number.isInteger(area.y) &&
+    Number.isInteger(area.w) &&
+    Number.isInteger(area.h) &&
+    area.x >= 0 &&
+    area.y >= 0 &&
+    area.w > 0 &&
+    area.h > 0 &&
+    area.x + area.w <= image.width &&
+    area.y + area.h <= image.height;
+  if (!inside)
+    throw new DomainError(
+      'invalid_request',
+      `crop ${JSON.stringify(area)} lies outside the ${image.width}x${image.height} image`,
+    );
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .extract({ left: area.x, top: area.y, width: area.w, height: area.h })
     .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })

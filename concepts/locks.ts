@@ -18,10 +18,12 @@ export class KeyedLock implements Lock {
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     this.queued++;
-    const result = previous.catch(() => undefined).then(() => {
-      this.queued--;
-      return work();
-    });
+    const result = previous
+      .catch(() => undefined)
+      .then(() => {
+        this.queued--;
+        return work();
+      });
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);
     try {

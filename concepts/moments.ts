@@ -55,8 +55,16 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
  * Moments of one concept in one video, best first. `frames` are in time order; each frame stands for the time
  * until the next one (the last until `durationS`), so a moment ends where the next frame no longer shows it.
  */
-export function findMoments(frames: FrameScore[], threshold: number, durationS: number, options: MomentOptions = defaultMomentOptions): Moment[] {
-  const smoothed = smooth(frames.map((f) => f.score), options.medianRadius);
+export function findMoments(
+  frames: FrameScore[],
+  threshold: number,
+  durationS: number,
+  options: MomentOptions = defaultMomentOptions,
+): Moment[] {
+  const smoothed = smooth(
+    frames.map((f) => f.score),
+    options.medianRadius,
+  );
   const exit = threshold - options.exitMargin;
   const runs: { first: number; last: number }[] = [];
   let open: { first: number; last: number } | undefined;

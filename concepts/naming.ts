@@ -8,11 +8,43 @@
 const WORD = '[\\p{L}\\p{N}_]';
 const DETERMINERS = ['the', 'a', 'an', 'this', 'that', 'one'];
 /** Words that end a noun phrase rather than describe its noun: "the cat and dog" is not a dog. */
-const STOP_WORDS = [...DETERMINERS, 'and', 'or', 'but', 'with', 'without', 'of', 'in', 'on', 'at', 'by', 'to', 'from', 'near', 'next', 'beside', 'behind', 'under', 'over', 'is', 'are', 'was', 'were', 'has', 'have', 'its', 'his', 'her', 'their', 'other', 'another'];
+const STOP_WORDS = [
+  ...DETERMINERS,
+  'and',
+  'or',
+  'but',
+  'with',
+  'without',
+  'of',
+  'in',
+  'on',
+  'at',
+  'by',
+  'to',
+  'from',
+  'near',
+  'next',
+  'beside',
+  'behind',
+  'under',
+  'over',
+  'is',
+  'are',
+  'was',
+  'were',
+  'has',
+  'have',
+  'its',
+  'his',
+  'her',
+  'their',
+  'other',
+  'another',
+];
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The words of `s` as a pattern, any whitespace between them. */
-const words = (s: string): string => s.trim().split(/\s+/).map(escape).join('\\s+');
+const words = (s: string): string => s.trim().split(/\s+/).map(escapeRegExp).join('\\s+');
 
 /** Whether `text` says `name`: case-insensitive, as whole words ("Rex" is not in "Rexford", "Biscuit's" is). */
 export function mentions(text: string, name: string): boolean {
@@ -24,7 +56,10 @@ export function nameCategory(text: string, category: string, name: string): stri
   if (!category.trim()) return undefined;
   const determiner = `(?:${DETERMINERS.join('|')})`;
   const modifier = `(?!(?:${STOP_WORDS.join('|')})(?!${WORD}))[\\p{L}-]+`;
-  const phrase = new RegExp(`(?<!${WORD})${determiner}\\s+(?:${modifier}\\s+){0,2}?${words(category)}(?!${WORD})`, 'iu');
+  const phrase = new RegExp(
+    `(?<!${WORD})${determiner}\\s+(?:${modifier}\\s+){0,2}?${words(category)}(?!${WORD})`,
+    'iu',
+  );
   const match = phrase.exec(text);
   if (!match) return undefined;
   return text.slice(0, match.index) + name + text.slice(match.index + match[0].length);
@@ -35,7 +70,9 @@ export interface NamedConcept {
   category: string;
 }
 
-/** Names each missing concept by rewriting its category phrase, where its category is its own among the present ones. */
+/**
+ * Names each missing concept by rewriting its category phrase, where its category is its own among the present ones.
+ */
 export function nameByCategory(text: string, missing: NamedConcept[], present: NamedConcept[]): string {
   const key = (c: NamedConcept) => c.category.trim().toLowerCase();
   let out = text;

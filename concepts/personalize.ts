@@ -8,7 +8,15 @@
  * one stricter request. A stream cannot take back what it sent: its final event carries the repaired text.
  */
 import type { ChatAnswer, ChatMessage, ChatOptions, DecodedImage, VisionLanguageModel } from '../models/types.js';
-import { type ConceptCue, conditionChat, jpegDataUrl, maxTokensFor, photoRequest, stricterRequest, type Task } from './conditioning.js';
+import {
+  type ConceptCue,
+  conditionChat,
+  jpegDataUrl,
+  maxTokensFor,
+  photoRequest,
+  stricterRequest,
+  type Task,
+} from './conditioning.js';
 import type { Describer } from './describe.js';
 import { DomainError } from './errors.js';
 import { decodeBase64Image, decodeImage, encodeJpeg, type IntakeLimits } from './intake.js';
@@ -73,8 +81,16 @@ export class Personalizer {
     return this.run(await this.forPhoto(scope, photo, task, signal));
   }
 
-  /** The same, streamed: text pieces, then the final answer (names repaired). Failures before any text throw from the first `next()`. */
-  async *streamAnswer(scope: Scope, photo: Uint8Array, task: Task, signal?: AbortSignal): AsyncGenerator<PersonalEvent, void, undefined> {
+  /**
+   * The same, streamed: text pieces, then the final answer (names repaired). Failures before any text throw from the
+   * first `next()`.
+   */
+  async *streamAnswer(
+    scope: Scope,
+    photo: Uint8Array,
+    task: Task,
+    signal?: AbortSignal,
+  ): AsyncGenerator<PersonalEvent, void, undefined> {
     yield* this.runStream(await this.forPhoto(scope, photo, task, signal), true);
   }
 
@@ -83,8 +99,15 @@ export class Personalizer {
     return this.run(await this.forChat(scope, messages, options));
   }
 
-  /** The chat streamed as the model writes it; the final event reports the names, unrepaired (the text is the client's already). */
-  async *streamChat(scope: Scope, messages: ChatMessage[], options: ChatOptions): AsyncGenerator<PersonalEvent, void, undefined> {
+  /**
+   * The chat streamed as the model writes it; the final event reports the names, unrepaired (the text is the client's
+   * already).
+   */
+  async *streamChat(
+    scope: Scope,
+    messages: ChatMessage[],
+    options: ChatOptions,
+  ): AsyncGenerator<PersonalEvent, void, undefined> {
     yield* this.runStream(await this.forChat(scope, messages, options), false);
   }
 
@@ -94,7 +117,10 @@ export class Personalizer {
     const timings: Timings = { decode: performance.now() - started };
     // The decoded photo, not the bytes sent: upright (servers ignore EXIF orientation), at most the working size.
     // Encoded by libvips's threads while recognition runs.
-    const [present, jpeg] = await Promise.all([this.present(scope, [image], timings), encodeJpeg(image, undefined, Math.max(image.width, image.height))]);
+    const [present, jpeg] = await Promise.all([
+      this.present(scope, [image], timings),
+      encodeJpeg(image, undefined, Math.max(image.width, image.height)),
+    ]);
     const t = performance.now();
     const cues = await this.cues(scope, present);
     const request = photoRequest(jpegDataUrl(jpeg), cues, task);
@@ -107,11 +133,20 @@ export class Personalizer {
     // Images sent by address go to the model as they are: nomen fetches nothing, so it cannot recognise them.
     const last = messages.filter((m) => m.role === 'user').at(-1)?.content;
     const parts = Array.isArray(last) ? last : [];
-    const urls = parts.flatMap((p) => (p.type === 'image_url' && DATA_URL.test(p.image_url.url) ? [p.image_url.url] : []));
+    const urls = parts.flatMap((p) =>
+      p.type === 'image_url' && DATA_URL.test(p.image_url.url) ? [p.image_url.url] : [],
+    );
     if (urls.length > this.options.limits.maxImages) {
-      throw new DomainError('invalid_request', `send at most ${this.options.limits.maxImages} images in the last user message, got ${urls.length}`);
+      throw new DomainError(
+        'invalid_request',
+        `send at most ${this.options.limits.maxImages} images in the last user message, got ${urls.length}`,
+      );
     }
-    const images = await Promise.all(urls.map(async (url) => (await decodeImage(decodeBase64Image(url, this.options.limits), this.options.limits)).image));
+    const images = await Promise.all(
+      urls.map(
+        async (url) => (await decodeImage(decodeBase64Image(url, this.options.limits), this.options.limits)).image,
+      ),
+    );
     const timings: Timings = { decode: performance.now() - started };
     const present = await this.present(scope, images, timings);
     const t = performance.now();
@@ -152,7 +187,14 @@ export class Personalizer {
       sure.slice(0, this.options.maxConcepts).map(async ({ match, concept, photo }) => {
         if (!concept.description) this.describer?.schedule(scope, concept);
         const crop = await this.service.referenceCrop(scope, concept.id);
-        return { name: concept.name, category: concept.category, description: concept.description, box: match.box, crop: crop && jpegDataUrl(crop), photo };
+        return {
+          name: concept.name,
+          category: concept.category,
+          description: concept.description,
+          box: match.box,
+          crop: crop && jpegDataUrl(crop),
+          photo,
+        };
       }),
     );
   }
@@ -169,7 +211,8 @@ export class Personalizer {
     let text = '';
     const pieces = this.vlm.stream(p.request, p.options);
     let next: IteratorResult<string, string | void>;
-    // Not `for await`, which drops the stream's return value (the finish reason); `finally` stops the model when our caller stops early, as it would.
+    // Not `for await`, which drops the stream's return value (the finish reason); `finally` stops the model when our
+    // caller stops early, as it would.
     try {
       while (!(next = await pieces.next()).done) {
         text += next.value;
@@ -179,7 +222,10 @@ export class Personalizer {
       await pieces.return(undefined);
     }
     p.timings.vlm = performance.now() - t;
-    yield { type: 'done', answer: await this.finish(p, { text, model: this.vlm.name, finishReason: next.value ?? 'stop' }, repair) };
+    yield {
+      type: 'done',
+      answer: await this.finish(p, { text, model: this.vlm.name, finishReason: next.value ?? 'stop' }, repair),
+    };
   }
 
   private async finish(p: Prepared, first: ChatAnswer, repair: boolean): Promise<PersonalAnswer> {
@@ -189,7 +235,11 @@ export class Personalizer {
     let vlmMs = 0;
     if (repair) {
       const missing = () => p.cues.filter((c) => !mentions(answer, c.name));
-      answer = nameByCategory(answer, missing(), p.present.map((m) => m.concept));
+      answer = nameByCategory(
+        answer,
+        missing(),
+        p.present.map((m) => m.concept),
+      );
       const still = missing();
       if (still.length > 0) {
         const v = performance.now();
@@ -202,7 +252,11 @@ export class Personalizer {
         const candidate = retry?.text.trim() ?? '';
         const named = (s: string) => p.cues.filter((c) => mentions(s, c.name));
         // Taken only when it keeps every name the answer had and adds one.
-        if (retry && named(candidate).length > named(answer).length && named(answer).every((c) => mentions(candidate, c.name))) {
+        if (
+          retry &&
+          named(candidate).length > named(answer).length &&
+          named(answer).every((c) => mentions(candidate, c.name))
+        ) {
           answer = candidate;
           finishReason = retry.finishReason;
         }

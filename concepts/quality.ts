@@ -18,9 +18,11 @@ const AGREEING = 2 / 3;
 
 export function assessQuality(e: QualityEvidence): Quality {
   const reasons: string[] = [];
-  if (e.photos === 1) reasons.push('learned from one photo, so no photo was left to check it on: add 2 or more photos of the subject');
+  if (e.photos === 1)
+    reasons.push('learned from one photo, so no photo was left to check it on: add 2 or more photos of the subject');
   const small = e.subjectAreas.filter((a) => a < SMALL_SUBJECT).length;
-  if (small > 0) reasons.push(`the subject is small in ${small} of ${e.photos} photos: add a box around it or a closer photo`);
+  if (small > 0)
+    reasons.push(`the subject is small in ${small} of ${e.photos} photos: add a box around it or a closer photo`);
   if (e.photos > 1 && e.heldOutRecall < AGREEING) {
     const missed = Math.round((1 - e.heldOutRecall) * e.photos);
     reasons.push(
@@ -35,5 +37,7 @@ export function assessQuality(e: QualityEvidence): Quality {
 /** Concepts calibrated before thresholds were held to the open world; any change of the user retrains them. */
 export const UNCALIBRATED: Quality = {
   level: 'weak',
-  reasons: ['calibrated by an older version against the user\'s other concepts only: it is recalibrated at the user\'s next change'],
+  reasons: [
+    "calibrated by an older version against the user's other concepts only: it is recalibrated at the user's next change",
+  ],
 };

@@ -72,12 +72,22 @@ function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: PixelBox
 async function scanWindows(image: DecodedImage, heads: UserHeads, models: RecognizeModels, options: RegionOptions) {
   const scanner = models.encoder.scanner;
   if (!scanner || options.scanned === 0) return [];
-  const windows = gridRegions(image, options.scanGrid).filter((r) => r.source === 'grid').map((r) => r.box);
-  const best = bestRows(await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights), heads.bias);
-  return best.map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] })).sort((a, b) => b.margin - a.margin);
+  const windows = gridRegions(image, options.scanGrid)
+    .filter((r) => r.source === 'grid')
+    .map((r) => r.box);
+  const best = bestRows(
+    await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights),
+    heads.bias,
+  );
+  return best
+    .map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] }))
+    .sort((a, b) => b.margin - a.margin);
 }
 
-/** Each concept's best scanned window, concepts closest to present first, skipping windows already covered and hopeless ones. */
+/**
+ * Each concept's best scanned window, concepts closest to present first, skipping windows already covered and hopeless
+ * ones.
+ */
 function promising(ranked: { box: PixelBox; margin: number }[], taken: PixelBox[], options: RegionOptions): PixelBox[] {
   const picked: PixelBox[] = [];
   for (const { box, margin } of ranked) {
@@ -97,7 +107,10 @@ export async function recognizeImage(
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
   let t = performance.now();
-  const [proposals, ranked] = await Promise.all([proposeRegions(image, models.detector, options), scanWindows(image, heads, models, options)]);
+  const [proposals, ranked] = await Promise.all([
+    proposeRegions(image, models.detector, options),
+    scanWindows(image, heads, models, options),
+  ]);
   const regions = proposals.map((r) => r.box);
   const fixedCount = regions.length;
   regions.push(...promising(ranked, regions, options));
@@ -107,7 +120,8 @@ export async function recognizeImage(
   timings.embed = performance.now() - t;
   t = performance.now();
   const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
-  for (let r = fixedCount; r < scores.rows; r++) for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
+  for (let r = fixedCount; r < scores.rows; r++)
+    for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
   const best = oneSubjectPerRegion(scores, heads, regions);
   const matches = heads.ids.map((id, j) => {
     const b = regions[best[j].row];

@@ -98,11 +98,15 @@ export class Refinements {
     }
   }
 
-  /** Resolves when no registration runs or ended lately, after MAX_DEFER_MS, at once while `settled()` waits or once closed. */
+  /**
+   * Resolves when no registration runs or ended lately, after MAX_DEFER_MS, at once while `settled()` waits or once
+   * closed.
+   */
   async pause(): Promise<void> {
     const since = performance.now();
     const busy = () => this.registering > 0 || performance.now() - this.lastRegistration < this.quietMs;
-    while (!this.stopped && this.hurrying === 0 && busy() && performance.now() - since < MAX_DEFER_MS) await new Promise((resolve) => setTimeout(resolve, 30));
+    while (!this.stopped && this.hurrying === 0 && busy() && performance.now() - since < MAX_DEFER_MS)
+      await new Promise((resolve) => setTimeout(resolve, 30));
   }
 
   /** Resolves once the job's refinement, if one is queued or running, has ended. */
@@ -110,7 +114,10 @@ export class Refinements {
     await this.pending.get(keyOf(job))?.done;
   }
 
-  /** Resolves once no refinement is waiting or running (a failed one's retry is not waited for); they run without waiting for a pause meanwhile. */
+  /**
+   * Resolves once no refinement is waiting or running (a failed one's retry is not waited for); they run without
+   * waiting for a pause meanwhile.
+   */
   async settled(): Promise<void> {
     this.hurrying++;
     try {

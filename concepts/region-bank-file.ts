@@ -34,7 +34,19 @@ export async function bankIdentity(modelsDir: string, encoder: string, detector:
   return { encoder, fingerprint: await folderFingerprint(path.resolve(modelsDir, encoder)), detector };
 }
 
-const layoutDigest = (options: RegionOptions) => createHash('sha256').update(JSON.stringify([options.grid, options.scanGrid, options.maxDetections, options.minDetectionScore, options.padding])).digest('hex').slice(0, 8);
+const layoutDigest = (options: RegionOptions) =>
+  createHash('sha256')
+    .update(
+      JSON.stringify([
+        options.grid,
+        options.scanGrid,
+        options.maxDetections,
+        options.minDetectionScore,
+        options.padding,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 8);
 
 export function bankFile(dir: string, identity: BankIdentity, options: RegionOptions = defaultRegionOptions): string {
   const detector = identity.detector || 'no-detector';
@@ -50,12 +62,21 @@ export async function photoFiles(folders: string[]): Promise<string[]> {
       continue;
     }
     const names = await readdir(folder, { recursive: true });
-    files.push(...names.filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().map((f) => path.join(folder, f)));
+    files.push(
+      ...names
+        .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+        .sort()
+        .map((f) => path.join(folder, f)),
+    );
   }
   return files;
 }
 
-export async function buildBank(files: string[], models: ExampleModels, onPhoto?: (done: number, total: number) => void): Promise<RegionBank> {
+export async function buildBank(
+  files: string[],
+  models: ExampleModels,
+  onPhoto?: (done: number, total: number) => void,
+): Promise<RegionBank> {
   const photos = [];
   for (const [i, file] of files.entries()) {
     const { image } = await decodeImage(await readFile(file));
@@ -76,7 +97,14 @@ interface Header {
 
 /** Writes the bank next to its final name, then renames it: a reader never sees half a file. */
 export async function writeBank(file: string, bank: RegionBank, identity: BankIdentity): Promise<void> {
-  const header: Header = { magic: MAGIC, identity, dim: bank.vectors.cols, rows: bank.vectors.rows, photos: bank.photos, createdAt: new Date().toISOString() };
+  const header: Header = {
+    magic: MAGIC,
+    identity,
+    dim: bank.vectors.cols,
+    rows: bank.vectors.rows,
+    photos: bank.photos,
+    createdAt: new Date().toISOString(),
+  };
   const json = Buffer.from(JSON.stringify(header));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
@@ -84,7 +112,10 @@ export async function writeBank(file: string, bank: RegionBank, identity: BankId
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  await writeFile(tmp, Buffer.concat([length, json, pad, bytes(bank.vectors.data), bytes(bank.photo), bytes(bank.scanned)]));
+  await writeFile(
+    tmp,
+    Buffer.concat([length, json, pad, bytes(bank.vectors.data), bytes(bank.photo), bytes(bank.scanned)]),
+  );
   await rename(tmp, file);
 }
 
@@ -102,7 +133,11 @@ export async function readBank(file: string, identity: BankIdentity): Promise<Re
   }
   if (header.magic !== MAGIC) throw corrupt('not a region bank');
   const theirs = header.identity;
-  if (theirs.encoder !== identity.encoder || theirs.fingerprint !== identity.fingerprint || theirs.detector !== identity.detector) {
+  if (
+    theirs.encoder !== identity.encoder ||
+    theirs.fingerprint !== identity.fingerprint ||
+    theirs.detector !== identity.detector
+  ) {
     throw new Error(
       `region bank ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ${theirs.detector || 'none'}, ` +
         `not the active ${identity.encoder} (${identity.fingerprint}) and ${identity.detector || 'none'}: ${rebuild}`,
@@ -110,7 +145,8 @@ export async function readBank(file: string, identity: BankIdentity): Promise<Re
   }
   const start = 4 + n + ((4 - ((4 + n) % 4)) % 4);
   const { rows, dim, photos } = header;
-  if (!(rows > 0 && dim > 0 && photos > 0) || buf.length !== start + rows * dim * 4 + rows * 4 + rows) throw corrupt('wrong size');
+  if (!(rows > 0 && dim > 0 && photos > 0) || buf.length !== start + rows * dim * 4 + rows * 4 + rows)
+    throw corrupt('wrong size');
   const copy = buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length);
   const vectors = new Float32Array(copy, 0, rows * dim);
   const photo = new Int32Array(copy, rows * dim * 4, rows);
@@ -142,7 +178,11 @@ export async function openBank(
     );
   }
   log?.(`building the region bank for ${identity.encoder} from ${files.length} photos`);
-  const bank = await buildBank(files, models, (done, total) => done % 20 === 0 && log?.(`region bank: ${done}/${total} photos`));
+  const bank = await buildBank(
+    files,
+    models,
+    (done, total) => done % 20 === 0 && log?.(`region bank: ${done}/${total} photos`),
+  );
   await writeBank(file, bank, identity);
   log?.(`region bank written: ${file} (${bank.vectors.rows} regions of ${bank.photos} photos)`);
   return bank;

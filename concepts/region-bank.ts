@@ -15,7 +15,9 @@ export interface RegionBank {
   vectors: Matrix;
   /** Each region's photo, 0..photos-1. */
   photo: Int32Array;
-  /** 1 for the small windows that recognition embeds only when its scanner picks them (their outputs carry its penalty). */
+  /**
+   * 1 for the small windows that recognition embeds only when its scanner picks them (their outputs carry its penalty).
+   */
   scanned: Uint8Array;
   photos: number;
 }
@@ -24,9 +26,16 @@ export interface RegionBank {
 const BANK_SCAN_SIZES = 0.4;
 
 /** One photo's regions as recognition proposes them, plus the scan grid's larger windows, embedded. */
-export async function embedBankPhoto(image: DecodedImage, models: ExampleModels, options: RegionOptions = defaultRegionOptions) {
+export async function embedBankPhoto(
+  image: DecodedImage,
+  models: ExampleModels,
+  options: RegionOptions = defaultRegionOptions,
+) {
   const proposed = (await proposeRegions(image, models.detector, options)).map((r) => r.box);
-  const windows = gridRegions(image, options.scanGrid.filter((g) => g.size >= BANK_SCAN_SIZES))
+  const windows = gridRegions(
+    image,
+    options.scanGrid.filter((g) => g.size >= BANK_SCAN_SIZES),
+  )
     .filter((r) => r.source === 'grid' && !proposed.some((p) => iou(p, r.box) > 0.9))
     .map((r) => r.box);
   const vectors = await models.encoder.embed([...proposed, ...windows].map((box): Crop => ({ image, box })));
@@ -52,7 +61,10 @@ function subset(bank: RegionBank, keep: (photo: number) => boolean): RegionBank 
   for (const r of rows) if (!renumber.has(bank.photo[r])) renumber.set(bank.photo[r], renumber.size);
   const d = bank.vectors.cols;
   return {
-    vectors: stack(rows.map((r) => bank.vectors.data.subarray(r * d, (r + 1) * d)), d),
+    vectors: stack(
+      rows.map((r) => bank.vectors.data.subarray(r * d, (r + 1) * d)),
+      d,
+    ),
     photo: Int32Array.from(rows, (r) => renumber.get(bank.photo[r])!),
     scanned: Uint8Array.from(rows, (r) => bank.scanned[r]),
     photos: renumber.size,
@@ -71,7 +83,12 @@ export function splitBank(bank: RegionBank): { negatives: Matrix; calibration: R
 const IN_PROCESS_HEADS = 4;
 
 /** Each head's best raw output on each calibration photo (heads × photos), as recognition would take it. */
-export async function bankPhotoMaxima(heads: Head[], bank: RegionBank, algebra: LinearAlgebra, scanPenalty: number): Promise<Float64Array[]> {
+export async function bankPhotoMaxima(
+  heads: Head[],
+  bank: RegionBank,
+  algebra: LinearAlgebra,
+  scanPenalty: number,
+): Promise<Float64Array[]> {
   if (heads.length === 0 || bank.photos === 0) return heads.map(() => new Float64Array(0));
   const d = bank.vectors.cols;
   const rows = bank.photo.length;
@@ -86,7 +103,15 @@ export async function bankPhotoMaxima(heads: Head[], bank: RegionBank, algebra: 
         out[r * heads.length + j] = s;
       });
   } else {
-    out = (await algebra.mulTransposed(bank.vectors, stack(heads.map((h) => h.weights), d))).data;
+    out = (
+      await algebra.mulTransposed(
+        bank.vectors,
+        stack(
+          heads.map((h) => h.weights),
+          d,
+        ),
+      )
+    ).data;
   }
   return heads.map((h, j) => {
     const best = new Float64Array(bank.photos).fill(-Infinity);

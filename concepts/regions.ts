@@ -1,4 +1,7 @@
-/** Region proposals: where in a photo a concept may be. Detector boxes find objects; a multi-scale grid catches what the detector has no class for. */
+/**
+ * Region proposals: where in a photo a concept may be. Detector boxes find objects; a multi-scale grid catches what the
+ * detector has no class for.
+ */
 import { iou } from '../models/boxes.js';
 import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js';
 
@@ -67,15 +70,26 @@ export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): R
       for (let j = 0; j < steps; j++) {
         const fx = steps === 1 ? 0.5 : j / (steps - 1);
         const fy = steps === 1 ? 0.5 : i / (steps - 1);
-        regions.push({ box: { x: Math.round((image.width - w) * fx), y: Math.round((image.height - h) * fy), w, h }, source: 'grid' });
+        regions.push({
+          box: { x: Math.round((image.width - w) * fx), y: Math.round((image.height - h) * fy), w, h },
+          source: 'grid',
+        });
       }
   }
   return regions;
 }
 
 /** The detector's boxes (padded) as regions, leaving out those that repeat a region `taken` already. */
-export async function detectedRegions(image: DecodedImage, detector: ObjectDetector, options: RegionOptions, taken: Region[]): Promise<Region[]> {
-  const detections = await detector.detect(image, { minScore: options.minDetectionScore, maxDetections: options.maxDetections });
+export async function detectedRegions(
+  image: DecodedImage,
+  detector: ObjectDetector,
+  options: RegionOptions,
+  taken: Region[],
+): Promise<Region[]> {
+  const detections = await detector.detect(image, {
+    minScore: options.minDetectionScore,
+    maxDetections: options.maxDetections,
+  });
   const regions: Region[] = [];
   for (const d of detections) {
     const box = padBox(d.box, options.padding, image);

@@ -18,7 +18,17 @@ import { splitBank, type RegionBank } from './region-bank.js';
 import { defaultRegionOptions } from './regions.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './training.js';
 import { assessQuality, UNCALIBRATED } from './quality.js';
-import type { Concept, ConceptPatch, ImageInput, Match, NewConcept, Quality, Recognition, Scope, Timings } from './types.js';
+import type {
+  Concept,
+  ConceptPatch,
+  ImageInput,
+  Match,
+  NewConcept,
+  Quality,
+  Recognition,
+  Scope,
+  Timings,
+} from './types.js';
 
 export interface ServiceModels {
   encoder: ImageEncoder;
@@ -34,7 +44,10 @@ export interface ServiceOptions {
   cachedUsers?: number;
   /** Serialises each user's writes; in this process only by default, across processes when given a shared lock. */
   lock?: Lock;
-  /** How long refinements wait for registrations to pause (150 ms by default, refinements.ts); `refined()` cuts the wait short. */
+  /**
+   * How long refinements wait for registrations to pause (150 ms by default, refinements.ts); `refined()` cuts the wait
+   * short.
+   */
   refineQuietMs?: number;
   /**
    * false: concepts keep their draft views, and every head is trained at each registration (`npm run eval --
@@ -104,19 +117,35 @@ export class ConceptService {
     private readonly world: OpenWorld,
   ) {
     this.locks = options.lock ?? new KeyedLock();
-    this.refinements = new Refinements((job) => bulk(() => this.refine(job)), { quietMs: options.refineQuietMs, onError: options.onRefineError });
+    this.refinements = new Refinements((job) => bulk(() => this.refine(job)), {
+      quietMs: options.refineQuietMs,
+      onError: options.onRefineError,
+    });
   }
 
   /** `regions` are photos of the open world (region-bank.ts): half train every head, half calibrate every threshold. */
-  static async create(store: ConceptStore, models: ServiceModels, options: ServiceOptions, regions: RegionBank): Promise<ConceptService> {
+  static async create(
+    store: ConceptStore,
+    models: ServiceModels,
+    options: ServiceOptions,
+    regions: RegionBank,
+  ): Promise<ConceptService> {
     const dim = models.encoder.dim;
-    if (regions.vectors.cols !== dim) throw new Error(`the region bank has ${regions.vectors.cols}-d vectors, the encoder ${dim}-d`);
+    if (regions.vectors.cols !== dim)
+      throw new Error(`the region bank has ${regions.vectors.cols}-d vectors, the encoder ${dim}-d`);
     const { negatives, calibration } = splitBank(regions);
     const generic = await models.encoder.negativeBank();
-    const bank = stack([...generic, ...Array.from({ length: negatives.rows }, (_, r) => negatives.data.subarray(r * dim, (r + 1) * dim))], dim);
+    const bank = stack(
+      [
+        ...generic,
+        ...Array.from({ length: negatives.rows }, (_, r) => negatives.data.subarray(r * dim, (r + 1) * dim)),
+      ],
+      dim,
+    );
     const world = { bank: calibration, scanPenalty: (options.regions ?? defaultRegionOptions).scanPenalty };
     const service = new ConceptService(store, models, options, bank, world);
-    // Refinements cut short by a stop or crash start again; in several processes each may, and all but one find nothing to do.
+    // Refinements cut short by a stop or crash start again; in several processes each may, and all but one find nothing
+    // to do.
     for (const { scope, id } of await store.draftConcepts()) service.refinements.add({ ...scope, id });
     return service;
   }
@@ -131,7 +160,10 @@ export class ConceptService {
     return this.refinements.settled();
   }
 
-  /** Stops taking refinements and waits for the one running, unless it is still waiting to start; those left start again at the next start. */
+  /**
+   * Stops taking refinements and waits for the one running, unless it is still waiting to start; those left start again
+   * at the next start.
+   */
   close(): Promise<void> {
     return this.refinements.close();
   }
@@ -148,7 +180,9 @@ export class ConceptService {
 
   async list(scope: Scope): Promise<Concept[]> {
     const state = await this.state(scope);
-    return state.concepts.map(toConcept).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return state.concepts
+      .map(toConcept)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async get(scope: Scope, id: string): Promise<Concept> {
@@ -162,7 +196,9 @@ export class ConceptService {
    * and embeds (`uploads`), so that a burst of uploads holds a bounded number of decoded photos.
    */
   async create(scope: Scope, input: NewConcept): Promise<Concept> {
-    const concept = await this.refinements.registration(() => this.uploads.run(() => bulk(() => this.register(scope, input))));
+    const concept = await this.refinements.registration(() =>
+      this.uploads.run(() => bulk(() => this.register(scope, input))),
+    );
     if (concept.status === 'refining') this.refinements.add({ ...scope, id: concept.id });
     return concept;
   }
@@ -177,7 +213,11 @@ export class ConceptService {
     const photos = await this.decodeAll(input.images);
     const id = randomUUID();
     // A draft's subjects are the given boxes or the whole photos: their crops are drawn while the photos are embedded.
-    const cropping = this.crops(id, photos, photos.map((p) => ({ subject: cropRegion(p.image, p.box) })));
+    const cropping = this.crops(
+      id,
+      photos,
+      photos.map((p) => ({ subject: cropRegion(p.image, p.box) })),
+    );
     cropping.catch(() => undefined); // a rejection surfaces at its await below, not as an unhandled one
     const embedded = await embedDraft(photos, this.models);
     const now = new Date().toISOString();
@@ -209,7 +249,14 @@ export class ConceptService {
         quality: '',
       };
       // The other heads learn of the new concept at its refinement.
-      return { concepts: [...state.concepts, record], newViews: views, crops, originals, result: id, train: refine ? new Set([id]) : undefined };
+      return {
+        concepts: [...state.concepts, record],
+        newViews: views,
+        crops,
+        originals,
+        result: id,
+        train: refine ? new Set([id]) : undefined,
+      };
     });
   }
 
@@ -230,25 +277,41 @@ export class ConceptService {
     const refined: { id: string; count: number; views: ViewRecord[]; crops: CropInput[] }[] = [];
     for (const concept of state.concepts.filter((c) => c.draftPhotos > 0)) {
       if (!(await proceed())) return;
-      refined.push({ id: concept.id, count: concept.draftPhotos, ...(await this.refinedViews(scope, concept, state.views)) });
+      refined.push({
+        id: concept.id,
+        count: concept.draftPhotos,
+        ...(await this.refinedViews(scope, concept, state.views)),
+      });
     }
     if (refined.length === 0 || !(await proceed())) return;
     await this.write(scope, async (state) => {
       const due = refined.filter((r) => state.concepts.find((c) => c.id === r.id)?.draftPhotos === r.count);
       if (due.length === 0) return undefined;
       const now = new Date().toISOString();
-      const concepts = state.concepts.map((c) => (due.some((r) => r.id === c.id) ? { ...c, draftPhotos: 0, updatedAt: now } : c));
+      const concepts = state.concepts.map((c) =>
+        due.some((r) => r.id === c.id) ? { ...c, draftPhotos: 0, updatedAt: now } : c,
+      );
       return { concepts, newViews: due.flatMap((r) => r.views), crops: due.flatMap((r) => r.crops), result: due[0].id };
     });
     for (const r of refined) await this.store.dropOriginals(scope, r.id, r.count);
   }
 
-  /** The views a draft concept's photos lack, with their subjects' reference crops; none when its originals are gone. */
-  private async refinedViews(scope: Scope, concept: ConceptRecord, views: ViewRecord[]): Promise<{ views: ViewRecord[]; crops: CropInput[] }> {
+  /**
+   * The views a draft concept's photos lack, with their subjects' reference crops; none when its originals are gone.
+   */
+  private async refinedViews(
+    scope: Scope,
+    concept: ConceptRecord,
+    views: ViewRecord[],
+  ): Promise<{ views: ViewRecord[]; crops: CropInput[] }> {
     const { id, draftPhotos: count } = concept;
-    const originals = await Promise.all(Array.from({ length: count }, (_, photo) => this.store.readOriginal(scope, id, photo)));
+    const originals = await Promise.all(
+      Array.from({ length: count }, (_, photo) => this.store.readOriginal(scope, id, photo)),
+    );
     if (originals.some((o) => o === undefined)) return { views: [], crops: [] };
-    const decoded = await Promise.all(originals.map(async (bytes) => (await decodeImage(bytes!, this.options.limits)).image));
+    const decoded = await Promise.all(
+      originals.map(async (bytes) => (await decodeImage(bytes!, this.options.limits)).image),
+    );
     const draft = decoded.map((_, photo) => views.filter((v) => v.conceptId === id && v.photo === photo));
     // A box given at registration is the draft's subject view.
     const examples = decoded.map((image, photo) => {
@@ -263,15 +326,35 @@ export class ConceptService {
   }
 
   /** Reference crops of the subjects, for conditioning a multimodal model later. */
-  private crops(conceptId: string, photos: { image: DecodedImage }[], embedded: { subject: PixelBox }[], first = 0): Promise<CropInput[]> {
-    return Promise.all(embedded.map(async (p, i) => ({ conceptId, photo: first + i, jpeg: await encodeJpeg(photos[i].image, p.subject) })));
+  private crops(
+    conceptId: string,
+    photos: { image: DecodedImage }[],
+    embedded: { subject: PixelBox }[],
+    first = 0,
+  ): Promise<CropInput[]> {
+    return Promise.all(
+      embedded.map(async (p, i) => ({
+        conceptId,
+        photo: first + i,
+        jpeg: await encodeJpeg(photos[i].image, p.subject),
+      })),
+    );
   }
 
-  /** `onlyIf`, checked under the user's lock, leaves the concept as it is when false (a background change yielding to the user's). */
-  async update(scope: Scope, id: string, patch: ConceptPatch, onlyIf?: (current: Concept) => boolean): Promise<Concept> {
+  /**
+   * `onlyIf`, checked under the user's lock, leaves the concept as it is when false (a background change yielding to
+   * the user's).
+   */
+  async update(
+    scope: Scope,
+    id: string,
+    patch: ConceptPatch,
+    onlyIf?: (current: Concept) => boolean,
+  ): Promise<Concept> {
     return this.write(scope, async (state) => {
       const current = this.find(state, id);
-      if (onlyIf && !onlyIf(toConcept(current))) return { concepts: state.concepts, newViews: [], crops: [], result: id, train: new Set() };
+      if (onlyIf && !onlyIf(toConcept(current)))
+        return { concepts: state.concepts, newViews: [], crops: [], result: id, train: new Set() };
       const name = patch.name?.trim();
       if (name !== undefined && nameKey(name) !== current.nameKey) this.assertNameFree(state, name);
       const updated: ConceptRecord = {
@@ -281,9 +364,17 @@ export class ConceptService {
         ...(patch.description !== undefined && { description: patch.description.trim() }),
         updatedAt: new Date().toISOString(),
       };
-      // Only the category weighs in training (same-category negatives); names and descriptions leave the heads as they are.
-      const train = patch.category !== undefined && updated.category !== current.category ? undefined : new Set<string>();
-      return { concepts: state.concepts.map((c) => (c.id === id ? updated : c)), newViews: [], crops: [], result: id, train };
+      // Only the category weighs in training (same-category negatives); names and descriptions leave the heads as they
+      // are.
+      const train =
+        patch.category !== undefined && updated.category !== current.category ? undefined : new Set<string>();
+      return {
+        concepts: state.concepts.map((c) => (c.id === id ? updated : c)),
+        newViews: [],
+        crops: [],
+        result: id,
+        train,
+      };
     });
   }
 
@@ -295,17 +386,28 @@ export class ConceptService {
     let views: ViewRecord[];
     let crops: CropInput[] = [];
     if (negative) {
-      const embedded = await embedNegatives(photos.map((p) => p.image), this.models, this.options.regions);
-      views = embedded.flatMap((vs, i) => vs.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)));
+      const embedded = await embedNegatives(
+        photos.map((p) => p.image),
+        this.models,
+        this.options.regions,
+      );
+      views = embedded.flatMap((vs, i) =>
+        vs.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)),
+      );
     } else {
       const embedded = await embedExamples(photos, existing.category, this.models, this.options.regions);
-      views = embedded.flatMap((p, i) => p.views.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)));
+      views = embedded.flatMap((p, i) =>
+        p.views.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)),
+      );
       crops = await this.crops(id, photos, embedded, firstPhoto);
     }
     return this.write(scope, async (state) => {
       const current = this.find(state, id);
       if (!negative && current.imageCount + photos.length > MAX_CONCEPT_IMAGES) {
-        throw new DomainError('unprocessable', `a concept holds at most ${MAX_CONCEPT_IMAGES} photos; it has ${current.imageCount}`);
+        throw new DomainError(
+          'unprocessable',
+          `a concept holds at most ${MAX_CONCEPT_IMAGES} photos; it has ${current.imageCount}`,
+        );
       }
       const updated: ConceptRecord = {
         ...current,
@@ -324,7 +426,14 @@ export class ConceptService {
       this.cache.delete(this.key(scope));
       await this.store.deleteConcept(scope, id);
       const rest = state.concepts.filter((c) => c.id !== id);
-      if (rest.length > 0) await this.retrainAndSave(scope, rest, state.views.filter((v) => v.conceptId !== id), [], []);
+      if (rest.length > 0)
+        await this.retrainAndSave(
+          scope,
+          rest,
+          state.views.filter((v) => v.conceptId !== id),
+          [],
+          [],
+        );
     });
   }
 
@@ -360,7 +469,10 @@ export class ConceptService {
     return this.store.readCrop(scope, id, photo);
   }
 
-  /** One concept's head, found by id or by name (case-insensitive): for scoring vectors stored elsewhere, e.g. video frames. */
+  /**
+   * One concept's head, found by id or by name (case-insensitive): for scoring vectors stored elsewhere, e.g. video
+   * frames.
+   */
   async head(scope: Scope, ref: string): Promise<{ concept: Concept; weights: Float32Array; bias: number }> {
     const { concepts } = await this.state(scope);
     const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
@@ -379,7 +491,8 @@ export class ConceptService {
   }
 
   private assertNameFree(state: UserState, name: string): void {
-    if (state.concepts.some((c) => c.nameKey === nameKey(name))) throw new DomainError('name_taken', `a concept named "${name}" exists already`);
+    if (state.concepts.some((c) => c.nameKey === nameKey(name)))
+      throw new DomainError('name_taken', `a concept named "${name}" exists already`);
   }
 
   private async decodeAll(images: ImageInput[]): Promise<{ image: DecodedImage; box?: PixelBox }[]> {
@@ -392,7 +505,16 @@ export class ConceptService {
   }
 
   private viewRecord(scope: Scope, conceptId: string, v: EmbeddedView, image: DecodedImage): ViewRecord {
-    return { tenant: scope.tenant, user: scope.user, conceptId, kind: v.kind, vector: v.vector, photo: v.photo, box: toRelativeBox(v.box, image), variant: v.variant };
+    return {
+      tenant: scope.tenant,
+      user: scope.user,
+      conceptId,
+      kind: v.kind,
+      vector: v.vector,
+      photo: v.photo,
+      box: toRelativeBox(v.box, image),
+      variant: v.variant,
+    };
   }
 
   /**
@@ -400,14 +522,28 @@ export class ConceptService {
    * A change that finds nothing to do (`undefined`) writes nothing.
    */
   private async write(scope: Scope, change: (state: UserState) => Promise<Change>): Promise<Concept>;
-  private async write(scope: Scope, change: (state: UserState) => Promise<Change | undefined>): Promise<Concept | undefined>;
-  private async write(scope: Scope, change: (state: UserState) => Promise<Change | undefined>): Promise<Concept | undefined> {
+  private async write(
+    scope: Scope,
+    change: (state: UserState) => Promise<Change | undefined>,
+  ): Promise<Concept | undefined>;
+  private async write(
+    scope: Scope,
+    change: (state: UserState) => Promise<Change | undefined>,
+  ): Promise<Concept | undefined> {
     return this.locks.run(this.key(scope), async () => {
       const state = await this.state(scope);
       const changed = await change(state);
       if (!changed) return undefined;
       const { concepts, newViews, crops, originals, result, train } = changed;
-      const saved = await this.retrainAndSave(scope, concepts, [...state.views, ...newViews], newViews, crops, originals, train);
+      const saved = await this.retrainAndSave(
+        scope,
+        concepts,
+        [...state.views, ...newViews],
+        newViews,
+        crops,
+        originals,
+        train,
+      );
       return toConcept(saved.find((c) => c.id === result)!);
     });
   }
@@ -436,12 +572,22 @@ export class ConceptService {
       if (!t) return { ...c, version: c.version + 1 };
       const quality = assessQuality({
         photos: c.imageCount,
-        subjectAreas: views.filter((v) => v.conceptId === c.id && v.kind === 'positive' && v.variant === 'subject').map((v) => v.box[2] * v.box[3]),
+        subjectAreas: views
+          .filter((v) => v.conceptId === c.id && v.kind === 'positive' && v.variant === 'subject')
+          .map((v) => v.box[2] * v.box[3]),
         heldOutRecall: t.heldOutRecall,
         boundByOpenWorld: t.cut === t.openCut,
       });
       const { weights: headWeights, bias: headBias } = t.head;
-      return { ...c, headWeights, headBias, threshold: toScore(t.cut), nameThreshold: toScore(t.nameCut), quality: JSON.stringify(quality), version: c.version + 1 };
+      return {
+        ...c,
+        headWeights,
+        headBias,
+        threshold: toScore(t.cut),
+        nameThreshold: toScore(t.nameCut),
+        quality: JSON.stringify(quality),
+        version: c.version + 1,
+      };
     });
     await this.store.saveConcepts(scope, records, newViews, crops, originals);
     this.remember(scope, { concepts: records, views });
@@ -473,7 +619,11 @@ export class ConceptService {
   }
 
   /** `checkedAt` absent: the copy is checked against the store's concept versions at its next use. */
-  private remember(scope: Scope, data: { concepts: ConceptRecord[]; views: ViewRecord[] }, checkedAt?: number): UserState {
+  private remember(
+    scope: Scope,
+    data: { concepts: ConceptRecord[]; views: ViewRecord[] },
+    checkedAt?: number,
+  ): UserState {
     const dim = this.models.encoder.dim;
     const weights = new Float32Array(data.concepts.length * dim);
     data.concepts.forEach((c, i) => weights.set(c.headWeights, i * dim));

@@ -116,7 +116,7 @@ export async function ensureScalarIndexes(table: Table): Promise<void> {
 }
 
 export function conceptsToArrow(records: readonly ConceptRecord[], dim: number): ArrowTable {
-  const pick = <T,>(f: (r: ConceptRecord) => T) => records.map(f);
+  const pick = <T>(f: (r: ConceptRecord) => T) => records.map(f);
   return tableOf(
     conceptSchema(dim),
     {
@@ -145,7 +145,7 @@ export function conceptsToArrow(records: readonly ConceptRecord[], dim: number):
 }
 
 export function viewsToArrow(rows: readonly StoredView[], dim: number): ArrowTable {
-  const pick = <T,>(f: (r: StoredView) => T) => rows.map(f);
+  const pick = <T>(f: (r: StoredView) => T) => rows.map(f);
   return tableOf(
     viewSchema(dim),
     {
@@ -180,9 +180,46 @@ function f32(v: Vector, i: number): Float32Array {
 export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
   if (t.numRows === 0) return []; // an empty result may come without columns
   const c = (name: string) => col(t, name);
-  const [tenant, user, id, name, nameKey, category, description, weights, bias, threshold, nameThreshold, images, negatives, version, created, updated, encoder, draftPhotos, quality] = [
-    'tenant', 'user', 'id', 'name', 'name_key', 'category', 'description', 'head_weights', 'head_bias', 'threshold', 'name_threshold',
-    'image_count', 'negative_count', 'version', 'created_at', 'updated_at', 'encoder', 'draft_photos', 'quality',
+  const [
+    tenant,
+    user,
+    id,
+    name,
+    nameKey,
+    category,
+    description,
+    weights,
+    bias,
+    threshold,
+    nameThreshold,
+    images,
+    negatives,
+    version,
+    created,
+    updated,
+    encoder,
+    draftPhotos,
+    quality,
+  ] = [
+    'tenant',
+    'user',
+    'id',
+    'name',
+    'name_key',
+    'category',
+    'description',
+    'head_weights',
+    'head_bias',
+    'threshold',
+    'name_threshold',
+    'image_count',
+    'negative_count',
+    'version',
+    'created_at',
+    'updated_at',
+    'encoder',
+    'draft_photos',
+    'quality',
   ].map(c);
   return Array.from({ length: t.numRows }, (_, i) => ({
     tenant: tenant.get(i),
@@ -208,11 +245,23 @@ export function conceptsFromArrow(t: ArrowTable): ConceptRecord[] {
 }
 
 /** The view columns a reader needs: the record plus `concept_version` for the visibility rule. */
-export const VIEW_READ_COLUMNS = ['tenant', 'user', 'concept_id', 'kind', 'vector', 'photo', 'box', 'variant', 'concept_version'];
+export const VIEW_READ_COLUMNS = [
+  'tenant',
+  'user',
+  'concept_id',
+  'kind',
+  'vector',
+  'photo',
+  'box',
+  'variant',
+  'concept_version',
+];
 
 export function viewsFromArrow(t: ArrowTable): (ViewRecord & { conceptVersion: number })[] {
   if (t.numRows === 0) return [];
-  const [tenant, user, conceptId, kind, vector, photo, box, variant, conceptVersion] = VIEW_READ_COLUMNS.map((n) => col(t, n));
+  const [tenant, user, conceptId, kind, vector, photo, box, variant, conceptVersion] = VIEW_READ_COLUMNS.map((n) =>
+    col(t, n),
+  );
   return Array.from({ length: t.numRows }, (_, i) => ({
     tenant: tenant.get(i),
     user: user.get(i),

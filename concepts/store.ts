@@ -9,7 +9,7 @@
  *   are the trace from which `sweepOrphans` finds what a crash left behind, crops included.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import * as lancedb from '@lancedb/lancedb';
+import type * as lancedb from '@lancedb/lancedb';
 import type { Table } from '@lancedb/lancedb';
 import { type BlobStore, blobStoreBeside } from './blob-store.js';
 import { withCommitRetry } from './commit-retry.js';
@@ -70,7 +70,9 @@ function checkId(id: string): void {
 
 /** Crops live under a hash of tenant and user: names that users choose never become paths. */
 export function userPrefix(scope: Scope): string {
-  return createHash('sha256').update(JSON.stringify([scope.tenant, scope.user])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([scope.tenant, scope.user]))
+    .digest('hex');
 }
 
 function conceptPrefix(scope: Scope, conceptId: string): string {
@@ -102,7 +104,8 @@ export class ConceptStore {
   static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<ConceptStore> {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`bad vector dimension: ${dim}`);
     const db = await connectData(uri, storage);
-    // Stores written before naming had its own threshold name at the present one; before drafts, none; before the region bank, no quality.
+    // Stores written before naming had its own threshold name at the present one; before drafts, none; before the
+    // region bank, no quality.
     const concepts = await openTable(db, CONCEPTS_TABLE, conceptSchema(dim), DIM_COLUMN[CONCEPTS_TABLE], {
       name_threshold: 'threshold',
       draft_photos: 'CAST(0 AS INT)',
@@ -134,7 +137,13 @@ export class ConceptStore {
    * `records`; a crop or original must match a new view's photo, so that the sweep can find it from the views.
    * On failure, what this call wrote is removed again where possible; anything left is invisible and swept later.
    */
-  async saveConcepts(scope: Scope, records: ConceptRecord[], newViews: ViewRecord[], crops: CropInput[] = [], originals: OriginalInput[] = []): Promise<void> {
+  async saveConcepts(
+    scope: Scope,
+    records: ConceptRecord[],
+    newViews: ViewRecord[],
+    crops: CropInput[] = [],
+    originals: OriginalInput[] = [],
+  ): Promise<void> {
     const versions = this.checkSave(scope, records, newViews, [...crops, ...originals]);
     if (records.length === 0) return;
     const writeId = randomUUID();
@@ -142,7 +151,12 @@ export class ConceptStore {
     try {
       if (newViews.length > 0) {
         const writtenAtMs = Date.now();
-        const rows: StoredView[] = newViews.map((v) => ({ ...v, conceptVersion: versions.get(v.conceptId)!, writeId, writtenAtMs }));
+        const rows: StoredView[] = newViews.map((v) => ({
+          ...v,
+          conceptVersion: versions.get(v.conceptId)!,
+          writeId,
+          writtenAtMs,
+        }));
         const data = viewsToArrow(rows, this.dim);
         await withCommitRetry(() => this.views.add(data));
       }
@@ -156,7 +170,13 @@ export class ConceptStore {
       const failed = puts.find((p) => p.status === 'rejected');
       if (failed) throw failed.reason;
       const data = conceptsToArrow(records, this.dim);
-      await withCommitRetry(() => this.concepts.mergeInsert(['tenant', 'user', 'id']).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
+      await withCommitRetry(() =>
+        this.concepts
+          .mergeInsert(['tenant', 'user', 'id'])
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll()
+          .execute(data),
+      );
     } catch (err) {
       await this.undoSave(scope, writeId, written).catch(() => undefined);
       throw err;
@@ -195,7 +215,11 @@ export class ConceptStore {
   }
 
   async getConcept(scope: Scope, id: string): Promise<ConceptRecord | undefined> {
-    const table = await this.concepts.query().where(and(scopeWhere(scope), eq('id', id))).limit(1).toArrow();
+    const table = await this.concepts
+      .query()
+      .where(and(scopeWhere(scope), eq('id', id)))
+      .limit(1)
+      .toArrow();
     return conceptsFromArrow(table)[0];
   }
 
@@ -220,9 +244,13 @@ export class ConceptStore {
   /** Every concept, of any user, whose draft views await refinement. */
   async draftConcepts(): Promise<{ scope: Scope; id: string }[]> {
     const found: { scope: Scope; id: string }[] = [];
-    for await (const batch of this.concepts.query().where(greaterThan('draft_photos', 0)).select(['tenant', 'user', 'id'])) {
+    for await (const batch of this.concepts
+      .query()
+      .where(greaterThan('draft_photos', 0))
+      .select(['tenant', 'user', 'id'])) {
       const [tenant, user, id] = ['tenant', 'user', 'id'].map((n) => batch.getChild(n)!);
-      for (let i = 0; i < batch.numRows; i++) found.push({ scope: { tenant: tenant.get(i), user: user.get(i) }, id: id.get(i) });
+      for (let i = 0; i < batch.numRows; i++)
+        found.push({ scope: { tenant: tenant.get(i), user: user.get(i) }, id: id.get(i) });
     }
     return found;
   }
@@ -234,7 +262,13 @@ export class ConceptStore {
     // Prefiltered: the where picks the user's rows first, then the (flat) search ranks only those.
     for (let fetch = k; ; fetch *= 2) {
       const [hits, live] = await Promise.all([
-        this.views.vectorSearch(vector).distanceType('cosine').where(scopeWhere(scope)).select([...VIEW_READ_COLUMNS, '_distance']).limit(fetch).toArrow(),
+        this.views
+          .vectorSearch(vector)
+          .distanceType('cosine')
+          .where(scopeWhere(scope))
+          .select([...VIEW_READ_COLUMNS, '_distance'])
+          .limit(fetch)
+          .toArrow(),
         versions,
       ]);
       const distances = hits.getChild('_distance')!;
@@ -258,9 +292,13 @@ export class ConceptStore {
     // Plain queries have no default limit: these scans read every row.
     for await (const batch of this.concepts.query().select(['tenant', 'user', 'id', 'version'])) {
       const [tenant, user, id, version] = ['tenant', 'user', 'id', 'version'].map((n) => batch.getChild(n)!);
-      for (let i = 0; i < batch.numRows; i++) versions.set(conceptKey(tenant.get(i), user.get(i), id.get(i)), version.get(i));
+      for (let i = 0; i < batch.numRows; i++)
+        versions.set(conceptKey(tenant.get(i), user.get(i), id.get(i)), version.get(i));
     }
-    const orphans = new Map<string, { scope: Scope; conceptId: string; version: number | undefined; photos: Set<number> }>();
+    const orphans = new Map<
+      string,
+      { scope: Scope; conceptId: string; version: number | undefined; photos: Set<number> }
+    >();
     const columns = ['tenant', 'user', 'concept_id', 'concept_version', 'photo'];
     for await (const batch of this.views.query().where(lessThan('written_at_ms', cutoff)).select(columns)) {
       const [tenant, user, conceptId, conceptVersion, photo] = columns.map((n) => batch.getChild(n)!);
@@ -269,7 +307,16 @@ export class ConceptStore {
         const version = versions.get(key);
         if (version !== undefined && version >= conceptVersion.get(i)) continue;
         let orphan = orphans.get(key);
-        if (!orphan) orphans.set(key, (orphan = { scope: { tenant: tenant.get(i), user: user.get(i) }, conceptId: conceptId.get(i), version, photos: new Set() }));
+        if (!orphan)
+          orphans.set(
+            key,
+            (orphan = {
+              scope: { tenant: tenant.get(i), user: user.get(i) },
+              conceptId: conceptId.get(i),
+              version,
+              photos: new Set(),
+            }),
+          );
         orphan.photos.add(photo.get(i));
       }
     }
@@ -279,7 +326,8 @@ export class ConceptStore {
       if (o.version === undefined) await this.crops.deletePrefix(conceptPrefix(o.scope, o.conceptId));
       else {
         const kept = await this.visiblePhotos(o.scope, o.conceptId, o.version);
-        for (const photo of o.photos) if (!kept.has(photo)) await this.crops.delete(cropKey(o.scope, o.conceptId, photo));
+        for (const photo of o.photos)
+          if (!kept.has(photo)) await this.crops.delete(cropKey(o.scope, o.conceptId, photo));
       }
       const own = and(scopeWhere(o.scope), eq('concept_id', o.conceptId), lessThan('written_at_ms', cutoff));
       const where = o.version === undefined ? own : and(own, greaterThan('concept_version', o.version));
@@ -288,7 +336,10 @@ export class ConceptStore {
     return removed;
   }
 
-  /** Periodic upkeep: sweep orphans, compact files, fold new rows into the indexes, drop versions older than `keepVersionsMs`. */
+  /**
+   * Periodic upkeep: sweep orphans, compact files, fold new rows into the indexes, drop versions older than
+   * `keepVersionsMs`.
+   */
   async compact({ keepVersionsMs = KEEP_VERSIONS_MS }: { keepVersionsMs?: number } = {}): Promise<void> {
     await this.sweepOrphans();
     for (const table of [this.concepts, this.views]) {
@@ -299,7 +350,12 @@ export class ConceptStore {
 
   /** Which concepts of a user are committed, at which version: what a copy of the user in memory must match. */
   async conceptVersions(scope: Scope): Promise<Map<string, number>> {
-    const t = await this.concepts.query().where(scopeWhere(scope)).select(['id', 'version']).limit(USER_ROW_CAP).toArrow();
+    const t = await this.concepts
+      .query()
+      .where(scopeWhere(scope))
+      .select(['id', 'version'])
+      .limit(USER_ROW_CAP)
+      .toArrow();
     const [id, version] = [t.getChild('id')!, t.getChild('version')!];
     return new Map(Array.from({ length: t.numRows }, (_, i) => [id.get(i) as string, version.get(i) as number]));
   }
@@ -321,14 +377,20 @@ export class ConceptStore {
   }
 
   /** Validates a save; returns the version each concept id is saved with. */
-  private checkSave(scope: Scope, records: ConceptRecord[], views: ViewRecord[], blobs: { conceptId: string; photo: number }[]): Map<string, number> {
+  private checkSave(
+    scope: Scope,
+    records: ConceptRecord[],
+    views: ViewRecord[],
+    blobs: { conceptId: string; photo: number }[],
+  ): Map<string, number> {
     const inScope = (r: { tenant: string; user: string }) => r.tenant === scope.tenant && r.user === scope.user;
     const versions = new Map<string, number>();
     for (const r of records) {
       if (!inScope(r)) throw new Error('concept record outside the scope of the save');
       checkId(r.id);
       if (versions.has(r.id)) throw new Error(`concept ${r.id} given twice`);
-      if (r.headWeights.length !== this.dim) throw new Error(`head of ${r.id} has ${r.headWeights.length} weights, expected ${this.dim}`);
+      if (r.headWeights.length !== this.dim)
+        throw new Error(`head of ${r.id} has ${r.headWeights.length} weights, expected ${this.dim}`);
       if (!Number.isInteger(r.version) || r.version < 0) throw new Error(`bad version of ${r.id}: ${r.version}`);
       versions.set(r.id, r.version);
     }
@@ -336,12 +398,14 @@ export class ConceptStore {
     for (const v of views) {
       if (!inScope(v)) throw new Error('view outside the scope of the save');
       if (!versions.has(v.conceptId)) throw new Error(`view of ${v.conceptId}, which is not among the saved concepts`);
-      if (v.vector.length !== this.dim) throw new Error(`view vector has ${v.vector.length} values, expected ${this.dim}`);
+      if (v.vector.length !== this.dim)
+        throw new Error(`view vector has ${v.vector.length} values, expected ${this.dim}`);
       if (!Number.isInteger(v.photo) || v.photo < 0) throw new Error(`bad photo index: ${v.photo}`);
       photos.add(JSON.stringify([v.conceptId, v.photo]));
     }
     for (const c of blobs)
-      if (!photos.has(JSON.stringify([c.conceptId, c.photo]))) throw new Error(`crop or original of ${c.conceptId} photo ${c.photo} has no new view`);
+      if (!photos.has(JSON.stringify([c.conceptId, c.photo])))
+        throw new Error(`crop or original of ${c.conceptId} photo ${c.photo} has no new view`);
     return versions;
   }
 }

@@ -1,4 +1,6 @@
-/** Finds the subject of example photos that came without a box: the detected object most consistent across the examples. */
+/**
+ * Finds the subject of example photos that came without a box: the detected object most consistent across the examples.
+ */
 import type { Region } from './regions.js';
 
 /** COCO detector labels that a user's category word may name. */
@@ -56,7 +58,9 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
   };
   const candidates = photos.map((p) => {
     const whole = p.regions.find((r) => r.source === 'whole')!;
-    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && (r.box.w * r.box.h) / area(p) >= minArea ? [i] : []));
+    const found = p.regions.flatMap((r, i) =>
+      r.source === 'detector' && (r.box.w * r.box.h) / area(p) >= minArea ? [i] : [],
+    );
     return found.length > 0 ? found : [p.regions.indexOf(whole)];
   });
   return photos.map((p, pi) => {
@@ -73,7 +77,8 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
       });
       const relativeArea = (r.box.w * r.box.h) / area(p);
       // With one photo there is nothing to agree with: the biggest object wins.
-      const score = (others > 0 ? agreement / others : relativeArea) + (r.label && wanted.has(r.label) ? categoryBonus : 0);
+      const score =
+        (others > 0 ? agreement / others : relativeArea) + (r.label && wanted.has(r.label) ? categoryBonus : 0);
       if (score > bestScore) {
         bestScore = score;
         best = i;

@@ -1,5 +1,8 @@
-/** LanceDB table plumbing shared by the stores: opening a table against its expected schema, building arrow tables, scalar indexes. */
-import * as lancedb from '@lancedb/lancedb';
+/**
+ * LanceDB table plumbing shared by the stores: opening a table against its expected schema, building arrow tables,
+ * scalar indexes.
+ */
+import type * as lancedb from '@lancedb/lancedb';
 import { Index, type Table } from '@lancedb/lancedb';
 import type { DataType, Field, FixedSizeList, Float32, Float64, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from './arrow.js';
@@ -10,10 +13,18 @@ import { withCommitRetry } from './commit-retry.js';
  * column of encoder vectors, whose dimension gets its own message: it differs when the encoder changed.
  * `added` gives columns that later versions added a SQL expression for their value in older tables.
  */
-export async function openTable(db: lancedb.Connection, name: string, expected: Schema, vectorColumn?: string, added: Record<string, string> = {}): Promise<Table> {
+export async function openTable(
+  db: lancedb.Connection,
+  name: string,
+  expected: Schema,
+  vectorColumn?: string,
+  added: Record<string, string> = {},
+): Promise<Table> {
   // Open an existing table as it is (createEmptyTable would only say "schema does not match"), so that a
   // dimension mismatch gets its own message.
-  const table = (await db.tableNames()).includes(name) ? await db.openTable(name) : await db.createEmptyTable(name, expected, { existOk: true });
+  const table = (await db.tableNames()).includes(name)
+    ? await db.openTable(name)
+    : await db.createEmptyTable(name, expected, { existOk: true });
   let actual = await table.schema();
   const absent = Object.entries(added).filter(([column]) => !actual.fields.some((f) => f.name === column));
   if (absent.length > 0) {
@@ -21,7 +32,8 @@ export async function openTable(db: lancedb.Connection, name: string, expected: 
     actual = await table.schema();
   }
   if (vectorColumn) {
-    const listSize = (s: Schema) => (s.fields.find((f) => f.name === vectorColumn)?.type as { listSize?: number } | undefined)?.listSize;
+    const listSize = (s: Schema) =>
+      (s.fields.find((f) => f.name === vectorColumn)?.type as { listSize?: number } | undefined)?.listSize;
     const [stored, dim] = [listSize(actual), listSize(expected)];
     if (stored !== dim)
       throw new Error(
@@ -32,7 +44,9 @@ export async function openTable(db: lancedb.Connection, name: string, expected: 
   for (const field of expected.fields) {
     const have = actual.fields.find((f) => f.name === field.name);
     if (String(have?.type) !== String(field.type))
-      throw new Error(`table ${name}: column ${field.name} is ${have ? String(have.type) : 'missing'}, expected ${String(field.type)}`);
+      throw new Error(
+        `table ${name}: column ${field.name} is ${have ? String(have.type) : 'missing'}, expected ${String(field.type)}`,
+      );
   }
   return table;
 }
@@ -52,12 +66,20 @@ function columnData(type: DataType, values: Values, length: number) {
   if (arrow.DataType.isFixedSizeList(type)) {
     const { listSize } = type;
     const item = type.children[0].type;
-    const flat = arrow.DataType.isFloat(item) && item.precision === arrow.Precision.DOUBLE ? new Float64Array(length * listSize) : new Float32Array(length * listSize);
+    const flat =
+      arrow.DataType.isFloat(item) && item.precision === arrow.Precision.DOUBLE
+        ? new Float64Array(length * listSize)
+        : new Float32Array(length * listSize);
     (values as ArrayLike<number>[]).forEach((v, i) => {
       if (v.length !== listSize) throw new Error(`expected ${listSize} values, got ${v.length}`);
       flat.set(v, i * listSize);
     });
-    return arrow.makeData({ type, length, nullCount: 0, child: arrow.makeData({ type: item, length: flat.length, data: flat }) });
+    return arrow.makeData({
+      type,
+      length,
+      nullCount: 0,
+      child: arrow.makeData({ type: item, length: flat.length, data: flat }),
+    });
   }
   const data = arrow.DataType.isInt(type) ? Int32Array.from(values as number[]) : Float64Array.from(values as number[]);
   return arrow.makeData({ type, length, nullCount: 0, data } as never);

@@ -121,7 +121,8 @@ export function chooseNameCut(positives: number[], negatives: number[], cut: num
 
 /**
  * The cut between positive and negative scores: in a clean gap at GAP_FRACTION; with overlap, the best F1 over
- * the held-out photos, so that many look-alike photos outweigh one of the subject's. With no held-out negatives (a user's only concept), 0, the middle of the training
+ * the held-out photos, so that many look-alike photos outweigh one of the subject's. With no held-out negatives (a
+ * user's only concept), 0, the middle of the training
  * labels, stands for the highest negative.
  */
 export function chooseCut(positives: number[], negatives: number[]): number {
@@ -190,7 +191,10 @@ export async function trainHeads(
   const positives = concepts.map((c) => c.views.filter((v) => v.kind === 'positive'));
   const trainable = concepts.flatMap((c, ci) => (positives[ci].length > 0 && (!only || only.has(c.id)) ? [ci] : []));
   if (trainable.length === 0) return result;
-  const protos = stack(trainable.map((ci) => prototype(positives[ci], dim)), dim);
+  const protos = stack(
+    trainable.map((ci) => prototype(positives[ci], dim)),
+    dim,
+  );
 
   // Pool rows: every trainable view of the user, then the bank vectors nearest to any concept.
   const pool: Float32Array[] = [];
@@ -210,7 +214,9 @@ export async function trainHeads(
   if (bank.rows > 0 && options.bankPerConcept > 0) {
     const sims = await algebra.mulTransposed(protos, bank);
     for (const [at, ci] of trainable.entries()) {
-      const order = Array.from({ length: bank.rows }, (_, j) => j).sort((a, b) => sims.data[at * bank.rows + b] - sims.data[at * bank.rows + a]);
+      const order = Array.from({ length: bank.rows }, (_, j) => j).sort(
+        (a, b) => sims.data[at * bank.rows + b] - sims.data[at * bank.rows + a],
+      );
       bankRows.set(ci, order.slice(0, options.bankPerConcept));
     }
   }
@@ -231,7 +237,8 @@ export async function trainHeads(
   const targets: { owner: number; view: TrainingView }[] = [];
   const targetRanges = concepts.map((c, ci) => {
     const from = targets.length;
-    for (const view of c.views) if (view.kind === 'probe' || view.kind === 'negative') targets.push({ owner: ci, view });
+    for (const view of c.views)
+      if (view.kind === 'probe' || view.kind === 'negative') targets.push({ owner: ci, view });
     return [from, targets.length] as const;
   });
 
@@ -242,7 +249,8 @@ export async function trainHeads(
       const o = owner[row];
       return o === ci ? `${kinds[row] === 'negative' ? 'n' : 'p'}:${photos[row]}` : o >= 0 ? `c:${o}` : '';
     };
-    const sameCategory = (row: number) => owner[row] >= 0 && owner[row] !== ci && categories[ci] !== '' && categories[owner[row]] === categories[ci];
+    const sameCategory = (row: number) =>
+      owner[row] >= 0 && owner[row] !== ci && categories[ci] !== '' && categories[owner[row]] === categories[ci];
     const weightOf = (row: number) => (sameCategory(row) ? options.sameCategoryWeight : 1);
     const examples: Example[] = [];
     // Always kept: the concept's own negative photos and its bank rows; the rest compete on closeness to it.
@@ -256,18 +264,32 @@ export async function trainHeads(
         else rest.push(row);
       } else if (o >= 0 && kinds[row] === 'positive') rest.push(row);
     }
-    const chosen = [...kept, ...hardest(rest, closeness.subarray(at * pool.length, (at + 1) * pool.length), options.maxNegatives - kept.length)];
+    const chosen = [
+      ...kept,
+      ...hardest(
+        rest,
+        closeness.subarray(at * pool.length, (at + 1) * pool.length),
+        options.maxNegatives - kept.length,
+      ),
+    ];
     const posWeight = 0.5 / examples.length;
     for (const e of examples) e.weight = posWeight;
     const negTotal = chosen.reduce((sum, row) => sum + weightOf(row), 0);
-    for (const row of chosen) examples.push({ row, label: -1, weight: (0.5 * weightOf(row)) / negTotal, group: groupOf(row) });
+    for (const row of chosen)
+      examples.push({ row, label: -1, weight: (0.5 * weightOf(row)) / negTotal, group: groupOf(row) });
     return examples;
   });
   // Only the rows that some head trains on enter the products: all of them when every head is trained.
   const used = [...new Set(sets.flatMap((examples) => examples.map((e) => e.row)))].sort((a, b) => a - b);
   const usedAt = new Map(used.map((row, i) => [row, i]));
   for (const examples of sets) for (const e of examples) e.row = usedAt.get(e.row)!;
-  const poolMatrix = used.length === pool.length ? allRows : stack(used.map((row) => pool[row]), dim);
+  const poolMatrix =
+    used.length === pool.length
+      ? allRows
+      : stack(
+          used.map((row) => pool[row]),
+          dim,
+        );
   const fits = await fitHeads(poolMatrix, sets, options.lambda, algebra);
 
   // Best output per photo over its regions, from the head trained without that photo (or without that
@@ -275,10 +297,17 @@ export async function trainHeads(
   const held = trainable.map(() => ({ positive: new Map<number, number>(), negative: [] as number[] }));
   // A lone photo cannot be held out (no positive would remain): it is scored by the full head, optimistically.
   const lone = trainable.map((ci) => new Set(positives[ci].map((v) => v.photo)).size === 1);
-  // The pool's products with the targets, a few concepts' targets at a time: whole, they grow with the square of a user's views.
+  // The pool's products with the targets, a few concepts' targets at a time: whole, they grow with the square of a
+  // user's views.
   for (const chunk of chunks(targetRanges, Math.max(1, Math.floor(options.crossBytes / (4 * poolMatrix.rows))))) {
     const base = targetRanges[chunk[0]][0];
-    const cross = await algebra.mulTransposed(poolMatrix, stack(targets.slice(base, targetRanges[chunk[chunk.length - 1]][1]).map((t) => t.view.vector), dim));
+    const cross = await algebra.mulTransposed(
+      poolMatrix,
+      stack(
+        targets.slice(base, targetRanges[chunk[chunk.length - 1]][1]).map((t) => t.view.vector),
+        dim,
+      ),
+    );
     for (const o of chunk) {
       // A user with many concepts calibrates for long: requests waiting on the event loop go between concepts.
       await new Promise((resolve) => setImmediate(resolve));
@@ -289,11 +318,18 @@ export async function trainHeads(
         if (o !== ci) {
           // Another concept's photos, each scored by the head trained without that concept: one row-major pass.
           const outputs = dualOutputs(examples, without(`c:${o}`), cross, from - base, to - base);
-          for (let k = from; k < to; k++) best.set(targets[k].view.photo, Math.max(outputs[k - from], best.get(targets[k].view.photo) ?? -Infinity));
+          for (let k = from; k < to; k++)
+            best.set(targets[k].view.photo, Math.max(outputs[k - from], best.get(targets[k].view.photo) ?? -Infinity));
         } else {
           for (let k = from; k < to; k++) {
             const { photo, kind } = targets[k].view;
-            const [s] = dualOutputs(examples, without(kind === 'negative' ? `n:${photo}` : lone[at] ? '' : `p:${photo}`), cross, k - base, k - base + 1);
+            const [s] = dualOutputs(
+              examples,
+              without(kind === 'negative' ? `n:${photo}` : lone[at] ? '' : `p:${photo}`),
+              cross,
+              k - base,
+              k - base + 1,
+            );
             const into = kind === 'negative' ? best : held[at].positive;
             into.set(photo, Math.max(s, into.get(photo) ?? -Infinity));
           }
@@ -309,7 +345,13 @@ export async function trainHeads(
     const openCut = world ? openWorldCut(maxima[at], options.openWorldZ) : -Infinity;
     const cut = Math.max(openCut, chooseCut(heldPositives, held[at].negative));
     const heldOutRecall = heldPositives.filter((p) => p >= cut).length / (heldPositives.length || 1);
-    result.set(concepts[ci].id, { head: heads[at], cut, nameCut: chooseNameCut(heldPositives, held[at].negative, cut), heldOutRecall, openCut });
+    result.set(concepts[ci].id, {
+      head: heads[at],
+      cut,
+      nameCut: chooseNameCut(heldPositives, held[at].negative, cut),
+      heldOutRecall,
+      openCut,
+    });
   }
   return result;
 }

@@ -36,7 +36,12 @@ export interface IndexRun {
 }
 
 /** Indexes the video at `path`; returns the number of frames stored in all. */
-export async function indexVideo(path: string, models: IndexModels, options: IndexOptions, run: IndexRun): Promise<number> {
+export async function indexVideo(
+  path: string,
+  models: IndexModels,
+  options: IndexOptions,
+  run: IndexRun,
+): Promise<number> {
   let next = run.after ? run.after.frame + 1 : 0;
   // Resuming just past the last stored frame: the next one ffmpeg gives is new.
   const startS = run.after ? run.after.t + 1e-3 : undefined;
@@ -49,10 +54,18 @@ export async function indexVideo(path: string, models: IndexModels, options: Ind
   const embed = async () => {
     await run.yield();
     const regions = await Promise.all(pending.map((f) => proposeRegions(f.image, models.detector, options.regions)));
-    const vectors = await models.encoder.embed(pending.flatMap((f, i) => regions[i].map((r) => ({ image: f.image, box: r.box }))));
+    const vectors = await models.encoder.embed(
+      pending.flatMap((f, i) => regions[i].map((r) => ({ image: f.image, box: r.box }))),
+    );
     let k = 0;
     pending.forEach((f, i) => {
-      for (const r of regions[i]) unwritten.push({ frame: next, t: Math.round(f.t * 1000) / 1000, box: toRelativeBox(r.box, f.image), vector: vectors[k++] });
+      for (const r of regions[i])
+        unwritten.push({
+          frame: next,
+          t: Math.round(f.t * 1000) / 1000,
+          box: toRelativeBox(r.box, f.image),
+          vector: vectors[k++],
+        });
       next++;
     });
     unwrittenFrames += pending.length;

@@ -71,7 +71,7 @@ export function frameSchema(dim: number): Schema {
 }
 
 export function videosToArrow(records: readonly VideoRecord[]): ArrowTable {
-  const pick = <T,>(f: (r: VideoRecord) => T) => records.map(f);
+  const pick = <T>(f: (r: VideoRecord) => T) => records.map(f);
   return tableOf(
     videoSchema(),
     {
@@ -93,8 +93,22 @@ export function videosToArrow(records: readonly VideoRecord[]): ArrowTable {
 
 export function videosFromArrow(t: ArrowTable): VideoRecord[] {
   if (t.numRows === 0) return []; // an empty result may come without columns
-  const names = ['tenant', 'user', 'id', 'status', 'fps', 'duration_s', 'frames', 'error', 'attempts', 'created_at', 'updated_at'];
-  const [tenant, user, id, status, fps, duration, frames, error, attempts, created, updated] = names.map((n) => t.getChild(n)!);
+  const names = [
+    'tenant',
+    'user',
+    'id',
+    'status',
+    'fps',
+    'duration_s',
+    'frames',
+    'error',
+    'attempts',
+    'created_at',
+    'updated_at',
+  ];
+  const [tenant, user, id, status, fps, duration, frames, error, attempts, created, updated] = names.map(
+    (n) => t.getChild(n)!,
+  );
   return Array.from({ length: t.numRows }, (_, i) => ({
     tenant: tenant.get(i),
     user: user.get(i),
@@ -111,7 +125,7 @@ export function videosFromArrow(t: ArrowTable): VideoRecord[] {
 }
 
 export function framesToArrow(scope: Scope, videoId: string, regions: readonly FrameRegion[], dim: number): ArrowTable {
-  const pick = <T,>(f: (r: FrameRegion) => T) => regions.map(f);
+  const pick = <T>(f: (r: FrameRegion) => T) => regions.map(f);
   return tableOf(
     frameSchema(dim),
     {

@@ -57,7 +57,14 @@ export class VideoStore {
     const db = await connectData(uri, storage);
     const videos = await openTable(db, VIDEOS_TABLE, videoSchema());
     const frames = await openTable(db, FRAMES_TABLE, frameSchema(dim), 'vector');
-    const store = new VideoStore(db, videos, frames, folderBeside(uri, 'videos'), blobStoreBeside(uri, 'videos', storage), dim);
+    const store = new VideoStore(
+      db,
+      videos,
+      frames,
+      folderBeside(uri, 'videos'),
+      blobStoreBeside(uri, 'videos', storage),
+      dim,
+    );
     await Promise.all([ensureScalarIndex(videos, 'user'), ensureScalarIndex(frames, 'video_id')]);
     await store.removeStaleUploads();
     return store;
@@ -94,11 +101,17 @@ export class VideoStore {
   async save(record: VideoRecord): Promise<void> {
     checkId(record.id);
     const data = videosToArrow([record]);
-    await withCommitRetry(() => this.videos.mergeInsert(['tenant', 'user', 'id']).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
+    await withCommitRetry(() =>
+      this.videos.mergeInsert(['tenant', 'user', 'id']).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data),
+    );
   }
 
   async get(scope: Scope, id: string): Promise<VideoRecord | undefined> {
-    const t = await this.videos.query().where(and(scopeWhere(scope), eq('id', id))).limit(1).toArrow();
+    const t = await this.videos
+      .query()
+      .where(and(scopeWhere(scope), eq('id', id)))
+      .limit(1)
+      .toArrow();
     return videosFromArrow(t)[0];
   }
 
@@ -111,7 +124,12 @@ export class VideoStore {
 
   /** Marks every video of a user `deleting`: from here on none of them is visible. */
   async markUserDeleting(scope: Scope): Promise<VideoRecord[]> {
-    await withCommitRetry(() => this.videos.update({ where: scopeWhere(scope), values: { status: 'deleting', updated_at: new Date().toISOString() } }));
+    await withCommitRetry(() =>
+      this.videos.update({
+        where: scopeWhere(scope),
+        values: { status: 'deleting', updated_at: new Date().toISOString() },
+      }),
+    );
     return videosFromArrow(await this.videos.query().where(scopeWhere(scope)).toArrow());
   }
 
@@ -134,7 +152,8 @@ export class VideoStore {
     let last: { frame: number; t: number } | undefined;
     for await (const batch of this.frames.query().where(this.videoWhere(scope, videoId)).select(['frame', 't'])) {
       const [frame, t] = [batch.getChild('frame')!, batch.getChild('t')!];
-      for (let i = 0; i < batch.numRows; i++) if (!last || frame.get(i) > last.frame) last = { frame: frame.get(i), t: t.get(i) };
+      for (let i = 0; i < batch.numRows; i++)
+        if (!last || frame.get(i) > last.frame) last = { frame: frame.get(i), t: t.get(i) };
     }
     return last;
   }
@@ -155,9 +174,15 @@ export class VideoStore {
     }
   }
 
-  /** Periodic upkeep: merge the small files that frame batches and job updates leave, fold new rows into the indexes, drop old versions. */
+  /**
+   * Periodic upkeep: merge the small files that frame batches and job updates leave, fold new rows into the indexes,
+   * drop old versions.
+   */
   async compact(keepVersionsMs = 60 * 60_000): Promise<void> {
-    for (const [table, column] of [[this.videos, 'user'], [this.frames, 'video_id']] as const) {
+    for (const [table, column] of [
+      [this.videos, 'user'],
+      [this.frames, 'video_id'],
+    ] as const) {
       await withCommitRetry(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
       await ensureScalarIndex(table, column);
     }

@@ -94,7 +94,8 @@ interface Running {
 }
 
 const quietLog: JobLog = { info: () => undefined, error: () => undefined };
-const keyOf = (scope: Scope, id?: string) => JSON.stringify(id === undefined ? [scope.tenant, scope.user] : [scope.tenant, scope.user, id]);
+const keyOf = (scope: Scope, id?: string) =>
+  JSON.stringify(id === undefined ? [scope.tenant, scope.user] : [scope.tenant, scope.user, id]);
 
 export class VideoService {
   /** Jobs running in this process. */
@@ -127,7 +128,8 @@ export class VideoService {
   ): Promise<VideoService> {
     const service = new VideoService(store, concepts, models, options, log, jobs);
     for (const r of await store.withStatus(['deleting'])) await service.purge(r, r.id);
-    for (const r of await store.withStatus(['processing', 'queued'])) await jobs.add({ tenant: r.tenant, user: r.user, id: r.id });
+    for (const r of await store.withStatus(['processing', 'queued']))
+      await jobs.add({ tenant: r.tenant, user: r.user, id: r.id });
     jobs.start((job) => service.handle(job), options.concurrency);
     return service;
   }
@@ -162,11 +164,23 @@ export class VideoService {
   /** Probes an upload and queues it for indexing; the upload file is always consumed (moved or removed). */
   async add(scope: Scope, upload: string, fps = this.options.fps): Promise<Video> {
     try {
-      if (!(fps > 0 && fps <= this.options.maxFps)) throw new DomainError('invalid_request', `fps must be above 0 and at most ${this.options.maxFps}`);
+      if (!(fps > 0 && fps <= this.options.maxFps))
+        throw new DomainError('invalid_request', `fps must be above 0 and at most ${this.options.maxFps}`);
       const info = await probeVideo(upload, this.options.maxDurationS);
       return await this.locks.run(keyOf(scope), async () => {
         const now = new Date().toISOString();
-        const record: VideoRecord = { ...scope, id: randomUUID(), status: 'queued', fps, durationS: info.durationS, frames: 0, error: '', attempts: 0, createdAt: now, updatedAt: now };
+        const record: VideoRecord = {
+          ...scope,
+          id: randomUUID(),
+          status: 'queued',
+          fps,
+          durationS: info.durationS,
+          frames: 0,
+          error: '',
+          attempts: 0,
+          createdAt: now,
+          updatedAt: now,
+        };
         // The row first: a crash before the move leaves a job without a file, which fails cleanly at the next start.
         await this.store.save(record);
         await this.store.adoptUpload(upload, scope, record.id).catch(async (err: unknown) => {
@@ -192,22 +206,32 @@ export class VideoService {
   }
 
   /** A concept's score on each indexed frame of a ready video, in time order, and the concept's threshold. */
-  async frameScores(scope: Scope, id: string, concept: string): Promise<{ video: Video; frames: FrameScore[]; threshold: number }> {
+  async frameScores(
+    scope: Scope,
+    id: string,
+    concept: string,
+  ): Promise<{ video: Video; frames: FrameScore[]; threshold: number }> {
     const video = await this.find(scope, id);
-    if (video.status !== 'ready') throw new DomainError('unprocessable', `the video is ${video.status}; moments can be asked once it is ready`);
+    if (video.status !== 'ready')
+      throw new DomainError('unprocessable', `the video is ${video.status}; moments can be asked once it is ready`);
     const head = await this.concepts.head(scope, concept);
     const weights = { data: head.weights, rows: 1, cols: head.weights.length };
     // Best head output per frame over its regions, batch by batch.
     const best = new Map<number, { t: number; raw: number }>();
     for await (const batch of this.store.frameBatches(scope, id)) {
-      const out = await this.models.algebra.mulTransposed({ data: batch.vectors, rows: batch.rows, cols: weights.cols }, weights);
+      const out = await this.models.algebra.mulTransposed(
+        { data: batch.vectors, rows: batch.rows, cols: weights.cols },
+        weights,
+      );
       for (let i = 0; i < batch.rows; i++) {
         const seen = best.get(batch.frame[i]);
         if (!seen) best.set(batch.frame[i], { t: batch.t[i], raw: out.data[i] });
         else if (out.data[i] > seen.raw) seen.raw = out.data[i];
       }
     }
-    const frames = [...best.values()].sort((a, b) => a.t - b.t).map((f) => ({ t: f.t, score: toScore(f.raw + head.bias) }));
+    const frames = [...best.values()]
+      .sort((a, b) => a.t - b.t)
+      .map((f) => ({ t: f.t, score: toScore(f.raw + head.bias) }));
     return { video: this.toVideo(video), frames, threshold: head.concept.threshold };
   }
 
@@ -215,7 +239,8 @@ export class VideoService {
   async remove(scope: Scope, id: string): Promise<void> {
     await this.locks.run(keyOf(scope), async () => {
       const video = await this.find(scope, id);
-      // The commit point: from here the video is gone for readers; a crash leaves `deleting`, finished at the next start.
+      // The commit point: from here the video is gone for readers; a crash leaves `deleting`, finished at the next
+      // start.
       await this.store.save({ ...video, status: 'deleting', updatedAt: new Date().toISOString() });
       await this.purge(scope, id);
     });
@@ -239,7 +264,10 @@ export class VideoService {
     await this.store.deleteRow(scope, id);
   }
 
-  /** Takes a video out of the queue, or stops its job here and waits until it has stopped (one running elsewhere sees the deletion in its row). */
+  /**
+   * Takes a video out of the queue, or stops its job here and waits until it has stopped (one running elsewhere sees
+   * the deletion in its row).
+   */
   private async cancel(scope: Scope, id: string): Promise<void> {
     await this.jobs.remove({ ...scope, id });
     const running = this.running.get(keyOf(scope, id));
@@ -257,7 +285,8 @@ export class VideoService {
 
   private toVideo(r: VideoRecord): Video {
     const live = this.running.get(keyOf(r, r.id));
-    const progress = r.status === 'ready' ? 1 : live ? Math.min(0.999, Math.round((live.t / r.durationS) * 1000) / 1000) : 0;
+    const progress =
+      r.status === 'ready' ? 1 : live ? Math.min(0.999, Math.round((live.t / r.durationS) * 1000) / 1000) : 0;
     return {
       id: r.id,
       status: r.status as Video['status'],
@@ -301,7 +330,12 @@ export class VideoService {
     const started = performance.now();
     const after = await this.store.lastFrame(scope, id);
     if (after) Object.assign(job, { frames: after.frame + 1, t: after.t });
-    await this.store.save({ ...record, status: 'processing', attempts: record.attempts + 1, updatedAt: new Date().toISOString() });
+    await this.store.save({
+      ...record,
+      status: 'processing',
+      attempts: record.attempts + 1,
+      updatedAt: new Date().toISOString(),
+    });
     const { detector, index } = this.options;
     let source: { path: string; release(): Promise<void> } | undefined;
     try {
@@ -328,14 +362,31 @@ export class VideoService {
       if (frames === 0) throw new DecodeError('no frame could be decoded');
       if (job.abort.signal.aborted) return;
       if (await this.deleted(scope, id)) return void (await this.store.deleteFrames(scope, id));
-      await this.store.save({ ...record, status: 'ready', frames, attempts: record.attempts + 1, updatedAt: new Date().toISOString() });
+      await this.store.save({
+        ...record,
+        status: 'ready',
+        frames,
+        attempts: record.attempts + 1,
+        updatedAt: new Date().toISOString(),
+      });
       await this.store.removeSource(scope, id);
       const seconds = (performance.now() - started) / 1000;
-      this.log.info({ video: id, frames, seconds: Math.round(seconds * 10) / 10, realtime: Math.round((record.durationS / seconds) * 10) / 10 }, 'video indexed');
+      this.log.info(
+        {
+          video: id,
+          frames,
+          seconds: Math.round(seconds * 10) / 10,
+          realtime: Math.round((record.durationS / seconds) * 10) / 10,
+        },
+        'video indexed',
+      );
     } catch (err) {
       // Stopped for a deletion or a shutdown: the deletion cleans up, a restart resumes.
       if (job.abort.signal.aborted) return;
-      const reason = err instanceof DecodeError ? err.message : `indexing failed: ${err instanceof Error ? err.message : String(err)}`;
+      const reason =
+        err instanceof DecodeError
+          ? err.message
+          : `indexing failed: ${err instanceof Error ? err.message : String(err)}`;
       this.log.error({ err, video: id }, 'video indexing failed');
       await this.fail({ ...record, attempts: record.attempts + 1 }, reason);
     } finally {
@@ -347,6 +398,12 @@ export class VideoService {
   private async fail(record: VideoRecord, reason: string): Promise<void> {
     await this.store.deleteFrames(record, record.id);
     await this.store.removeSource(record, record.id);
-    await this.store.save({ ...record, status: 'failed', frames: 0, error: reason, updatedAt: new Date().toISOString() });
+    await this.store.save({
+      ...record,
+      status: 'failed',
+      frames: 0,
+      error: reason,
+      updatedAt: new Date().toISOString(),
+    });
   }
 }

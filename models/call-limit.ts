@@ -18,7 +18,11 @@ export class CallLimit {
       return this.releaser();
     }
     if (this.waiting.length >= this.maxQueue) {
-      throw new ModelError('model_unavailable', `the model is busy: ${this.active} calls running and ${this.waiting.length} waiting`, 1);
+      throw new ModelError(
+        'model_unavailable',
+        `the model is busy: ${this.active} calls running and ${this.waiting.length} waiting`,
+        1,
+      );
     }
     await new Promise<void>((resolve, reject) => {
       const grant = () => {

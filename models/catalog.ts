@@ -78,7 +78,10 @@ export interface TransformersClipEntry extends Common {
   dtype: 'fp32' | 'fp16' | 'q8';
 }
 
-/** A small multimodal chat model (VLM) run locally through transformers.js: the fallback when no VLM server is configured. */
+/**
+ * A small multimodal chat model (VLM) run locally through transformers.js: the fallback when no VLM server is
+ * configured.
+ */
 export interface TransformersVlmEntry extends Common {
   kind: 'transformers-vlm';
   /** Hugging Face repo id the folder mirrors. */
@@ -104,7 +107,9 @@ const TRANSFORMERS_JS_FILES = [
   'onnx/text_model.onnx',
 ];
 
-/** What transformers.js reads for an Idefics3/SmolVLM model at dtype q8 (the chat template is in tokenizer_config.json). */
+/**
+ * What transformers.js reads for an Idefics3/SmolVLM model at dtype q8 (the chat template is in tokenizer_config.json).
+ */
 const SMOLVLM_FILES = [
   'config.json',
   'generation_config.json',
@@ -201,7 +206,8 @@ export const catalog: CatalogEntry[] = [
   {
     kind: 'transformers-vlm',
     folder: 'smolvlm-256m-instruct',
-    description: 'SmolVLM-256M-Instruct (transformers.js ONNX export, q8): the smallest local VLM, several images per prompt',
+    description:
+      'SmolVLM-256M-Instruct (transformers.js ONNX export, q8): the smallest local VLM, several images per prompt',
     license: 'Apache-2.0',
     repo: 'HuggingFaceTB/SmolVLM-256M-Instruct',
     dtype: SMOLVLM_DTYPE,

@@ -19,7 +19,18 @@ export interface LinearClassifier {
 }
 
 /** Ops between the matrix product and the logits that keep one value per class. */
-const PASS_THROUGH = new Set(['Add', 'QLinearAdd', 'DequantizeLinear', 'QuantizeLinear', 'Identity', 'Flatten', 'Reshape', 'Squeeze', 'Cast', 'Softmax']);
+const PASS_THROUGH = new Set([
+  'Add',
+  'QLinearAdd',
+  'DequantizeLinear',
+  'QuantizeLinear',
+  'Identity',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Cast',
+  'Softmax',
+]);
 
 export async function readClassifier(modelPath: string, logits: string): Promise<LinearClassifier> {
   const graph = onnx.ModelProto.decode(await fs.readFile(modelPath)).graph;
@@ -118,7 +129,9 @@ function toFloat(t: Tensor): Float32Array {
     case UINT8:
       return raw ? Float32Array.from(raw) : Float32Array.from(t.int32Data ?? []);
     case INT8:
-      return raw ? Float32Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.length)) : Float32Array.from(t.int32Data ?? []);
+      return raw
+        ? Float32Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.length))
+        : Float32Array.from(t.int32Data ?? []);
     default:
       throw new Error(`tensor "${t.name}" has unsupported data type ${t.dataType}`);
   }

@@ -79,7 +79,11 @@ export async function loadClip(modelsDir: string, entry: TransformersClipEntry):
   const textOutput = siglip ? 'pooler_output' : 'text_embeds';
   // SigLIP was trained on text padded to a fixed 64 tokens; CLIP pools the EOS token, so any padding works.
   const tokenizeOptions = siglip
-    ? { padding: 'max_length' as const, max_length: config.text_config?.max_position_embeddings ?? 64, truncation: true }
+    ? {
+        padding: 'max_length' as const,
+        max_length: config.text_config?.max_position_embeddings ?? 64,
+        truncation: true,
+      }
     : { padding: true, truncation: true };
 
   async function embedText(texts: string[]): Promise<Float32Array[]> {

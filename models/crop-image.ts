@@ -10,14 +10,26 @@ const ZOOM_SIDE = 384;
 function zoomed(image: DecodedImage, region: PixelBox, zoom: Zoom, flip: boolean): DecodedImage {
   const s = Math.min(1, ZOOM_SIDE / Math.max(region.w, region.h));
   const frame = { x: 0, y: 0, w: Math.max(1, Math.round(region.w * s)), h: Math.max(1, Math.round(region.h * s)) };
-  const canvas: TensorCanvas = { data: new Float32Array(frame.w * frame.h * 3), offset: 0, width: frame.w, height: frame.h, layout: 'nhwc', bgr: false, gain: [1, 1, 1], bias: [0, 0, 0] };
+  const canvas: TensorCanvas = {
+    data: new Float32Array(frame.w * frame.h * 3),
+    offset: 0,
+    width: frame.w,
+    height: frame.h,
+    layout: 'nhwc',
+    bgr: false,
+    gain: [1, 1, 1],
+    bias: [0, 0, 0],
+  };
   fillCanvas(canvas, meanColour(image, region));
   const draw = zoomDraw(region, zoom, { src: region, dst: frame });
   if (draw) drawRegion(image, draw.from, canvas, draw.to, flip);
   return { data: Uint8Array.from(canvas.data, (v) => Math.round(v)), width: frame.w, height: frame.h };
 }
 
-/** The crop's box clamped to the image (rounded to whole pixels), mirrored left-right when `flip` is set, zoomed out when `zoom` is. */
+/**
+ * The crop's box clamped to the image (rounded to whole pixels), mirrored left-right when `flip` is set, zoomed out
+ * when `zoom` is.
+ */
 export function cropImage({ image, box, flip, zoom }: Crop): DecodedImage {
   const x0 = clamp(Math.round(box?.x ?? 0), 0, image.width);
   const y0 = clamp(Math.round(box?.y ?? 0), 0, image.height);

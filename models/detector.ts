@@ -30,11 +30,14 @@ export class YoloxDetector implements ObjectDetector {
   static async load(modelsDir: string, entry: OnnxDetectorEntry): Promise<YoloxDetector> {
     const modelPath = modelFile(modelsDir, entry.folder, entry.model);
     const labels = await readLabels(modelFile(modelsDir, entry.folder, entry.labels));
-    // A lane of its own runs it beside the scanner; one thread, as YOLOX-nano runs no faster on two (13.5 vs 14.4 ms here).
+    // A lane of its own runs it beside the scanner; one thread, as YOLOX-nano runs no faster on two (13.5 vs 14.4 ms
+    // here).
     const session = await createSession(modelPath, { threads: 1, lanes: ['detector'], reuseMemory: true });
     if (!session.inputNames.includes(entry.input) || !session.outputNames.includes(entry.output)) {
       await session.release();
-      throw new Error(`${modelPath}: expected input "${entry.input}" and output "${entry.output}", found ${session.inputNames} / ${session.outputNames}`);
+      throw new Error(
+        `${modelPath}: expected input "${entry.input}" and output "${entry.output}", found ${session.inputNames} / ${session.outputNames}`,
+      );
     }
     return new YoloxDetector(entry, session, labels);
   }
@@ -42,7 +45,8 @@ export class YoloxDetector implements ObjectDetector {
   async detect(image: DecodedImage, options: DetectOptions = {}): Promise<Detection[]> {
     const { minScore = 0.25, maxDetections = 20 } = options;
     if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be in [0, 1], got ${minScore}`);
-    if (!Number.isInteger(maxDetections) || maxDetections < 0) throw new Error(`maxDetections must be a non-negative integer, got ${maxDetections}`);
+    if (!Number.isInteger(maxDetections) || maxDetections < 0)
+      throw new Error(`maxDetections must be a non-negative integer, got ${maxDetections}`);
     checkImage(image);
 
     // Letterbox: scale to fit, top-left, pad the rest.
@@ -51,7 +55,16 @@ export class YoloxDetector implements ObjectDetector {
     const w = Math.max(1, Math.round(image.width * r));
     const h = Math.max(1, Math.round(image.height * r));
     const data = inputBuffer(3 * size * size);
-    const canvas = { data, offset: 0, width: size, height: size, layout: 'nchw', bgr: this.entry.channels === 'bgr', gain: [1, 1, 1], bias: [0, 0, 0] } as const;
+    const canvas = {
+      data,
+      offset: 0,
+      width: size,
+      height: size,
+      layout: 'nchw',
+      bgr: this.entry.channels === 'bgr',
+      gain: [1, 1, 1],
+      bias: [0, 0, 0],
+    } as const;
     fillCanvas(canvas, [padValue, padValue, padValue]);
     await drawScaled(image, canvas, { x: 0, y: 0, w, h });
 
@@ -72,7 +85,9 @@ export class YoloxDetector implements ObjectDetector {
     const cols = 5 + this.labels.length;
     const cells = STRIDES.reduce((n, s) => n + (size / s) ** 2, 0);
     if (out.dims.length !== 3 || out.dims[1] !== cells || out.dims[2] !== cols) {
-      throw new Error(`${this.name}: output [${out.dims}] does not match ${cells} cells x (5 + ${this.labels.length} labels)`);
+      throw new Error(
+        `${this.name}: output [${out.dims}] does not match ${cells} cells x (5 + ${this.labels.length} labels)`,
+      );
     }
     const d = out.data as Float32Array;
     const found: Detection[] = [];
@@ -91,7 +106,11 @@ export class YoloxDetector implements ObjectDetector {
           const cy = (d[o + 1] + gy) * s;
           const bw = Math.exp(d[o + 2]) * s;
           const bh = Math.exp(d[o + 3]) * s;
-          const box = clipBox({ x: (cx - bw / 2) / sx, y: (cy - bh / 2) / sy, w: bw / sx, h: bh / sy }, image.width, image.height);
+          const box = clipBox(
+            { x: (cx - bw / 2) / sx, y: (cy - bh / 2) / sy, w: bw / sx, h: bh / sy },
+            image.width,
+            image.height,
+          );
           if (box) found.push({ box, label: this.labels[cls], score });
         }
       }

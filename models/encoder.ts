@@ -44,9 +44,13 @@ export class OnnxImageEncoder implements ImageEncoder {
   /** `algebra` runs the region scanner's pooling (entries with a feature map). */
   static async load(modelsDir: string, entry: OnnxEncoderEntry, algebra: LinearAlgebra): Promise<OnnxImageEncoder> {
     const modelPath = modelFile(modelsDir, entry.folder, entry.model);
-    const labels = entry.classifier ? await readLabels(modelFile(modelsDir, entry.folder, entry.classifier.labels)) : undefined;
+    const labels = entry.classifier
+      ? await readLabels(modelFile(modelsDir, entry.folder, entry.classifier.labels))
+      : undefined;
     const { featureMap } = entry;
-    const model = featureMap ? withFeatureMap(readFileSync(modelPath), entry.input, featureMap.output, entry.dim) : modelPath;
+    const model = featureMap
+      ? withFeatureMap(readFileSync(modelPath), entry.input, featureMap.output, entry.dim)
+      : modelPath;
     // Crops also run on the detector's thread, idle once the proposals are found: two one-thread copies do more
     // per core than one on two threads (MobileNetV2's depthwise layers scale poorly).
     const session = await createSession(model, { reuseMemory: true, lanes: ['models', 'detector'] });
@@ -55,7 +59,9 @@ export class OnnxImageEncoder implements ImageEncoder {
     missing.push(...outputs.filter((n) => !session.outputNames.includes(n)));
     if (missing.length) {
       await session.release();
-      throw new Error(`${modelPath} has no tensor named ${missing.join(', ')} (inputs ${session.inputNames}, outputs ${session.outputNames})`);
+      throw new Error(
+        `${modelPath} has no tensor named ${missing.join(', ')} (inputs ${session.inputNames}, outputs ${session.outputNames})`,
+      );
     }
     return new OnnxImageEncoder(entry, modelPath, session, labels, algebra);
   }
@@ -91,7 +97,8 @@ export class OnnxImageEncoder implements ImageEncoder {
     if (!classifier) return Promise.resolve([]);
     if (!this.bank) {
       this.bank = readClassifier(this.modelPath, classifier.output).then((c) => {
-        if (c.features !== this.dim) throw new Error(`${this.name}: classifier takes ${c.features} features, encoder gives ${this.dim}`);
+        if (c.features !== this.dim)
+          throw new Error(`${this.name}: classifier takes ${c.features} features, encoder gives ${this.dim}`);
         const bank: Float32Array[] = [];
         for (let k = 0; k < c.classes; k++) {
           const row = c.weights.slice(k * c.features, (k + 1) * c.features).map((v) => Math.max(0, v));
@@ -123,7 +130,8 @@ export class OnnxImageEncoder implements ImageEncoder {
       const { input, draws } = this.tensor(crops.slice(i, i + n), regions.slice(i, i + n));
       const batch = this.session.run({ [this.entry.input]: input }, [output], true, draws).then((out) => {
         const data = out[output].data as Float32Array;
-        if (data.length !== n * width) throw new Error(`${this.name}: "${output}" gave ${data.length / n} values per crop, expected ${width}`);
+        if (data.length !== n * width)
+          throw new Error(`${this.name}: "${output}" gave ${data.length / n} values per crop, expected ${width}`);
         return Array.from({ length: n }, (_, k) => data.slice(k * width, (k + 1) * width));
       });
       batch.catch(() => undefined); // rejections surface in Promise.all below, not as unhandled ones
@@ -132,7 +140,9 @@ export class OnnxImageEncoder implements ImageEncoder {
     return (await Promise.all(batches)).flat();
   }
 
-  /** One batch tensor, and how its model thread fills it: every crop resized, flipped, zoomed and normalised into place. */
+  /**
+   * One batch tensor, and how its model thread fills it: every crop resized, flipped, zoomed and normalised into place.
+   */
   private tensor(crops: Crop[], regions: PixelBox[]): { input: ort.Tensor; draws: Draws } {
     const { size, layout } = this.entry;
     const per = 3 * size * size;
@@ -163,7 +173,10 @@ export class OnnxImageEncoder implements ImageEncoder {
       return region;
     });
     const dims = layout === 'nchw' ? [crops.length, 3, size, size] : [crops.length, size, size, 3];
-    return { input: new ort.Tensor('float32', data, dims), draws: { input: this.entry.input, canvas, pixels, regions: drawn } };
+    return {
+      input: new ort.Tensor('float32', data, dims),
+      draws: { input: this.entry.input, canvas, pixels, regions: drawn },
+    };
   }
 
   /** Which source rectangle lands where in the square input, per the entry's resize policy. */

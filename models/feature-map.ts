@@ -35,7 +35,12 @@ export function withFeatureMap(bytes: Uint8Array, input: string, output: string,
     ...(graph.output ?? []),
     onnx.ValueInfoProto.create({
       name: output,
-      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'n' }, { dimValue: channels }, { dimParam: 'fh' }, { dimParam: 'fw' }] } } },
+      type: {
+        tensorType: {
+          elemType: onnx.TensorProto.DataType.FLOAT,
+          shape: { dim: [{ dimParam: 'n' }, { dimValue: channels }, { dimParam: 'fh' }, { dimParam: 'fw' }] },
+        },
+      },
     }),
   ];
   return onnx.ModelProto.encode(model).finish();
@@ -55,7 +60,8 @@ function coverage(image: DecodedImage, regions: PixelBox[], h: number, w: number
     const v1 = ((r.y + r.h) / image.height) * h;
     for (let y = Math.floor(v0); y < Math.min(h, Math.ceil(v1)); y++) {
       const fy = Math.min(v1, y + 1) - Math.max(v0, y);
-      for (let x = Math.floor(u0); x < Math.min(w, Math.ceil(u1)); x++) data[i * cells + y * w + x] = fy * (Math.min(u1, x + 1) - Math.max(u0, x));
+      for (let x = Math.floor(u0); x < Math.min(w, Math.ceil(u1)); x++)
+        data[i * cells + y * w + x] = fy * (Math.min(u1, x + 1) - Math.max(u0, x));
     }
   });
   return { data, rows: regions.length, cols: cells };
@@ -88,18 +94,23 @@ export class FeatureMapScanner implements RegionScanner {
     checkImage(image);
     const regions = boxes.map((b) => cropRegion(image, b));
     const { map, c, h, w } = await this.featureMap(image);
-    return normalizeRows(await this.algebra.mulTransposed(coverage(image, regions, h, w), { data: map, rows: c, cols: h * w }));
+    return normalizeRows(
+      await this.algebra.mulTransposed(coverage(image, regions, h, w), { data: map, rows: c, cols: h * w }),
+    );
   }
 
   private async featureMap(image: DecodedImage): Promise<{ map: Float32Array; c: number; h: number; w: number }> {
     const { side, stride, output } = this.spec;
-    const fit = (n: number) => Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
-    const w = fit(image.width);
-    const h = fit(image.height);
+    const toStride = (n: number) =>
+      Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
+    const w = toStride(image.width);
+    const h = toStride(image.height);
     const data = inputBuffer(3 * w * h);
     await drawScaled(image, { ...inputCanvas(this.entry, w, h), data, offset: 0 }, { x: 0, y: 0, w, h });
     const dims = this.entry.layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
-    const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output], true))[output];
+    const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output], true))[
+      output
+    ];
     const [, c, fh, fw] = out.dims;
     return { map: out.data as Float32Array, c, h: fh, w: fw };
   }

@@ -20,12 +20,28 @@ export interface Draws {
   canvas: Omit<TensorCanvas, 'data' | 'offset'>;
   pixels: Uint8Array;
   /** `fill`: a rectangle of the canvas painted one colour before the region is drawn (a zoomed-out view's frame). */
-  regions: { at: number; width: number; height: number; src: PixelBox; dst: PixelBox; flip: boolean; offset: number; fill?: { rect: PixelBox; rgb: [number, number, number] } }[];
+  regions: {
+    at: number;
+    width: number;
+    height: number;
+    src: PixelBox;
+    dst: PixelBox;
+    flip: boolean;
+    offset: number;
+    fill?: { rect: PixelBox; rgb: [number, number, number] };
+  }[];
 }
 
 export type Call =
   | { op: 'open'; model: string | Uint8Array; threads: number; arena: boolean }
-  | { op: 'run'; session: number; feeds: Record<string, WireTensor>; fetches?: string[]; handBack?: boolean; draws?: Draws }
+  | {
+      op: 'run';
+      session: number;
+      feeds: Record<string, WireTensor>;
+      fetches?: string[];
+      handBack?: boolean;
+      draws?: Draws;
+    }
   | { op: 'release'; session: number };
 
 export type Request = Call & { id: number };
@@ -39,7 +55,12 @@ export type Reply =
 /** Buffers that can move instead of being copied: only those that a tensor owns whole. */
 export function movable(tensors: Record<string, WireTensor>): ArrayBuffer[] {
   return Object.values(tensors).flatMap(({ data }) =>
-    ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer] : [],
+    ArrayBuffer.isView(data) &&
+    data.buffer instanceof ArrayBuffer &&
+    data.byteOffset === 0 &&
+    data.byteLength === data.buffer.byteLength
+      ? [data.buffer]
+      : [],
   );
 }
 
@@ -58,7 +79,10 @@ function open(model: string | Uint8Array, threads: number, arena: boolean): Prom
   });
 }
 
-async function answer(sessions: Map<number, ort.InferenceSession>, req: Request): Promise<{ reply: Reply; transfer?: ArrayBuffer[] }> {
+async function answer(
+  sessions: Map<number, ort.InferenceSession>,
+  req: Request,
+): Promise<{ reply: Reply; transfer?: ArrayBuffer[] }> {
   if (req.op === 'open') {
     const session = await open(req.model, req.threads, req.arena);
     sessions.set(req.id, session);
@@ -82,11 +106,17 @@ async function answer(sessions: Map<number, ort.InferenceSession>, req: Request)
       drawSource({ image, src: r.src }, at, r.dst, r.flip);
     }
   }
-  const feeds = Object.fromEntries(Object.entries(req.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]));
+  const feeds = Object.fromEntries(
+    Object.entries(req.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as never, t.dims)]),
+  );
   const out = await session.run(feeds, req.fetches ?? session.outputNames);
-  const outputs = Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, data: t.data, dims: t.dims }]));
+  const outputs = Object.fromEntries(
+    Object.entries(out).map(([name, t]) => [name, { type: t.type, data: t.data, dims: t.dims }]),
+  );
   // Back to the caller for its next input: left here, it would wait for this thread's rare collections.
-  const inputs = req.handBack ? [...movable(req.feeds), ...(req.draws ? [req.draws.pixels.buffer as ArrayBuffer] : [])] : [];
+  const inputs = req.handBack
+    ? [...movable(req.feeds), ...(req.draws ? [req.draws.pixels.buffer as ArrayBuffer] : [])]
+    : [];
   return { reply: { id: req.id, outputs, inputs }, transfer: [...movable(outputs), ...inputs] };
 }
 

@@ -7,11 +7,17 @@ const { onnx } = onnxProto;
 const tensorInfo = (name: string, dims: string[]) =>
   onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } },
+    type: {
+      tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((dimParam) => ({ dimParam })) } },
+    },
   });
 
 /** A one-node ONNX graph: onnxruntime's kernels run dense algebra ~100x faster than loops in JavaScript. */
-function oneNodeModel(node: onnxProto.onnx.INodeProto, inputs: onnxProto.onnx.IValueInfoProto[], output: onnxProto.onnx.IValueInfoProto): Uint8Array {
+function oneNodeModel(
+  node: onnxProto.onnx.INodeProto,
+  inputs: onnxProto.onnx.IValueInfoProto[],
+  output: onnxProto.onnx.IValueInfoProto,
+): Uint8Array {
   const graph = onnx.GraphProto.create({ name: node.opType ?? 'op', node: [node], input: inputs, output: [output] });
   const opsetImport = [{ version: 13 }, { domain: 'com.microsoft', version: 1 }];
   return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 7, opsetImport, graph })).finish();
@@ -66,7 +72,8 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
     const data = out.b!.data as Float32Array;
     return matrices.map((m, b) => {
       const inv = new Float32Array(m.rows * m.rows);
-      for (let i = 0; i < m.rows; i++) inv.set(data.subarray(b * n * n + i * n, b * n * n + i * n + m.rows), i * m.rows);
+      for (let i = 0; i < m.rows; i++)
+        inv.set(data.subarray(b * n * n + i * n, b * n * n + i * n + m.rows), i * m.rows);
       return { data: inv, rows: m.rows, cols: m.rows };
     });
   }

@@ -10,11 +10,15 @@ import type { OpenAiVlmOptions } from './vlm-openai.js';
 
 function entryFor(folder: string): CatalogEntry {
   const entry = catalogEntry(folder);
-  if (!entry) throw new Error(`unknown model "${folder}"; the catalog knows ${catalog.map((e) => e.folder).join(', ')}`);
+  if (!entry)
+    throw new Error(`unknown model "${folder}"; the catalog knows ${catalog.map((e) => e.folder).join(', ')}`);
   return entry;
 }
 
-/** The image encoder in `modelsDir/folder`; CLIP/SigLIP ones also implement TextEncoder. `algebra` serves its region scanner, if it has one. */
+/**
+ * The image encoder in `modelsDir/folder`; CLIP/SigLIP ones also implement TextEncoder. `algebra` serves its region
+ * scanner, if it has one.
+ */
 export async function loadEncoder(modelsDir: string, folder: string, algebra: LinearAlgebra): Promise<ImageEncoder> {
   const entry = entryFor(folder);
   switch (entry.kind) {
@@ -32,12 +36,19 @@ export async function loadEncoder(modelsDir: string, folder: string, algebra: Li
 
 export async function loadDetector(modelsDir: string, folder: string): Promise<ObjectDetector> {
   const entry = entryFor(folder);
-  if (entry.kind !== 'onnx-detector') throw new Error(`model "${folder}" (kind ${entry.kind}) is not an object detector`);
+  if (entry.kind !== 'onnx-detector')
+    throw new Error(`model "${folder}" (kind ${entry.kind}) is not an object detector`);
   return YoloxDetector.load(modelsDir, entry);
 }
 
-/** Which VLM to use and how to call it: the server client's own options (an empty `url`: the local model), plus what the local model needs. */
-export type VlmSettings = Pick<OpenAiVlmOptions, 'url' | 'model' | 'apiKey' | 'timeoutMs' | 'retries' | 'concurrency'> & {
+/**
+ * Which VLM to use and how to call it: the server client's own options (an empty `url`: the local model), plus what the
+ * local model needs.
+ */
+export type VlmSettings = Pick<
+  OpenAiVlmOptions,
+  'url' | 'model' | 'apiKey' | 'timeoutMs' | 'retries' | 'concurrency'
+> & {
   modelsDir: string;
   device: 'cpu' | 'cuda';
 };
@@ -55,11 +66,15 @@ export async function openVlm(s: VlmSettings): Promise<VisionLanguageModel> {
   const entry = catalogEntry(folder);
   if (entry?.kind !== 'transformers-vlm') {
     const local = catalog.filter((e) => e.kind === 'transformers-vlm').map((e) => e.folder);
-    throw new Error(`NOMEN_VLM_MODEL "${folder}" is not a local VLM of the catalog (${local.join(', ')}); for a VLM server set NOMEN_VLM_URL too`);
+    throw new Error(
+      `NOMEN_VLM_MODEL "${folder}" is not a local VLM of the catalog (${local.join(', ')}); for a VLM server set NOMEN_VLM_URL too`,
+    );
   }
   const dir = path.resolve(s.modelsDir, folder);
   if (!existsSync(dir)) {
-    return new NoVlm(`no multimodal model: NOMEN_VLM_URL is not set and ${dir} does not exist (npm run fetch-models ${folder})`);
+    return new NoVlm(
+      `no multimodal model: NOMEN_VLM_URL is not set and ${dir} does not exist (npm run fetch-models ${folder})`,
+    );
   }
   // Lazy: transformers.js is heavy and only the local model needs it here.
   const { LocalVlm } = await import('./vlm-local.js');

@@ -32,7 +32,12 @@ export interface Session {
    * being copied; those taken from inputBuffer() or pixelBuffer() come back to them afterwards. `draws`:
    * regions the model's thread draws into one of the feeds first.
    */
-  run(feeds: Record<string, ort.Tensor>, fetches?: string[], handOver?: boolean, draws?: Draws): Promise<Record<string, ort.Tensor>>;
+  run(
+    feeds: Record<string, ort.Tensor>,
+    fetches?: string[],
+    handOver?: boolean,
+    draws?: Draws,
+  ): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -100,7 +105,11 @@ class Lane {
     });
     const fail = (err: Error) => {
       // A lost model thread is not the caller's fault: 503 with Retry-After, and /readyz says so until a restart.
-      this.exited ??= new ModelError('model_unavailable', `a model thread stopped: ${err.message}; the process needs a restart`, 30);
+      this.exited ??= new ModelError(
+        'model_unavailable',
+        `a model thread stopped: ${err.message}; the process needs a restart`,
+        30,
+      );
       lost ??= this.exited;
       for (const job of [this.current, ...this.urgent.splice(0), ...this.deferred.splice(0)]) job?.reject(this.exited);
       this.current = undefined;
@@ -202,7 +211,9 @@ const fromWire = (t: WireTensor) => new ort.Tensor(t.type, t.data as never, t.di
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
   const names = options.lanes ?? ['models'];
   const threads = Math.min(options.threads ?? Math.max(1, Math.floor(threadCount() / names.length)), threadCount());
-  const opened = await Promise.allSettled(names.map((name) => openIn(name, model, threads, options.reuseMemory ?? false)));
+  const opened = await Promise.allSettled(
+    names.map((name) => openIn(name, model, threads, options.reuseMemory ?? false)),
+  );
   const copies = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) {

@@ -69,7 +69,10 @@ function axis(from: number, len: number, out: number, limit: number): Axis {
   }
   // A fixed tap count per axis (zero-padded) lets the loops below be unrolled; shift windows that would
   // run past the image so every index read is valid.
-  const taps = Math.min(limit, counts.reduce((m, v) => Math.max(m, v), 2));
+  const taps = Math.min(
+    limit,
+    counts.reduce((m, v) => Math.max(m, v), 2),
+  );
   const a: Axis = { taps, start: new Int32Array(out), weights: new Float32Array(out * taps), min: limit, max: 0 };
   for (let i = 0; i < out; i++) {
     const start = Math.min(starts[i], limit - taps);
@@ -111,7 +114,11 @@ function level(image: DecodedImage, n: number): DecodedImage {
 }
 
 /** Fills `rect` of the canvas (all of it by default) with one RGB colour: letterbox padding, a zoomed view's frame. */
-export function fillCanvas(canvas: TensorCanvas, rgb: readonly [number, number, number], rect: PixelBox = { x: 0, y: 0, w: canvas.width, h: canvas.height }): void {
+export function fillCanvas(
+  canvas: TensorCanvas,
+  rgb: readonly [number, number, number],
+  rect: PixelBox = { x: 0, y: 0, w: canvas.width, h: canvas.height },
+): void {
   const { data, offset, width, height, layout, bgr, gain, bias } = canvas;
   const plane = width * height;
   const v = [0, 1, 2].map((c) => rgb[c] * gain[c] + bias[c]);
@@ -141,7 +148,10 @@ export function writer(canvas: TensorCanvas, flip = false): Writer {
   return { out: canvas.data, dx: flip ? -step : step, oR, oG: channel, oB, gR, gG, gB, bR, bG, bB };
 }
 
-/** The pixels a region is drawn from (a pyramid level, or the part of one that the region reads), and the region in them. */
+/**
+ * The pixels a region is drawn from (a pyramid level, or the part of one that the region reads), and the region in
+ * them.
+ */
 export interface RegionSource {
   image: DecodedImage;
   src: PixelBox;
@@ -167,21 +177,33 @@ export function readRect({ image, src }: RegionSource): { x0: number; y0: number
   return { x0, y0, x1, y1 };
 }
 
-/** Copies what drawing `source` reads (`rect`) into `out` at byte `at`: a source of its own that draws the same pixels. */
+/**
+ * Copies what drawing `source` reads (`rect`) into `out` at byte `at`: a source of its own that draws the same pixels.
+ */
 export function cutRegion(source: RegionSource, out: Uint8Array, at: number, rect = readRect(source)): RegionSource {
   const { x0, y0, x1, y1 } = rect;
   const { image, src } = source;
   const width = x1 - x0;
   const row = width * 3;
-  for (let y = y0; y < y1; y++) out.set(image.data.subarray((y * image.width + x0) * 3, (y * image.width + x1) * 3), at + (y - y0) * row);
-  return { image: { data: out.subarray(at, at + row * (y1 - y0)), width, height: y1 - y0 }, src: { x: src.x - x0, y: src.y - y0, w: src.w, h: src.h } };
+  for (let y = y0; y < y1; y++)
+    out.set(image.data.subarray((y * image.width + x0) * 3, (y * image.width + x1) * 3), at + (y - y0) * row);
+  return {
+    image: { data: out.subarray(at, at + row * (y1 - y0)), width, height: y1 - y0 },
+    src: { x: src.x - x0, y: src.y - y0, w: src.w, h: src.h },
+  };
 }
 
 /**
  * Resamples `src` (image pixels, fractional allowed, inside the image) onto the integer rectangle `dst`
  * of the canvas, mirrored left-right when `flip`. Treats the image's pixels as immutable (pyramid cache).
  */
-export function drawRegion(image: DecodedImage, src: PixelBox, canvas: TensorCanvas, dst: PixelBox, flip = false): void {
+export function drawRegion(
+  image: DecodedImage,
+  src: PixelBox,
+  canvas: TensorCanvas,
+  dst: PixelBox,
+  flip = false,
+): void {
   drawSource(regionSource(image, src, dst), canvas, dst, flip);
 }
 

@@ -23,4 +23,3 @@ export async function drawScaled(image: DecodedImage, canvas: TensorCanvas, dst:
     }
   }
 }
-

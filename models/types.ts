@@ -14,7 +14,9 @@ export interface PixelBox {
 }
 
 /** One input of a batched embedding call: a region of an image (whole image when box is absent). */
-/** A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour (models/zoom.ts). */
+/**
+ * A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour (models/zoom.ts).
+ */
 export interface Zoom {
   factor: number;
   x: number;
@@ -74,14 +76,19 @@ export interface LinearAlgebra {
   dispose(): Promise<void>;
 }
 
-/** Cheap approximate vectors for many windows of one photo (one forward pass): for ranking candidate regions, not for decisions. */
+/**
+ * Cheap approximate vectors for many windows of one photo (one forward pass): for ranking candidate regions, not for
+ * decisions.
+ */
 export interface RegionScanner {
   /** One L2-normalised row per box. */
   scan(image: DecodedImage, boxes: PixelBox[]): Promise<Matrix>;
 }
 
 /** One part of a chat message's content, in the OpenAI chat-completions shape; images travel as data URLs. */
-export type ChatPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
+export type ChatPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: string } };
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';

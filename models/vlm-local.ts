@@ -115,10 +115,16 @@ export class LocalVlm implements VisionLanguageModel {
     try {
       await call.slot(this.limit);
       const { conversation, images } = await toPrompt(messages);
-      const prompt = processor.apply_chat_template(conversation, { add_generation_prompt: true, tokenize: false }) as string;
+      const prompt = processor.apply_chat_template(conversation, {
+        add_generation_prompt: true,
+        tokenize: false,
+      }) as string;
       // One 512 px tile per image rather than a grid of them: several times fewer tokens on a CPU. The
       // processor fails without an image, so a text-only chat is only tokenised (what it does for the text).
-      const inputs = images.length > 0 ? await processor(prompt, images, { do_image_splitting: false }) : processor.tokenizer!(prompt);
+      const inputs =
+        images.length > 0
+          ? await processor(prompt, images, { do_image_splitting: false })
+          : processor.tokenizer!(prompt);
       // The streamer's callback feeds this generator through a small queue: generate() runs on its own.
       const pieces: string[] = [];
       let said = false;
@@ -163,7 +169,8 @@ export class LocalVlm implements VisionLanguageModel {
       // Generation ends at the end token or at the budget; the sequences hold the prompt and every generated token.
       return sequences.dims[1] - inputs.input_ids.dims[1] >= maxTokens ? 'length' : 'stop';
     } catch (e) {
-      if (call.timedOut) throw new ModelError('model_timeout', `${this.name} did not answer within ${this.options.timeoutMs} ms`);
+      if (call.timedOut)
+        throw new ModelError('model_timeout', `${this.name} did not answer within ${this.options.timeoutMs} ms`);
       if (call.abandoned || e instanceof ModelError) throw e;
       throw new ModelError('model_unavailable', `${this.name} failed: ${(e as Error).message}`, 1);
     } finally {
@@ -203,7 +210,9 @@ export class LocalVlm implements VisionLanguageModel {
       ]);
       return { processor, model };
     } catch (e) {
-      throw new Error(`local VLM ${entry.folder} could not be loaded from ${dir} (${(e as Error).message}); install it with: npm run fetch-models ${entry.folder}`);
+      throw new Error(
+        `local VLM ${entry.folder} could not be loaded from ${dir} (${(e as Error).message}); install it with: npm run fetch-models ${entry.folder}`,
+      );
     }
   }
 }

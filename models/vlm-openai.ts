@@ -46,7 +46,11 @@ const HEALTH_TTL_MS = 10_000;
 
 interface Completion {
   model?: string;
-  choices?: { message?: { content?: string | null }; delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: {
+    message?: { content?: string | null };
+    delta?: { content?: string | null };
+    finish_reason?: string | null;
+  }[];
   error?: { message?: string };
 }
 
@@ -89,7 +93,11 @@ export class OpenAiVlm implements VisionLanguageModel {
       const json = (await res.json()) as Completion;
       const choice = json.choices?.[0];
       if (typeof choice?.message?.content !== 'string') throw this.malformed(json);
-      return { text: choice.message.content, model: json.model ?? this.model, finishReason: choice.finish_reason ?? 'stop' };
+      return {
+        text: choice.message.content,
+        model: json.model ?? this.model,
+        finishReason: choice.finish_reason ?? 'stop',
+      };
     } catch (e) {
       throw this.failed(e, call);
     } finally {
@@ -98,7 +106,10 @@ export class OpenAiVlm implements VisionLanguageModel {
   }
 
   /** Returns the finish reason of the last chunk that gave one. */
-  async *stream(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string, string | undefined, undefined> {
+  async *stream(
+    messages: ChatMessage[],
+    options: ChatOptions = {},
+  ): AsyncGenerator<string, string | undefined, undefined> {
     const call = new ModelCall(this.options.timeoutMs, options.signal);
     let finishReason: string | undefined;
     try {
@@ -127,10 +138,17 @@ export class OpenAiVlm implements VisionLanguageModel {
     if (this.checked && Date.now() - this.checked.at < HEALTH_TTL_MS) return this.checked.health;
     let health: ModelHealth;
     try {
-      const res = await fetch(`${this.base}/models`, { headers: this.headers(), signal: AbortSignal.timeout(Math.min(3_000, this.options.timeoutMs)) });
+      const res = await fetch(`${this.base}/models`, {
+        headers: this.headers(),
+        signal: AbortSignal.timeout(Math.min(3_000, this.options.timeoutMs)),
+      });
       const listed = res.ok ? (((await res.json()) as { data?: { id?: string }[] }).data ?? []).map((m) => m.id) : [];
       if (!res.ok) health = { ok: false, detail: `${this.base}/models answered HTTP ${res.status}` };
-      else if (this.model && !listed.includes(this.model)) health = { ok: false, detail: `${this.base} does not serve ${this.model}; it lists ${listed.join(', ') || 'nothing'}` };
+      else if (this.model && !listed.includes(this.model))
+        health = {
+          ok: false,
+          detail: `${this.base} does not serve ${this.model}; it lists ${listed.join(', ') || 'nothing'}`,
+        };
       else health = { ok: true, detail: `ok: ${this.model || listed[0]} at ${this.base}` };
     } catch (e) {
       health = { ok: false, detail: `${this.base} unreachable: ${describeFetchError(e)}` };
@@ -142,10 +160,18 @@ export class OpenAiVlm implements VisionLanguageModel {
   async dispose(): Promise<void> {}
 
   private headers(): Record<string, string> {
-    return { 'content-type': 'application/json', ...(this.options.apiKey && { authorization: `Bearer ${this.options.apiKey}` }) };
+    return {
+      'content-type': 'application/json',
+      ...(this.options.apiKey && { authorization: `Bearer ${this.options.apiKey}` }),
+    };
   }
 
-  private async body(messages: ChatMessage[], options: ChatOptions, stream: boolean, call: ModelCall): Promise<RequestInit> {
+  private async body(
+    messages: ChatMessage[],
+    options: ChatOptions,
+    stream: boolean,
+    call: ModelCall,
+  ): Promise<RequestInit> {
     const payload = {
       ...options.extra,
       model: this.model || (await this.firstListedModel(call)),
@@ -185,9 +211,15 @@ export class OpenAiVlm implements VisionLanguageModel {
         if (res.status !== 429 && res.status < 500) {
           // The server is up and answered; it is this request it refuses.
           this.breaker.success();
-          throw new ModelError('model_rejected', `the model server refused the request: HTTP ${res.status} ${detail}`.trim());
+          throw new ModelError(
+            'model_rejected',
+            `the model server refused the request: HTTP ${res.status} ${detail}`.trim(),
+          );
         }
-        failure = { reason: `HTTP ${res.status} ${detail}`.trim(), retryAfterS: retryAfter(res.headers.get('retry-after')) };
+        failure = {
+          reason: `HTTP ${res.status} ${detail}`.trim(),
+          retryAfterS: retryAfter(res.headers.get('retry-after')),
+        };
       } catch (e) {
         if (e instanceof ModelError) throw e;
         if (call.signal.aborted) {
@@ -201,7 +233,11 @@ export class OpenAiVlm implements VisionLanguageModel {
       const delay = failure.retryAfterS !== undefined ? failure.retryAfterS * 1000 : this.backoff(attempt);
       if (attempt >= this.options.retries || !call.hasTime(delay)) {
         const wait = failure.retryAfterS ?? (this.breaker.state === 'closed' ? 1 : this.breaker.retryAfterS);
-        throw new ModelError('model_unavailable', `the model server ${this.base} failed ${attempt + 1} time(s): ${failure.reason}`, wait);
+        throw new ModelError(
+          'model_unavailable',
+          `the model server ${this.base} failed ${attempt + 1} time(s): ${failure.reason}`,
+          wait,
+        );
       }
       await sleep(delay, undefined, { signal: call.signal });
     }
@@ -223,7 +259,10 @@ export class OpenAiVlm implements VisionLanguageModel {
     if (call.abandoned) return e;
     if (call.timedOut) {
       this.breaker.failure(`no answer within ${this.options.timeoutMs} ms`);
-      return new ModelError('model_timeout', `the model server ${this.base} did not answer within ${this.options.timeoutMs} ms`);
+      return new ModelError(
+        'model_timeout',
+        `the model server ${this.base} did not answer within ${this.options.timeoutMs} ms`,
+      );
     }
     if (e instanceof ModelError) return e;
     this.breaker.failure(describeFetchError(e));

@@ -10,7 +10,10 @@ export function meanColour(image: DecodedImage, region: PixelBox): [number, numb
   const sum = [0, 0, 0];
   let n = 0;
   const [x0, y0] = [Math.floor(region.x), Math.floor(region.y)];
-  const [x1, y1] = [Math.min(image.width, Math.ceil(region.x + region.w)), Math.min(image.height, Math.ceil(region.y + region.h))];
+  const [x1, y1] = [
+    Math.min(image.width, Math.ceil(region.x + region.w)),
+    Math.min(image.height, Math.ceil(region.y + region.h)),
+  ];
   for (let y = y0; y < y1; y++)
     for (let x = x0 + (y % 7); x < x1; x += 7) {
       const o = (y * image.width + x) * 3;
@@ -25,10 +28,19 @@ export function meanColour(image: DecodedImage, region: PixelBox): [number, numb
  * part of it that shows) onto `placement.dst`: which pixels of the image (`from`) go to which whole pixels of
  * the canvas (`to`); undefined when none show. Everything else of `placement.dst` is the region's mean colour.
  */
-export function zoomDraw(region: PixelBox, zoom: Zoom, placement: { src: PixelBox; dst: PixelBox }): { from: PixelBox; to: PixelBox } | undefined {
+export function zoomDraw(
+  region: PixelBox,
+  zoom: Zoom,
+  placement: { src: PixelBox; dst: PixelBox },
+): { from: PixelBox; to: PixelBox } | undefined {
   const { src, dst } = placement;
   const f = zoom.factor;
-  const shown = { x: region.x + (region.w - region.w / f) * zoom.x, y: region.y + (region.h - region.h / f) * zoom.y, w: region.w / f, h: region.h / f };
+  const shown = {
+    x: region.x + (region.w - region.w / f) * zoom.x,
+    y: region.y + (region.h - region.h / f) * zoom.y,
+    w: region.w / f,
+    h: region.h / f,
+  };
   const sx = dst.w / src.w;
   const sy = dst.h / src.h;
   const x0 = Math.round(dst.x + (Math.max(shown.x, src.x) - src.x) * sx);
@@ -40,7 +52,12 @@ export function zoomDraw(region: PixelBox, zoom: Zoom, placement: { src: PixelBo
   const frameX = src.x + (x0 - dst.x) / sx;
   const frameY = src.y + (y0 - dst.y) / sy;
   return {
-    from: { x: region.x + (frameX - shown.x) * f, y: region.y + (frameY - shown.y) * f, w: ((x1 - x0) / sx) * f, h: ((y1 - y0) / sy) * f },
+    from: {
+      x: region.x + (frameX - shown.x) * f,
+      y: region.y + (frameY - shown.y) * f,
+      w: ((x1 - x0) / sx) * f,
+      h: ((y1 - y0) / sy) * f,
+    },
     to: { x: x0, y: y0, w: x1 - x0, h: y1 - y0 },
   };
 }

@@ -33,7 +33,11 @@ export async function benchCaption(b: CaptionBench): Promise<CaptionFigures> {
   const body = JSON.stringify({ user: b.user, image: { data: b.photo.toString('base64') } });
   const caption = async () => {
     const t = performance.now();
-    const res = await fetch(`${b.url}/v1/caption`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${b.key}` } });
+    const res = await fetch(`${b.url}/v1/caption`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${b.key}` },
+    });
     const json = (await res.json()) as { concepts: { named: boolean }[]; timings: Record<string, number> };
     if (!res.ok) throw new Error(`caption: ${res.status} ${JSON.stringify(json)}`);
     return { wall: performance.now() - t, json };

@@ -42,17 +42,35 @@ const image = await decode(sharp(photo));
 const big = await decode(sharp(photo).resize(4000, Math.round((4000 * image.height) / image.width)));
 console.log(`${path.basename(photo)} ${image.width}x${image.height}, threads ${process.env.NOMEN_THREADS ?? 'all'}`);
 
-const canvas: TensorCanvas = { data: new Float32Array(3 * 224 * 224), offset: 0, width: 224, height: 224, layout: 'nchw', bgr: false, gain: [1, 1, 1], bias: [0, 0, 0] };
+const canvas: TensorCanvas = {
+  data: new Float32Array(3 * 224 * 224),
+  offset: 0,
+  width: 224,
+  height: 224,
+  layout: 'nchw',
+  bgr: false,
+  gain: [1, 1, 1],
+  bias: [0, 0, 0],
+};
 const full = { x: 0, y: 0, w: 224, h: 224 };
 const centre = (img: DecodedImage): PixelBox => {
   const side = Math.min(img.width, img.height) * 0.875;
   return { x: (img.width - side) / 2, y: (img.height - side) / 2, w: side, h: side };
 };
 await time('resample: whole photo centre crop -> 224', () => drawRegion(image, centre(image), canvas, full));
-await time('resample: 300 px box -> 224', () => drawRegion(image, { x: 100.5, y: 60.25, w: 300, h: 300 }, canvas, full));
-await time('resample: 150 px box -> 224 (enlarge)', () => drawRegion(image, { x: 100, y: 60, w: 150, h: 150 }, canvas, full));
+await time('resample: 300 px box -> 224', () =>
+  drawRegion(image, { x: 100.5, y: 60.25, w: 300, h: 300 }, canvas, full),
+);
+await time('resample: 150 px box -> 224 (enlarge)', () =>
+  drawRegion(image, { x: 100, y: 60, w: 150, h: 150 }, canvas, full),
+);
 await time('resample: 4000 px photo centre crop -> 224', () => drawRegion(big, centre(big), canvas, full));
-await time('resample: 4000 px incl. building its pyramid', () => drawRegion({ ...big, data: big.data.slice() }, centre(big), canvas, full), 2, 5);
+await time(
+  'resample: 4000 px incl. building its pyramid',
+  () => drawRegion({ ...big, data: big.data.slice() }, centre(big), canvas, full),
+  2,
+  5,
+);
 
 const algebra = await OnnxLinearAlgebra.create();
 const encoder = await loadEncoder(modelsDir, 'mobilenetv2-12-int8', algebra);

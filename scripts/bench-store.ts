@@ -3,7 +3,8 @@
  * temporary store, builds the scalar index, then times user-scoped cosine searches, `loadUser` reads and
  * saves/deletes of one concept.
  *
- *   npx tsx scripts/bench-store.ts [--views 1000000] [--users 100000] [--queries 200] [--batch 50000] [--dim 1280] [--tenant-index]
+ *   npx tsx scripts/bench-store.ts [--views 1000000] [--users 100000] [--queries 200] [--batch 50000] [--dim 1280]
+ * [--tenant-index]
  *
  * Data goes through the store's own arrow conversions straight into the tables (a million saves would
  * measure commits, not reads), in batches, so memory stays at a few hundred MB whatever N is.
@@ -15,7 +16,14 @@ import { pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
 import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
 import { scopeWhere } from '../concepts/sql.js';
-import { CONCEPTS_TABLE, conceptsToArrow, ensureScalarIndexes, type StoredView, VIEWS_TABLE, viewsToArrow } from '../concepts/store-records.js';
+import {
+  CONCEPTS_TABLE,
+  conceptsToArrow,
+  ensureScalarIndexes,
+  type StoredView,
+  VIEWS_TABLE,
+  viewsToArrow,
+} from '../concepts/store-records.js';
 import type { Scope } from '../concepts/types.js';
 
 export interface BenchOptions {
@@ -117,7 +125,15 @@ async function timed(times: number[], run: () => Promise<unknown>): Promise<void
 }
 
 export async function benchStore(options: BenchOptions): Promise<BenchFigures> {
-  const { views, users, dim = 1280, queries = 200, batch = 50_000, tenantIndex = false, log = () => undefined } = options;
+  const {
+    views,
+    users,
+    dim = 1280,
+    queries = 200,
+    batch = 50_000,
+    tenantIndex = false,
+    log = () => undefined,
+  } = options;
   const dir = await mkdtemp(join(tmpdir(), 'nomen-bench-store-'));
   const rnd = xorshift(12345);
   try {
@@ -130,7 +146,9 @@ export async function benchStore(options: BenchOptions): Promise<BenchFigures> {
     const writtenAtMs = Date.now() - 24 * 3_600_000;
     let t = performance.now();
     for (let first = 0; first < users; first += batch) {
-      const records = Array.from({ length: Math.min(batch, users - first) }, (_, i) => conceptRecord(first + i, `c${first + i}`, dim, rnd));
+      const records = Array.from({ length: Math.min(batch, users - first) }, (_, i) =>
+        conceptRecord(first + i, `c${first + i}`, dim, rnd),
+      );
       await conceptsTable.add(conceptsToArrow(records, dim));
     }
     for (let first = 0; first < views; first += batch) {
@@ -152,14 +170,18 @@ export async function benchStore(options: BenchOptions): Promise<BenchFigures> {
         };
       });
       await viewsTable.add(viewsToArrow(rows, dim));
-      log(`loaded ${first + n} views (${((performance.now() - t) / 1000).toFixed(0)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB)`);
+      log(
+        `loaded ${first + n} views (${((performance.now() - t) / 1000).toFixed(0)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB)`,
+      );
     }
     const loadSeconds = (performance.now() - t) / 1000;
 
     t = performance.now();
     await ensureScalarIndexes(conceptsTable);
     await ensureScalarIndexes(viewsTable);
-    if (tenantIndex) for (const table of [conceptsTable, viewsTable]) await table.createIndex('tenant', { config: lancedb.Index.bitmap() });
+    if (tenantIndex)
+      for (const table of [conceptsTable, viewsTable])
+        await table.createIndex('tenant', { config: lancedb.Index.bitmap() });
     const indexSeconds = (performance.now() - t) / 1000;
     const indexes = (await viewsTable.listIndices()).map((i) => `${i.indexType}(${i.columns.join(',')})`);
     log(`indexes ${indexes.join(' ')} built in ${indexSeconds.toFixed(1)} s`);
@@ -174,11 +196,22 @@ export async function benchStore(options: BenchOptions): Promise<BenchFigures> {
 
     const sample = Array.from({ length: queries }, () => Math.floor((rnd() + 0.5) * users));
     const probe = (u: number) => userVector(u, dim, rnd);
-    const raw = (u: number) => viewsTable.vectorSearch(probe(u)).distanceType('cosine').where(scopeWhere(scopeOf(u))).limit(10);
+    const raw = (u: number) =>
+      viewsTable
+        .vectorSearch(probe(u))
+        .distanceType('cosine')
+        .where(scopeWhere(scopeOf(u)))
+        .limit(10);
     const plan = await raw(sample[0]).explainPlan();
     for (const u of sample.slice(0, 20)) await store.searchViews(scopeOf(u), probe(u), 10); // warm-up
 
-    const times = { search: [] as number[], raw: [] as number[], load: [] as number[], save: [] as number[], delete: [] as number[] };
+    const times = {
+      search: [] as number[],
+      raw: [] as number[],
+      load: [] as number[],
+      save: [] as number[],
+      delete: [] as number[],
+    };
     let rows = 0;
     for (const u of sample) await timed(times.search, () => store.searchViews(scopeOf(u), probe(u), 10));
     for (const u of sample) await timed(times.raw, () => raw(u).toArray());
@@ -188,7 +221,15 @@ export async function benchStore(options: BenchOptions): Promise<BenchFigures> {
       });
     for (const u of sample.slice(0, WRITES_TIMED)) {
       const scope = scopeOf(u);
-      const views: ViewRecord[] = Array.from({ length: 10 }, (_, i) => ({ ...scope, conceptId: 'fresh', kind: 'positive', vector: probe(u), photo: i % 3, box: [0, 0, 1, 1], variant: 'whole' }));
+      const views: ViewRecord[] = Array.from({ length: 10 }, (_, i) => ({
+        ...scope,
+        conceptId: 'fresh',
+        kind: 'positive',
+        vector: probe(u),
+        photo: i % 3,
+        box: [0, 0, 1, 1],
+        variant: 'whole',
+      }));
       await timed(times.save, () => store.saveConcepts(scope, [conceptRecord(u, 'fresh', dim, rnd)], views));
       await timed(times.delete, () => store.deleteConcept(scope, 'fresh'));
     }

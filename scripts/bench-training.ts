@@ -12,7 +12,9 @@ import { seeded } from '../concepts/random.js';
 import { trainHeads, type TrainingConcept } from '../concepts/training.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 
-const { values: args } = parseArgs({ options: { concepts: { type: 'string', default: '12,50,100' }, runs: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({
+  options: { concepts: { type: 'string', default: '12,50,100' }, runs: { type: 'string', default: '3' } },
+});
 
 const DIM = 1280;
 const next = seeded(7);
@@ -55,6 +57,8 @@ for (const count of args.concepts.split(',').map(Number)) {
   // Every head (a refinement) and the newest one alone against all the others (a registration's draft).
   const all = await best();
   const newest = await best(new Set([user[user.length - 1].id]));
-  console.log(`${String(count).padStart(4)} concepts: best of ${args.runs}: every head ${all} ms, the newest alone ${newest} ms; process peak RSS so far ${peakRssMb().toFixed(0)} MB`);
+  console.log(
+    `${String(count).padStart(4)} concepts: best of ${args.runs}: every head ${all} ms, the newest alone ${newest} ms; process peak RSS so far ${peakRssMb().toFixed(0)} MB`,
+  );
 }
 await algebra.dispose();

@@ -41,7 +41,8 @@ async function childRss(): Promise<number> {
   let total = 0;
   for (const pid of (await readdir('/proc').catch(() => [])).filter((p) => /^\d+$/.test(p))) {
     const status = await readFileSafe(`/proc/${pid}/status`);
-    if (!status || !new RegExp(`^PPid:\\s*${process.pid}$`, 'm').test(status) || !/^Name:\s*ffmpeg/m.test(status)) continue;
+    if (!status || !new RegExp(`^PPid:\\s*${process.pid}$`, 'm').test(status) || !/^Name:\s*ffmpeg/m.test(status))
+      continue;
     total += Number(/^VmRSS:\s*(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
   }
   return total;
@@ -60,26 +61,55 @@ async function main() {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'nomen-bench-video-'));
   const subjects = loadSubjects(defaultDataDir, 3);
   const motions: Motion[] = ['zoom-in', 'pan-left', 'zoom-out', 'pan-right'];
-  const shots = subjects.slice(0, 12).map((s, i) => ({ photo: s.query[0], seconds: 5, motion: motions[i % motions.length] }));
+  const shots = subjects
+    .slice(0, 12)
+    .map((s, i) => ({ photo: s.query[0], seconds: 5, motion: motions[i % motions.length] }));
   const minute = path.join(dir, 'minute.mp4');
   const long = path.join(dir, 'long.mp4');
   await makeVideo(shots, minute, { width: 1280, height: 720, fps: 25 });
   await writeFile(path.join(dir, 'list.txt'), Array.from({ length: minutes }, () => "file 'minute.mp4'").join('\n'));
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', path.join(dir, 'list.txt'), '-c', 'copy', long]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'concat',
+    '-safe',
+    '0',
+    '-i',
+    path.join(dir, 'list.txt'),
+    '-c',
+    'copy',
+    long,
+  ]);
 
   const runtime = await openScriptRuntime(path.join(dir, 'data'));
   // The tenant of every caller when no API keys are configured, as here.
   const scope = { tenant: LOCAL_TENANT, user: 'bench-user' };
   try {
-    for (const s of subjects.slice(0, 4)) await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
+    for (const s of subjects.slice(0, 4))
+      await runtime.service.create(scope, {
+        name: s.name,
+        category: s.category,
+        images: s.train.map((f) => ({ bytes: readFileSync(f) })),
+      });
     await runtime.service.refined();
     // Through the HTTP app in process, as a client's request would go: indexing gives way to it.
     const config = loadConfig({ NOMEN_RATE_LIMIT: '0' }, () => '');
-    const app = createApp({ service: runtime.service, videos: runtime.videos, config, ready: async () => ({ ok: true, checks: {} }) });
+    const app = createApp({
+      service: runtime.service,
+      videos: runtime.videos,
+      config,
+      ready: async () => ({ ok: true, checks: {} }),
+    });
     const body = JSON.stringify({ image: { data: readFileSync(subjects[0].query[0]).toString('base64') }, all: true });
     const recognize = async () => {
       const t = performance.now();
-      const res = await app.request(`/v1/users/${scope.user}/recognize`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+      const res = await app.request(`/v1/users/${scope.user}/recognize`, {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': 'application/json' },
+      });
       if (res.status !== 200) throw new Error(`recognize answered ${res.status}: ${await res.text()}`);
       return performance.now() - t;
     };
@@ -99,7 +129,8 @@ async function main() {
         status = v.status;
         samples.push({ x: v.progress, rss: process.memoryUsage().rss, ffmpeg: await childRss() });
       }, 250);
-      while (status === 'queued' || status === 'processing') await (alongside?.() ?? new Promise((r) => setTimeout(r, 100)));
+      while (status === 'queued' || status === 'processing')
+        await (alongside?.() ?? new Promise((r) => setTimeout(r, 100)));
       clearInterval(sampler);
       const done = await runtime.videos.get(scope, video.id);
       if (done.status !== 'ready') throw new Error(`indexing ended ${done.status}: ${done.error}`);
@@ -116,7 +147,8 @@ async function main() {
 
     // Flat memory: the highest RSS of the second half of the video no higher than that of the first half.
     const durationH = done.durationS / 3600;
-    const peakOf = (half: (x: number) => boolean) => Math.max(...samples.filter((s) => half(s.x)).map((s) => s.rss)) / MB;
+    const peakOf = (half: (x: number) => boolean) =>
+      Math.max(...samples.filter((s) => half(s.x)).map((s) => s.rss)) / MB;
     const [first, second] = [peakOf((x) => x < 0.5), peakOf((x) => x >= 0.5)];
     const growth = (second - first) / (durationH / 2);
     const peak = Math.max(first, second);
@@ -124,11 +156,21 @@ async function main() {
     const atHour = peak + Math.max(0, growth) * Math.max(0, 1 - durationH);
     const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(0)} ms, p95 ${percentile(xs, 95).toFixed(0)} ms`;
 
-    console.log(`nomen video bench: ${(done.durationS / 60).toFixed(1)} min of 1280x720 at 25 fps, indexed at ${args.fps} fps + scene changes (${done.frames} frames), ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
-    console.log(`indexing: ${seconds.toFixed(1)} s, ${(done.durationS / seconds).toFixed(1)}x real time; CPU ${cpu.toFixed(0)} s (${((cpu / done.durationS) * 1000).toFixed(0)} ms per second of video, ffmpeg included)`);
-    console.log(`recognize one photo: idle ${fmt(idle)}; while indexing ${fmt(busy)} (${busy.length} requests; the one-minute clip then took ${alongside.seconds.toFixed(1)} s)`);
-    console.log(`RSS: ${(rssBefore / MB).toFixed(0)} MB before; peak ${first.toFixed(0)} MB over the first half of the video, ${second.toFixed(0)} MB over the second (${growth.toFixed(0)} MB per hour of video); ffmpeg peak ${ffmpegPeak.toFixed(0)} MB`);
-    console.log(`one-hour video, extrapolated: peak ${atHour.toFixed(0)} MB + ffmpeg ${ffmpegPeak.toFixed(0)} MB; ${atHour + ffmpegPeak <= 600 ? 'meets' : 'MISSES'} the 600 MB target`);
+    console.log(
+      `nomen video bench: ${(done.durationS / 60).toFixed(1)} min of 1280x720 at 25 fps, indexed at ${args.fps} fps + scene changes (${done.frames} frames), ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`,
+    );
+    console.log(
+      `indexing: ${seconds.toFixed(1)} s, ${(done.durationS / seconds).toFixed(1)}x real time; CPU ${cpu.toFixed(0)} s (${((cpu / done.durationS) * 1000).toFixed(0)} ms per second of video, ffmpeg included)`,
+    );
+    console.log(
+      `recognize one photo: idle ${fmt(idle)}; while indexing ${fmt(busy)} (${busy.length} requests; the one-minute clip then took ${alongside.seconds.toFixed(1)} s)`,
+    );
+    console.log(
+      `RSS: ${(rssBefore / MB).toFixed(0)} MB before; peak ${first.toFixed(0)} MB over the first half of the video, ${second.toFixed(0)} MB over the second (${growth.toFixed(0)} MB per hour of video); ffmpeg peak ${ffmpegPeak.toFixed(0)} MB`,
+    );
+    console.log(
+      `one-hour video, extrapolated: peak ${atHour.toFixed(0)} MB + ffmpeg ${ffmpegPeak.toFixed(0)} MB; ${atHour + ffmpegPeak <= 600 ? 'meets' : 'MISSES'} the 600 MB target`,
+    );
     console.log(`moments of one concept over the whole video: ${momentsMs.toFixed(0)} ms, ${moments.length} moments`);
   } finally {
     await runtime.close();

@@ -25,7 +25,8 @@ const { values: args } = parseArgs({
 
 const KEY = 'bench-key';
 const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms`;
-const verdict = (value: number, target: number) => `${value <= target ? 'meets' : 'MISSES'} target ${target} (ratio ${(value / target).toFixed(2)})`;
+const verdict = (value: number, target: number) =>
+  `${value <= target ? 'meets' : 'MISSES'} target ${target} (ratio ${(value / target).toFixed(2)})`;
 const b64 = (bytes: Buffer) => bytes.toString('base64');
 
 async function main() {
@@ -42,19 +43,33 @@ async function main() {
   });
   const base = `${server.url}/v1/users/bench-user`;
   const call = async (url: string, method: string, body?: unknown) => {
-    const res = await fetch(url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` } });
-    const json = res.status === 204 ? {} : ((await res.json()) as { timings?: Record<string, number>; concepts?: { id: string; name: string; status: string }[] });
+    const res = await fetch(url, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    });
+    const json =
+      res.status === 204
+        ? {}
+        : ((await res.json()) as {
+            timings?: Record<string, number>;
+            concepts?: { id: string; name: string; status: string }[];
+          });
     if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
   const post = (url: string, body: unknown) => call(url, 'POST', body);
-  const conceptNamed = async (user: string, name: string) => (await call(`${user}/concepts`, 'GET')).concepts!.find((c) => c.name === name)!;
+  const conceptNamed = async (user: string, name: string) =>
+    (await call(`${user}/concepts`, 'GET')).concepts!.find((c) => c.name === name)!;
   // Registration answers before its concept is refined in the background: polled until every concept is.
   const allReady = async (user: string) => {
-    while ((await call(`${user}/concepts`, 'GET')).concepts!.some((c) => c.status !== 'ready')) await new Promise((r) => setTimeout(r, 10));
+    while ((await call(`${user}/concepts`, 'GET')).concepts!.some((c) => c.status !== 'ready'))
+      await new Promise((r) => setTimeout(r, 10));
   };
   try {
-    console.log(`nomen bench: server ${server.url}, ${os.availableParallelism()} CPUs, models ${process.env.NOMEN_MODELS ?? defaultModelsDir}`);
+    console.log(
+      `nomen bench: server ${server.url}, ${os.availableParallelism()} CPUs, models ${process.env.NOMEN_MODELS ?? defaultModelsDir}`,
+    );
 
     // Registration of 5 photos each, back to back, into a user who already has the subjects registered before.
     const subjects = loadSubjects(defaultDataDir, 5).filter((s) => s.train.length === 5);
@@ -71,8 +86,12 @@ async function main() {
     }
     const lastAnswer = performance.now();
     await allReady(base);
-    console.log(`register 5 photos (user with 0-11 concepts), answered with a draft head: ${fmt(registerMs)}; ${verdict(percentile(registerMs, 50), 300)}`);
-    console.log(`  server CPU time per registration: p50 ${percentile(registerCpu, 50).toFixed(0)} ms (all threads); all 12 refined ${(performance.now() - lastAnswer).toFixed(0)} ms after the last answer`);
+    console.log(
+      `register 5 photos (user with 0-11 concepts), answered with a draft head: ${fmt(registerMs)}; ${verdict(percentile(registerMs, 50), 300)}`,
+    );
+    console.log(
+      `  server CPU time per registration: p50 ${percentile(registerCpu, 50).toFixed(0)} ms (all threads); all 12 refined ${(performance.now() - lastAnswer).toFixed(0)} ms after the last answer`,
+    );
     // One registration on a quiet server, until its concept is refined (the full views, every head retrained).
     const readyMs: number[] = [];
     for (const s of subjects.slice(12, 15)) {
@@ -105,9 +124,13 @@ async function main() {
     };
     const small = await recognize(photo768, runs);
     const large = await recognize(photo12mp, Math.ceil(runs / 2));
-    console.log(`recognize 768 px photo, 12 concepts: HTTP ${fmt(small.wall)}; in server ${fmt(small.total)}; ${verdict(percentile(small.wall, 50), 100)}`);
+    console.log(
+      `recognize 768 px photo, 12 concepts: HTTP ${fmt(small.wall)}; in server ${fmt(small.total)}; ${verdict(percentile(small.wall, 50), 100)}`,
+    );
     console.log(`  server CPU time per recognition: ${small.cpuMs.toFixed(0)} ms (all threads)`);
-    console.log(`recognize 12 MP JPEG (${(photo12mp.length / 1e6).toFixed(1)} MB): HTTP ${fmt(large.wall)}; in server ${fmt(large.total)}; ${verdict(percentile(large.wall, 50), 250)}`);
+    console.log(
+      `recognize 12 MP JPEG (${(photo12mp.length / 1e6).toFixed(1)} MB): HTTP ${fmt(large.wall)}; in server ${fmt(large.total)}; ${verdict(percentile(large.wall, 50), 250)}`,
+    );
     console.log(
       `bare encoder on the same crops: ${fmt(small.embed)}; recognize / encoder = ${(percentile(small.total, 50) / percentile(small.embed, 50)).toFixed(2)}`,
     );
@@ -115,19 +138,33 @@ async function main() {
     const body = { image: { data: b64(photo768) } };
     const perClient = Math.ceil(runs / 2);
     const t = performance.now();
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      for (let i = 0; i < perClient; i++) await post(`${base}/recognize`, body);
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < perClient; i++) await post(`${base}/recognize`, body);
+      }),
+    );
     const seconds = (performance.now() - t) / 1000;
     console.log(`throughput, 4 concurrent HTTP clients: ${((4 * perClient) / seconds).toFixed(1)} recognitions/s`);
 
     // ---- Personalised captions (issue 3) ----
-    const c = await benchCaption({ url: server.url, key: KEY, user: 'bench-user', photo: photo768, category: subjects[0].category, standIn, runs });
+    const c = await benchCaption({
+      url: server.url,
+      key: KEY,
+      user: 'bench-user',
+      photo: photo768,
+      category: subjects[0].category,
+      standIn,
+      runs,
+    });
     console.log(
       `caption 768 px photo, personalisation overhead (all but the VLM): in server p50 ${c.server[0].toFixed(1)} ms, p95 ${c.server[1].toFixed(1)} ms; ` +
         `over HTTP p50 ${c.http[0].toFixed(1)} ms; concept named: ${c.named}; ${verdict(c.server[0], 150)}`,
     );
-    console.log(`  caption stages p50: ${Object.entries(c.stages).map(([stage, ms]) => `${stage} ${ms.toFixed(1)}`).join(', ')} ms`);
+    console.log(
+      `  caption stages p50: ${Object.entries(c.stages)
+        .map(([stage, ms]) => `${stage} ${ms.toFixed(1)}`)
+        .join(', ')} ms`,
+    );
 
     const rss = server.peakRssMb();
     console.log(`server peak RSS: ${rss.toFixed(0)} MB; ${verdict(rss, 500)}`);

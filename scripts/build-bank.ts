@@ -21,7 +21,9 @@ try {
   const identity = await bankIdentity(config.modelsDir, config.encoder, config.detector);
   const started = performance.now();
   const bank = await openBank(source, identity, { encoder, detector }, (m) => console.log(m), true);
-  console.log(`${bankFile(source.dir, identity)}: ${bank.vectors.rows} regions of ${bank.photos} photos in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `${bankFile(source.dir, identity)}: ${bank.vectors.rows} regions of ${bank.photos} photos in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 } catch (e) {
   console.error(`npm run bank: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;

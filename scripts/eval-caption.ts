@@ -28,7 +28,30 @@ const { values: args } = parseArgs({
 const TARGET = 0.95;
 const describing = (body: ChatBody) => /Describe how it looks/.test(requestText(body));
 /** Personal names, none of them a word a caption would use otherwise ("dog" names the dog subject and every dog). */
-const NAMES = ['Biscuit', 'Rufus', 'Mochi', 'Juniper', 'Waffles', 'Ziggy', 'Clementine', 'Noodle', 'Pickles', 'Bramble', 'Toffee', 'Marzipan', 'Sprocket', 'Figaro', 'Quincy', 'Nimbus', 'Pretzel', 'Tinsel', 'Dumpling', 'Gizmo', 'Olive', 'Pistachio'];
+const NAMES = [
+  'Biscuit',
+  'Rufus',
+  'Mochi',
+  'Juniper',
+  'Waffles',
+  'Ziggy',
+  'Clementine',
+  'Noodle',
+  'Pickles',
+  'Bramble',
+  'Toffee',
+  'Marzipan',
+  'Sprocket',
+  'Figaro',
+  'Quincy',
+  'Nimbus',
+  'Pretzel',
+  'Tinsel',
+  'Dumpling',
+  'Gizmo',
+  'Olive',
+  'Pistachio',
+];
 
 async function main() {
   const subjects = loadSubjects(args.data!, Number(args.train));
@@ -46,10 +69,16 @@ async function main() {
   try {
     // What a VLM that sees the photo but ignores names says: the subject by its category.
     let category = '';
-    standIn.reply = (body) => ({ text: describing(body) ? `A ${category} as in these photos.` : `A ${category} in the middle of the photo.` });
+    standIn.reply = (body) => ({
+      text: describing(body) ? `A ${category} as in these photos.` : `A ${category} in the middle of the photo.`,
+    });
     for (const s of registered) {
       category = s.category;
-      const concept = await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
+      const concept = await runtime.service.create(scope, {
+        name: s.name,
+        category: s.category,
+        images: s.train.map((f) => ({ bytes: readFileSync(f) })),
+      });
       // As the API does: no description given, so the VLM writes one; let it finish before the captions.
       runtime.personal.describer?.schedule(scope, concept);
       await runtime.personal.describer?.idle();
@@ -68,7 +97,9 @@ async function main() {
     const overheadMs: number[] = [];
     const photos = [
       ...registered.flatMap((s) => s.query.map((file) => ({ s, truth: s.name as string | undefined, file }))),
-      ...subjects.filter((s) => heldOut.has(s.name)).flatMap((s) => [...s.train, ...s.query].map((file) => ({ s, truth: undefined, file }))),
+      ...subjects
+        .filter((s) => heldOut.has(s.name))
+        .flatMap((s) => [...s.train, ...s.query].map((file) => ({ s, truth: undefined, file }))),
     ];
     const stages = new Map<string, number[]>();
     for (const { s, truth, file } of photos) {
@@ -85,7 +116,10 @@ async function main() {
         if (truth) placedKnown.add(inRequest.has(r.name), r.name === truth);
       }
       const extra = [...inRequest].filter((n) => n !== truth);
-      if (extra.length > 0) console.log(`  in the request but not in the photo: ${path.relative(args.data!, file)} ${extra.join(', ')} (${answer.concepts.map((m) => `${m.name} ${m.score}`).join(', ')})`);
+      if (extra.length > 0)
+        console.log(
+          `  in the request but not in the photo: ${path.relative(args.data!, file)} ${extra.join(', ')} (${answer.concepts.map((m) => `${m.name} ${m.score}`).join(', ')})`,
+        );
       const others = registered.filter((r) => r.name !== truth && mentions(answer.text, r.name)).map((r) => r.name);
       wrongNames += others.length;
       const where = path.relative(args.data!, file);
@@ -93,7 +127,10 @@ async function main() {
         present++;
         const ok = mentions(answer.text, truth);
         if (ok) named++;
-        if (!ok) console.log(`  not named: ${where} "${answer.text}" (request named ${[...inRequest].join(', ') || 'nobody'})`);
+        if (!ok)
+          console.log(
+            `  not named: ${where} "${answer.text}" (request named ${[...inRequest].join(', ') || 'nobody'})`,
+          );
       } else {
         noConceptPhotos++;
         if (others.length > 0) noConceptNamed++;
@@ -104,14 +141,28 @@ async function main() {
     const f = (x: number) => x.toFixed(3);
     const verdict = (x: number) => (x >= TARGET ? `meets target ${TARGET}` : `MISSES target ${TARGET}`);
     const share = named / (present || 1);
-    console.log(`\nnomen caption eval: ${registered.length} subjects registered from ${args.train} photos each, ${heldOut.size} held out (${[...heldOut].join(', ')}); stand-in VLM that never uses names`);
+    console.log(
+      `\nnomen caption eval: ${registered.length} subjects registered from ${args.train} photos each, ${heldOut.size} held out (${[...heldOut].join(', ')}); stand-in VLM that never uses names`,
+    );
     console.log(`names in the VLM request (${photos.length} photos x ${registered.length} concepts):`);
-    console.log(`  all photos:                   precision ${f(placed.precision)} (${verdict(placed.precision)})  recall ${f(placed.recall)} (${verdict(placed.recall)})   (tp ${placed.tp} fp ${placed.fp} fn ${placed.fn})`);
-    console.log(`  photos of registered subjects: precision ${f(placedKnown.precision)} (${verdict(placedKnown.precision)})  recall ${f(placedKnown.recall)}   (tp ${placedKnown.tp} fp ${placedKnown.fp} fn ${placedKnown.fn})`);
-    console.log(`present subjects named in the final caption: ${f(share)} (${named}/${present}; ${verdict(share)}); photos that needed the stricter request: ${retried}`);
-    console.log(`photos with no concept whose caption names one: ${noConceptNamed}/${noConceptPhotos}; wrong names in all captions: ${wrongNames}`);
-    console.log(`personalisation overhead (all but the VLM): p50 ${percentile(overheadMs, 50).toFixed(1)} ms, p95 ${percentile(overheadMs, 95).toFixed(1)} ms`);
-    console.log(`  stages p50: ${[...stages].map(([stage, ms]) => `${stage} ${percentile(ms, 50).toFixed(1)}`).join(', ')} ms`);
+    console.log(
+      `  all photos:                   precision ${f(placed.precision)} (${verdict(placed.precision)})  recall ${f(placed.recall)} (${verdict(placed.recall)})   (tp ${placed.tp} fp ${placed.fp} fn ${placed.fn})`,
+    );
+    console.log(
+      `  photos of registered subjects: precision ${f(placedKnown.precision)} (${verdict(placedKnown.precision)})  recall ${f(placedKnown.recall)}   (tp ${placedKnown.tp} fp ${placedKnown.fp} fn ${placedKnown.fn})`,
+    );
+    console.log(
+      `present subjects named in the final caption: ${f(share)} (${named}/${present}; ${verdict(share)}); photos that needed the stricter request: ${retried}`,
+    );
+    console.log(
+      `photos with no concept whose caption names one: ${noConceptNamed}/${noConceptPhotos}; wrong names in all captions: ${wrongNames}`,
+    );
+    console.log(
+      `personalisation overhead (all but the VLM): p50 ${percentile(overheadMs, 50).toFixed(1)} ms, p95 ${percentile(overheadMs, 95).toFixed(1)} ms`,
+    );
+    console.log(
+      `  stages p50: ${[...stages].map(([stage, ms]) => `${stage} ${percentile(ms, 50).toFixed(1)}`).join(', ')} ms`,
+    );
   } finally {
     await runtime.close();
     await standIn.close();

@@ -39,22 +39,32 @@ interface EvalShot extends Shot {
   subject: string;
 }
 
-/** Every query photo once, dealt into `n` videos, each ordered so that no two neighbouring shots show the same subject. */
+/**
+ * Every query photo once, dealt into `n` videos, each ordered so that no two neighbouring shots show the same subject.
+ */
 function plan(subjects: ReturnType<typeof loadSubjects>, n: number, rnd: () => number): EvalShot[][] {
   const photos = subjects.flatMap((s) => s.query.map((photo) => ({ subject: s.name, photo })));
-  const shuffled = photos.map((p) => ({ p, key: rnd() })).sort((a, b) => a.key - b.key).map((x) => x.p);
+  const shuffled = photos
+    .map((p) => ({ p, key: rnd() }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.p);
   return Array.from({ length: n }, (_, v) => {
     const pool = shuffled.filter((_, i) => i % n === v);
     const shots: EvalShot[] = [];
     while (pool.length > 0) {
-      // Among subjects other than the last, one with the most photos left: no subject is left over to repeat at the end.
+      // Among subjects other than the last, one with the most photos left: no subject is left over to repeat at the
+      // end.
       const left = (subject: string) => pool.filter((p) => p.subject === subject).length;
       const allowed = pool.filter((p) => p.subject !== shots.at(-1)?.subject);
       const most = Math.max(...allowed.map((p) => left(p.subject)));
       const from = allowed.length > 0 ? allowed.filter((p) => left(p.subject) === most) : pool;
       const pick = from[Math.floor(rnd() * from.length)];
       pool.splice(pool.indexOf(pick), 1);
-      shots.push({ ...pick, seconds: 3 + Math.round(rnd() * 30) / 10, motion: MOTIONS[Math.floor(rnd() * MOTIONS.length)] });
+      shots.push({
+        ...pick,
+        seconds: 3 + Math.round(rnd() * 30) / 10,
+        motion: MOTIONS[Math.floor(rnd() * MOTIONS.length)],
+      });
     }
     return shots;
   });
@@ -86,13 +96,21 @@ async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-video-'));
   const fps = Number(args.fps);
   const runtime = await openScriptRuntime(path.join(dir, 'data'), {
-    videos: { ...defaultVideoOptions, detector: args.detector!, index: { ...defaultVideoOptions.index, maxSide: Number(args.side) } },
+    videos: {
+      ...defaultVideoOptions,
+      detector: args.detector!,
+      index: { ...defaultVideoOptions.index, maxSide: Number(args.side) },
+    },
   });
   const scope = { tenant: 'eval', user: 'eval-user' };
   try {
     const ids = new Map<string, string>();
     for (const s of subjects) {
-      const c = await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((f) => ({ bytes: readFileSync(f) })) });
+      const c = await runtime.service.create(scope, {
+        name: s.name,
+        category: s.category,
+        images: s.train.map((f) => ({ bytes: readFileSync(f) })),
+      });
       ids.set(s.name, c.id);
     }
     await runtime.service.refined();
@@ -113,7 +131,9 @@ async function main() {
       const cpu = cpuSeconds() - cpuStart;
       const ready = await runtime.videos.get(scope, added.id);
       indexed.push({ id: added.id, name, durationS: ready.durationS, seconds, cpu, frames: ready.frames });
-      console.log(`${name}: ${shots.length} shots, ${ready.durationS.toFixed(1)} s, ${ready.frames} frames, indexed in ${seconds.toFixed(1)} s (${(ready.durationS / seconds).toFixed(1)}x real time)`);
+      console.log(
+        `${name}: ${shots.length} shots, ${ready.durationS.toFixed(1)} s, ${ready.frames} frames, indexed in ${seconds.toFixed(1)} s (${(ready.durationS / seconds).toFixed(1)}x real time)`,
+      );
     }
 
     const ap5: number[] = [];
@@ -123,7 +143,8 @@ async function main() {
       const predicted: (Segment & { score: number })[] = [];
       const frames: { score: number; positive: boolean }[] = [];
       for (const v of indexed) {
-        for (const m of await runtime.videos.moments(scope, v.id, ids.get(s.name)!)) predicted.push({ video: v.name, ...m });
+        for (const m of await runtime.videos.moments(scope, v.id, ids.get(s.name)!))
+          predicted.push({ video: v.name, ...m });
         const own = truth.filter((t) => t.video === v.name && t.subject === s.name);
         for (const f of (await runtime.videos.frameScores(scope, v.id, ids.get(s.name)!)).frames)
           frames.push({ score: f.score, positive: own.some((t) => f.t >= t.start && f.t < t.end) });
@@ -143,10 +164,16 @@ async function main() {
     const seconds = indexed.reduce((s, v) => s + v.seconds, 0);
     const cpu = indexed.reduce((s, v) => s + v.cpu, 0);
     const f = (x: number) => x.toFixed(3);
-    console.log(`\nnomen video eval: ${subjects.length} subjects registered from ${args.train} photos each; ${truth.length} shots of their other photos in ${indexed.length} videos (${FORMAT.width}x${FORMAT.height}, ${FORMAT.fps} fps, ${duration.toFixed(0)} s)`);
-    console.log(`indexing at ${fps} fps + scene changes, frames ${args.side} px, detector boxes ${args.detector ? 'on' : 'off'}, encoder ${runtime.models.encoder.name}, ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
+    console.log(
+      `\nnomen video eval: ${subjects.length} subjects registered from ${args.train} photos each; ${truth.length} shots of their other photos in ${indexed.length} videos (${FORMAT.width}x${FORMAT.height}, ${FORMAT.fps} fps, ${duration.toFixed(0)} s)`,
+    );
+    console.log(
+      `indexing at ${fps} fps + scene changes, frames ${args.side} px, detector boxes ${args.detector ? 'on' : 'off'}, encoder ${runtime.models.encoder.name}, ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`,
+    );
     console.log(`  moment mAP@0.5 ${f(mean(ap5))}  mAP@0.75 ${f(mean(ap75))}  frame-level mAP ${f(mean(frameAP))}`);
-    console.log(`  indexing ${(duration / seconds).toFixed(1)}x real time (${seconds.toFixed(1)} s for ${duration.toFixed(0)} s of video, ${indexed.reduce((s, v) => s + v.frames, 0)} frames); CPU ${((cpu / duration) * 1000).toFixed(0)} ms per second of video, ffmpeg included`);
+    console.log(
+      `  indexing ${(duration / seconds).toFixed(1)}x real time (${seconds.toFixed(1)} s for ${duration.toFixed(0)} s of video, ${indexed.reduce((s, v) => s + v.frames, 0)} frames); CPU ${((cpu / duration) * 1000).toFixed(0)} ms per second of video, ffmpeg included`,
+    );
   } finally {
     await runtime.close();
     rmSync(dir, { recursive: true, force: true });

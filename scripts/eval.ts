@@ -39,10 +39,19 @@ interface Scene {
   pasted: { subject: string; rect: Box }[];
 }
 
-/** Pastes 2-4 subjects' photos at random places and sizes onto a photo in which none of them appears, without overlaps. */
-async function makeScene(background: string, subjects: { name: string; query: string[] }[], rnd: () => number): Promise<Scene> {
-  const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
-  const others = subjects.filter((s) => s.query.length > 0).sort(() => rnd() - 0.5).slice(0, 2 + Math.floor(rnd() * 3));
+/**
+ * Pastes 2-4 subjects' photos at random places and sizes onto a photo in which none of them appears, without overlaps.
+ */
+async function makeScene(
+  background: string,
+  subjects: { name: string; query: string[] }[],
+  rnd: () => number,
+): Promise<Scene> {
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+  const others = subjects
+    .filter((s) => s.query.length > 0)
+    .sort(() => rnd() - 0.5)
+    .slice(0, 2 + Math.floor(rnd() * 3));
   const base = await sharp(background).resize(768, 768, { fit: 'inside' }).toBuffer({ resolveWithObject: true });
   const { width: bw, height: H } = base.info;
   const placed: { left: number; top: number; w: number; h: number }[] = [];
@@ -57,7 +66,8 @@ async function makeScene(background: string, subjects: { name: string; query: st
       if (h > H) continue;
       const left = Math.floor(rnd() * (bw - w));
       const top = Math.floor(rnd() * (H - h));
-      if (placed.some((p) => left < p.left + p.w && p.left < left + w && top < p.top + p.h && p.top < top + h)) continue;
+      if (placed.some((p) => left < p.left + p.w && p.left < left + w && top < p.top + p.h && p.top < top + h))
+        continue;
       placed.push({ left, top, w, h });
       layers.push({ input: await sharp(file).resize(w, h).toBuffer(), left, top });
       pasted.push({ subject: s.name, rect: [left / bw, top / H, w / bw, h / H] });
@@ -117,7 +127,10 @@ async function main() {
   const set = loadOpenWorld(args.data!, Number(args.train), fold);
   const { subjects } = set;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-'));
-  const runtime = await openScriptRuntime(dataDir, { refine: !args.drafts, bank: { dir: dataDir, photos: set.bankPhotos } });
+  const runtime = await openScriptRuntime(dataDir, {
+    refine: !args.drafts,
+    bank: { dir: dataDir, photos: set.bankPhotos },
+  });
   const scope = { tenant: 'eval', user: 'eval-user' };
   const f = (x: number) => x.toFixed(3);
   try {
@@ -125,7 +138,11 @@ async function main() {
     const registerMs: number[] = [];
     for (const s of subjects) {
       const t = performance.now();
-      const c = await runtime.service.create(scope, { name: s.name, category: s.category, images: s.train.map((file) => ({ bytes: readFileSync(file) })) });
+      const c = await runtime.service.create(scope, {
+        name: s.name,
+        category: s.category,
+        images: s.train.map((file) => ({ bytes: readFileSync(file) })),
+      });
       registerMs.push(performance.now() - t);
       ids.set(c.id, s.name);
     }
@@ -139,7 +156,10 @@ async function main() {
 
     const answers: Answer[] = [];
     const recognizeMs: number[] = [];
-    const queries = [...subjects.flatMap((s) => s.query.map((file) => ({ file, truth: s.name as string | null }))), ...set.heldOut.map((file) => ({ file, truth: null }))];
+    const queries = [
+      ...subjects.flatMap((s) => s.query.map((file) => ({ file, truth: s.name as string | null }))),
+      ...set.heldOut.map((file) => ({ file, truth: null })),
+    ];
     for (const q of queries) {
       const t = performance.now();
       const { concepts: matches } = await runtime.service.recognize(scope, readFileSync(q.file), true);
@@ -147,7 +167,10 @@ async function main() {
       answers.push({ ...q, matches });
       if (args.verbose)
         for (const m of matches)
-          if (m.present !== (nameOf(m) === q.truth)) console.log(`  ${m.present ? 'false positive' : 'missed'}: ${path.relative(args.data!, q.file)} -> ${nameOf(m)} ${m.score}`);
+          if (m.present !== (nameOf(m) === q.truth))
+            console.log(
+              `  ${m.present ? 'false positive' : 'missed'}: ${path.relative(args.data!, q.file)} -> ${nameOf(m)} ${m.score}`,
+            );
     }
     const all = new Set(subjects.map((s) => s.name));
     const open = decisions(answers, all, nameOf);
@@ -165,7 +188,8 @@ async function main() {
       for (const m of matches) {
         const pasted = sc.pasted.find((p) => p.subject === nameOf(m));
         scene.add(m.present, pasted !== undefined);
-        if (args.verbose && m.present !== (pasted !== undefined)) console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${nameOf(m)} ${m.score}`);
+        if (args.verbose && m.present !== (pasted !== undefined))
+          console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${nameOf(m)} ${m.score}`);
         if (pasted && m.present) {
           ious.push(boxIou(m.box, pasted.rect));
           if (hits(m.box, pasted.rect)) boxHits++;
@@ -181,21 +205,44 @@ async function main() {
     );
 
     const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
-    console.log(`\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ${encoder}${args.drafts ? ', draft heads only' : ''}`);
-    console.log(`CPU: ${cpuModel()}; distractor fold ${fold} in the bank, fold ${1 - fold} queried (${set.heldOut.length} photos)`);
-    console.log(`open world, single photos (${answers.length} queries x ${subjects.length} concepts, ${empty.length} without any subject):`);
+    console.log(
+      `\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ${encoder}${args.drafts ? ', draft heads only' : ''}`,
+    );
+    console.log(
+      `CPU: ${cpuModel()}; distractor fold ${fold} in the bank, fold ${1 - fold} queried (${set.heldOut.length} photos)`,
+    );
+    console.log(
+      `open world, single photos (${answers.length} queries x ${subjects.length} concepts, ${empty.length} without any subject):`,
+    );
     const s = open.single;
-    console.log(`  precision ${f(s.precision)}  recall ${f(s.recall)}  F1 ${f(s.f1)}  (tp ${s.tp} fp ${s.fp} fn ${s.fn} tn ${s.tn})`);
-    console.log(`  photos without a registered subject that name anyone: ${named.length}/${empty.length} (${f(named.length / empty.length)})`);
-    const rates = [...open.falseAlarms].map(([name, { fp, negatives }]) => ({ name, rate: fp / negatives })).sort((a, b) => b.rate - a.rate);
-    console.log(`  concepts firing on more than 5% of the photos without them: ${rates.filter((r) => r.rate > 0.05).length}; worst five: ${rates.slice(0, 5).map((r) => `${r.name} ${f(r.rate)}`).join(', ')}`);
-    console.log(`  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ${f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite)))}  top-1 ${f(open.top1)}`);
+    console.log(
+      `  precision ${f(s.precision)}  recall ${f(s.recall)}  F1 ${f(s.f1)}  (tp ${s.tp} fp ${s.fp} fn ${s.fn} tn ${s.tn})`,
+    );
+    console.log(
+      `  photos without a registered subject that name anyone: ${named.length}/${empty.length} (${f(named.length / empty.length)})`,
+    );
+    const rates = [...open.falseAlarms]
+      .map(([name, { fp, negatives }]) => ({ name, rate: fp / negatives }))
+      .sort((a, b) => b.rate - a.rate);
+    console.log(
+      `  concepts firing on more than 5% of the photos without them: ${rates.filter((r) => r.rate > 0.05).length}; worst five: ${rates
+        .slice(0, 5)
+        .map((r) => `${r.name} ${f(r.rate)}`)
+        .join(', ')}`,
+    );
+    console.log(
+      `  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ${f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite)))}  top-1 ${f(open.top1)}`,
+    );
     console.log(`scenes (${args.scenes}, 2-4 subjects pasted on held-out distractors):`);
     console.log(`  precision ${f(scene.precision)}  recall ${f(scene.recall)}  F1 ${f(scene.f1)}`);
-    console.log(`  boxes on the right subject ${f(boxHits / (ious.length || 1))} (${boxHits}/${ious.length}), median box IoU ${f(ious.length ? percentile(ious, 50) : 0)}`);
+    console.log(
+      `  boxes on the right subject ${f(boxHits / (ious.length || 1))} (${boxHits}/${ious.length}), median box IoU ${f(ious.length ? percentile(ious, 50) : 0)}`,
+    );
     const c = closed.single;
     console.log(`closed world (dreambooth subjects and photos only, as before):`);
-    console.log(`  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ${f(closed.top1)}`);
+    console.log(
+      `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ${f(closed.top1)}`,
+    );
     console.log(
       `timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms (answered with a draft)${args.drafts ? '' : `, all refined ${(refineMs / 1000).toFixed(1)} s later`}, recognize p50 ${percentile(recognizeMs, 50).toFixed(0)} ms`,
     );

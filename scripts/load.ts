@@ -38,7 +38,11 @@ const b64 = (file: string) => readFileSync(file).toString('base64');
 /** One HTTP call; status 0 for a failure below HTTP. */
 async function call(url: string, method: string, body?: unknown): Promise<{ status: number; json: any }> {
   try {
-    const res = await fetch(url, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, json: await res.json().catch(() => undefined) };
   } catch {
     return { status: 0, json: undefined };
@@ -56,7 +60,14 @@ interface Run {
  * client registers a new concept (in turn into its own user and into one user all clients share, so that
  * writes of one user queue), the others recognize a held-out photo.
  */
-async function run(base: string, subjects: Subject[], clients: number, seconds: number, requests: number, registerEvery: number): Promise<Run> {
+async function run(
+  base: string,
+  subjects: Subject[],
+  clients: number,
+  seconds: number,
+  requests: number,
+  registerEvery: number,
+): Promise<Run> {
   const samples: Sample[] = [];
   const registered = new Map<string, Set<string>>();
   const deadline = performance.now() + seconds * 1000;
@@ -73,11 +84,17 @@ async function run(base: string, subjects: Subject[], clients: number, seconds: 
         const t = performance.now();
         if (kind === 'register') {
           const user = (i / registerEvery) % 2 < 1 ? own : SHARED_USER;
-          const r = await call(`${base}/users/${user}/concepts`, 'POST', { name: `${subject.name}-${names++}`, category: subject.category, images: subject.train.map((f) => ({ data: b64(f) })) });
+          const r = await call(`${base}/users/${user}/concepts`, 'POST', {
+            name: `${subject.name}-${names++}`,
+            category: subject.category,
+            images: subject.train.map((f) => ({ data: b64(f) })),
+          });
           samples.push({ kind, ms: performance.now() - t, status: r.status });
           if (r.status === 201) registered.set(user, (registered.get(user) ?? new Set()).add(r.json.id));
         } else {
-          const r = await call(`${base}/users/${own}/recognize`, 'POST', { image: { data: b64(subject.query[i % subject.query.length]) } });
+          const r = await call(`${base}/users/${own}/recognize`, 'POST', {
+            image: { data: b64(subject.query[i % subject.query.length]) },
+          });
           samples.push({ kind, ms: performance.now() - t, status: r.status });
         }
       }
@@ -87,13 +104,17 @@ async function run(base: string, subjects: Subject[], clients: number, seconds: 
 }
 
 function report(label: string, { samples, seconds }: Run): void {
-  console.log(`${label}: ${samples.length} requests in ${seconds.toFixed(1)} s = ${(samples.length / seconds).toFixed(1)} req/s`);
+  console.log(
+    `${label}: ${samples.length} requests in ${seconds.toFixed(1)} s = ${(samples.length / seconds).toFixed(1)} req/s`,
+  );
   for (const kind of ['register', 'recognize'] as const) {
     const of = samples.filter((s) => s.kind === kind);
     if (of.length === 0) continue;
     const ms = of.map((s) => s.ms);
     const errors = of.filter((s) => s.status < 200 || s.status >= 300);
-    const byStatus = [...new Set(errors.map((e) => e.status))].map((s) => `${s}: ${errors.filter((e) => e.status === s).length}`).join(', ');
+    const byStatus = [...new Set(errors.map((e) => e.status))]
+      .map((s) => `${s}: ${errors.filter((e) => e.status === s).length}`)
+      .join(', ');
     console.log(
       `  ${kind.padEnd(9)} ${String(of.length).padStart(6)} (${(of.length / seconds).toFixed(1)}/s)  p50 ${percentile(ms, 50).toFixed(0)} ms  p99 ${percentile(ms, 99).toFixed(0)} ms  errors ${errors.length}${byStatus && ` (${byStatus})`}`,
     );
@@ -104,7 +125,11 @@ function report(label: string, { samples, seconds }: Run): void {
 async function seedUsers(base: string, users: string[], subjects: Subject[]): Promise<void> {
   for (const [u, user] of users.entries()) {
     for (const subject of [subjects[u % subjects.length], subjects[(u + 1) % subjects.length]]) {
-      const r = await call(`${base}/users/${user}/concepts`, 'POST', { name: `seed-${subject.name}`, category: subject.category, images: subject.train.map((f) => ({ data: b64(f) })) });
+      const r = await call(`${base}/users/${user}/concepts`, 'POST', {
+        name: `seed-${subject.name}`,
+        category: subject.category,
+        images: subject.train.map((f) => ({ data: b64(f) })),
+      });
       if (r.status !== 201) throw new Error(`seeding ${user}: ${r.status} ${JSON.stringify(r.json)}`);
     }
   }
@@ -122,14 +147,27 @@ async function lostConcepts(base: string, registered: Map<string, Set<string>>):
 }
 
 async function main(): Promise<number> {
-  const [clients, duration, requests, baseline, registerEvery] = [args.clients, args.duration, args.requests, args.baseline, args['register-every']].map(Number);
+  const [clients, duration, requests, baseline, registerEvery] = [
+    args.clients,
+    args.duration,
+    args.requests,
+    args.baseline,
+    args['register-every'],
+  ].map(Number);
   const subjects = loadSubjects(defaultDataDir, 3).filter((s) => s.query.length > 0);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-load-'));
   // The load measures the service, not the per-key limiter: one key sends everything here.
-  const server = await startServer({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_API_KEYS: `${KEY}:load`, NOMEN_RATE_LIMIT: '0' });
+  const server = await startServer({
+    NOMEN_DATA: dataDir,
+    NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir,
+    NOMEN_API_KEYS: `${KEY}:load`,
+    NOMEN_RATE_LIMIT: '0',
+  });
   const base = `${server.url}/v1`;
   try {
-    console.log(`nomen load: ${server.url}, ${os.availableParallelism()} CPUs; ${clients} clients for ${duration} s or ${requests} requests, every ${registerEvery}th a registration`);
+    console.log(
+      `nomen load: ${server.url}, ${os.availableParallelism()} CPUs; ${clients} clients for ${duration} s or ${requests} requests, every ${registerEvery}th a registration`,
+    );
     await seedUsers(base, [SHARED_USER, ...Array.from({ length: clients }, (_, c) => `load-${c}`)], subjects);
     await run(base, subjects, 1, 5, 10, 0); // warm-up, not reported
     const alone = await run(base, subjects, 1, baseline, requests, 0);
@@ -139,9 +177,17 @@ async function main(): Promise<number> {
 
     const lost = await lostConcepts(base, loaded.registered);
     const registeredCount = [...loaded.registered.values()].reduce((n, ids) => n + ids.size, 0);
-    const errors = loaded.samples.filter((s) => s.status < 200 || s.status >= 300).length + alone.samples.filter((s) => s.status !== 200).length;
-    const p99 = percentile(loaded.samples.filter((s) => s.kind === 'recognize').map((s) => s.ms), 99);
-    const p50alone = percentile(alone.samples.map((s) => s.ms), 50);
+    const errors =
+      loaded.samples.filter((s) => s.status < 200 || s.status >= 300).length +
+      alone.samples.filter((s) => s.status !== 200).length;
+    const p99 = percentile(
+      loaded.samples.filter((s) => s.kind === 'recognize').map((s) => s.ms),
+      99,
+    );
+    const p50alone = percentile(
+      alone.samples.map((s) => s.ms),
+      50,
+    );
     console.log(`concepts registered: ${registeredCount}, lost: ${lost}; errors: ${errors}`);
     console.log(`recognize p99 at ${clients} clients / p50 at 1 client = ${(p99 / p50alone).toFixed(2)} (target <= 4)`);
     console.log(`server peak RSS: ${server.peakRssMb().toFixed(0)} MB`);

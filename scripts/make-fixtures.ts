@@ -60,7 +60,15 @@ function noise(n: number, seed = 0x9e3779b9): Buffer {
 
 async function sourcePhoto(path: string): Promise<Buffer> {
   if (existsSync(path)) return readFile(path);
-  return sharp({ create: { width: 768, height: 768, channels: 3, background: '#7a6a55', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  return sharp({
+    create: {
+      width: 768,
+      height: 768,
+      channels: 3,
+      background: '#7a6a55',
+      noise: { type: 'gaussian', mean: 128, sigma: 40 },
+    },
+  })
     .blur(3)
     .jpeg({ quality: 90 })
     .toBuffer();
@@ -98,9 +106,11 @@ export async function pngBomb(side = BOMB_SIDE): Promise<Buffer> {
   ihdr.writeUInt32BE(side, 4);
   ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale, deflate, adaptive filter, no interlace
   const row = Buffer.alloc(1 + Math.ceil(side / 8)); // filter byte "none" + packed pixels
-  const rows = Readable.from((function* () {
-    for (let y = 0; y < side; y++) yield row;
-  })());
+  const rows = Readable.from(
+    (function* () {
+      for (let y = 0; y < side; y++) yield row;
+    })(),
+  );
   const idat: Buffer[] = [];
   for await (const chunk of rows.pipe(createDeflate({ level: 9 }))) idat.push(chunk as Buffer);
   return Buffer.concat([
@@ -139,15 +149,21 @@ export async function makeFixtures(dir = DEFAULT_DIR, photoPath = DEFAULT_PHOTO)
     random: noise(4096),
     empty: Buffer.alloc(0),
     text: Buffer.from('hello, this is not an image\n'),
-    svg: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="red"/></svg>\n'),
+    svg: Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="red"/></svg>\n',
+    ),
     pdf: Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n'),
     heic: Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), noise(256)]),
     png: tiny.clone().png().toBuffer(),
     webp: tiny.clone().webp().toBuffer(),
     avif: tiny.clone().avif().toBuffer(),
     tiff: tiny.clone().tiff().toBuffer(),
-    gif: sharp(frames, { join: { animated: true } }).gif({ delay: [100, 100] }).toBuffer(),
-    alpha: sharp(alphaPixels, { raw: { width: 64, height: 32, channels: 4 } }).png().toBuffer(),
+    gif: sharp(frames, { join: { animated: true } })
+      .gif({ delay: [100, 100] })
+      .toBuffer(),
+    alpha: sharp(alphaPixels, { raw: { width: 64, height: 32, channels: 4 } })
+      .png()
+      .toBuffer(),
     png16: sharp(photo).resize(48, 32).toColourspace('rgb16').png().toBuffer(),
     gray: sharp(photo).resize(64, 64).toColourspace('b-w').jpeg().toBuffer(),
     cmyk: solid(32, 32, '#ff0000').toColourspace('cmyk').jpeg().toBuffer(),

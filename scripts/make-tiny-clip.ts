@@ -48,10 +48,12 @@ function visionModel(output: string): Uint8Array {
       floatTensor('proj_w', [flat, dim], next, 0.1),
     ],
     node: [
-      node('Conv', ['pixel_values', 'patch_w', 'patch_b'], ['patches'], [
-        intsAttr('kernel_shape', [patch, patch]),
-        intsAttr('strides', [patch, patch]),
-      ]),
+      node(
+        'Conv',
+        ['pixel_values', 'patch_w', 'patch_b'],
+        ['patches'],
+        [intsAttr('kernel_shape', [patch, patch]), intsAttr('strides', [patch, patch])],
+      ),
       node('Relu', ['patches'], ['patches_relu']),
       node('Flatten', ['patches_relu'], ['pooled'], [intAttr('axis', 1)]),
       node('MatMul', ['pooled', 'proj_w'], [output]),
@@ -118,7 +120,11 @@ function tokenizer(): { json: object; vocabSize: number } {
     ...head,
     normalizer: {
       type: 'Sequence',
-      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
+      normalizers: [
+        { type: 'NFC' },
+        { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
+        { type: 'Lowercase' },
+      ],
     },
     pre_tokenizer: {
       type: 'Sequence',
@@ -126,7 +132,8 @@ function tokenizer(): { json: object; vocabSize: number } {
         {
           type: 'Split',
           pattern: {
-            Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
+            Regex:
+              "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
           },
           behavior: 'Removed',
           invert: true,
@@ -193,7 +200,13 @@ function modelConfig(family: Family, vocabSize: number): object {
 /** preprocessor_config.json: CLIP resizes the short side and cuts the centre; SigLIP squashes to the square. */
 function preprocessorConfig(family: Family): object {
   const { imageSize } = TINY_CLIP;
-  const common = { do_resize: true, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, do_convert_rgb: true };
+  const common = {
+    do_resize: true,
+    do_rescale: true,
+    rescale_factor: 1 / 255,
+    do_normalize: true,
+    do_convert_rgb: true,
+  };
   if (family === 'siglip') {
     return {
       ...common,

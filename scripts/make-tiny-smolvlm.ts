@@ -15,7 +15,19 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { seeded } from '../concepts/random.js';
 import { byteAlphabet, tokenizerHead } from './lib/tokenizer-json.js';
-import { BOOL, FLOAT, INT64, floatTensor, floatValues, int64Tensor, intAttr, intsAttr, model, node, valueInfo } from './lib/onnx-build.js';
+import {
+  BOOL,
+  FLOAT,
+  INT64,
+  floatTensor,
+  floatValues,
+  int64Tensor,
+  intAttr,
+  intsAttr,
+  model,
+  node,
+  valueInfo,
+} from './lib/onnx-build.js';
 
 export const TINY_SMOLVLM = {
   /** Side of the one tile an image becomes (max_image_size.longest_edge). */
@@ -35,10 +47,54 @@ export const TINY_SMOLVLM = {
 
 /** The only tokens the tiny model ever generates: whole words, so an answer's word count is its token count. */
 export const TINY_SMOLVLM_WORDS = [
-  'a', 'the', 'dog', 'cat', 'bird', 'person', 'red', 'blue', 'green', 'white', 'black', 'brown', 'small',
-  'large', 'photo', 'of', 'with', 'on', 'in', 'and', 'is', 'sitting', 'standing', 'grass', 'table', 'car',
-  'tree', 'sky', 'near', 'under', 'left', 'right', 'two', 'one', 'ball', 'collar', 'fur', 'wall', 'window',
-  'room', 'street', 'water', 'field', 'cup', 'book', 'chair', 'light', 'dark',
+  'a',
+  'the',
+  'dog',
+  'cat',
+  'bird',
+  'person',
+  'red',
+  'blue',
+  'green',
+  'white',
+  'black',
+  'brown',
+  'small',
+  'large',
+  'photo',
+  'of',
+  'with',
+  'on',
+  'in',
+  'and',
+  'is',
+  'sitting',
+  'standing',
+  'grass',
+  'table',
+  'car',
+  'tree',
+  'sky',
+  'near',
+  'under',
+  'left',
+  'right',
+  'two',
+  'one',
+  'ball',
+  'collar',
+  'fur',
+  'wall',
+  'window',
+  'room',
+  'street',
+  'water',
+  'field',
+  'cup',
+  'book',
+  'chair',
+  'light',
+  'dark',
 ] as const;
 
 const IMAGE = '<image>';
@@ -148,10 +204,12 @@ function visionEncoder(): Uint8Array {
       node('Cast', ['pixel_attention_mask'], ['mask'], [intAttr('to', FLOAT)]),
       node('Reshape', ['mask', 'mask_shape'], ['masks']),
       node('Mul', ['images', 'masks'], ['visible']),
-      node('Conv', ['visible', 'patch_w', 'patch_b'], ['patches'], [
-        intsAttr('kernel_shape', [patch, patch]),
-        intsAttr('strides', [patch, patch]),
-      ]),
+      node(
+        'Conv',
+        ['visible', 'patch_w', 'patch_b'],
+        ['patches'],
+        [intsAttr('kernel_shape', [patch, patch]), intsAttr('strides', [patch, patch])],
+      ),
       node('SpaceToDepth', ['patches'], ['shuffled'], [intAttr('blocksize', scaleFactor)]),
       node('Reshape', ['shuffled', 'token_shape'], ['tokens_cf']),
       node('Transpose', ['tokens_cf'], ['tokens'], [intsAttr('perm', [0, 2, 1])]),
@@ -181,7 +239,12 @@ function attentionLayer(i: number, input: string, output: string, next: () => nu
     node('MatMul', [input, p(weight)], [p(`${kind}_flat`)]),
     node('Reshape', [p(`${kind}_flat`), 'kv_split'], [p(`${kind}_split`)]),
     node('Transpose', [p(`${kind}_split`)], [p(`${kind}_heads`)], [intsAttr('perm', [0, 2, 1, 3])]),
-    node('Concat', [`past_key_values.${i}.${kind}`, p(`${kind}_heads`)], [`present.${i}.${kind}`], [intAttr('axis', 2)]),
+    node(
+      'Concat',
+      [`past_key_values.${i}.${kind}`, p(`${kind}_heads`)],
+      [`present.${i}.${kind}`],
+      [intAttr('axis', 2)],
+    ),
   ];
   return {
     initializer: [
@@ -221,7 +284,9 @@ function decoderModelMerged(vocab: Vocabulary): Uint8Array {
   const next = seeded(13);
   const cache = (prefix: string, length: string) =>
     Array.from({ length: layers }, (_, i) =>
-      ['key', 'value'].map((kind) => valueInfo(`${prefix}.${i}.${kind}`, FLOAT, ['batch_size', kvHeads, length, headDim])),
+      ['key', 'value'].map((kind) =>
+        valueInfo(`${prefix}.${i}.${kind}`, FLOAT, ['batch_size', kvHeads, length, headDim]),
+      ),
     ).flat();
   const frequencies = Array.from({ length: hidden }, (_, d) => 1 / 10000 ** ((2 * Math.floor(d / 2)) / hidden));
   const phases = Array.from({ length: hidden }, (_, d) => (d % 2) * (Math.PI / 2));
@@ -236,7 +301,10 @@ function decoderModelMerged(vocab: Vocabulary): Uint8Array {
       valueInfo('position_ids', INT64, ['batch_size', 'sequence_length']),
       ...cache('past_key_values', 'past_sequence_length'),
     ],
-    output: [valueInfo('logits', FLOAT, ['batch_size', 'sequence_length', vocab.size]), ...cache('present', 'total_sequence_length')],
+    output: [
+      valueInfo('logits', FLOAT, ['batch_size', 'sequence_length', vocab.size]),
+      ...cache('present', 'total_sequence_length'),
+    ],
     initializer: [
       int64Tensor('last_axis', [-1]),
       int64Tensor('head_axes', [1, 2]),
@@ -265,7 +333,8 @@ function decoderModelMerged(vocab: Vocabulary): Uint8Array {
       node('Mul', ['unmasked', 'masked_out'], ['mask_bias2']),
       node('Unsqueeze', ['mask_bias2', 'head_axes'], ['mask_bias']),
       ...stack.flatMap((l) => l.node),
-      // A final norm, as in the real model: logits of a fixed scale, whatever the layers add up to (temperature sampling).
+      // A final norm, as in the real model: logits of a fixed scale, whatever the layers add up to (temperature
+      // sampling).
       node('LpNormalization', [`h${layers}`], ['h_norm'], [intAttr('axis', -1), intAttr('p', 2)]),
       node('MatMul', ['h_norm', 'lm_head'], ['raw_logits']),
       node('Add', ['raw_logits', 'vocab_bias'], ['logits']),
@@ -284,7 +353,13 @@ function modelConfig(vocab: Vocabulary): object {
     pad_token_id: vocab.id('<|im_end|>'),
     tie_word_embeddings: false,
     use_cache: true,
-    vision_config: { model_type: 'idefics3_vision', hidden_size: visionWidth, image_size: imageSize, patch_size: patch, num_channels: 3 },
+    vision_config: {
+      model_type: 'idefics3_vision',
+      hidden_size: visionWidth,
+      image_size: imageSize,
+      patch_size: patch,
+      num_channels: 3,
+    },
     text_config: {
       model_type: 'llama',
       vocab_size: vocab.size,
@@ -353,7 +428,9 @@ export async function makeTinySmolVlm(dir: string): Promise<string> {
   await mkdir(path.join(dir, 'onnx'), { recursive: true });
   // Float graphs under the q8 (`_quantized`) names the catalog's dtype makes transformers.js ask for.
   await Promise.all([
-    ...Object.entries(files).map(([name, value]) => writeFile(path.join(dir, name), `${JSON.stringify(value, null, 2)}\n`)),
+    ...Object.entries(files).map(([name, value]) =>
+      writeFile(path.join(dir, name), `${JSON.stringify(value, null, 2)}\n`),
+    ),
     writeFile(path.join(dir, 'onnx', 'vision_encoder_quantized.onnx'), visionEncoder()),
     writeFile(path.join(dir, 'onnx', 'embed_tokens_quantized.onnx'), embedTokens(vocab.size)),
     writeFile(path.join(dir, 'onnx', 'decoder_model_merged_quantized.onnx'), decoderModelMerged(vocab)),

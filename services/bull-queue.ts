@@ -29,7 +29,12 @@ export class BullQueue implements JobQueue {
     this.queue = new Queue<JobRef>(QUEUE, {
       connection: this.connection,
       // Finished jobs leave Redis: their state is in the videos table, and the id may be queued again there.
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 1000 } },
+      defaultJobOptions: {
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: ATTEMPTS,
+        backoff: { type: 'exponential', delay: 1000 },
+      },
     });
     this.counter = setInterval(() => this.recount(), COUNT_EVERY_MS);
     this.counter.unref();
@@ -37,7 +42,10 @@ export class BullQueue implements JobQueue {
 
   /** Other processes change the count too: it is asked for now and then, and after each change made here. */
   private recount(): void {
-    void this.queue.getWaitingCount().then((n) => (this.count = n), () => undefined);
+    void this.queue.getWaitingCount().then(
+      (n) => (this.count = n),
+      () => undefined,
+    );
   }
 
   get waiting(): number {

@@ -56,7 +56,8 @@ function nonNegative(env: NodeJS.ProcessEnv, name: string, fallback: number, int
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < 0) throw new Error(`${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < 0)
+    throw new Error(`${name} must be a non-negative ${integer ? 'integer' : 'number'}, got "${raw}"`);
   return n;
 }
 
@@ -68,17 +69,25 @@ export function parseApiKeys(raw: string | undefined, readFile: (p: string) => s
   const keys = new Map<string, string>();
   if (!raw) return keys;
   const text = raw.startsWith('@') ? readFile(raw.slice(1)) : raw;
-  for (const pair of text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = pair.lastIndexOf(':');
     const key = pair.slice(0, at).trim();
     const tenant = pair.slice(at + 1).trim();
-    if (at <= 0 || !key || !/^[A-Za-z0-9._@-]{1,128}$/.test(tenant)) throw new Error(`NOMEN_API_KEYS: expected key:tenant, got "${pair.replace(/.(?=.{4})/g, '*')}"`);
+    if (at <= 0 || !key || !/^[A-Za-z0-9._@-]{1,128}$/.test(tenant))
+      throw new Error(`NOMEN_API_KEYS: expected key:tenant, got "${pair.replace(/.(?=.{4})/g, '*')}"`);
     keys.set(key, tenant);
   }
   return keys;
 }
 
-const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (raw: string | undefined): string[] =>
+  (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => string): Config {
   const limits = limitsFromEnv(env);
@@ -117,7 +126,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
 export function bankFromEnv(env: NodeJS.ProcessEnv, modelsDir: string): BankSource {
   const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   const shared = path.resolve(modelsDir, '../data/distractors');
-  const photos = env.NOMEN_BANK_PHOTOS !== undefined ? list(env.NOMEN_BANK_PHOTOS).map((p) => path.resolve(p)) : existsSync(shared) ? [shared] : [];
+  const photos =
+    env.NOMEN_BANK_PHOTOS !== undefined
+      ? list(env.NOMEN_BANK_PHOTOS).map((p) => path.resolve(p))
+      : existsSync(shared)
+        ? [shared]
+        : [];
   return { dir: path.resolve(env.NOMEN_BANK_DIR || path.join(cache, 'nomen', 'banks')), photos };
 }
 
@@ -163,11 +177,15 @@ function videosFromEnv(env: NodeJS.ProcessEnv): VideoOptions {
     throw new Error('NOMEN_VIDEO_FPS, NOMEN_VIDEO_MAX_BYTES and NOMEN_VIDEO_MAX_SECONDS must be above 0');
   }
   // 0: this process runs no indexing jobs, others sharing the queue do.
-  if (options.concurrency === 0 && !env.REDIS_URL) throw new Error('NOMEN_VIDEO_JOBS=0 needs REDIS_URL: jobs then run in processes that share its queue');
+  if (options.concurrency === 0 && !env.REDIS_URL)
+    throw new Error('NOMEN_VIDEO_JOBS=0 needs REDIS_URL: jobs then run in processes that share its queue');
   return options;
 }
 
-/** Off unless NOMEN_ALLOW_URL_FETCH is 1 or true; NOMEN_URL_FETCH_ALLOW lists CIDR ranges let through besides public addresses. */
+/**
+ * Off unless NOMEN_ALLOW_URL_FETCH is 1 or true; NOMEN_URL_FETCH_ALLOW lists CIDR ranges let through besides public
+ * addresses.
+ */
 function urlFetchFromEnv(env: NodeJS.ProcessEnv): Config['urlFetch'] {
   if (!/^(1|true)$/i.test(env.NOMEN_ALLOW_URL_FETCH ?? '')) return undefined;
   const allow = list(env.NOMEN_URL_FETCH_ALLOW);

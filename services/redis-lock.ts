@@ -18,7 +18,8 @@ export interface RedisLockOptions {
 export const defaultRedisLockOptions: RedisLockOptions = { leaseMs: 15_000, waitMs: 60_000 };
 
 // Compare-and-act: only the holder (its token) renews or releases.
-const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const RENEW =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 export class RedisLock implements Lock {
@@ -45,7 +46,10 @@ export class RedisLock implements Lock {
     const token = randomUUID();
     await this.acquire(name, token);
     const { leaseMs } = this.options;
-    const renew = setInterval(() => void this.redis.eval(RENEW, 1, name, token, leaseMs).catch(() => undefined), leaseMs / 3);
+    const renew = setInterval(
+      () => void this.redis.eval(RENEW, 1, name, token, leaseMs).catch(() => undefined),
+      leaseMs / 3,
+    );
     try {
       return await work();
     } finally {
@@ -63,7 +67,11 @@ export class RedisLock implements Lock {
           throw new DomainError('unavailable', `the shared lock store (Redis) cannot be reached: ${err.message}`);
         });
         if (taken === 'OK') return;
-        if (Date.now() > deadline) throw new DomainError('unavailable', `another write of this user held its lock for over ${this.options.waitMs} ms; retry later`);
+        if (Date.now() > deadline)
+          throw new DomainError(
+            'unavailable',
+            `another write of this user held its lock for over ${this.options.waitMs} ms; retry later`,
+          );
         // Jittered, so that waiters of several processes do not ask in step.
         await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
       }

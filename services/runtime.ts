@@ -1,4 +1,7 @@
-/** Opens what the service runs on: models, the concept store, the concept service. One place, used by the server, the CLI scripts and tests. */
+/**
+ * Opens what the service runs on: models, the concept store, the concept service. One place, used by the server, the
+ * CLI scripts and tests.
+ */
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { Describer } from '../concepts/describe.js';
@@ -36,7 +39,10 @@ export interface Runtime {
  * concepts as drafts (an evaluation of the drafts alone).
  */
 export async function openRuntime(
-  config: Pick<Config, 'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'> &
+  config: Pick<
+    Config,
+    'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'
+  > &
     Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank?: BankSource },
   timer?: ModelTimer,
   log?: JobLog,
@@ -56,16 +62,27 @@ export async function openRuntime(
   const loaded = { encoder, detector, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
   // Several processes on one dataset serialise each user's writes through Redis.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 }) : undefined;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: 5000 })
+    : undefined;
   // Reconnecting is ioredis's own; failed commands (and /readyz) say what went wrong.
   redis?.on('error', () => undefined);
-  const service = await ConceptService.create(store, models, {
-    limits: config.limits,
-    lock: redis && new RedisLock(redis),
-    refineQuietMs: config.refineQuietMs,
-    refine: config.refine,
-    onRefineError: (err, concept) => log?.error({ err, concept: concept.id }, 'concept refinement failed; it runs again a minute later (three runs in all), else at the next start'),
-  }, regionBank);
+  const service = await ConceptService.create(
+    store,
+    models,
+    {
+      limits: config.limits,
+      lock: redis && new RedisLock(redis),
+      refineQuietMs: config.refineQuietMs,
+      refine: config.refine,
+      onRefineError: (err, concept) =>
+        log?.error(
+          { err, concept: concept.id },
+          'concept refinement failed; it runs again a minute later (three runs in all), else at the next start',
+        ),
+    },
+    regionBank,
+  );
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
@@ -73,8 +90,18 @@ export async function openRuntime(
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
   const vlm = timer ? timedVlm(opened, timer) : opened;
   // Without a model nothing can write descriptions; registration goes on without them.
-  const describer = vlm instanceof NoVlm ? undefined : new Describer(service, vlm, (err, c) => log?.info({ err, concept: c.id }, 'no description written for a concept'));
-  const personal = new Personalizer(service, vlm, { limits: config.limits, maxConcepts: vlmConfig.maxConcepts }, describer);
+  const describer =
+    vlm instanceof NoVlm
+      ? undefined
+      : new Describer(service, vlm, (err, c) =>
+          log?.info({ err, concept: c.id }, 'no description written for a concept'),
+        );
+  const personal = new Personalizer(
+    service,
+    vlm,
+    { limits: config.limits, maxConcepts: vlmConfig.maxConcepts },
+    describer,
+  );
   return {
     service,
     store,

@@ -25,17 +25,25 @@ const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
 let host = config.host;
 if (config.apiKeys.size === 0) {
   if (!LOOPBACK.has(host)) host = '127.0.0.1';
-  log.warn({ host }, 'no API keys configured (NOMEN_API_KEYS): listening on loopback only; every caller is tenant "local"');
+  log.warn(
+    { host },
+    'no API keys configured (NOMEN_API_KEYS): listening on loopback only; every caller is tenant "local"',
+  );
 }
 if (parseS3Uri(config.dataUri) && !config.redisUrl) {
-  log.warn('data in object storage without REDIS_URL: run one API process on it, or set REDIS_URL so that processes take turns writing a user');
+  log.warn(
+    'data in object storage without REDIS_URL: run one API process on it, or set REDIS_URL so that processes take turns writing a user',
+  );
 }
 
 const metrics = new Metrics();
 let app = startingApp(metrics);
-const server = serve({ fetch: (request, env) => app.fetch(request, env), hostname: host, port: config.port }, (info) => {
-  log.info({ host: info.address, port: info.port }, 'nomen listening');
-});
+const server = serve(
+  { fetch: (request, env) => app.fetch(request, env), hostname: host, port: config.port },
+  (info) => {
+    log.info({ host: info.address, port: info.port }, 'nomen listening');
+  },
+);
 
 let runtime: Runtime | undefined;
 let compaction: Compaction | undefined;
@@ -67,7 +75,10 @@ try {
   log.fatal({ err }, 'could not open models or storage');
   process.exit(1);
 }
-log.info({ encoder: config.encoder, detector: config.detector || null, data: redactUri(config.dataUri) }, 'models and storage ready');
+log.info(
+  { encoder: config.encoder, detector: config.detector || null, data: redactUri(config.dataUri) },
+  'models and storage ready',
+);
 
 // A scope no tenant can name (tenants are [A-Za-z0-9._@-]) reads nothing, but proves the store answers.
 const probe = { tenant: '#readyz', user: '#readyz' };
@@ -75,19 +86,39 @@ const store = runtime.store;
 const vlm = runtime.vlm;
 log.info({ vlm: vlm.name }, 'multimodal model');
 const redis = runtime.redis;
-const check = (probe: () => Promise<unknown>): Promise<string> => probe().then(() => 'ok', (e: unknown) => (e instanceof Error ? e.message : String(e)));
+const check = (probe: () => Promise<unknown>): Promise<string> =>
+  probe().then(
+    () => 'ok',
+    (e: unknown) => (e instanceof Error ? e.message : String(e)),
+  );
 async function ready(): Promise<Readiness> {
   // The VLM's state is reported but does not make the instance unready: recognition serves without it.
-  const [model, database, shared] = await Promise.all([vlm.health(), check(() => store.loadUser(probe)), redis && check(() => redis.ping())]);
+  const [model, database, shared] = await Promise.all([
+    vlm.health(),
+    check(() => store.loadUser(probe)),
+    redis && check(() => redis.ping()),
+  ]);
   const models = modelThreadsHealth();
   const ok = models === 'ok' && database === 'ok' && (shared ?? 'ok') === 'ok';
   return { ok, checks: { models, database, ...(shared && { redis: shared }), vlm: model.detail } };
 }
 
 if (!stopping) {
-  app = createApp({ service: runtime.service, videos: runtime.videos, personal: runtime.personal, config, ready, log, metrics });
+  app = createApp({
+    service: runtime.service,
+    videos: runtime.videos,
+    personal: runtime.personal,
+    config,
+    ready,
+    log,
+    metrics,
+  });
   const videos = runtime.videos;
-  compaction = scheduleCompaction({ compact: () => store.compact().then(() => videos.compact()) }, config.compactIntervalS, log);
+  compaction = scheduleCompaction(
+    { compact: () => store.compact().then(() => videos.compact()) },
+    config.compactIntervalS,
+    log,
+  );
 }
 
 /** A data URI for the log, without credentials should one carry them. */

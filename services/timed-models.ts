@@ -1,4 +1,6 @@
-/** Model calls timed for metrics, wrapped around the adapters where the runtime opens them (the domain stays unaware). */
+/**
+ * Model calls timed for metrics, wrapped around the adapters where the runtime opens them (the domain stays unaware).
+ */
 import type { ServiceModels } from '../concepts/service.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import type { ModelTimer } from './metrics.js';
@@ -13,7 +15,12 @@ interface Timed {
 }
 
 /** `target` with its `calls` and `streams` timed under `model`; every other member passes through untouched. */
-function timed<T extends object>(target: T, model: string, timer: ModelTimer, { calls = [], streams = [], members = {} }: Timed): T {
+function timed<T extends object>(
+  target: T,
+  model: string,
+  timer: ModelTimer,
+  { calls = [], streams = [], members = {} }: Timed,
+): T {
   return new Proxy(target, {
     get(t, property) {
       if (typeof property === 'string' && property in members) return members[property];

@@ -11,7 +11,9 @@ import { openRuntime } from './runtime.js';
 const log = pino();
 const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
 if (!config.redisUrl) {
-  log.fatal('a worker takes its jobs from the queue in Redis: set REDIS_URL (and NOMEN_DATA to the API processes\' data)');
+  log.fatal(
+    "a worker takes its jobs from the queue in Redis: set REDIS_URL (and NOMEN_DATA to the API processes' data)",
+  );
   process.exit(1);
 }
 const runtime = await openRuntime(config, undefined, log);

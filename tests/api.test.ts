@@ -25,7 +25,10 @@ const ready: Deps['ready'] = async () => ({ ok: true, checks: {} });
 
 beforeAll(async () => {
   fixturesDir = await mkdtemp(join(tmpdir(), 'nomen-api-fixtures-'));
-  [tenants, fixtures] = await Promise.all([openTwoTenants('api', { NOMEN_RATE_LIMIT: '0', NOMEN_COMPACT_INTERVAL_S: '0' }), makeFixtures(fixturesDir)]);
+  [tenants, fixtures] = await Promise.all([
+    openTwoTenants('api', { NOMEN_RATE_LIMIT: '0', NOMEN_COMPACT_INTERVAL_S: '0' }),
+    makeFixtures(fixturesDir),
+  ]);
   ({ runtime, config } = tenants);
   app = createApp({ service: runtime.service, config, ready });
 }, 120_000);
@@ -37,8 +40,12 @@ afterAll(async () => {
 
 const photo = (subject: string, n: number): Promise<Buffer> => readFile(join(PHOTOS, subject, `0${n}.jpg`));
 const fixture = (name: FixtureName): Promise<Buffer> => readFile(fixtures[name]);
-const asFile = async (bytes: Buffer | Promise<Buffer>, name: string): Promise<File> => new File([new Uint8Array(await bytes)], name, { type: 'image/jpeg' });
-const image = async (bytes: Buffer | Promise<Buffer>, box?: number[]) => ({ data: (await bytes).toString('base64'), ...(box && { box }) });
+const asFile = async (bytes: Buffer | Promise<Buffer>, name: string): Promise<File> =>
+  new File([new Uint8Array(await bytes)], name, { type: 'image/jpeg' });
+const image = async (bytes: Buffer | Promise<Buffer>, box?: number[]) => ({
+  data: (await bytes).toString('base64'),
+  ...(box && { box }),
+});
 
 interface Answer {
   status: number;
@@ -49,7 +56,14 @@ interface Answer {
 async function call(
   method: string,
   path: string,
-  opts: { key?: string | null; json?: unknown; form?: FormData; body?: string; headers?: Record<string, string>; on?: Api } = {},
+  opts: {
+    key?: string | null;
+    json?: unknown;
+    form?: FormData;
+    body?: string;
+    headers?: Record<string, string>;
+    on?: Api;
+  } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...opts.headers };
   const key = opts.key === undefined ? KEY_A : opts.key;
@@ -70,7 +84,10 @@ function expectError(r: Answer, status: number, code: string): void {
 }
 
 async function register(user: string, name: string, photos: Buffer[], key: string = KEY_A, category?: string) {
-  const r = await call('POST', `/v1/users/${user}/concepts`, { key, json: { name, category, images: await Promise.all(photos.map((p) => image(p))) } });
+  const r = await call('POST', `/v1/users/${user}/concepts`, {
+    key,
+    json: { name, category, images: await Promise.all(photos.map((p) => image(p))) },
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
 }
@@ -89,7 +106,13 @@ describe('outside /v1', () => {
     expect(doc.body.openapi).toBe('3.1.0');
     expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/v1/users/{user}/concepts', '/v1/users/{user}/concepts/{id}', '/v1/users/{user}/concepts/{id}/images', '/v1/users/{user}/recognize', '/v1/users/{user}']),
+      expect.arrayContaining([
+        '/v1/users/{user}/concepts',
+        '/v1/users/{user}/concepts/{id}',
+        '/v1/users/{user}/concepts/{id}/images',
+        '/v1/users/{user}/recognize',
+        '/v1/users/{user}',
+      ]),
     );
     const docs = await app.request('/docs');
     expect(docs.status).toBe(200);
@@ -97,8 +120,15 @@ describe('outside /v1', () => {
   });
 
   it('answers 503 on /readyz until ready', async () => {
-    const notReady = createApp({ service: runtime.service, config, ready: async () => ({ ok: false, checks: { models: 'loading' } }) });
-    expect(await call('GET', '/readyz', { on: notReady })).toMatchObject({ status: 503, body: { ok: false, checks: { models: 'loading' } } });
+    const notReady = createApp({
+      service: runtime.service,
+      config,
+      ready: async () => ({ ok: false, checks: { models: 'loading' } }),
+    });
+    expect(await call('GET', '/readyz', { on: notReady })).toMatchObject({
+      status: 503,
+      body: { ok: false, checks: { models: 'loading' } },
+    });
   });
 
   it('answers unknown paths with a JSON 404', async () => {
@@ -131,14 +161,36 @@ describe('errors', () => {
       expectError(r, 401, 'unauthorized');
       expect(r.headers.get('WWW-Authenticate')).toMatch(/^Bearer/);
     }
-    expectError(await call('POST', `/v1/users/${user}/concepts`, { key: null, json: { name: 'x', images: [await image(photo('cat', 0))] } }), 401, 'unauthorized');
-    expectError(await call('GET', `/v1/users/${user}/concepts`, { key: null, headers: { Authorization: `Basic ${KEY_A}` } }), 401, 'unauthorized');
+    expectError(
+      await call('POST', `/v1/users/${user}/concepts`, {
+        key: null,
+        json: { name: 'x', images: [await image(photo('cat', 0))] },
+      }),
+      401,
+      'unauthorized',
+    );
+    expectError(
+      await call('GET', `/v1/users/${user}/concepts`, { key: null, headers: { Authorization: `Basic ${KEY_A}` } }),
+      401,
+      'unauthorized',
+    );
   });
 
   it('400 for malformed JSON, a missing body or fields, and unknown content types 415', async () => {
-    expectError(await call('POST', `/v1/users/${user}/concepts`, { body: '{"name": "x", ', headers: { 'Content-Type': 'application/json' } }), 400, 'invalid_request');
+    expectError(
+      await call('POST', `/v1/users/${user}/concepts`, {
+        body: '{"name": "x", ',
+        headers: { 'Content-Type': 'application/json' },
+      }),
+      400,
+      'invalid_request',
+    );
     expectError(await call('POST', `/v1/users/${user}/concepts`), 400, 'invalid_request');
-    expectError(await call('POST', `/v1/users/${user}/concepts`, { body: 'name=x', headers: { 'Content-Type': 'text/plain' } }), 415, 'unsupported_media_type');
+    expectError(
+      await call('POST', `/v1/users/${user}/concepts`, { body: 'name=x', headers: { 'Content-Type': 'text/plain' } }),
+      415,
+      'unsupported_media_type',
+    );
     expectError(await create(null), 400, 'invalid_request');
     expectError(await create([]), 400, 'invalid_request');
     const noImages = await create({ name: 'Cat' });
@@ -152,24 +204,42 @@ describe('errors', () => {
 
   it('400 for names, categories and descriptions out of bounds', async () => {
     const images = [await image(photo('cat', 0))];
-    for (const bad of [{ name: '   ' }, { name: 'x'.repeat(101) }, { name: 'Cat', category: 'c'.repeat(101) }, { name: 'Cat', description: 'd'.repeat(2001) }]) {
+    for (const bad of [
+      { name: '   ' },
+      { name: 'x'.repeat(101) },
+      { name: 'Cat', category: 'c'.repeat(101) },
+      { name: 'Cat', description: 'd'.repeat(2001) },
+    ]) {
       expectError(await create({ ...bad, images }), 400, 'invalid_request');
     }
   });
 
   it('400 for a bad box, by shape or by reaching past the image', async () => {
-    for (const box of [[0, 0, 1], [0, 0, 1.5, 1], [-0.1, 0, 0.5, 0.5], ['a', 0, 1, 1]]) {
+    for (const box of [
+      [0, 0, 1],
+      [0, 0, 1.5, 1],
+      [-0.1, 0, 0.5, 0.5],
+      ['a', 0, 1, 1],
+    ]) {
       const r = await create({ name: 'Cat', images: [await image(photo('cat', 0), box as number[])] });
       expectError(r, 400, 'invalid_request');
       expect(r.body.error.message).toMatch(/images\[0\]\.box/);
     }
-    expectError(await create({ name: 'Cat', images: [await image(photo('cat', 0), [0.5, 0.5, 0.9, 0.9])] }), 400, 'invalid_request');
+    expectError(
+      await create({ name: 'Cat', images: [await image(photo('cat', 0), [0.5, 0.5, 0.9, 0.9])] }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('400 for invalid base64, empty data and urls; too many images', async () => {
     expectError(await create({ name: 'Cat', images: [{ data: '!!not base64!!' }] }), 400, 'invalid_image');
     expectError(await create({ name: 'Cat', images: [{ data: '' }] }), 400, 'invalid_image');
-    expectError(await create({ name: 'Cat', images: [{ data: 'data:text/html;base64,AAAA' }] }), 400, 'invalid_request');
+    expectError(
+      await create({ name: 'Cat', images: [{ data: 'data:text/html;base64,AAAA' }] }),
+      400,
+      'invalid_request',
+    );
     const url = await create({ name: 'Cat', images: [{ url: 'http://169.254.169.254/latest/meta-data' }] });
     expectError(url, 400, 'invalid_request');
     expect(url.body.error.message).toMatch(/url/);
@@ -180,7 +250,11 @@ describe('errors', () => {
   });
 
   it('400 for bad user names and concept ids; 404 for unknown ids', async () => {
-    for (const path of [`/v1/users/..%2F..%2Fetc/concepts`, `/v1/users/a'b/concepts`, `/v1/users/${'u'.repeat(129)}/concepts`]) {
+    for (const path of [
+      `/v1/users/..%2F..%2Fetc/concepts`,
+      `/v1/users/a'b/concepts`,
+      `/v1/users/${'u'.repeat(129)}/concepts`,
+    ]) {
       expectError(await call('GET', path), 400, 'invalid_request');
     }
     for (const id of ['..%2F..%2Fconcepts', `x'%20OR%20'1'='1`, '%22quoted%22', 'not-a-uuid']) {
@@ -189,9 +263,19 @@ describe('errors', () => {
     }
     const unknown = '00000000-0000-4000-8000-000000000000';
     expectError(await call('GET', `/v1/users/${user}/concepts/${unknown}`), 404, 'not_found');
-    expectError(await call('PATCH', `/v1/users/${user}/concepts/${unknown}`, { json: { name: 'x' } }), 404, 'not_found');
+    expectError(
+      await call('PATCH', `/v1/users/${user}/concepts/${unknown}`, { json: { name: 'x' } }),
+      404,
+      'not_found',
+    );
     expectError(await call('DELETE', `/v1/users/${user}/concepts/${unknown}`), 404, 'not_found');
-    expectError(await call('POST', `/v1/users/${user}/concepts/${unknown}/images`, { json: { images: [await image(photo('dog', 1))] } }), 404, 'not_found');
+    expectError(
+      await call('POST', `/v1/users/${user}/concepts/${unknown}/images`, {
+        json: { images: [await image(photo('dog', 1))] },
+      }),
+      404,
+      'not_found',
+    );
     // Another user's id is unknown here.
     expectError(await call('GET', `/v1/users/someone-else/concepts/${dog.id}`), 404, 'not_found');
   });
@@ -200,7 +284,11 @@ describe('errors', () => {
     expectError(await create({ name: '  dOG ', images: [await image(photo('dog', 1))] }), 409, 'name_taken');
     const cat = await register('errors-rename', 'Cat', [await photo('cat', 0)]);
     await register('errors-rename', 'Dog', [await photo('dog', 0)]);
-    expectError(await call('PATCH', `/v1/users/errors-rename/concepts/${cat.id}`, { json: { name: 'DOG' } }), 409, 'name_taken');
+    expectError(
+      await call('PATCH', `/v1/users/errors-rename/concepts/${cat.id}`, { json: { name: 'DOG' } }),
+      409,
+      'name_taken',
+    );
     expect(await names('errors-rename')).toEqual(['Cat', 'Dog']);
   }, 60_000);
 
@@ -211,9 +299,16 @@ describe('errors', () => {
 
   it('413 for a body over the limit and for a decompression bomb', async () => {
     const small = createApp({ service: runtime.service, config: { ...config, maxBodyBytes: 20_000 }, ready });
-    const r = await call('POST', `/v1/users/${user}/concepts`, { on: small, json: { name: 'Cat', images: [await image(photo('cat', 0))] } });
+    const r = await call('POST', `/v1/users/${user}/concepts`, {
+      on: small,
+      json: { name: 'Cat', images: [await image(photo('cat', 0))] },
+    });
     expectError(r, 413, 'too_large');
-    const declared = await call('POST', `/v1/users/${user}/concepts`, { on: small, body: '{}', headers: { 'Content-Type': 'application/json', 'Content-Length': '999999' } });
+    const declared = await call('POST', `/v1/users/${user}/concepts`, {
+      on: small,
+      body: '{}',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': '999999' },
+    });
     expectError(declared, 413, 'too_large');
     expectError(await create({ name: 'Cat', images: [await image(fixture('bomb'))] }), 413, 'too_large');
   });
@@ -226,19 +321,49 @@ describe('errors', () => {
       expectError(await create({ name: 'Cat', images: [await image(fixture(name))] }), 400, 'invalid_image');
     }
     // One bad photo among good ones registers nothing.
-    expectError(await create({ name: 'Cat', images: [await image(photo('cat', 0)), await image(fixture('truncated'))] }), 400, 'invalid_image');
-    const recognize = await call('POST', `/v1/users/${user}/recognize`, { json: { image: await image(fixture('svg')) } });
+    expectError(
+      await create({ name: 'Cat', images: [await image(photo('cat', 0)), await image(fixture('truncated'))] }),
+      400,
+      'invalid_image',
+    );
+    const recognize = await call('POST', `/v1/users/${user}/recognize`, {
+      json: { image: await image(fixture('svg')) },
+    });
     expectError(recognize, 415, 'unsupported_media_type');
   });
 
   it('answers odd bodies on every endpoint with a 4xx, never a 500', async () => {
-    const bodies = ['[', '['.repeat(100_000), 'null', '"text"', '{"__proto__": {"name": "x"}}', '{"name": {"$gt": ""}, "images": "x"}', '{"images": [null]}', '{"images": [{"data": 5}]}', '{"image": null}', '{"image": {"data": "AAAA"}, "all": "yes"}', '{"name": 5}', '{"images": [{"data": "AAAA"}], "negative": "yes"}'];
-    const targets = [['POST', `/v1/users/${user}/concepts`], ['PATCH', `/v1/users/${user}/concepts/${dog.id}`], ['POST', `/v1/users/${user}/concepts/${dog.id}/images`], ['POST', `/v1/users/${user}/recognize`]];
+    const bodies = [
+      '[',
+      '['.repeat(100_000),
+      'null',
+      '"text"',
+      '{"__proto__": {"name": "x"}}',
+      '{"name": {"$gt": ""}, "images": "x"}',
+      '{"images": [null]}',
+      '{"images": [{"data": 5}]}',
+      '{"image": null}',
+      '{"image": {"data": "AAAA"}, "all": "yes"}',
+      '{"name": 5}',
+      '{"images": [{"data": "AAAA"}], "negative": "yes"}',
+    ];
+    const targets = [
+      ['POST', `/v1/users/${user}/concepts`],
+      ['PATCH', `/v1/users/${user}/concepts/${dog.id}`],
+      ['POST', `/v1/users/${user}/concepts/${dog.id}/images`],
+      ['POST', `/v1/users/${user}/recognize`],
+    ];
     for (const [method, path] of targets) {
-      const requests: Parameters<typeof call>[2][] = [...bodies.map((body) => ({ body, headers: { 'Content-Type': 'application/json' } })), { form: new FormData() }];
+      const requests: Parameters<typeof call>[2][] = [
+        ...bodies.map((body) => ({ body, headers: { 'Content-Type': 'application/json' } })),
+        { form: new FormData() },
+      ];
       for (const request of requests) {
         const r = await call(method, path, request);
-        expect(r.status, `${method} ${path} ${request?.body?.slice(0, 40)}: ${JSON.stringify(r.body)}`).toBeGreaterThanOrEqual(400);
+        expect(
+          r.status,
+          `${method} ${path} ${request?.body?.slice(0, 40)}: ${JSON.stringify(r.body)}`,
+        ).toBeGreaterThanOrEqual(400);
         expect(r.status).toBeLessThan(500);
       }
     }
@@ -258,7 +383,10 @@ describe('errors', () => {
     badBoxes.append('images', await asFile(photo('cat', 0), 'cat.jpg'));
     badBoxes.append('boxes', '[[0, 0, 1');
     expectError(await post(badBoxes), 400, 'invalid_request');
-    const broken = await call('POST', `/v1/users/${user}/concepts`, { body: '--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nCat', headers: { 'Content-Type': 'multipart/form-data; boundary=x' } });
+    const broken = await call('POST', `/v1/users/${user}/concepts`, {
+      body: '--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nCat',
+      headers: { 'Content-Type': 'multipart/form-data; boundary=x' },
+    });
     expectError(broken, 400, 'invalid_request');
   });
 });
@@ -269,7 +397,13 @@ describe('concepts and recognition', () => {
   let cat: { id: string };
 
   it('registers a dog from JSON and a cat from multipart with a box', async () => {
-    dog = await register(user, 'Biscuit', [await photo('dog', 0), await photo('dog', 1), await photo('dog', 2)], KEY_A, 'dog');
+    dog = await register(
+      user,
+      'Biscuit',
+      [await photo('dog', 0), await photo('dog', 1), await photo('dog', 2)],
+      KEY_A,
+      'dog',
+    );
     expect(dog).toMatchObject({ name: 'Biscuit', category: 'dog', description: '', imageCount: 3, negativeCount: 0 });
     expect(dog.id).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -293,10 +427,17 @@ describe('concepts and recognition', () => {
     // Ids are found whatever their case.
     expect((await call('GET', `/v1/users/${user}/concepts/${dog.id.toUpperCase()}`)).body.id).toBe(dog.id);
 
-    const renamed = await call('PATCH', `/v1/users/${user}/concepts/${dog.id}`, { json: { name: 'Biscuit Jr', description: 'corgi' } });
-    expect(renamed).toMatchObject({ status: 200, body: { id: dog.id, name: 'Biscuit Jr', description: 'corgi', imageCount: 3 } });
+    const renamed = await call('PATCH', `/v1/users/${user}/concepts/${dog.id}`, {
+      json: { name: 'Biscuit Jr', description: 'corgi' },
+    });
+    expect(renamed).toMatchObject({
+      status: 200,
+      body: { id: dog.id, name: 'Biscuit Jr', description: 'corgi', imageCount: 3 },
+    });
     // Renaming to its own name in another case is no conflict.
-    expect((await call('PATCH', `/v1/users/${user}/concepts/${dog.id}`, { json: { name: 'BISCUIT JR' } })).status).toBe(200);
+    expect((await call('PATCH', `/v1/users/${user}/concepts/${dog.id}`, { json: { name: 'BISCUIT JR' } })).status).toBe(
+      200,
+    );
     expect(await names(user)).toEqual(['BISCUIT JR', 'Mochi']);
   }, 60_000);
 
@@ -321,7 +462,9 @@ describe('concepts and recognition', () => {
   }, 60_000);
 
   it('adds negative and positive photos, JSON and multipart', async () => {
-    const negative = await call('POST', `/v1/users/${user}/concepts/${dog.id}/images`, { json: { images: [await image(photo('dog3', 0))], negative: true } });
+    const negative = await call('POST', `/v1/users/${user}/concepts/${dog.id}/images`, {
+      json: { images: [await image(photo('dog3', 0))], negative: true },
+    });
     expect(negative).toMatchObject({ status: 200, body: { id: dog.id, imageCount: 3, negativeCount: 1 } });
     const form = new FormData();
     form.append('images', await asFile(photo('dog', 3), 'more.jpg'));
@@ -335,7 +478,9 @@ describe('concepts and recognition', () => {
     expect(await names(user)).toEqual(['BISCUIT JR']);
     expect((await call('DELETE', `/v1/users/${user}`)).status).toBe(204);
     expect(await names(user)).toEqual([]);
-    const r = await call('POST', `/v1/users/${user}/recognize`, { json: { image: await image(photo('dog', 4)), all: true } });
+    const r = await call('POST', `/v1/users/${user}/recognize`, {
+      json: { image: await image(photo('dog', 4)), all: true },
+    });
     expect(r.body.concepts).toEqual([]);
   }, 60_000);
 });
@@ -348,7 +493,13 @@ describe('tenants', () => {
     // A foreign id answers exactly as an id that exists nowhere, so B cannot tell that A has it.
     const missing = '00000000-0000-4000-8000-000000000000';
     const more = { images: [await image(photo('dog', 1))] };
-    const attempts: [string, string, unknown?][] = [['GET', ''], ['PATCH', '', { name: 'Mine' }], ['DELETE', ''], ['POST', '/images', more], ['POST', '/images', { ...more, negative: true }]];
+    const attempts: [string, string, unknown?][] = [
+      ['GET', ''],
+      ['PATCH', '', { name: 'Mine' }],
+      ['DELETE', ''],
+      ['POST', '/images', more],
+      ['POST', '/images', { ...more, negative: true }],
+    ];
     for (const [method, tail, json] of attempts) {
       const foreign = await call(method, `/v1/users/${user}/concepts/${a.id}${tail}`, { key: KEY_B, json });
       expectError(foreign, 404, 'not_found');
@@ -357,12 +508,16 @@ describe('tenants', () => {
     }
     expect((await call('GET', `/v1/users/${user}/concepts/${a.id}`)).body).toEqual(a);
     const query = await image(photo('dog', 1));
-    expect((await call('POST', `/v1/users/${user}/recognize`, { key: KEY_B, json: { image: query, all: true } })).body.concepts).toEqual([]);
+    expect(
+      (await call('POST', `/v1/users/${user}/recognize`, { key: KEY_B, json: { image: query, all: true } })).body
+        .concepts,
+    ).toEqual([]);
     // B may use the same name; deleting B's user leaves A's data.
     await register(user, 'rex', [await photo('cat', 0)], KEY_B);
     expect((await call('DELETE', `/v1/users/${user}`, { key: KEY_B })).status).toBe(204);
     expect(await names(user, KEY_A)).toEqual(['Rex']);
-    const seen = (await call('POST', `/v1/users/${user}/recognize`, { key: KEY_A, json: { image: query, all: true } })).body.concepts;
+    const seen = (await call('POST', `/v1/users/${user}/recognize`, { key: KEY_A, json: { image: query, all: true } }))
+      .body.concepts;
     expect(seen.map((m: { id: string }) => m.id)).toEqual([a.id]);
   }, 120_000);
 
@@ -374,9 +529,32 @@ describe('tenants', () => {
 
 describe('concurrency', () => {
   it('lands 16 parallel registrations for one user', async () => {
-    const subjects = ['backpack', 'bear_plushie', 'berry_bowl', 'can', 'candle', 'cat', 'colorful_sneaker', 'dog', 'duck_toy', 'fancy_boot', 'grey_sloth_plushie', 'monster_toy', 'pink_sunglasses', 'rc_car', 'red_cartoon', 'teapot'];
+    const subjects = [
+      'backpack',
+      'bear_plushie',
+      'berry_bowl',
+      'can',
+      'candle',
+      'cat',
+      'colorful_sneaker',
+      'dog',
+      'duck_toy',
+      'fancy_boot',
+      'grey_sloth_plushie',
+      'monster_toy',
+      'pink_sunglasses',
+      'rc_car',
+      'red_cartoon',
+      'teapot',
+    ];
     const photos = await Promise.all(subjects.map((s) => photo(s, 0)));
-    const results = await Promise.all(subjects.map((s, i) => call('POST', '/v1/users/busy/concepts', { json: { name: s, images: [{ data: photos[i].toString('base64') }] } })));
+    const results = await Promise.all(
+      subjects.map((s, i) =>
+        call('POST', '/v1/users/busy/concepts', {
+          json: { name: s, images: [{ data: photos[i].toString('base64') }] },
+        }),
+      ),
+    );
     expect(results.map((r) => r.status)).toEqual(subjects.map(() => 201));
     expect(await names('busy')).toEqual([...subjects].sort());
   }, 300_000);
@@ -392,7 +570,13 @@ describe('the real server', () => {
     try {
       const send = (headers: Record<string, string>, chunks: number) =>
         new Promise<{ status: number; body: any }>((done, fail) => {
-          const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/users/big/concepts', headers: { Authorization: `Bearer ${KEY_A}`, 'Content-Type': 'application/json', ...headers } });
+          const req = httpRequest({
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/v1/users/big/concepts',
+            headers: { Authorization: `Bearer ${KEY_A}`, 'Content-Type': 'application/json', ...headers },
+          });
           req.on('response', (res) => {
             let text = '';
             res.on('data', (d) => (text += d));
@@ -402,7 +586,9 @@ describe('the real server', () => {
             });
           });
           // The server may answer and close while this side still writes.
-          req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : fail(e)));
+          req.on('error', (e: NodeJS.ErrnoException) =>
+            e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : fail(e),
+          );
           const chunk = Buffer.alloc(16 * 1024, 'a');
           let sent = 0;
           const pump = () => {

@@ -39,7 +39,12 @@ async function call(method: string, path: string, json?: unknown) {
     body: json === undefined ? undefined : JSON.stringify(json),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, text, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined,
+  };
 }
 
 /** `event: name` / `data: json` blocks of an event stream. */
@@ -47,14 +52,20 @@ function events(text: string): { event: string; data: any }[] {
   return text
     .split('\n\n')
     .filter((block) => block.trim())
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message', data: JSON.parse(/^data: (.*)$/m.exec(block)![1]) }));
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
+      data: JSON.parse(/^data: (.*)$/m.exec(block)![1]),
+    }));
 }
 
 const words = (text: string) => text.trim().split(/\s+/);
 const vocabulary = new Set<string>(TINY_SMOLVLM_WORDS);
 /** Every word is one the tiny model can write. */
 const fromTinyModel = (text: string) => words(text).every((w) => vocabulary.has(w));
-/** What nomen's repair makes of the model's answer: its category phrase rewritten to the name; the stricter retry cannot help, the tiny model never says a name. */
+/**
+ * What nomen's repair makes of the model's answer: its category phrase rewritten to the name; the stricter retry cannot
+ * help, the tiny model never says a name.
+ */
 const repaired = (raw: string) => nameCategory(raw.trim(), CATEGORY, NAME) ?? raw.trim();
 
 beforeAll(async () => {
@@ -99,11 +110,19 @@ describe('the service on the local VLM', () => {
   });
 
   it('registers a concept and has the local model describe it', async () => {
-    const r = await call('POST', `/v1/users/${USER}/concepts`, { name: NAME, category: CATEGORY, images: await Promise.all([0, 1, 2].map(image)) });
+    const r = await call('POST', `/v1/users/${USER}/concepts`, {
+      name: NAME,
+      category: CATEGORY,
+      images: await Promise.all([0, 1, 2].map(image)),
+    });
     expect(r.status, r.text).toBe(201);
     conceptId = r.body.id;
     let description = '';
-    for (const deadline = Date.now() + 15_000; !description && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    for (
+      const deadline = Date.now() + 15_000;
+      !description && Date.now() < deadline;
+      await new Promise((r) => setTimeout(r, 100))
+    ) {
       description = (await call('GET', `/v1/users/${USER}/concepts/${conceptId}`)).body.description;
     }
     expect(words(description)).toHaveLength(DESCRIPTION_TOKENS);
@@ -114,7 +133,10 @@ describe('the service on the local VLM', () => {
     const streamed = await call('POST', '/v1/caption', { user: USER, image: await image(4), stream: true });
     expect(streamed.status, streamed.text).toBe(200);
     const all = events(streamed.text);
-    const raw = all.filter((e) => e.event === 'delta').map((e) => e.data.text as string).join('');
+    const raw = all
+      .filter((e) => e.event === 'delta')
+      .map((e) => e.data.text as string)
+      .join('');
     expect(words(raw)).toHaveLength(maxTokensFor({ kind: 'caption', style: 'short' }));
     expect(fromTinyModel(raw)).toBe(true);
     const done = all.at(-1)!;
@@ -126,7 +148,9 @@ describe('the service on the local VLM', () => {
     expect(r.body.caption).toBe(repaired(raw));
     expect(done.data.caption).toBe(r.body.caption);
     expect(r.body.model).toBe(DEFAULT_LOCAL_VLM);
-    expect(r.body.concepts).toEqual([expect.objectContaining({ id: conceptId, name: NAME, present: true, named: mentions(r.body.caption, NAME) })]);
+    expect(r.body.concepts).toEqual([
+      expect.objectContaining({ id: conceptId, name: NAME, present: true, named: mentions(r.body.caption, NAME) }),
+    ]);
     expect(r.body.timings.vlm).toBeGreaterThan(0);
   });
 
@@ -142,12 +166,17 @@ describe('the service on the local VLM', () => {
     expect(words(raw)).toHaveLength(maxTokensFor({ kind: 'ask', question: '' }));
     expect(fromTinyModel(raw)).toBe(true);
     const done = all.at(-1)!;
-    expect(done).toEqual({ event: 'done', data: expect.objectContaining({ answer: repaired(raw), model: DEFAULT_LOCAL_VLM }) });
+    expect(done).toEqual({
+      event: 'done',
+      data: expect.objectContaining({ answer: repaired(raw), model: DEFAULT_LOCAL_VLM }),
+    });
 
     const r = await call('POST', '/v1/ask', question);
     expect(r.status, r.text).toBe(200);
     expect(r.body.answer).toBe(done.data.answer);
-    expect(r.body.concepts).toEqual([expect.objectContaining({ name: NAME, present: true, named: mentions(r.body.answer, NAME) })]);
+    expect(r.body.concepts).toEqual([
+      expect.objectContaining({ name: NAME, present: true, named: mentions(r.body.answer, NAME) }),
+    ]);
   });
 });
 
@@ -160,11 +189,25 @@ describe('POST /v1/chat/completions on the local VLM, with the official openai c
   beforeAll(async () => {
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
     const url = `data:image/jpeg;base64,${(await photo(4)).toString('base64')}`;
-    messages = [{ role: 'user', content: [{ type: 'text', text: 'What is happening here?' }, { type: 'image_url', image_url: { url } }] }];
+    messages = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is happening here?' },
+          { type: 'image_url', image_url: { url } },
+        ],
+      },
+    ];
   });
 
   it('streams through the local model in the same protocol, the last chunk with the finish reason and the report', async () => {
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages, max_tokens: CHAT_TOKENS, stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      user: USER,
+      messages,
+      max_tokens: CHAT_TOKENS,
+      stream: true,
+    });
     const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     raw = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
@@ -173,16 +216,28 @@ describe('POST /v1/chat/completions on the local VLM, with the official openai c
     expect(fromTinyModel(raw)).toBe(true);
     expect(chunks.every((c) => c.model === DEFAULT_LOCAL_VLM)).toBe(true);
     expect(chunks.slice(0, -1).every((c) => c.choices[0].finish_reason === null)).toBe(true);
-    expect(chunks.at(-1)).toMatchObject({ choices: [{ finish_reason: 'length' }], nomen: { concepts: [{ name: NAME, present: true, named: false }] } });
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [{ finish_reason: 'length' }],
+      nomen: { concepts: [{ name: NAME, present: true, named: false }] },
+    });
   });
 
   it('answers through the local model, names repaired, with the finish reason', async () => {
-    const completion = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages, max_tokens: CHAT_TOKENS });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      user: USER,
+      messages,
+      max_tokens: CHAT_TOKENS,
+    });
     expect(completion.model).toBe(DEFAULT_LOCAL_VLM);
     const content = completion.choices[0].message.content!;
     expect(content).toBe(repaired(raw));
     expect(completion.choices[0].finish_reason).toBe('length');
-    const { nomen } = completion as unknown as { nomen: { concepts: { name: string; present: boolean; named: boolean }[] } };
-    expect(nomen.concepts).toEqual([expect.objectContaining({ name: NAME, present: true, named: mentions(content, NAME) })]);
+    const { nomen } = completion as unknown as {
+      nomen: { concepts: { name: string; present: boolean; named: boolean }[] };
+    };
+    expect(nomen.concepts).toEqual([
+      expect.objectContaining({ name: NAME, present: true, named: mentions(content, NAME) }),
+    ]);
   });
 });

@@ -43,21 +43,45 @@ const image = async (subject: string, n: number) => ({ data: (await photo(subjec
 const DESCRIPTION = 'Golden fur, floppy ears and a red collar.';
 const describing = (body: { messages: unknown[] }) => /Describe how it looks/.test(requestText(body as never));
 /** A VLM that sees what is there but never uses the names it is given. */
-const ignoringNames = (text: string) => (body: { messages: unknown[] }) => ({ text: describing(body) ? DESCRIPTION : text });
+const ignoringNames = (text: string) => (body: { messages: unknown[] }) => ({
+  text: describing(body) ? DESCRIPTION : text,
+});
 
 async function post(path: string, json: unknown, on: Api = app) {
-  const res = await on.request(path, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+  const res = await on.request(path, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(json),
+  });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, text, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined,
+  };
 }
 
 /** An app whose captions go to `vlm` (the runtime's own concepts, store and models). */
 function appWith(vlm: VisionLanguageModel): { app: Api; personal: Personalizer } {
-  const personal = new Personalizer(runtime.service, vlm, { limits: config.limits, maxConcepts: 3 }, new Describer(runtime.service, vlm));
+  const personal = new Personalizer(
+    runtime.service,
+    vlm,
+    { limits: config.limits, maxConcepts: 3 },
+    new Describer(runtime.service, vlm),
+  );
   return { app: createApp({ service: runtime.service, personal, config, ready }), personal };
 }
 
-const vlmAt = (url: string) => new OpenAiVlm({ ...defaultOpenAiVlmOptions, url, model: STAND_IN_MODEL, apiKey: '', timeoutMs: TIMEOUT_MS, backoffMs: 50 });
+const vlmAt = (url: string) =>
+  new OpenAiVlm({
+    ...defaultOpenAiVlmOptions,
+    url,
+    model: STAND_IN_MODEL,
+    apiKey: '',
+    timeoutMs: TIMEOUT_MS,
+    backoffMs: 50,
+  });
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -74,7 +98,13 @@ function events(text: string): { event: string; data: any }[] {
     .filter((block) => block.trim())
     .map((block) => ({
       event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
-      data: JSON.parse(block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')),
+      data: JSON.parse(
+        block
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n'),
+      ),
     }));
 }
 
@@ -101,7 +131,12 @@ beforeAll(async () => {
     ['Biscuit', 'dog', 'dog', undefined],
     ['Tom', 'cat', 'cat', 'grey tabby with a white chest'],
   ]) {
-    const r = await post(`/v1/users/${USER}/concepts`, { name, category, description, images: await Promise.all([0, 1, 2].map((n) => image(subject!, n))) });
+    const r = await post(`/v1/users/${USER}/concepts`, {
+      name,
+      category,
+      description,
+      images: await Promise.all([0, 1, 2].map((n) => image(subject!, n))),
+    });
     expect(r.status, r.text).toBe(201);
     ids[name!] = r.body.id;
   }
@@ -128,13 +163,20 @@ describe('descriptions', () => {
   it('are written by the VLM from the example photos when a registration gives none, and kept when it gives one', async () => {
     const res = await app.request(`/v1/users/${USER}/concepts`, { headers: { Authorization: `Bearer ${KEY}` } });
     const concepts = (await res.json()) as { concepts: { name: string; description: string }[] };
-    expect(Object.fromEntries(concepts.concepts.map((c) => [c.name, c.description]))).toEqual({ Biscuit: DESCRIPTION, Tom: 'grey tabby with a white chest' });
+    expect(Object.fromEntries(concepts.concepts.map((c) => [c.name, c.description]))).toEqual({
+      Biscuit: DESCRIPTION,
+      Tom: 'grey tabby with a white chest',
+    });
   });
 
   it('do not hold up or fail a registration while the VLM is down', async () => {
     const dead = appWith(vlmAt(`http://127.0.0.1:${await closedPort()}/v1`));
     const t = Date.now();
-    const r = await post(`/v1/users/describe-down/concepts`, { name: 'Rex', category: 'dog', images: [await image('dog', 0)] }, dead.app);
+    const r = await post(
+      `/v1/users/describe-down/concepts`,
+      { name: 'Rex', category: 'dog', images: [await image('dog', 0)] },
+      dead.app,
+    );
     expect(r.status).toBe(201);
     expect(r.body.description).toBe('');
     await dead.personal.describer!.idle();
@@ -150,8 +192,12 @@ describe('POST /v1/caption', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.body.caption).toBe('Biscuit is lying on the grass.');
     expect(r.body.model).toBe(STAND_IN_MODEL);
-    expect(r.body.concepts).toEqual([expect.objectContaining({ id: ids.Biscuit, name: 'Biscuit', present: true, named: true })]);
-    expect(Object.keys(r.body.timings)).toEqual(expect.arrayContaining(['decode', 'embed', 'heads', 'conditioning', 'vlm', 'repair', 'total']));
+    expect(r.body.concepts).toEqual([
+      expect.objectContaining({ id: ids.Biscuit, name: 'Biscuit', present: true, named: true }),
+    ]);
+    expect(Object.keys(r.body.timings)).toEqual(
+      expect.arrayContaining(['decode', 'embed', 'heads', 'conditioning', 'vlm', 'repair', 'total']),
+    );
 
     // One request (the category rewrite sufficed): instruction, Biscuit's crop and details, the photo, the task.
     const [request] = standIn.chatRequests;
@@ -222,7 +268,10 @@ describe('POST /v1/caption', () => {
     const deltas = all.filter((e) => e.event === 'delta');
     expect(deltas.length).toBeGreaterThan(3);
     expect(deltas.map((e) => e.data.text).join('')).toBe('A dog is lying on the grass.');
-    expect(all.at(-1)).toEqual({ event: 'done', data: expect.objectContaining({ caption: 'Biscuit is lying on the grass.', model: STAND_IN_MODEL }) });
+    expect(all.at(-1)).toEqual({
+      event: 'done',
+      data: expect.objectContaining({ caption: 'Biscuit is lying on the grass.', model: STAND_IN_MODEL }),
+    });
     expect(all.at(-1)!.data.concepts[0]).toMatchObject({ name: 'Biscuit', named: true });
   });
 });
@@ -232,8 +281,13 @@ describe('POST /v1/ask', () => {
     standIn.reply = ignoringNames('The cat is sitting on a windowsill.');
     const r = await post('/v1/ask', { user: USER, image: await image('cat', 3), question: 'Where is my cat?' });
     expect(r.status, r.text).toBe(200);
-    expect(r.body).toMatchObject({ answer: 'Tom is sitting on a windowsill.', concepts: [expect.objectContaining({ name: 'Tom', named: true })] });
-    expect(requestText(standIn.chatRequests[0])).toMatch(/Description: grey tabby[\s\S]*Where is my cat\?\nWhenever you mention Tom, use the name\.$/);
+    expect(r.body).toMatchObject({
+      answer: 'Tom is sitting on a windowsill.',
+      concepts: [expect.objectContaining({ name: 'Tom', named: true })],
+    });
+    expect(requestText(standIn.chatRequests[0])).toMatch(
+      /Description: grey tabby[\s\S]*Where is my cat\?\nWhenever you mention Tom, use the name\.$/,
+    );
   });
 
   it("uses no other user's concepts", async () => {
@@ -255,7 +309,11 @@ describe('model failures', () => {
     expect(Number(r.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
     expect(Date.now() - t).toBeLessThan(10_000);
     // A stream that cannot start answers with the status too, not with an event stream.
-    const s = await post('/v1/ask', { user: USER, image: await image('dog', 4), question: 'Who?', stream: true }, failing.app);
+    const s = await post(
+      '/v1/ask',
+      { user: USER, image: await image('dog', 4), question: 'Who?', stream: true },
+      failing.app,
+    );
     expect(s.status).toBe(503);
     expect(s.body.error.code).toBe('model_unavailable');
   });
@@ -274,7 +332,10 @@ describe('model failures', () => {
     const hung = appWith(vlmAt(standIn.url));
     standIn.reply = () => ({ hang: true });
     const t = Date.now();
-    const caption = post('/v1/caption', { user: USER, image: await image('dog', 4) }, hung.app).then((r) => ({ ...r, ms: Date.now() - t }));
+    const caption = post('/v1/caption', { user: USER, image: await image('dog', 4) }, hung.app).then((r) => ({
+      ...r,
+      ms: Date.now() - t,
+    }));
     const recognized = await post(`/v1/users/${USER}/recognize`, { image: await image('cat', 4) });
     const recognizedMs = Date.now() - t;
     const r = await caption;
@@ -320,12 +381,22 @@ describe('model failures', () => {
       ['/v1/chat/completions', { model: 'x', messages: [{ role: 'user', content: 'hi' }] }],
       ['/v1/chat/completions', { user: USER, messages: [] }],
       ['/v1/chat/completions', { user: USER, messages: [{ role: 'tool', content: 'x' }] }],
-      ['/v1/chat/completions', { user: USER, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,!!' } }] }] }],
+      [
+        '/v1/chat/completions',
+        {
+          user: USER,
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,!!' } }] },
+          ],
+        },
+      ],
       ['/v1/chat/completions', { user: USER, n: 2, messages: [{ role: 'user', content: 'hi' }] }],
     ];
     for (const [path, body] of bodies) {
       const r = await post(path, body);
-      expect(r.status, `${path} ${JSON.stringify(body).slice(0, 80)}: ${r.text.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
+      expect(r.status, `${path} ${JSON.stringify(body).slice(0, 80)}: ${r.text.slice(0, 200)}`).toBeGreaterThanOrEqual(
+        400,
+      );
       expect(r.status).toBeLessThan(500);
     }
     expect(standIn.chatRequests).toHaveLength(0);
@@ -340,22 +411,40 @@ describe('POST /v1/chat/completions with the official openai client', () => {
   beforeAll(async () => {
     server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
     await new Promise((r) => server.once('listening', r));
-    client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: KEY, maxRetries: 0 });
+    client = new OpenAI({
+      baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+      apiKey: KEY,
+      maxRetries: 0,
+    });
     dogUrl = `data:image/jpeg;base64,${(await photo('dog', 4)).toString('base64')}`;
   });
   afterAll(() => new Promise((r) => server?.close(r)));
 
   const ask = (url: string): OpenAI.Chat.ChatCompletionMessageParam[] => [
     { role: 'system', content: 'Answer in one sentence.' },
-    { role: 'user', content: [{ type: 'text', text: 'What is happening here?' }, { type: 'image_url', image_url: { url } }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'What is happening here?' },
+        { type: 'image_url', image_url: { url } },
+      ],
+    },
   ];
 
   it('recognises the user in the image parts, conditions the chat and answers with the names', async () => {
     standIn.reply = ignoringNames('A dog is lying on the grass.');
-    const completion = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages: ask(dogUrl), temperature: 0.2, top_p: 0.9 });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      user: USER,
+      messages: ask(dogUrl),
+      temperature: 0.2,
+      top_p: 0.9,
+    });
     expect(completion.choices[0].message.content).toBe('Biscuit is lying on the grass.');
     expect(completion.model).toBe(STAND_IN_MODEL);
-    expect((completion as unknown as { nomen: { concepts: { name: string; named: boolean }[] } }).nomen.concepts).toEqual([expect.objectContaining({ name: 'Biscuit', named: true })]);
+    expect(
+      (completion as unknown as { nomen: { concepts: { name: string; named: boolean }[] } }).nomen.concepts,
+    ).toEqual([expect.objectContaining({ name: 'Biscuit', named: true })]);
 
     const [upstream] = standIn.chatRequests;
     expect(upstream).toMatchObject({ model: STAND_IN_MODEL, temperature: 0.2, top_p: 0.9 });
@@ -369,7 +458,12 @@ describe('POST /v1/chat/completions with the official openai client', () => {
 
   it('streams in the same protocol', async () => {
     standIn.reply = ignoringNames('Biscuit is lying on the grass.');
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages: ask(dogUrl), stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      user: USER,
+      messages: ask(dogUrl),
+      stream: true,
+    });
     let text = '';
     let last: unknown;
     for await (const chunk of stream) {
@@ -377,7 +471,10 @@ describe('POST /v1/chat/completions with the official openai client', () => {
       last = chunk;
     }
     expect(text).toBe('Biscuit is lying on the grass.');
-    expect(last).toMatchObject({ choices: [{ finish_reason: 'stop' }], nomen: { concepts: [{ name: 'Biscuit', named: true }] } });
+    expect(last).toMatchObject({
+      choices: [{ finish_reason: 'stop' }],
+      nomen: { concepts: [{ name: 'Biscuit', named: true }] },
+    });
   });
 
   it('forwards a chat without recognisable images unchanged', async () => {
@@ -393,7 +490,13 @@ describe('POST /v1/chat/completions with the official openai client', () => {
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Hi there' }];
     const completion = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages, max_tokens: 3 });
     expect(completion.choices[0]).toMatchObject({ message: { content: 'Hello there, how' }, finish_reason: 'length' });
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages, max_tokens: 3, stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      user: USER,
+      messages,
+      max_tokens: 3,
+      stream: true,
+    });
     const reasons: (string | null)[] = [];
     for await (const chunk of stream) reasons.push(chunk.choices[0]?.finish_reason ?? null);
     expect(reasons.at(-1)).toBe('length');
@@ -401,14 +504,18 @@ describe('POST /v1/chat/completions with the official openai client', () => {
   });
 
   it('raises a bad request as a 400', async () => {
-    const e = await client.chat.completions.create({ model: 'gpt-4o', messages: ask(dogUrl) }).catch((err: unknown) => err);
+    const e = await client.chat.completions
+      .create({ model: 'gpt-4o', messages: ask(dogUrl) })
+      .catch((err: unknown) => err);
     expect(e).toMatchObject({ status: 400, code: 'invalid_request' });
   });
 
   // Last: its failures count towards the shared client's breaker.
   it('raises the model failure as the client expects: status, code and message', async () => {
     standIn.reply = () => ({ status: 503 });
-    const e = await client.chat.completions.create({ model: 'gpt-4o', user: USER, messages: ask(dogUrl) }).catch((err: unknown) => err);
+    const e = await client.chat.completions
+      .create({ model: 'gpt-4o', user: USER, messages: ask(dogUrl) })
+      .catch((err: unknown) => err);
     expect(e).toBeInstanceOf(OpenAI.APIError);
     expect(e).toMatchObject({ status: 503, code: 'model_unavailable' });
     expect((e as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBeTruthy();

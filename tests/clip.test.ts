@@ -19,7 +19,6 @@ const entry: TransformersClipEntry = {
   files: [],
 };
 
-
 const norm = (v: Float32Array) => Math.hypot(...v);
 const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
 

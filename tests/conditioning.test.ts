@@ -4,12 +4,24 @@ import { conditionChat, type ConceptCue, photoRequest, placeOf, stricterRequest 
 import type { ChatMessage, ChatPart } from '../models/types.js';
 
 const PHOTO = 'data:image/jpeg;base64,UEhPVE8=';
-const biscuit: ConceptCue = { name: 'Biscuit', category: 'dog', description: 'golden fur, red collar', box: [0.05, 0.05, 0.2, 0.2], crop: 'data:image/jpeg;base64,QklTQ1VJVA==' };
+const biscuit: ConceptCue = {
+  name: 'Biscuit',
+  category: 'dog',
+  description: 'golden fur, red collar',
+  box: [0.05, 0.05, 0.2, 0.2],
+  crop: 'data:image/jpeg;base64,QklTQ1VJVA==',
+};
 const tom: ConceptCue = { name: 'Tom', category: 'cat', description: '', box: [0.7, 0.4, 0.2, 0.2] };
 
-const parts = (m: ChatMessage): ChatPart[] => (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content);
-const text = (ms: ChatMessage[]) => ms.flatMap(parts).flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('\n');
-const images = (ms: ChatMessage[]) => ms.flatMap(parts).flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : []));
+const parts = (m: ChatMessage): ChatPart[] =>
+  typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content;
+const text = (ms: ChatMessage[]) =>
+  ms
+    .flatMap(parts)
+    .flatMap((p) => (p.type === 'text' ? [p.text] : []))
+    .join('\n');
+const images = (ms: ChatMessage[]) =>
+  ms.flatMap(parts).flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : []));
 
 describe('placeOf', () => {
   it('names the ninth of the photo the box is centred in', () => {
@@ -54,7 +66,13 @@ describe('conditionChat', () => {
     { role: 'system', content: 'Be brief.' },
     { role: 'user', content: 'Hello' },
     { role: 'assistant', content: 'Hi' },
-    { role: 'user', content: [{ type: 'image_url', image_url: { url: PHOTO } }, { type: 'text', text: 'Who is this?' }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'image_url', image_url: { url: PHOTO } },
+        { type: 'text', text: 'Who is this?' },
+      ],
+    },
   ];
 
   it('adds the instruction to the system message and the concepts before the last user message', () => {

@@ -14,18 +14,48 @@ import { startServer, type ServerProcess } from '../scripts/lib/server-process.j
 import { loadConfig } from '../services/config.js';
 import { openRuntime } from '../services/runtime.js';
 
-const SUBJECTS = ['dog', 'cat', 'backpack', 'teapot', 'can', 'candle', 'duck_toy', 'berry_bowl', 'fancy_boot', 'rc_car'];
+const SUBJECTS = [
+  'dog',
+  'cat',
+  'backpack',
+  'teapot',
+  'can',
+  'candle',
+  'duck_toy',
+  'berry_bowl',
+  'fancy_boot',
+  'rc_car',
+];
 /**
  * When to kill: milliseconds after the request body was sent (decoding, embedding, training), the moment a
  * new file appears in a folder of the data (a step of the write: view data, the views' commit, a crop, the
  * concept rows' data, their commit), or at the answer, while the concept's refinement runs in the background.
  */
-const KILL_AT: (number | string)[] = [0, 150, 'views.lance/data', 'views.lance/_versions', 'crops', 'concepts.lance/data', 'concepts.lance/_versions', 'answered', 300];
+const KILL_AT: (number | string)[] = [
+  0,
+  150,
+  'views.lance/data',
+  'views.lance/_versions',
+  'crops',
+  'concepts.lance/data',
+  'concepts.lance/_versions',
+  'answered',
+  300,
+];
 const USER = 'crash';
 
 let dataDir: string;
-const env = () => ({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '', NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! });
-const photos = (subject: string) => Promise.all([0, 1, 2].map(async (n) => (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64')));
+const env = () => ({
+  NOMEN_DATA: dataDir,
+  NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir,
+  NOMEN_COMPACT_INTERVAL_S: '0',
+  NOMEN_API_KEYS: '',
+  NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
+});
+const photos = (subject: string) =>
+  Promise.all(
+    [0, 1, 2].map(async (n) => (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64')),
+  );
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'nomen-crash-'));
@@ -41,7 +71,10 @@ function sendRegistration(server: ServerProcess, name: string, images: string[])
   return new Promise((sent) => {
     let answered!: (status: number) => void;
     const answer = new Promise<number>((done) => (answered = done));
-    const req = request(`${server.url}/v1/users/${USER}/concepts`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } });
+    const req = request(`${server.url}/v1/users/${USER}/concepts`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    });
     req.on('response', (res) => {
       res.resume();
       answered(res.statusCode ?? 0);
@@ -70,8 +103,17 @@ function kill(server: ServerProcess, signal: NodeJS.Signals = 'SIGKILL'): Promis
   });
 }
 
-async function json(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${server.url}${path}`, { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+async function json(
+  server: ServerProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -79,7 +121,12 @@ async function json(server: ServerProcess, method: string, path: string, body?: 
 async function listRefined(server: ServerProcess): Promise<{ status: number; body: any }> {
   for (const started = Date.now(); ; await sleep(50)) {
     const list = await json(server, 'GET', `/v1/users/${USER}/concepts`);
-    if (list.status !== 200 || list.body.concepts.every((c: { status: string }) => c.status === 'ready') || Date.now() - started > 30_000) return list;
+    if (
+      list.status !== 200 ||
+      list.body.concepts.every((c: { status: string }) => c.status === 'ready') ||
+      Date.now() - started > 30_000
+    )
+      return list;
   }
 }
 
@@ -108,7 +155,8 @@ it('leaves every registration whole or absent, at several kill timings', async (
     for (const [round, at] of KILL_AT.entries()) {
       const name = `${SUBJECTS[round]}-${round}`;
       const images = await photos(SUBJECTS[round]);
-      // Counted before the request, so that no step of the write is missed; polled, since the writer is another process.
+      // Counted before the request, so that no step of the write is missed; polled, since the writer is another
+      // process.
       const watched = typeof at === 'string' && at !== 'answered' ? join(dataDir, at) : '';
       const before = files(watched);
       const { answer } = await sendRegistration(server, name, images);
@@ -137,7 +185,9 @@ it('leaves every registration whole or absent, at several kill timings', async (
     await runtime.store.sweepOrphans({ olderThanMs: 0 });
     const scope = { tenant: 'local', user: USER };
     const concepts = await runtime.service.list(scope);
-    for (const c of concepts) for (const photo of [0, 1, 2]) expect(await runtime.store.readCrop(scope, c.id, photo), `${c.name} crop ${photo}`).toBeDefined();
+    for (const c of concepts)
+      for (const photo of [0, 1, 2])
+        expect(await runtime.store.readCrop(scope, c.id, photo), `${c.name} crop ${photo}`).toBeDefined();
   } finally {
     await runtime.close();
   }
@@ -151,7 +201,9 @@ it('finishes a registration in flight on SIGTERM, then exits 0', async () => {
   expect(await answer).toBe(201);
   server = await startServer(env());
   try {
-    expect((await json(server, 'GET', `/v1/users/${USER}/concepts`)).body.concepts.map((c: { name: string }) => c.name)).toContain('graceful');
+    expect(
+      (await json(server, 'GET', `/v1/users/${USER}/concepts`)).body.concepts.map((c: { name: string }) => c.name),
+    ).toContain('graceful');
   } finally {
     await kill(server);
   }

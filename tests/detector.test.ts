@@ -20,7 +20,8 @@ async function decode(input: string | Sharp): Promise<DecodedImage> {
 /** The dog in dog/00.jpg (768 x 768) as found by the independent reference decode (_verify/yolox.js). */
 const DOG: PixelBox = { x: 32, y: 156, w: 696, h: 605 };
 
-const inside = (b: PixelBox, img: DecodedImage) => b.x >= 0 && b.y >= 0 && b.x + b.w <= img.width && b.y + b.h <= img.height && b.w > 0 && b.h > 0;
+const inside = (b: PixelBox, img: DecodedImage) =>
+  b.x >= 0 && b.y >= 0 && b.x + b.w <= img.width && b.y + b.h <= img.height && b.w > 0 && b.h > 0;
 
 describe('YoloxDetector (yolox-nano)', () => {
   let det: ObjectDetector;
@@ -50,7 +51,9 @@ describe('YoloxDetector (yolox-nano)', () => {
 
   it('clips boxes of objects cut by the frame to the image', async () => {
     // Keep the left half: the dog runs off the right edge.
-    const half = await decode(sharp(path.join(PHOTOS, 'dog/00.jpg')).extract({ left: 0, top: 0, width: 384, height: 768 }));
+    const half = await decode(
+      sharp(path.join(PHOTOS, 'dog/00.jpg')).extract({ left: 0, top: 0, width: 384, height: 768 }),
+    );
     const found = await det.detect(half, { minScore: 0.05, maxDetections: 100 });
     expect(found.length).toBeGreaterThan(0);
     for (const d of found) expect(inside(d.box, half)).toBe(true);
@@ -97,6 +100,8 @@ describe('YoloxDetector (yolox-nano)', () => {
 describe('loadDetector', () => {
   it('refuses models that are not detectors and names missing folders', async () => {
     await expect(loadDetector(MODELS, 'mobilenetv2-12-int8')).rejects.toThrow(/not an object detector/);
-    await expect(loadDetector('/nonexistent/models', 'yolox-nano')).rejects.toThrow(/model folder not found: \/nonexistent\/models\/yolox-nano/);
+    await expect(loadDetector('/nonexistent/models', 'yolox-nano')).rejects.toThrow(
+      /model folder not found: \/nonexistent\/models\/yolox-nano/,
+    );
   });
 });

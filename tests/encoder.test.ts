@@ -109,7 +109,9 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     await expect(enc.embed([{ image: dog0, box: { x: 10, y: 10, w: 0, h: 50 } }])).rejects.toThrow(/no area/);
     await expect(enc.embed([{ image: dog0, box: { x: 800, y: 10, w: 50, h: 50 } }])).rejects.toThrow(/outside/);
     await expect(enc.embed([{ image: dog0, box: { x: NaN, y: 10, w: 50, h: 50 } }])).rejects.toThrow(/non-finite/);
-    await expect(enc.embed([{ image: { data: new Uint8Array(10), width: 4, height: 4 } }])).rejects.toThrow(/RGB bytes/);
+    await expect(enc.embed([{ image: { data: new Uint8Array(10), width: 4, height: 4 } }])).rejects.toThrow(
+      /RGB bytes/,
+    );
   });
 
   it('returns nothing for no crops', async () => {
@@ -153,7 +155,9 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     expect(await enc.negativeBank()).toBe(bank); // cached
 
     // A photo sits closer to the row of the class it is predicted as than to most other rows.
-    const labels = JSON.parse(await readFile(path.join(MODELS, ENTRY.folder, 'imagenet-simple-labels.json'), 'utf8')) as string[];
+    const labels = JSON.parse(
+      await readFile(path.join(MODELS, ENTRY.folder, 'imagenet-simple-labels.json'), 'utf8'),
+    ) as string[];
     const crops = [{ image: dog0 }, { image: dog1 }, { image: teapot }];
     const [vectors, classes] = await Promise.all([enc.embed(crops), enc.classify(crops)]);
     vectors.forEach((v, i) => {
@@ -190,9 +194,15 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
 
 describe('loadEncoder', () => {
   it('says which model, folder or file is missing', async () => {
-    await expect(loadEncoder(MODELS, 'no-such-model', algebra)).rejects.toThrow(/unknown model "no-such-model".*mobilenetv2-12-int8/);
-    await expect(loadEncoder('/nonexistent/models', 'mobilenetv2-12-int8', algebra)).rejects.toThrow(/model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/);
-    await expect(OnnxImageEncoder.load(MODELS, { ...ENTRY, model: 'missing.onnx' }, algebra)).rejects.toThrow(/model file not found: .*missing\.onnx/);
+    await expect(loadEncoder(MODELS, 'no-such-model', algebra)).rejects.toThrow(
+      /unknown model "no-such-model".*mobilenetv2-12-int8/,
+    );
+    await expect(loadEncoder('/nonexistent/models', 'mobilenetv2-12-int8', algebra)).rejects.toThrow(
+      /model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/,
+    );
+    await expect(OnnxImageEncoder.load(MODELS, { ...ENTRY, model: 'missing.onnx' }, algebra)).rejects.toThrow(
+      /model file not found: .*missing\.onnx/,
+    );
     await expect(loadEncoder(MODELS, 'yolox-nano', algebra)).rejects.toThrow(/not an image encoder/);
   });
 });
@@ -209,7 +219,11 @@ describe('drawRegion', () => {
     bias: [0, 0, 0],
   });
   // Fine vertical stripes 1 px wide, black and white: any averaging downscale turns them grey.
-  const stripes: DecodedImage = { data: new Uint8Array(64 * 64 * 3).map((_, i) => (Math.floor(i / 3) % 2 ? 255 : 0)), width: 64, height: 64 };
+  const stripes: DecodedImage = {
+    data: new Uint8Array(64 * 64 * 3).map((_, i) => (Math.floor(i / 3) % 2 ? 255 : 0)),
+    width: 64,
+    height: 64,
+  };
 
   it('averages the covered area when shrinking, at any factor', () => {
     for (const size of [32, 21, 8, 5]) {
@@ -228,10 +242,19 @@ describe('drawRegion', () => {
   });
 
   it('draws the same values from the cut of pixels a region reads as from the whole photo', () => {
-    const img: DecodedImage = { data: new Uint8Array(90 * 70 * 3).map((_, i) => (i * 37) % 251), width: 90, height: 70 };
+    const img: DecodedImage = {
+      data: new Uint8Array(90 * 70 * 3).map((_, i) => (i * 37) % 251),
+      width: 90,
+      height: 70,
+    };
     const dst = { x: 0, y: 0, w: 16, h: 16 };
     // Shrinking by 1.3 to 5 (pyramid levels), enlarging, fractional edges, regions touching the borders.
-    for (const src of [{ x: 2.5, y: 1, w: 25, h: 17 }, { x: 0, y: 0, w: 90, h: 70 }, { x: 70.25, y: 60.5, w: 19.75, h: 9.5 }, { x: 10, y: 5, w: 8, h: 6 }]) {
+    for (const src of [
+      { x: 2.5, y: 1, w: 25, h: 17 },
+      { x: 0, y: 0, w: 90, h: 70 },
+      { x: 70.25, y: 60.5, w: 19.75, h: 9.5 },
+      { x: 10, y: 5, w: 8, h: 6 },
+    ]) {
       const source = regionSource(img, src, dst);
       const { x0, y0, x1, y1 } = readRect(source);
       const out = new Uint8Array(7 + (x1 - x0) * (y1 - y0) * 3);
@@ -244,7 +267,11 @@ describe('drawRegion', () => {
   });
 
   it('mirrors exactly when flipped, and writes planar channels in the asked order', () => {
-    const img: DecodedImage = { data: new Uint8Array(30 * 20 * 3).map((_, i) => (i * 37) % 251), width: 30, height: 20 };
+    const img: DecodedImage = {
+      data: new Uint8Array(30 * 20 * 3).map((_, i) => (i * 37) % 251),
+      width: 30,
+      height: 20,
+    };
     const plain = canvas(16, 'nchw');
     const flipped = canvas(16, 'nchw');
     const bgr = { ...canvas(16, 'nchw'), bgr: true };

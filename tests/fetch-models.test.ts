@@ -20,7 +20,11 @@ const FILES = [
   'yolox-nano/coco-labels.json',
 ];
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('fetch-models', () => {
   let tmp: string;

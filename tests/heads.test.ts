@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseCut, chooseNameCut, defaultTrainingOptions, trainHeads, type TrainingConcept } from '../concepts/training.js';
+import {
+  chooseCut,
+  chooseNameCut,
+  defaultTrainingOptions,
+  trainHeads,
+  type TrainingConcept,
+} from '../concepts/training.js';
 import { dualOutputs, fitHeads, primal, type Example } from '../concepts/heads.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
@@ -66,7 +72,8 @@ describe('fitHeads', () => {
     const sets = [examples, examples.filter((e) => e.group !== 'c:b')];
     const whole = await fitHeads(pool, sets, 1e-2, algebra);
     const perSet = await fitHeads(pool, sets, 1e-2, algebra, 0);
-    for (const [k, fit] of whole.entries()) for (let i = 0; i < fit.coef.length; i++) expect(perSet[k].coef[i]).toBeCloseTo(fit.coef[i], 4);
+    for (const [k, fit] of whole.entries())
+      for (let i = 0; i < fit.coef.length; i++) expect(perSet[k].coef[i]).toBeCloseTo(fit.coef[i], 4);
   });
 
   it('scores targets in the dual as the primal head does', async () => {
@@ -74,7 +81,8 @@ describe('fitHeads', () => {
     const cross: Matrix = { data: gram, rows: pool.rows, cols: pool.rows };
     const outputs = dualOutputs(examples, fit.coef, cross, 10, 40);
     expect(outputs).toHaveLength(30);
-    for (const target of [10, 13, 39]) expect(outputs[target - 10]).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
+    for (const target of [10, 13, 39])
+      expect(outputs[target - 10]).toBeCloseTo(output(pool, fit.coef, examples, target), 4);
   });
 });
 
@@ -154,8 +162,12 @@ describe('trainHeads', () => {
       expect(Array.from(other.head.weights)).toEqual(Array.from(head.head.weights));
     }
   });
-  it('trains one concept\'s head alone as it trains it among all, and leaves the others out', async () => {
-    const withBank: Matrix = { data: Float32Array.from({ length: 8 * 32 }, (_, i) => Math.sin(i * i)), rows: 8, cols: 32 };
+  it("trains one concept's head alone as it trains it among all, and leaves the others out", async () => {
+    const withBank: Matrix = {
+      data: Float32Array.from({ length: 8 * 32 }, (_, i) => Math.sin(i * i)),
+      rows: 8,
+      cols: 32,
+    };
     // Fewer bank rows per concept than the bank holds: each head must pick its own nearest ones.
     const options = { ...defaultTrainingOptions, bankPerConcept: 3 };
     const all = await trainHeads(user(), withBank, algebra, 32, options);

@@ -50,7 +50,9 @@ function meanAbsDiff(a: DecodedImage, b: DecodedImage): number {
 }
 
 function expectColour(img: DecodedImage, x: number, y: number, rgb: number[], tolerance = 12): void {
-  pixel(img, x, y).forEach((v, i) => expect(Math.abs(v - rgb[i]), `pixel (${x},${y}) = ${pixel(img, x, y)}`).toBeLessThanOrEqual(tolerance));
+  pixel(img, x, y).forEach((v, i) =>
+    expect(Math.abs(v - rgb[i]), `pixel (${x},${y}) = ${pixel(img, x, y)}`).toBeLessThanOrEqual(tolerance),
+  );
 }
 
 describe('decodeImage: refused files', () => {
@@ -88,11 +90,19 @@ describe('decodeImage: refused files', () => {
   });
 
   it('refuses images too small to hold anything, as unprocessable', async () => {
-    for (const [width, height] of [[1, 1], [8, 400], [400, 15]]) {
-      const tiny = await sharp({ create: { width, height, channels: 3, background: '#c83232' } }).png().toBuffer();
+    for (const [width, height] of [
+      [1, 1],
+      [8, 400],
+      [400, 15],
+    ]) {
+      const tiny = await sharp({ create: { width, height, channels: 3, background: '#c83232' } })
+        .png()
+        .toBuffer();
       expect((await rejection(decodeImage(tiny))).code).toBe('unprocessable');
     }
-    const smallest = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c83232' } }).png().toBuffer();
+    const smallest = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c83232' } })
+      .png()
+      .toBuffer();
     expect((await decodeImage(smallest)).image.width).toBe(16);
   });
 
@@ -205,7 +215,8 @@ describe('decodeBase64Image', () => {
       ['data:text/plain;base64,QUJD', 'invalid_request'],
       ['data:image/png,QUJD', 'invalid_request'],
     ];
-    for (const [s, code] of cases) expect((await rejection(() => decodeBase64Image(s))).code, JSON.stringify(s)).toBe(code);
+    for (const [s, code] of cases)
+      expect((await rejection(() => decodeBase64Image(s))).code, JSON.stringify(s)).toBe(code);
   });
 
   it('judges the size from the string length before decoding', async () => {
@@ -278,7 +289,9 @@ describe('encodeJpeg', () => {
 describe('limitsFromEnv', () => {
   it('reads the three variables and keeps defaults for the rest', () => {
     expect(limitsFromEnv({})).toEqual(defaultLimits);
-    expect(limitsFromEnv({ NOMEN_MAX_IMAGE_BYTES: '1000', NOMEN_MAX_IMAGE_PIXELS: ' 2000 ', NOMEN_MAX_IMAGES: '3' })).toEqual({
+    expect(
+      limitsFromEnv({ NOMEN_MAX_IMAGE_BYTES: '1000', NOMEN_MAX_IMAGE_PIXELS: ' 2000 ', NOMEN_MAX_IMAGES: '3' }),
+    ).toEqual({
       ...defaultLimits,
       maxBytes: 1000,
       maxPixels: 2000,
@@ -287,6 +300,7 @@ describe('limitsFromEnv', () => {
   });
 
   it('refuses nonsense instead of guessing', () => {
-    for (const v of ['0', '-1', '1.5', 'lots']) expect(() => limitsFromEnv({ NOMEN_MAX_IMAGES: v })).toThrow(/NOMEN_MAX_IMAGES/);
+    for (const v of ['0', '-1', '1.5', 'lots'])
+      expect(() => limitsFromEnv({ NOMEN_MAX_IMAGES: v })).toThrow(/NOMEN_MAX_IMAGES/);
   });
 });

@@ -13,7 +13,10 @@ describe('while models and storage open', () => {
     const ready = await app.request('/readyz');
     expect(ready.status).toBe(503);
     expect((await ready.json()).ok).toBe(false);
-    for (const [method, path] of [['GET', '/v1/users/u/concepts'], ['POST', '/v1/users/u/recognize']]) {
+    for (const [method, path] of [
+      ['GET', '/v1/users/u/concepts'],
+      ['POST', '/v1/users/u/recognize'],
+    ]) {
       const r = await app.request(path, { method });
       expect(r.status).toBe(503);
       expect(r.headers.get('Retry-After')).toBe('5');

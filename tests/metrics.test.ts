@@ -1,4 +1,6 @@
-/** GET /metrics: request latency by route template, model time per model, queue depth, errors by code, process metrics. */
+/**
+ * GET /metrics: request latency by route template, model time per model, queue depth, errors by code, process metrics.
+ */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,10 +20,23 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'nomen-metrics-'));
-  const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'), NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! }, () => '');
+  const config = loadConfig(
+    {
+      NOMEN_DATA: dataDir,
+      NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
+      NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
+    },
+    () => '',
+  );
   const metrics = new Metrics();
   runtime = await openRuntime(config, metrics.timeModel);
-  app = createApp({ service: runtime.service, videos: runtime.videos, config, ready: async () => ({ ok: true, checks: {} }), metrics });
+  app = createApp({
+    service: runtime.service,
+    videos: runtime.videos,
+    config,
+    ready: async () => ({ ok: true, checks: {} }),
+    metrics,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -31,7 +46,8 @@ afterAll(async () => {
 
 it('counts requests by route template, model calls by model, errors by code', async () => {
   const photo = (await readFile(resolve(repoRoot, '../shared/data/dreambooth/dog/00.jpg'))).toString('base64');
-  const post = (path: string, json: unknown) => app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+  const post = (path: string, json: unknown) =>
+    app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
   const created = await post('/v1/users/m1/concepts', { name: 'Dog', images: [{ data: photo }] });
   expect(created.status).toBe(201);
   expect((await post('/v1/users/m1/recognize', { image: { data: photo } })).status).toBe(200);
@@ -44,8 +60,12 @@ it('counts requests by route template, model calls by model, errors by code', as
   expect(r.headers.get('Content-Type')).toMatch(/^text\/plain/);
   const text = await r.text();
   const has = (line: RegExp) => expect(text).toMatch(line);
-  has(/^nomen_http_request_duration_seconds_count\{method="POST",route="\/v1\/users\/:user\/concepts",status="201"\} 1$/m);
-  has(/^nomen_http_request_duration_seconds_count\{method="GET",route="\/v1\/users\/:user\/concepts\/:id",status="404"\} 1$/m);
+  has(
+    /^nomen_http_request_duration_seconds_count\{method="POST",route="\/v1\/users\/:user\/concepts",status="201"\} 1$/m,
+  );
+  has(
+    /^nomen_http_request_duration_seconds_count\{method="GET",route="\/v1\/users\/:user\/concepts\/:id",status="404"\} 1$/m,
+  );
   has(/^nomen_http_request_duration_seconds_count\{method="GET",route="unmatched",status="404"\} 1$/m);
   has(/^nomen_model_inference_seconds_count\{model="mobilenetv2-12-int8",call="embed"\} [1-9]/m);
   has(/^nomen_model_inference_seconds_count\{model="yolox-nano",call="detect"\} [1-9]/m);
@@ -82,5 +102,7 @@ it('times multimodal model calls, a streamed answer until its last piece', async
   const text = await metrics.registry.metrics();
   expect(text).toMatch(/^nomen_model_inference_seconds_count\{model="fake-vlm",call="chat"\} 1$/m);
   expect(text).toMatch(/^nomen_model_inference_seconds_count\{model="fake-vlm",call="stream"\} 1$/m);
-  expect(Number(/^nomen_model_inference_seconds_sum\{model="fake-vlm",call="stream"\} (\S+)$/m.exec(text)![1])).toBeGreaterThan(0.02);
+  expect(
+    Number(/^nomen_model_inference_seconds_sum\{model="fake-vlm",call="stream"\} (\S+)$/m.exec(text)![1]),
+  ).toBeGreaterThan(0.02);
 });

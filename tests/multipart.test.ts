@@ -28,12 +28,20 @@ function stream(body: Uint8Array, size: number): ReadableStream<Uint8Array> {
 
 async function encode(form: FormData): Promise<{ body: Uint8Array; boundary: string }> {
   const request = new Request('http://x/', { method: 'POST', body: form });
-  return { body: new Uint8Array(await request.arrayBuffer()), boundary: multipartBoundary(request.headers.get('Content-Type')!)! };
+  return {
+    body: new Uint8Array(await request.arrayBuffer()),
+    boundary: multipartBoundary(request.headers.get('Content-Type')!)!,
+  };
 }
 
 async function read(body: Uint8Array, boundary: string, chunk: number, maxFileBytes = 1 << 20) {
   const path = join(dir, `f${n++}`);
-  const result = await readMultipart(stream(body, chunk), boundary, { file: 'file', path, maxFileBytes, fields: ['fps'] });
+  const result = await readMultipart(stream(body, chunk), boundary, {
+    file: 'file',
+    path,
+    maxFileBytes,
+    fields: ['fps'],
+  });
   return { ...result, bytes: new Uint8Array(await readFile(path)) };
 }
 
@@ -60,7 +68,9 @@ describe('readMultipart', () => {
     form.append('file', new File([payload], 'clip.mp4'));
     const { body, boundary } = await encode(form);
     await expect(read(body, boundary, 100, 4000)).rejects.toMatchObject({ code: 'too_large' });
-    await expect(read(body.subarray(0, body.length - 10), boundary, 100)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(read(body.subarray(0, body.length - 10), boundary, 100)).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
 
     const extra = new FormData();
     extra.append('name', 'x');

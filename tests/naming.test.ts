@@ -18,10 +18,16 @@ describe('mentions', () => {
 describe('nameCategory', () => {
   it('replaces the first singular phrase of the category, modifiers included', () => {
     expect(nameCategory('A dog sleeps on the sofa.', 'dog', 'Biscuit')).toBe('Biscuit sleeps on the sofa.');
-    expect(nameCategory('There is a small brown dog on the grass.', 'dog', 'Biscuit')).toBe('There is Biscuit on the grass.');
+    expect(nameCategory('There is a small brown dog on the grass.', 'dog', 'Biscuit')).toBe(
+      'There is Biscuit on the grass.',
+    );
     expect(nameCategory("The dog's bowl is empty.", 'dog', 'Biscuit')).toBe("Biscuit's bowl is empty.");
-    expect(nameCategory('The photo shows a dog and a cat.', 'dog', 'Biscuit')).toBe('The photo shows Biscuit and a cat.');
-    expect(nameCategory('A grey stuffed animal sits on a bed.', 'stuffed animal', 'Sloth')).toBe('Sloth sits on a bed.');
+    expect(nameCategory('The photo shows a dog and a cat.', 'dog', 'Biscuit')).toBe(
+      'The photo shows Biscuit and a cat.',
+    );
+    expect(nameCategory('A grey stuffed animal sits on a bed.', 'stuffed animal', 'Sloth')).toBe(
+      'Sloth sits on a bed.',
+    );
   });
 
   it('leaves plurals, other nouns and phrases that only end in the category alone', () => {

@@ -47,7 +47,11 @@ describe('region bank file', () => {
   it('refuses a bank of another encoder, detector or weights, saying how to rebuild it', async () => {
     const file = path.join(dir, 'b.bank');
     await writeBank(file, tinyBank(), identity);
-    for (const other of [{ ...identity, encoder: 'clip' }, { ...identity, fingerprint: 'def' }, { ...identity, detector: '' }])
+    for (const other of [
+      { ...identity, encoder: 'clip' },
+      { ...identity, fingerprint: 'def' },
+      { ...identity, detector: '' },
+    ])
       await expect(readBank(file, other)).rejects.toThrow(/was built with encoder enc \(abc\).*npm run bank/);
   });
 
@@ -62,7 +66,9 @@ describe('region bank file', () => {
 
   it('says which folder is missing when there is no bank and nothing to build one from', async () => {
     const source = { dir, photos: [path.join(dir, 'no-such-folder')] };
-    await expect(openBank(source, { ...identity, encoder: 'missing' }, {} as never)).rejects.toThrow(/no region bank for encoder missing.*NOMEN_BANK_PHOTOS/);
+    await expect(openBank(source, { ...identity, encoder: 'missing' }, {} as never)).rejects.toThrow(
+      /no region bank for encoder missing.*NOMEN_BANK_PHOTOS/,
+    );
   });
 
   it('names each encoder, weights and detector in the file name', () => {
@@ -82,11 +88,19 @@ describe('open-world thresholds', () => {
   it("takes each photo's best region, with the scan penalty on scanned windows", async () => {
     const algebra = await OnnxLinearAlgebra.create();
     try {
-      const [maxima] = await bankPhotoMaxima([{ weights: Float32Array.from([1, 1, 0, 0]), bias: 0.5 }], tinyBank(), algebra, 0.75);
+      const [maxima] = await bankPhotoMaxima(
+        [{ weights: Float32Array.from([1, 1, 0, 0]), bias: 0.5 }],
+        tinyBank(),
+        algebra,
+        0.75,
+      );
       // Photo p: regions score p + 0.5 and p + 1 + 0.5 - 0.75.
       expect(Array.from(maxima)).toEqual([0.75, 1.75, 2.75]);
       // Many heads go through the model thread's product, a few are scored here: the same numbers.
-      const heads = Array.from({ length: 6 }, (_, i) => ({ weights: Float32Array.from([i, 1, -i, 0.5]), bias: i / 10 }));
+      const heads = Array.from({ length: 6 }, (_, i) => ({
+        weights: Float32Array.from([i, 1, -i, 0.5]),
+        bias: i / 10,
+      }));
       const together = await bankPhotoMaxima(heads, tinyBank(), algebra, 0.75);
       for (const [i, h] of heads.entries()) {
         const [alone] = await bankPhotoMaxima([h], tinyBank(), algebra, 0.75);
@@ -104,13 +118,26 @@ describe('open-world thresholds', () => {
   });
 
   it('calls a concept weak, saying why, when its subject is small or its photos disagree', () => {
-    expect(assessQuality({ photos: 3, subjectAreas: [0.5, 0.4, 0.6], heldOutRecall: 1, boundByOpenWorld: false })).toEqual({ level: 'good', reasons: [] });
-    const small = assessQuality({ photos: 3, subjectAreas: [0.05, 0.4, 0.03], heldOutRecall: 1, boundByOpenWorld: false });
+    expect(
+      assessQuality({ photos: 3, subjectAreas: [0.5, 0.4, 0.6], heldOutRecall: 1, boundByOpenWorld: false }),
+    ).toEqual({ level: 'good', reasons: [] });
+    const small = assessQuality({
+      photos: 3,
+      subjectAreas: [0.05, 0.4, 0.03],
+      heldOutRecall: 1,
+      boundByOpenWorld: false,
+    });
     expect(small.level).toBe('weak');
     expect(small.reasons).toEqual([expect.stringMatching(/small in 2 of 3 photos: add a box/)]);
-    expect(assessQuality({ photos: 3, subjectAreas: [], heldOutRecall: 1 / 3, boundByOpenWorld: false }).reasons).toEqual([expect.stringMatching(/disagree: 2 of 3/)]);
-    expect(assessQuality({ photos: 3, subjectAreas: [], heldOutRecall: 0, boundByOpenWorld: true }).reasons).toEqual([expect.stringMatching(/ordinary photos score as high as 3 of 3/)]);
-    expect(assessQuality({ photos: 1, subjectAreas: [], heldOutRecall: 1, boundByOpenWorld: false }).reasons).toEqual([expect.stringMatching(/one photo/)]);
+    expect(
+      assessQuality({ photos: 3, subjectAreas: [], heldOutRecall: 1 / 3, boundByOpenWorld: false }).reasons,
+    ).toEqual([expect.stringMatching(/disagree: 2 of 3/)]);
+    expect(assessQuality({ photos: 3, subjectAreas: [], heldOutRecall: 0, boundByOpenWorld: true }).reasons).toEqual([
+      expect.stringMatching(/ordinary photos score as high as 3 of 3/),
+    ]);
+    expect(assessQuality({ photos: 1, subjectAreas: [], heldOutRecall: 1, boundByOpenWorld: false }).reasons).toEqual([
+      expect.stringMatching(/one photo/),
+    ]);
   });
 });
 
@@ -135,7 +162,11 @@ describe('recognition in the open world (real models, the shared distractors as 
       ['duck_toy', 'toy'],
       ['backpack', 'backpack'],
     ])
-      await runtime.service.create(scope, { name, category, images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })) });
+      await runtime.service.create(scope, {
+        name,
+        category,
+        images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })),
+      });
     await runtime.service.refined();
   });
 
@@ -146,8 +177,12 @@ describe('recognition in the open world (real models, the shared distractors as 
 
   it('names someone in at most 3% of photos that neither the concepts nor the bank have seen', async () => {
     const unseen = [
-      ...['groups', 'distractors'].flatMap((f) => readdirSync(path.join(shared, 'faces', f)).map((n) => path.join(shared, 'faces', f, n))),
-      ...['arla_medium_fat_milk', 'espresso_machine', 'fetch_robot'].map((s) => path.join(shared, 'objects', s, '00.jpg')),
+      ...['groups', 'distractors'].flatMap((f) =>
+        readdirSync(path.join(shared, 'faces', f)).map((n) => path.join(shared, 'faces', f, n)),
+      ),
+      ...['arla_medium_fat_milk', 'espresso_machine', 'fetch_robot'].map((s) =>
+        path.join(shared, 'objects', s, '00.jpg'),
+      ),
     ];
     const named: string[] = [];
     for (const file of unseen) {
@@ -159,7 +194,12 @@ describe('recognition in the open world (real models, the shared distractors as 
   });
 
   it('still recognises each subject in its own new photos', async () => {
-    for (const [name, n] of [['dog', 4], ['cat', 4], ['duck_toy', 3], ['backpack', 4]] as const) {
+    for (const [name, n] of [
+      ['dog', 4],
+      ['cat', 4],
+      ['duck_toy', 3],
+      ['backpack', 4],
+    ] as const) {
       const { concepts } = await runtime.service.recognize(scope, photo(name, n), false);
       expect(concepts.map((m) => m.name)).toEqual([name]);
     }

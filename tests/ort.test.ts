@@ -60,7 +60,9 @@ describe('model threads', () => {
 
   it('answers a bad call with an error and goes on serving', async () => {
     await expect(session.run({ nope: batch(1) }, ['features'])).rejects.toThrow(/input|nope/i);
-    await expect(session.run({ input: new ort.Tensor('float32', new Float32Array(10), [1, 10]) }, ['features'])).rejects.toThrow();
+    await expect(
+      session.run({ input: new ort.Tensor('float32', new Float32Array(10), [1, 10]) }, ['features']),
+    ).rejects.toThrow();
     const out = await session.run({ input: batch(2) }, ['features']);
     expect(out.features.dims).toEqual([2, 1280]);
   });
@@ -68,7 +70,9 @@ describe('model threads', () => {
   it('runs an interactive call before bulk calls that were queued first', async () => {
     const order: string[] = [];
     const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
-    const queued = bulk(async () => [1, 2, 3].map((i) => track(`bulk ${i}`, session.run({ input: batch(8) }, ['features']))));
+    const queued = bulk(async () =>
+      [1, 2, 3].map((i) => track(`bulk ${i}`, session.run({ input: batch(8) }, ['features']))),
+    );
     const calls = await queued;
     await Promise.all([...calls, track('interactive', session.run({ input: batch(1) }, ['features']))]);
     // The first bulk call was on the thread already; the interactive one goes next, not last.
@@ -84,7 +88,10 @@ describe('model threads', () => {
     const algebra = await OnnxLinearAlgebra.create();
     try {
       const a: Matrix = { data: Float32Array.from({ length: 6 }, (_, i) => i + 1), rows: 2, cols: 3 };
-      const [product, features] = await Promise.all([algebra.mulTransposed(a, a), session.run({ input: batch(4) }, ['features'])]);
+      const [product, features] = await Promise.all([
+        algebra.mulTransposed(a, a),
+        session.run({ input: batch(4) }, ['features']),
+      ]);
       expect(Array.from(product.data)).toEqual([14, 32, 32, 77]);
       expect(features.features.dims).toEqual([4, 1280]);
     } finally {
@@ -96,7 +103,13 @@ describe('model threads', () => {
     const spread = await createSession(ENCODER, { lanes: ['ort-test-a', 'ort-test-b'] });
     try {
       expect(spread.parallelism).toBe(2);
-      const input = () => ({ input: new ort.Tensor('float32', Float32Array.from({ length: 2 * 3 * 224 * 224 }, (_, i) => Math.sin(i)), [2, 3, 224, 224]) });
+      const input = () => ({
+        input: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 2 * 3 * 224 * 224 }, (_, i) => Math.sin(i)),
+          [2, 3, 224, 224],
+        ),
+      });
       const a = (await session.run(input(), ['features'])).features.data as Float32Array;
       const together = await Promise.all([1, 2, 3].map(() => spread.run(input(), ['features'])));
       for (const out of together) {
@@ -116,7 +129,11 @@ describe('model threads', () => {
       const s = await createSession(${JSON.stringify(ENCODER)});
       const out = await s.run({ input: new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]) }, ['features']);
       console.log(out.features.dims.join('x'));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: repoRoot, timeout: 60_000 },
+    );
     expect(stdout.trim()).toBe('1x1280');
   });
 });

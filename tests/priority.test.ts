@@ -14,7 +14,9 @@ describe('PriorityGate', () => {
     const gate = new PriorityGate();
     const order: string[] = [];
     let finish!: () => void;
-    const request = gate.foreground(() => new Promise<void>((done) => (finish = done)).then(() => void order.push('request')));
+    const request = gate.foreground(() =>
+      new Promise<void>((done) => (finish = done)).then(() => void order.push('request')),
+    );
     const step = gate.background(10_000).then(() => order.push('step'));
     await new Promise((done) => setTimeout(done, 20));
     expect(order).toEqual([]);

@@ -45,7 +45,11 @@ describe('learning and recognition', () => {
       ['teapot', 'teapot'],
       ['duck_toy', 'toy'],
     ]) {
-      const c = await runtime.service.create(scope, { name, category, images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })) });
+      const c = await runtime.service.create(scope, {
+        name,
+        category,
+        images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })),
+      });
       ids[name] = c.id;
     }
     // The refined heads are under test here; drafts have tests of their own (refinement.test.ts).
@@ -67,7 +71,12 @@ describe('learning and recognition', () => {
 
   it('recognises each subject in a photo it has not seen, and nothing else', async () => {
     // teapot/03 shows the pot small on a dark table: open-world thresholds leave it out (its concept is "weak").
-    for (const [name, n] of [['dog', 3], ['cat', 3], ['teapot', 4], ['duck_toy', 3]] as const) {
+    for (const [name, n] of [
+      ['dog', 3],
+      ['cat', 3],
+      ['teapot', 4],
+      ['duck_toy', 3],
+    ] as const) {
       const { concepts } = await runtime.service.recognize(scope, photo(name, n), false);
       expect(concepts.map((m) => m.id)).toEqual([ids[name]]);
     }
@@ -86,7 +95,11 @@ describe('learning and recognition', () => {
     const bg = await sharp(photo('cat', 4)).resize(768, 768).toBuffer();
     const dogRect: Box = [0.05, 0.05, 0.4, 0.4];
     const duckRect: Box = [0.55, 0.5, 0.4, 0.4];
-    const paste = async (bytes: Buffer, r: Box) => ({ input: await sharp(bytes).resize(307, 307).toBuffer(), left: Math.round(r[0] * 768), top: Math.round(r[1] * 768) });
+    const paste = async (bytes: Buffer, r: Box) => ({
+      input: await sharp(bytes).resize(307, 307).toBuffer(),
+      left: Math.round(r[0] * 768),
+      top: Math.round(r[1] * 768),
+    });
     const scene = await sharp(bg)
       .composite([await paste(photo('dog', 3), dogRect), await paste(photo('duck_toy', 3), duckRect)])
       .jpeg()
@@ -106,14 +119,28 @@ describe('learning and recognition', () => {
     const embed = encoder.embed.bind(encoder);
     let crops = 0;
     // The real encoder, counting what it embeds.
-    const counting = { ...runtime.models, encoder: Object.assign(Object.create(encoder) as typeof encoder, { embed: (c: Crop[]) => ((crops += c.length), embed(c)) }) };
+    const counting = {
+      ...runtime.models,
+      encoder: Object.assign(Object.create(encoder) as typeof encoder, {
+        embed: (c: Crop[]) => ((crops += c.length), embed(c)),
+      }),
+    };
     const recognize = async (scanFloor: number) => {
-      const service = await ConceptService.create(runtime.store, counting, { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } }, bank);
+      const service = await ConceptService.create(
+        runtime.store,
+        counting,
+        { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } },
+        bank,
+      );
       crops = 0;
       const { concepts } = await service.recognize(scope, photo('dog', 4), true);
       return { crops, concepts };
     };
-    const [none, floor, all] = [await recognize(Infinity), await recognize(defaultRegionOptions.scanFloor), await recognize(-Infinity)];
+    const [none, floor, all] = [
+      await recognize(Infinity),
+      await recognize(defaultRegionOptions.scanFloor),
+      await recognize(-Infinity),
+    ];
     // Four concepts: each one's best window (fewer where windows coincide) on top of the fixed proposals.
     expect(all.crops - none.crops).toBeGreaterThan(0);
     expect(all.crops - none.crops).toBeLessThanOrEqual(4);
@@ -126,7 +153,12 @@ describe('learning and recognition', () => {
 
   it('learns from negative photos and retrains when a concept goes', async () => {
     const before = await runtime.service.get(scope, ids.teapot);
-    const after = await runtime.service.addImages(scope, ids.teapot, [{ bytes: photo('candle', 0) }, { bytes: photo('can', 0) }], true);
+    const after = await runtime.service.addImages(
+      scope,
+      ids.teapot,
+      [{ bytes: photo('candle', 0) }, { bytes: photo('can', 0) }],
+      true,
+    );
     expect(after.negativeCount).toBe(2);
     expect(after.imageCount).toBe(before.imageCount);
     await runtime.service.remove(scope, ids.duck_toy);
@@ -139,6 +171,8 @@ describe('learning and recognition', () => {
   it('keeps users apart', async () => {
     const { concepts } = await runtime.service.recognize({ tenant: 'test', user: 'bob' }, photo('dog', 3), true);
     expect(concepts).toEqual([]);
-    await expect(runtime.service.get({ tenant: 'other', user: 'alice' }, ids.dog)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(runtime.service.get({ tenant: 'other', user: 'alice' }, ids.dog)).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 });

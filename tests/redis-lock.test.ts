@@ -30,7 +30,11 @@ it('lets one holder of a key work at a time across processes, and different keys
     await sleep(20);
     active.set(key, active.get(key)! - 1);
   };
-  await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).run(i % 3 ? 'user-1' : 'user-2', work(i % 3 ? 'user-1' : 'user-2'))));
+  await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      (i % 2 ? a : b).run(i % 3 ? 'user-1' : 'user-2', work(i % 3 ? 'user-1' : 'user-2')),
+    ),
+  );
   expect(overlap).toBe(false);
   expect(parallel).toBe(true);
   expect(a.waiting + b.waiting).toBe(0);
@@ -81,10 +85,16 @@ it('gives up waiting with a retryable "unavailable" error, not a crash, and leav
 });
 
 it('answers "unavailable" when Redis cannot be reached', async () => {
-  const gone = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  const gone = new Redis('redis://127.0.0.1:1', {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    retryStrategy: () => null,
+  });
   gone.on('error', () => undefined);
   try {
-    await expect(new RedisLock(gone, { leaseMs: 1000, waitMs: 1000 }).run('k', async () => 'never')).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(
+      new RedisLock(gone, { leaseMs: 1000, waitMs: 1000 }).run('k', async () => 'never'),
+    ).rejects.toMatchObject({ code: 'unavailable' });
   } finally {
     gone.disconnect();
   }

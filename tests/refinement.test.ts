@@ -32,17 +32,21 @@ const signature = (v: { photo: number; kind: string; variant: string }) => `${v.
 describe('registration drafts and their refinement', () => {
   let runtime: Runtime;
   const failures: unknown[] = [];
-  const views = async (id: string): Promise<ViewRecord[]> => (await runtime.store.loadUser(scope)).views.filter((v) => v.conceptId === id);
+  const views = async (id: string): Promise<ViewRecord[]> =>
+    (await runtime.store.loadUser(scope)).views.filter((v) => v.conceptId === id);
   const register = (name: string, category: string, boxes: (Box | undefined)[] = []) =>
-    runtime.service.create(scope, { name, category, images: [0, 1, 2].map((n) => ({ bytes: photo(name, n), box: boxes[n] })) });
+    runtime.service.create(scope, {
+      name,
+      category,
+      images: [0, 1, 2].map((n) => ({ bytes: photo(name, n), box: boxes[n] })),
+    });
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-refinement-'));
-    runtime = await openRuntime(
-      { ...config(), refineQuietMs: 60_000 },
-      undefined,
-      { info: () => undefined, error: (details) => failures.push(details) },
-    );
+    runtime = await openRuntime({ ...config(), refineQuietMs: 60_000 }, undefined, {
+      info: () => undefined,
+      error: (details) => failures.push(details),
+    });
     await register('dog', 'dog');
     await register('cat', 'cat');
     await runtime.service.refined();
@@ -60,14 +64,20 @@ describe('registration drafts and their refinement', () => {
     // The draft: whole photos and their half-size copies, the uploaded originals kept, the other heads untouched.
     const draft = await views(teapot.id);
     expect(new Set(draft.map((v) => v.variant))).toEqual(new Set(DRAFT_VARIANTS));
-    expect(draft.map(signature).sort()).toEqual([0, 1, 2].flatMap((p) => [`${p} positive whole`, `${p} probe whole`, `${p} positive zoom-out-2`]).sort());
-    for (const p of [0, 1, 2]) expect(await runtime.store.readOriginal(scope, teapot.id, p)).toEqual(new Uint8Array(photo('teapot', p)));
+    expect(draft.map(signature).sort()).toEqual(
+      [0, 1, 2].flatMap((p) => [`${p} positive whole`, `${p} probe whole`, `${p} positive zoom-out-2`]).sort(),
+    );
+    for (const p of [0, 1, 2])
+      expect(await runtime.store.readOriginal(scope, teapot.id, p)).toEqual(new Uint8Array(photo('teapot', p)));
     const draftState = await runtime.store.loadUser(scope);
-    for (const c of before.concepts) expect(draftState.concepts.find((d) => d.id === c.id)!.headWeights).toEqual(c.headWeights);
+    for (const c of before.concepts)
+      expect(draftState.concepts.find((d) => d.id === c.id)!.headWeights).toEqual(c.headWeights);
     const draftCrops = await Promise.all([0, 1, 2].map((p) => runtime.store.readCrop(scope, teapot.id, p)));
     const seen = await runtime.service.recognize(scope, photo('teapot', 4), false);
     expect(seen.concepts.map((m) => m.name)).toEqual(['teapot']);
-    expect((await runtime.service.recognize(scope, photo('dog', 3), false)).concepts.map((m) => m.name)).toEqual(['dog']);
+    expect((await runtime.service.recognize(scope, photo('dog', 3), false)).concepts.map((m) => m.name)).toEqual([
+      'dog',
+    ]);
     expect((await runtime.service.get(scope, teapot.id)).status).toBe('refining');
 
     await runtime.service.refined();
@@ -75,24 +85,31 @@ describe('registration drafts and their refinement', () => {
     const ready = await runtime.service.get(scope, teapot.id);
     expect(ready.status).toBe('ready');
     // Draft and refinement together are the views that embedding the photos in one go gives.
-    const decoded = await Promise.all([0, 1, 2].map(async (n) => ({ image: (await decodeImage(photo('teapot', n))).image })));
+    const decoded = await Promise.all(
+      [0, 1, 2].map(async (n) => ({ image: (await decodeImage(photo('teapot', n))).image })),
+    );
     const whole = (await embedExamples(decoded, 'teapot', runtime.models)).flatMap((p) => p.views);
     const refined = await views(teapot.id);
     expect(refined.map(signature).sort()).toEqual(whole.map(signature).sort());
     for (const v of refined) {
       const box = toPixelBox(v.box, decoded[v.photo].image);
-      const off = (w: (typeof whole)[number]) => Math.abs(w.box.x - box.x) + Math.abs(w.box.y - box.y) + Math.abs(w.box.w - box.w) + Math.abs(w.box.h - box.h);
+      const off = (w: (typeof whole)[number]) =>
+        Math.abs(w.box.x - box.x) + Math.abs(w.box.y - box.y) + Math.abs(w.box.w - box.w) + Math.abs(w.box.h - box.h);
       const twin = whole.filter((w) => signature(w) === signature(v)).sort((a, b) => off(a) - off(b))[0];
       expect(v.vector.reduce((s, x, k) => s + x * twin.vector[k], 0)).toBeGreaterThan(0.9999);
     }
-    // Every head retrained with the new concept among its negatives; a detected subject's crop replaced the whole photo's.
+    // Every head retrained with the new concept among its negatives; a detected subject's crop replaced the whole
+    // photo's.
     const after = await runtime.store.loadUser(scope);
-    for (const c of before.concepts) expect(after.concepts.find((d) => d.id === c.id)!.headWeights).not.toEqual(c.headWeights);
+    for (const c of before.concepts)
+      expect(after.concepts.find((d) => d.id === c.id)!.headWeights).not.toEqual(c.headWeights);
     const detected = [...new Set(refined.filter((v) => v.variant === 'subject').map((v) => v.photo))];
     expect(detected.length).toBeGreaterThan(0);
     for (const p of detected) expect(await runtime.store.readCrop(scope, teapot.id, p)).not.toEqual(draftCrops[p]);
     for (const p of [0, 1, 2]) expect(await runtime.store.readOriginal(scope, teapot.id, p)).toBeUndefined();
-    expect((await runtime.service.recognize(scope, photo('teapot', 4), false)).concepts.map((m) => m.name)).toEqual(['teapot']);
+    expect((await runtime.service.recognize(scope, photo('teapot', 4), false)).concepts.map((m) => m.name)).toEqual([
+      'teapot',
+    ]);
   });
 
   it('keeps a given box as the subject from the draft on, once', async () => {
@@ -127,7 +144,8 @@ describe('registration drafts and their refinement', () => {
 
   it('leaves the heads as they are on a rename, and retrains them when a category changes', async () => {
     await runtime.service.refined();
-    const heads = async () => new Map((await runtime.store.loadUser(scope)).concepts.map((c) => [c.name, c.headWeights]));
+    const heads = async () =>
+      new Map((await runtime.store.loadUser(scope)).concepts.map((c) => [c.name, c.headWeights]));
     const before = await heads();
     const cat = (await runtime.service.list(scope)).find((c) => c.name === 'cat')!;
     await runtime.service.update(scope, cat.id, { name: 'Tom', description: 'grey tabby' });

@@ -11,10 +11,13 @@ describe('Refinements', () => {
     const started: [string, number][] = [];
     const t0 = performance.now();
     let scheduler!: Refinements;
-    scheduler = new Refinements(async (j) => {
-      await scheduler.pause();
-      started.push([j.id, performance.now() - t0]);
-    }, { quietMs: 200 });
+    scheduler = new Refinements(
+      async (j) => {
+        await scheduler.pause();
+        started.push([j.id, performance.now() - t0]);
+      },
+      { quietMs: 200 },
+    );
     let release!: () => void;
     const registering = scheduler.registration(() => new Promise<void>((resolve) => (release = resolve)));
     scheduler.add(job('a'));
@@ -59,10 +62,13 @@ describe('Refinements', () => {
   it('closes without starting what waits, and ends every wait on it', async () => {
     const ran: string[] = [];
     let scheduler!: Refinements;
-    scheduler = new Refinements(async (j) => {
-      await scheduler.pause();
-      if (!scheduler.closed) ran.push(j.id);
-    }, { quietMs: 60_000 });
+    scheduler = new Refinements(
+      async (j) => {
+        await scheduler.pause();
+        if (!scheduler.closed) ran.push(j.id);
+      },
+      { quietMs: 60_000 },
+    );
     await scheduler.registration(async () => undefined);
     scheduler.add(job('a'));
     scheduler.add(job('b'));

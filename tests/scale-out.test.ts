@@ -86,7 +86,15 @@ describe('concept store on s3://', () => {
     draftPhotos: 0,
     quality: '',
   });
-  const view = (scope: Scope, conceptId: string): ViewRecord => ({ ...scope, conceptId, kind: 'positive', vector: new Float32Array(DIM).fill(1), photo: 0, box: [0, 0, 1, 1], variant: 'whole' });
+  const view = (scope: Scope, conceptId: string): ViewRecord => ({
+    ...scope,
+    conceptId,
+    kind: 'positive',
+    vector: new Float32Array(DIM).fill(1),
+    photo: 0,
+    box: [0, 0, 1, 1],
+    variant: 'whole',
+  });
 
   it('lets two connections see each other, and keeps every one of their concurrent commits', async () => {
     const uri = `s3://${s3.bucket}/store-test`;
@@ -94,7 +102,12 @@ describe('concept store on s3://', () => {
     try {
       const alice = { tenant: 't', user: 'alice' };
       const before = await b.conceptsVersion();
-      await a.saveConcepts(alice, [record(alice, 'c1', 1)], [view(alice, 'c1')], [{ conceptId: 'c1', photo: 0, jpeg: Uint8Array.from([0xff, 0xd8]) }]);
+      await a.saveConcepts(
+        alice,
+        [record(alice, 'c1', 1)],
+        [view(alice, 'c1')],
+        [{ conceptId: 'c1', photo: 0, jpeg: Uint8Array.from([0xff, 0xd8]) }],
+      );
       expect(await b.conceptsVersion()).toBeGreaterThan(before);
       expect((await b.loadUser(alice)).concepts.map((c) => c.id)).toEqual(['c1']);
       expect(await b.readCrop(alice, 'c1', 0)).toEqual(Uint8Array.from([0xff, 0xd8]));
@@ -102,7 +115,11 @@ describe('concept store on s3://', () => {
       // Commits racing from two connections: put-if-absent makes the loser retry on top of the winner.
       const users = Array.from({ length: 6 }, (_, i) => ({ tenant: 't', user: `u${i}` }));
       await Promise.all(users.map((u, i) => (i % 2 ? a : b).saveConcepts(u, [record(u, 'c', 1)], [view(u, 'c')])));
-      for (const u of users) expect((await a.loadUser(u)).concepts.map((c) => c.id), u.user).toEqual(['c']);
+      for (const u of users)
+        expect(
+          (await a.loadUser(u)).concepts.map((c) => c.id),
+          u.user,
+        ).toEqual(['c']);
 
       await b.deleteUser(alice);
       expect((await a.loadUser(alice)).concepts).toEqual([]);
@@ -118,15 +135,35 @@ describe('concept store on s3://', () => {
 
 describe('two API processes on one dataset', () => {
   const servers: ServerProcess[] = [];
-  const env = () => ({ ...s3.env, NOMEN_DATA: `s3://${s3.bucket}/api`, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_COMPACT_INTERVAL_S: '0', NOMEN_API_KEYS: '', REDIS_URL: redis.url, NOMEN_VIDEO_JOBS: '0' });
-  const photo = async (subject: string, n: number) => ({ data: (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64') });
+  const env = () => ({
+    ...s3.env,
+    NOMEN_DATA: `s3://${s3.bucket}/api`,
+    NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir,
+    NOMEN_COMPACT_INTERVAL_S: '0',
+    NOMEN_API_KEYS: '',
+    REDIS_URL: redis.url,
+    NOMEN_VIDEO_JOBS: '0',
+  });
+  const photo = async (subject: string, n: number) => ({
+    data: (await readFile(join(defaultDataDir, subject, `0${n}.jpg`))).toString('base64'),
+  });
 
-  async function call(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${server.url}/v1${path}`, { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  async function call(
+    server: ServerProcess,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${server.url}/v1${path}`, {
+      method,
+      headers: body ? { 'Content-Type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   }
-  const names = async (server: ServerProcess, user: string) => (await call(server, 'GET', `/users/${user}/concepts`)).body.concepts.map((c: { name: string }) => c.name).sort();
+  const names = async (server: ServerProcess, user: string) =>
+    (await call(server, 'GET', `/users/${user}/concepts`)).body.concepts.map((c: { name: string }) => c.name).sort();
 
   beforeAll(async () => {
     servers.push(...(await Promise.all([startServer(env()), startServer(env())])));
@@ -141,7 +178,10 @@ describe('two API processes on one dataset', () => {
     const user = 'shared-user';
     // B reads the user first, so that it holds the user in memory when A changes it.
     expect(await names(b, user)).toEqual([]);
-    const dog = await call(a, 'POST', `/users/${user}/concepts`, { name: 'Biscuit', images: [await photo('dog', 0), await photo('dog', 1)] });
+    const dog = await call(a, 'POST', `/users/${user}/concepts`, {
+      name: 'Biscuit',
+      images: [await photo('dog', 0), await photo('dog', 1)],
+    });
     expect(dog.status, JSON.stringify(dog.body)).toBe(201);
 
     expect(await call(b, 'GET', `/users/${user}/concepts/${dog.body.id}`)).toEqual({ status: 200, body: dog.body });
@@ -154,26 +194,36 @@ describe('two API processes on one dataset', () => {
 
     expect((await call(b, 'DELETE', `/users/${user}/concepts/${dog.body.id}`)).status).toBe(204);
     expect((await call(a, 'GET', `/users/${user}/concepts/${dog.body.id}`)).status).toBe(404);
-    expect((await call(a, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 4), all: true })).body.concepts).toEqual([]);
+    expect(
+      (await call(a, 'POST', `/users/${user}/recognize`, { image: await photo('dog', 4), all: true })).body.concepts,
+    ).toEqual([]);
   }, 120_000);
 
   it('lands concurrent registrations of different users through both processes', async () => {
     const subjects = ['cat', 'backpack', 'teapot', 'can', 'candle', 'duck_toy'];
     const results = await Promise.all(
-      subjects.map(async (s, i) => call(servers[i % 2], 'POST', `/users/busy-${i}/concepts`, { name: s, images: [await photo(s, 0)] })),
+      subjects.map(async (s, i) =>
+        call(servers[i % 2], 'POST', `/users/busy-${i}/concepts`, { name: s, images: [await photo(s, 0)] }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(subjects.map(() => 201));
-    for (const [i, s] of subjects.entries()) for (const server of servers) expect(await names(server, `busy-${i}`)).toEqual([s]);
+    for (const [i, s] of subjects.entries())
+      for (const server of servers) expect(await names(server, `busy-${i}`)).toEqual([s]);
   }, 180_000);
 
   it("serialises one user's writes across both processes: no photo or name lost to a race", async () => {
     const [a, b] = servers;
     const user = 'contended';
-    const dog = (await call(a, 'POST', `/users/${user}/concepts`, { name: 'Dog', images: [await photo('dog', 0)] })).body;
+    const dog = (await call(a, 'POST', `/users/${user}/concepts`, { name: 'Dog', images: [await photo('dog', 0)] }))
+      .body;
     // Both processes add photos to the same concept and register one name, all at once.
     const [addA, addB, catA, catB] = await Promise.all([
-      call(a, 'POST', `/users/${user}/concepts/${dog.id}/images`, { images: [await photo('dog', 1), await photo('dog', 2)] }),
-      call(b, 'POST', `/users/${user}/concepts/${dog.id}/images`, { images: [await photo('dog', 3), await photo('dog', 4)] }),
+      call(a, 'POST', `/users/${user}/concepts/${dog.id}/images`, {
+        images: [await photo('dog', 1), await photo('dog', 2)],
+      }),
+      call(b, 'POST', `/users/${user}/concepts/${dog.id}/images`, {
+        images: [await photo('dog', 3), await photo('dog', 4)],
+      }),
       call(a, 'POST', `/users/${user}/concepts`, { name: 'Cat', images: [await photo('cat', 0)] }),
       call(b, 'POST', `/users/${user}/concepts`, { name: 'cat', images: [await photo('cat', 1)] }),
     ]);
@@ -189,14 +239,25 @@ describe('two API processes on one dataset', () => {
     const [a, b] = servers;
     const user = 'filmed';
     // The worker's own temporary folder stands for another machine: the video can only reach it through S3.
-    const [work, elsewhere] = await Promise.all([mkdtemp(join(tmpdir(), 'nomen-clip-')), mkdtemp(join(tmpdir(), 'nomen-machine-'))]);
+    const [work, elsewhere] = await Promise.all([
+      mkdtemp(join(tmpdir(), 'nomen-clip-')),
+      mkdtemp(join(tmpdir(), 'nomen-machine-')),
+    ]);
     try {
       const clip = join(work, 'clip.mp4');
-      const shots = [join(defaultDataDir, 'dog', '04.jpg'), join(defaultDataDir, 'teapot', '03.jpg')].map((p) => ({ photo: p, seconds: 3 }));
+      const shots = [join(defaultDataDir, 'dog', '04.jpg'), join(defaultDataDir, 'teapot', '03.jpg')].map((p) => ({
+        photo: p,
+        seconds: 3,
+      }));
       await makeVideo(shots, clip, { width: 640, height: 480, fps: 10, preset: 'ultrafast' });
-      const dog = await call(a, 'POST', `/users/${user}/concepts`, { name: 'Dog', images: await Promise.all([0, 1, 2].map((n) => photo('dog', n))) });
+      const dog = await call(a, 'POST', `/users/${user}/concepts`, {
+        name: 'Dog',
+        images: await Promise.all([0, 1, 2].map((n) => photo('dog', n))),
+      });
       expect(dog.status).toBe(201);
-      const upload = await call(a, 'POST', `/users/${user}/videos`, { data: (await readFile(clip)).toString('base64') });
+      const upload = await call(a, 'POST', `/users/${user}/videos`, {
+        data: (await readFile(clip)).toString('base64'),
+      });
       expect(upload.status, JSON.stringify(upload.body)).toBe(202);
       const video = `/users/${user}/videos/${upload.body.id}`;
       // No API process takes jobs here (NOMEN_VIDEO_JOBS=0): it waits for a worker.

@@ -25,7 +25,8 @@ afterAll(async () => {
   await tenants?.close();
 });
 
-const app = (changes: Partial<Config>, log?: Deps['log']) => createApp({ service: runtime.service, config: { ...config, ...changes }, ready, log });
+const app = (changes: Partial<Config>, log?: Deps['log']) =>
+  createApp({ service: runtime.service, config: { ...config, ...changes }, ready, log });
 const get = (on: ReturnType<typeof app>, path: string, headers: Record<string, string> = {}, key = KEY_A) =>
   on.request(path, { headers: { Authorization: `Bearer ${key}`, ...headers } });
 
@@ -59,13 +60,18 @@ describe('rate limits', () => {
   it('are in the OpenAPI document of every /v1 route', async () => {
     const doc = await (await app({}).request('/openapi.json')).json();
     for (const [path, methods] of Object.entries<Record<string, { responses: Record<string, unknown> }>>(doc.paths)) {
-      for (const operation of Object.values(methods)) expect(Object.keys(operation.responses).includes('429'), path).toBe(path.startsWith('/v1/'));
+      for (const operation of Object.values(methods))
+        expect(Object.keys(operation.responses).includes('429'), path).toBe(path.startsWith('/v1/'));
     }
   });
 });
 
 describe('CORS', () => {
-  const preflight = { Origin: 'https://photos.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' };
+  const preflight = {
+    Origin: 'https://photos.example',
+    'Access-Control-Request-Method': 'POST',
+    'Access-Control-Request-Headers': 'authorization,content-type',
+  };
 
   it('is off by default', async () => {
     const r = await app({}).request('/v1/users/u/concepts', { method: 'OPTIONS', headers: preflight });
@@ -78,8 +84,16 @@ describe('CORS', () => {
     expect(r.status).toBe(204);
     expect(r.headers.get('Access-Control-Allow-Origin')).toBe('https://photos.example');
     expect(r.headers.get('Access-Control-Allow-Headers')).toMatch(/Authorization/i);
-    expect((await get(open, '/v1/users/u/concepts', { Origin: 'https://photos.example' })).headers.get('Access-Control-Allow-Origin')).toBe('https://photos.example');
-    expect((await get(open, '/v1/users/u/concepts', { Origin: 'https://evil.example' })).headers.get('Access-Control-Allow-Origin')).toBeNull();
+    expect(
+      (await get(open, '/v1/users/u/concepts', { Origin: 'https://photos.example' })).headers.get(
+        'Access-Control-Allow-Origin',
+      ),
+    ).toBe('https://photos.example');
+    expect(
+      (await get(open, '/v1/users/u/concepts', { Origin: 'https://evil.example' })).headers.get(
+        'Access-Control-Allow-Origin',
+      ),
+    ).toBeNull();
   });
 });
 
@@ -90,19 +104,30 @@ describe('logs', () => {
     const logged = app({}, pino({ level: 'trace' }, sink));
     const photo = (await readFile(join(PHOTOS, 'dog', '00.jpg'))).toString('base64');
     const post = (path: string, json: unknown, key = KEY_A) =>
-      logged.request(path, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+      logged.request(path, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(json),
+      });
 
     expect((await post('/v1/users/logs/concepts', { name: 'Dog', images: [{ data: photo }] })).status).toBe(201);
     expect((await post('/v1/users/logs/recognize', { image: { data: photo } })).status).toBe(200);
-    expect((await post('/v1/users/logs/concepts', { name: 'Bad', images: [{ data: photo.slice(0, 4000) }] })).status).toBe(400);
-    expect((await post('/v1/users/logs/concepts', { name: 'Dog', images: [{ data: photo }] }, 'not-a-key-7c1d9e')).status).toBe(401);
-    expect((await post('/v1/users/logs/concepts', { name: 'x'.repeat(500), images: [{ data: photo }] })).status).toBe(400);
+    expect(
+      (await post('/v1/users/logs/concepts', { name: 'Bad', images: [{ data: photo.slice(0, 4000) }] })).status,
+    ).toBe(400);
+    expect(
+      (await post('/v1/users/logs/concepts', { name: 'Dog', images: [{ data: photo }] }, 'not-a-key-7c1d9e')).status,
+    ).toBe(401);
+    expect((await post('/v1/users/logs/concepts', { name: 'x'.repeat(500), images: [{ data: photo }] })).status).toBe(
+      400,
+    );
 
     const text = lines.join('');
     expect(lines.length).toBeGreaterThanOrEqual(5);
     for (const line of lines) expect(JSON.parse(line).reqId).toMatch(/^[0-9a-f-]{36}$/);
     for (const secret of [KEY_A, KEY_B, 'not-a-key-7c1d9e']) expect(text).not.toContain(secret);
     // No run of image data: any 32 characters from anywhere in the photo's base64.
-    for (let at = 0; at < photo.length - 32; at += Math.floor(photo.length / 50)) expect(text).not.toContain(photo.slice(at, at + 32));
+    for (let at = 0; at < photo.length - 32; at += Math.floor(photo.length / 50))
+      expect(text).not.toContain(photo.slice(at, at + 32));
   }, 60_000);
 });

@@ -5,7 +5,13 @@ import * as lancedb from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCommitConflict, withCommitRetry } from '../concepts/commit-retry.js';
 import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
-import { CONCEPTS_TABLE, conceptSchema, conceptsToArrow, VIEWS_TABLE, viewsToArrow } from '../concepts/store-records.js';
+import {
+  CONCEPTS_TABLE,
+  conceptSchema,
+  conceptsToArrow,
+  VIEWS_TABLE,
+  viewsToArrow,
+} from '../concepts/store-records.js';
 import type { Scope } from '../concepts/types.js';
 import { UNCALIBRATED } from '../concepts/quality.js';
 import { toConcept } from '../concepts/service.js';
@@ -71,7 +77,9 @@ afterEach(async () => {
 });
 
 async function cropFiles(): Promise<string[]> {
-  return (await readdir(join(dir, 'crops'), { recursive: true }).catch(() => [] as string[])).filter((p) => p.endsWith('.jpg'));
+  return (await readdir(join(dir, 'crops'), { recursive: true }).catch(() => [] as string[])).filter((p) =>
+    p.endsWith('.jpg'),
+  );
 }
 
 describe('ConceptStore', () => {
@@ -93,39 +101,63 @@ describe('ConceptStore', () => {
 
   it('loads more than LanceDB default limit of 10 rows', async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
-    await store.saveConcepts(alice, ids.map((id) => concept(alice, id)), ids.flatMap((id) => views(alice, id, 5)));
+    await store.saveConcepts(
+      alice,
+      ids.map((id) => concept(alice, id)),
+      ids.flatMap((id) => views(alice, id, 5)),
+    );
     const loaded = await store.loadUser(alice);
     expect(loaded.concepts).toHaveLength(12);
     expect(loaded.views).toHaveLength(60);
   });
 
   it('updates every concept of a user in one save', async () => {
-    await store.saveConcepts(alice, [concept(alice, 'a'), concept(alice, 'b')], [...views(alice, 'a', 2), ...views(alice, 'b', 2)]);
-    const retrained = [{ ...concept(alice, 'a', 2), threshold: 0.7 }, { ...concept(alice, 'b', 2), threshold: 0.8 }];
+    await store.saveConcepts(
+      alice,
+      [concept(alice, 'a'), concept(alice, 'b')],
+      [...views(alice, 'a', 2), ...views(alice, 'b', 2)],
+    );
+    const retrained = [
+      { ...concept(alice, 'a', 2), threshold: 0.7 },
+      { ...concept(alice, 'b', 2), threshold: 0.8 },
+    ];
     await store.saveConcepts(alice, retrained, views(alice, 'b', 3));
     const loaded = await store.loadUser(alice);
-    expect(loaded.concepts.map((c) => [c.id, c.version, c.threshold]).sort()).toEqual([['a', 2, 0.7], ['b', 2, 0.8]]);
+    expect(loaded.concepts.map((c) => [c.id, c.version, c.threshold]).sort()).toEqual([
+      ['a', 2, 0.7],
+      ['b', 2, 0.8],
+    ]);
     expect(loaded.views).toHaveLength(7);
   });
 
   it('keeps tenants apart, even for the same user name', async () => {
     const other: Scope = { tenant: 'globex', user: 'alice' };
-    await store.saveConcepts(alice, [concept(alice, 'mine')], views(alice, 'mine', 3), [{ conceptId: 'mine', photo: 0, jpeg: jpeg(1) }]);
+    await store.saveConcepts(alice, [concept(alice, 'mine')], views(alice, 'mine', 3), [
+      { conceptId: 'mine', photo: 0, jpeg: jpeg(1) },
+    ]);
     await store.saveConcepts(other, [concept(other, 'theirs')], views(other, 'theirs', 2));
     const loaded = await store.loadUser(other);
     expect(loaded.concepts.map((c) => c.id)).toEqual(['theirs']);
     expect(loaded.views.every((v) => v.tenant === 'globex')).toBe(true);
     expect(await store.getConcept(other, 'mine')).toBeUndefined();
     expect(await store.readCrop(other, 'mine', 0)).toBeUndefined();
-    expect((await store.searchViews(other, randomVector(), 10)).map((m) => m.view.conceptId)).toEqual(['theirs', 'theirs']);
+    expect((await store.searchViews(other, randomVector(), 10)).map((m) => m.view.conceptId)).toEqual([
+      'theirs',
+      'theirs',
+    ]);
   });
 
   it('deleteConcept removes the row, its views and its crop files', async () => {
-    await store.saveConcepts(alice, [concept(alice, 'gone'), concept(alice, 'kept')], [...views(alice, 'gone', 3), ...views(alice, 'kept', 3)], [
-      { conceptId: 'gone', photo: 0, jpeg: jpeg(1) },
-      { conceptId: 'gone', photo: 1, jpeg: jpeg(2) },
-      { conceptId: 'kept', photo: 0, jpeg: jpeg(3) },
-    ]);
+    await store.saveConcepts(
+      alice,
+      [concept(alice, 'gone'), concept(alice, 'kept')],
+      [...views(alice, 'gone', 3), ...views(alice, 'kept', 3)],
+      [
+        { conceptId: 'gone', photo: 0, jpeg: jpeg(1) },
+        { conceptId: 'gone', photo: 1, jpeg: jpeg(2) },
+        { conceptId: 'kept', photo: 0, jpeg: jpeg(3) },
+      ],
+    );
     expect(await cropFiles()).toHaveLength(3);
     expect(await store.deleteConcept(alice, 'gone')).toBe(true);
     expect(await store.deleteConcept(alice, 'gone')).toBe(false);
@@ -143,7 +175,12 @@ describe('ConceptStore', () => {
     const bob: Scope = { tenant: 'acme', user: 'bob' };
     const otherAlice: Scope = { tenant: 'globex', user: 'alice' };
     for (const s of [alice, bob, otherAlice])
-      await store.saveConcepts(s, [concept(s, 'x'), concept(s, 'y')], [...views(s, 'x', 2), ...views(s, 'y', 2)], [{ conceptId: 'x', photo: 0, jpeg: jpeg(1) }]);
+      await store.saveConcepts(
+        s,
+        [concept(s, 'x'), concept(s, 'y')],
+        [...views(s, 'x', 2), ...views(s, 'y', 2)],
+        [{ conceptId: 'x', photo: 0, jpeg: jpeg(1) }],
+      );
     expect(await store.deleteUser(alice)).toBe(2);
     expect(await store.loadUser(alice)).toEqual({ concepts: [], views: [] });
     expect(await store.readCrop(alice, 'x', 0)).toBeUndefined();
@@ -156,18 +193,30 @@ describe('ConceptStore', () => {
   });
 
   it('hides and sweeps the views and crops of a save that crashed before its commit', async () => {
-    await store.saveConcepts(alice, [concept(alice, 'old')], views(alice, 'old', 2), [{ conceptId: 'old', photo: 0, jpeg: jpeg(1) }]);
-    // A crashed save writes views and crops, and never the concept row: a new concept, and images added to 'old' (version 2).
+    await store.saveConcepts(alice, [concept(alice, 'old')], views(alice, 'old', 2), [
+      { conceptId: 'old', photo: 0, jpeg: jpeg(1) },
+    ]);
+    // A crashed save writes views and crops, and never the concept row: a new concept, and images added to 'old'
+    // (version 2).
     const failing = store as unknown as { concepts: { mergeInsert: () => never } };
     const realConcepts = failing.concepts;
-    failing.concepts = { mergeInsert: () => { throw new Error('crash'); } };
+    failing.concepts = {
+      mergeInsert: () => {
+        throw new Error('crash');
+      },
+    };
     const undo = (store as unknown as { undoSave: () => Promise<void> }).undoSave;
     (store as unknown as { undoSave: () => Promise<void> }).undoSave = async () => undefined; // a crash runs no clean-up
     await expect(
-      store.saveConcepts(alice, [concept(alice, 'new'), concept(alice, 'old', 2)], [...views(alice, 'new', 3), ...views(alice, 'old', 3)], [
-        { conceptId: 'new', photo: 0, jpeg: jpeg(2) },
-        { conceptId: 'old', photo: 2, jpeg: jpeg(3) },
-      ]),
+      store.saveConcepts(
+        alice,
+        [concept(alice, 'new'), concept(alice, 'old', 2)],
+        [...views(alice, 'new', 3), ...views(alice, 'old', 3)],
+        [
+          { conceptId: 'new', photo: 0, jpeg: jpeg(2) },
+          { conceptId: 'old', photo: 2, jpeg: jpeg(3) },
+        ],
+      ),
     ).rejects.toThrow('crash');
     failing.concepts = realConcepts;
     (store as unknown as { undoSave: typeof undo }).undoSave = undo;
@@ -190,8 +239,16 @@ describe('ConceptStore', () => {
   it('removes what a failed save wrote', async () => {
     const failing = store as unknown as { concepts: { mergeInsert: () => never } };
     const realConcepts = failing.concepts;
-    failing.concepts = { mergeInsert: () => { throw new Error('disk full'); } };
-    await expect(store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 3), [{ conceptId: 'c', photo: 0, jpeg: jpeg(1) }])).rejects.toThrow('disk full');
+    failing.concepts = {
+      mergeInsert: () => {
+        throw new Error('disk full');
+      },
+    };
+    await expect(
+      store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 3), [
+        { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
+      ]),
+    ).rejects.toThrow('disk full');
     failing.concepts = realConcepts;
     expect(await cropFiles()).toHaveLength(0);
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
@@ -205,7 +262,9 @@ describe('ConceptStore', () => {
     await store.dropOriginals(alice, 'c', 1);
     expect(await store.readOriginal(alice, 'c', 0)).toBeUndefined();
     expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
-    await expect(store.saveConcepts(alice, [concept(alice, 'c')], [], [], [{ conceptId: 'c', photo: 3, bytes: jpeg(1) }])).rejects.toThrow(/no new view/);
+    await expect(
+      store.saveConcepts(alice, [concept(alice, 'c')], [], [], [{ conceptId: 'c', photo: 3, bytes: jpeg(1) }]),
+    ).rejects.toThrow(/no new view/);
     await store.deleteConcept(alice, 'c');
     expect(await store.readOriginal(alice, 'c', 1)).toBeUndefined();
   });
@@ -213,7 +272,12 @@ describe('ConceptStore', () => {
   it('sweeps at open what a crash left', async () => {
     // Orphan views written directly, as a crash between the views and the commit leaves them, an hour ago.
     const db = await lancedb.connect(dir);
-    const stale = views(alice, 'ghost', 3).map((v) => ({ ...v, conceptVersion: 1, writeId: 'w', writtenAtMs: Date.now() - 3_600_000 }));
+    const stale = views(alice, 'ghost', 3).map((v) => ({
+      ...v,
+      conceptVersion: 1,
+      writeId: 'w',
+      writtenAtMs: Date.now() - 3_600_000,
+    }));
     await (await db.openTable(VIEWS_TABLE)).add(viewsToArrow(stale, DIM));
     const reopened = await ConceptStore.open(dir, DIM);
     expect(await (await db.openTable(VIEWS_TABLE)).countRows()).toBe(0);
@@ -222,7 +286,9 @@ describe('ConceptStore', () => {
 
   it('refuses a store made for another vector dimension', async () => {
     await store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 1));
-    await expect(ConceptStore.open(dir, DIM * 2)).rejects.toThrow(/16-dimensional vectors but the encoder makes 32-dimensional/);
+    await expect(ConceptStore.open(dir, DIM * 2)).rejects.toThrow(
+      /16-dimensional vectors but the encoder makes 32-dimensional/,
+    );
   });
 
   it('opens a store written before naming, drafts and quality: naming at the present one, nothing to refine, quality unknown', async () => {
@@ -231,7 +297,9 @@ describe('ConceptStore', () => {
       const db = await lancedb.connect(old);
       const before = concept(alice, 'c');
       const added = ['name_threshold', 'draft_photos', 'quality'];
-      const columns = conceptSchema(DIM).fields.map((f) => f.name).filter((name) => !added.includes(name));
+      const columns = conceptSchema(DIM)
+        .fields.map((f) => f.name)
+        .filter((name) => !added.includes(name));
       await db.createTable(CONCEPTS_TABLE, conceptsToArrow([before], DIM).select(columns));
       const reopened = await ConceptStore.open(old, DIM);
       const [loaded] = (await reopened.loadUser(alice)).concepts;
@@ -252,7 +320,9 @@ describe('ConceptStore', () => {
   it('escapes quotes in user names', async () => {
     const tricky: Scope = { tenant: 'acme', user: `o'brien" OR '1'='1` };
     const plain: Scope = { tenant: 'acme', user: 'o' };
-    await store.saveConcepts(tricky, [concept(tricky, 'q')], views(tricky, 'q', 2), [{ conceptId: 'q', photo: 0, jpeg: jpeg(1) }]);
+    await store.saveConcepts(tricky, [concept(tricky, 'q')], views(tricky, 'q', 2), [
+      { conceptId: 'q', photo: 0, jpeg: jpeg(1) },
+    ]);
     await store.saveConcepts(plain, [concept(plain, 'p')], views(plain, 'p', 2));
     const loaded = await store.loadUser(tricky);
     expect(loaded.concepts.map((c) => [c.user, c.id])).toEqual([[tricky.user, 'q']]);
@@ -268,7 +338,13 @@ describe('ConceptStore', () => {
     // Two stores on one folder act as two writers racing for the same table versions.
     const second = await ConceptStore.open(dir, DIM);
     const ids = Array.from({ length: 16 }, (_, i) => `c${i}`);
-    await Promise.all(ids.map((id, i) => (i % 2 ? second : store).saveConcepts(alice, [concept(alice, id)], views(alice, id, 3), [{ conceptId: id, photo: 0, jpeg: jpeg(i) }])));
+    await Promise.all(
+      ids.map((id, i) =>
+        (i % 2 ? second : store).saveConcepts(alice, [concept(alice, id)], views(alice, id, 3), [
+          { conceptId: id, photo: 0, jpeg: jpeg(i) },
+        ]),
+      ),
+    );
     second.close();
     const fresh = await ConceptStore.open(dir, DIM);
     const loaded = await fresh.loadUser(alice);
@@ -281,7 +357,11 @@ describe('ConceptStore', () => {
   it('searchViews ranks only the user’s own visible views by cosine distance', async () => {
     const bob: Scope = { tenant: 'acme', user: 'bob' };
     const target = randomVector();
-    await store.saveConcepts(bob, [concept(bob, 'b')], views(bob, 'b', 5, () => Float32Array.from(target)));
+    await store.saveConcepts(
+      bob,
+      [concept(bob, 'b')],
+      views(bob, 'b', 5, () => Float32Array.from(target)),
+    );
     const aliceViews = views(alice, 'a', 20);
     aliceViews[7].vector = Float32Array.from(target, (x) => 3 * x); // same direction: cosine distance 0
     await store.saveConcepts(alice, [concept(alice, 'a')], aliceViews);
@@ -305,13 +385,27 @@ describe('ConceptStore', () => {
 describe('withCommitRetry', () => {
   it('retries commit conflicts and nothing else', async () => {
     let calls = 0;
-    const result = await withCommitRetry(async () => {
-      if (++calls < 3) throw new Error('lance error: Retryable commit conflict for version 7: transaction was preempted');
-      return 'ok';
-    }, 5, 1);
+    const result = await withCommitRetry(
+      async () => {
+        if (++calls < 3)
+          throw new Error('lance error: Retryable commit conflict for version 7: transaction was preempted');
+        return 'ok';
+      },
+      5,
+      1,
+    );
     expect([result, calls]).toEqual(['ok', 3]);
     let other = 0;
-    await expect(withCommitRetry(async () => { other++; throw new Error('invalid input'); }, 5, 1)).rejects.toThrow('invalid input');
+    await expect(
+      withCommitRetry(
+        async () => {
+          other++;
+          throw new Error('invalid input');
+        },
+        5,
+        1,
+      ),
+    ).rejects.toThrow('invalid input');
     expect(other).toBe(1);
     expect(isCommitConflict(new Error('Commit conflict for version 3'))).toBe(true);
   });

@@ -3,7 +3,11 @@ import type { Region } from '../concepts/regions.js';
 import { chooseSubjects, labelsForCategory } from '../concepts/subject.js';
 
 const whole: Region = { box: { x: 0, y: 0, w: 100, h: 100 }, source: 'whole' };
-const detected = (x: number, label: string, w = 40): Region => ({ box: { x, y: 10, w, h: 40 }, source: 'detector', label });
+const detected = (x: number, label: string, w = 40): Region => ({
+  box: { x, y: 10, w, h: 40 },
+  source: 'detector',
+  label,
+});
 const unit = (...v: number[]) => {
   const n = Math.hypot(...v);
   return Float32Array.from(v, (x) => x / n);
@@ -23,17 +27,33 @@ describe('chooseSubjects', () => {
   it('picks the object that looks alike across the examples, not the bigger one', () => {
     // Photo 0: a chair (big) and a dog; photo 1: a dog and a lamp. The dogs agree.
     const photos = [
-      { regions: [whole, detected(0, 'chair', 60), detected(60, 'dog')], vectors: [unit(1, 1, 1), unit(0, 0, 1), unit(1, 0, 0)] },
-      { regions: [whole, detected(10, 'dog'), detected(50, 'lamp')], vectors: [unit(1, 1, 0), unit(0.9, 0.1, 0), unit(0, 1, 0)] },
+      {
+        regions: [whole, detected(0, 'chair', 60), detected(60, 'dog')],
+        vectors: [unit(1, 1, 1), unit(0, 0, 1), unit(1, 0, 0)],
+      },
+      {
+        regions: [whole, detected(10, 'dog'), detected(50, 'lamp')],
+        vectors: [unit(1, 1, 0), unit(0.9, 0.1, 0), unit(0, 1, 0)],
+      },
     ];
     expect(chooseSubjects(photos, '')).toEqual([2, 1]);
   });
 
   it('prefers the category, and falls back to the whole photo when nothing was detected', () => {
-    const one = [{ regions: [whole, detected(0, 'chair', 35), detected(60, 'dog', 30)], vectors: [unit(1, 0), unit(0, 1), unit(1, 1)] }];
+    const one = [
+      {
+        regions: [whole, detected(0, 'chair', 35), detected(60, 'dog', 30)],
+        vectors: [unit(1, 0), unit(0, 1), unit(1, 1)],
+      },
+    ];
     expect(chooseSubjects(one, '')).toEqual([1]);
     expect(chooseSubjects(one, 'dog')).toEqual([2]);
-    const none = [{ regions: [whole, { box: { x: 0, y: 0, w: 50, h: 50 }, source: 'grid' as const }], vectors: [unit(1, 0), unit(0, 1)] }];
+    const none = [
+      {
+        regions: [whole, { box: { x: 0, y: 0, w: 50, h: 50 }, source: 'grid' as const }],
+        vectors: [unit(1, 0), unit(0, 1)],
+      },
+    ];
     expect(chooseSubjects(none, 'dog')).toEqual([0]);
   });
 });

@@ -16,11 +16,35 @@ import { openRuntime, type Runtime } from '../services/runtime.js';
 
 describe('isPublicAddress', () => {
   it('passes public unicast only', () => {
-    for (const a of ['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '2a00:1450:4001:82a::200e']) expect(isPublicAddress(a), a).toBe(true);
+    for (const a of ['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '2a00:1450:4001:82a::200e'])
+      expect(isPublicAddress(a), a).toBe(true);
     const internal = [
-      '127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
-      '255.255.255.255', '224.0.0.1', '240.0.0.1', '192.0.2.1', '::', '::1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1',
-      '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '64:ff9b::a00:1', '2002:a00:1::', '2001:db8::1', 'not an address',
+      '127.0.0.1',
+      '127.1.2.3',
+      '10.0.0.1',
+      '172.16.5.4',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '255.255.255.255',
+      '224.0.0.1',
+      '240.0.0.1',
+      '192.0.2.1',
+      '::',
+      '::1',
+      'fe80::1',
+      'fc00::1',
+      'fd12:3456::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+      '::ffff:169.254.169.254',
+      '64:ff9b::a00:1',
+      '2002:a00:1::',
+      '2001:db8::1',
+      'not an address',
     ];
     for (const a of internal) expect(isPublicAddress(a), a).toBe(false);
   });
@@ -42,8 +66,10 @@ describe('UrlFetcher', () => {
       if (req.url === '/missing') return res.writeHead(404).end();
       if (req.url === '/hang') return;
       if (req.url === '/to-image') return res.writeHead(302, { Location: '/image' }).end();
-      if (req.url === '/to-metadata') return res.writeHead(302, { Location: 'http://169.254.169.254/latest/meta-data/' }).end();
-      if (req.url === '/to-ipv6-loopback') return res.writeHead(302, { Location: `http://[::1]:${(server.address() as AddressInfo).port}/image` }).end();
+      if (req.url === '/to-metadata')
+        return res.writeHead(302, { Location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      if (req.url === '/to-ipv6-loopback')
+        return res.writeHead(302, { Location: `http://[::1]:${(server.address() as AddressInfo).port}/image` }).end();
       if (req.url === '/loop') return res.writeHead(302, { Location: '/loop' }).end();
       res.writeHead(500).end();
     });
@@ -58,7 +84,10 @@ describe('UrlFetcher', () => {
 
   const fetcher = (allow: string[] = [], timeoutMs = 2000) => new UrlFetcher({ maxBytes: 4000, timeoutMs, allow });
   const refused = async (f: UrlFetcher, url: string, code: string, message?: RegExp) => {
-    const err = await f.fetch(url).then(() => undefined, (e: unknown) => e as { code: string; message: string });
+    const err = await f.fetch(url).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
     expect(err?.code, `${url}: ${err?.message}`).toBe(code);
     if (message) expect(err!.message).toMatch(message);
   };
@@ -66,7 +95,13 @@ describe('UrlFetcher', () => {
   it('refuses loopback by address and by name, and schemes other than http(s)', async () => {
     const f = fetcher();
     const port = new URL(base).port;
-    for (const url of [`${base}/image`, `http://localhost:${port}/image`, `http://[::1]:${port}/image`, `http://127.1:${port}/image`, `http://2130706433:${port}/image`]) {
+    for (const url of [
+      `${base}/image`,
+      `http://localhost:${port}/image`,
+      `http://[::1]:${port}/image`,
+      `http://127.1:${port}/image`,
+      `http://2130706433:${port}/image`,
+    ]) {
       await refused(f, url, 'invalid_request', /internal address/);
     }
     await refused(f, 'file:///etc/passwd', 'invalid_request', /http and https/);
@@ -102,11 +137,22 @@ describe('configuration', () => {
   it('is off unless NOMEN_ALLOW_URL_FETCH says so; allowed ranges must be CIDR', () => {
     expect(loadConfig({}, () => '').urlFetch).toBeUndefined();
     expect(loadConfig({ NOMEN_ALLOW_URL_FETCH: 'true' }, () => '').urlFetch).toEqual({ timeoutMs: 5000, allow: [] });
-    expect(loadConfig({ NOMEN_ALLOW_URL_FETCH: '1', NOMEN_URL_FETCH_ALLOW: '10.1.0.0/16, fd00::/8', NOMEN_URL_FETCH_TIMEOUT_MS: '800' }, () => '').urlFetch).toEqual({
+    expect(
+      loadConfig(
+        {
+          NOMEN_ALLOW_URL_FETCH: '1',
+          NOMEN_URL_FETCH_ALLOW: '10.1.0.0/16, fd00::/8',
+          NOMEN_URL_FETCH_TIMEOUT_MS: '800',
+        },
+        () => '',
+      ).urlFetch,
+    ).toEqual({
       timeoutMs: 800,
       allow: ['10.1.0.0/16', 'fd00::/8'],
     });
-    expect(() => loadConfig({ NOMEN_ALLOW_URL_FETCH: '1', NOMEN_URL_FETCH_ALLOW: '10.1.0.0' }, () => '')).toThrow(/CIDR/);
+    expect(() => loadConfig({ NOMEN_ALLOW_URL_FETCH: '1', NOMEN_URL_FETCH_ALLOW: '10.1.0.0' }, () => '')).toThrow(
+      /CIDR/,
+    );
   });
 });
 
@@ -120,7 +166,14 @@ describe('{url} images through the API', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'nomen-url-'));
-    config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir, NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! }, () => '');
+    config = loadConfig(
+      {
+        NOMEN_DATA: dataDir,
+        NOMEN_MODELS: process.env.NOMEN_MODELS ?? defaultModelsDir,
+        NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
+      },
+      () => '',
+    );
     runtime = await openRuntime(config);
     const dog = await readFile(join(defaultDataDir, 'dog', '00.jpg'));
     photos = createServer((_req, res) => (requests++, res.end(dog)));
@@ -135,7 +188,11 @@ describe('{url} images through the API', () => {
   });
 
   const post = (urlFetch: Config['urlFetch'], path: string, json: unknown) =>
-    createApp({ service: runtime.service, config: { ...config, urlFetch }, ready: async () => ({ ok: true, checks: {} }) }).request(path, {
+    createApp({
+      service: runtime.service,
+      config: { ...config, urlFetch },
+      ready: async () => ({ ok: true, checks: {} }),
+    }).request(path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(json),
@@ -143,7 +200,9 @@ describe('{url} images through the API', () => {
 
   it('registers and recognizes from a URL where allowed; refuses loopback by default without contacting it; answers 400 when off', async () => {
     const allowed = { timeoutMs: 5000, allow: ['127.0.0.1/32'] };
-    expect((await post(allowed, '/v1/users/u/concepts', { name: 'Dog', images: [{ url: photoUrl }] })).status).toBe(201);
+    expect((await post(allowed, '/v1/users/u/concepts', { name: 'Dog', images: [{ url: photoUrl }] })).status).toBe(
+      201,
+    );
     const found = await post(allowed, '/v1/users/u/recognize', { image: { url: photoUrl } });
     expect((await found.json()).concepts.map((m: { name: string }) => m.name)).toEqual(['Dog']);
     expect(requests).toBe(2);
@@ -156,6 +215,7 @@ describe('{url} images through the API', () => {
     expect((await off.json()).error.message).toMatch(/url is off/);
     expect(requests).toBe(2);
 
-    for (const image of [{}, { data: 'AAAA', url: photoUrl }]) expect((await post(allowed, '/v1/users/u/recognize', { image })).status).toBe(400);
+    for (const image of [{}, { data: 'AAAA', url: photoUrl }])
+      expect((await post(allowed, '/v1/users/u/recognize', { image })).status).toBe(400);
   }, 60_000);
 });

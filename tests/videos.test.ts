@@ -42,7 +42,11 @@ interface Answer {
   body: any;
 }
 
-async function call(method: string, path: string, opts: { json?: unknown; form?: FormData; body?: BodyInit; type?: string; key?: string; on?: Api } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  path: string,
+  opts: { json?: unknown; form?: FormData; body?: BodyInit; type?: string; key?: string; on?: Api } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { Authorization: `Bearer ${opts.key ?? KEY}` };
   let body = opts.body ?? opts.form;
   if (opts.json !== undefined) {
@@ -57,12 +61,18 @@ async function call(method: string, path: string, opts: { json?: unknown; form?:
 
 const form = async (file: string | Uint8Array, fields: Record<string, string> = {}, part = 'file') => {
   const f = new FormData();
-  f.append(part, new File([new Uint8Array(typeof file === 'string' ? await readFile(file) : file)], 'video.mp4', { type: 'video/mp4' }));
+  f.append(
+    part,
+    new File([new Uint8Array(typeof file === 'string' ? await readFile(file) : file)], 'video.mp4', {
+      type: 'video/mp4',
+    }),
+  );
   for (const [k, v] of Object.entries(fields)) f.append(k, v);
   return f;
 };
 
-const upload = async (file: string, fields?: Record<string, string>, on?: Api) => call('POST', '/v1/users/alice/videos', { form: await form(file, fields), on });
+const upload = async (file: string, fields?: Record<string, string>, on?: Api) =>
+  call('POST', '/v1/users/alice/videos', { form: await form(file, fields), on });
 
 async function ready(id: string, user = 'alice'): Promise<any> {
   for (let i = 0; i < 600; i++) {
@@ -83,7 +93,10 @@ const moments = async (id: string, concept: string) => {
 /** The moments, in time order, cover exactly the given stretches (to within SLACK). */
 function expectAt(found: { start: number; end: number }[], expected: [number, number][]): void {
   const sorted = [...found].sort((a, b) => a.start - b.start);
-  expect(sorted.map((m) => [m.start, m.end]), JSON.stringify(found)).toHaveLength(expected.length);
+  expect(
+    sorted.map((m) => [m.start, m.end]),
+    JSON.stringify(found),
+  ).toHaveLength(expected.length);
   sorted.forEach((m, i) => {
     expect(Math.abs(m.start - expected[i][0]), JSON.stringify(found)).toBeLessThanOrEqual(SLACK);
     expect(Math.abs(m.end - expected[i][1]), JSON.stringify(found)).toBeLessThanOrEqual(SLACK);
@@ -115,30 +128,63 @@ async function storedFiles(): Promise<string[]> {
 }
 
 async function register(name: string, category: string): Promise<void> {
-  const images = await Promise.all([0, 1, 2].map(async (n) => ({ bytes: new Uint8Array(await readFile(photo(name, n))) })));
+  const images = await Promise.all(
+    [0, 1, 2].map(async (n) => ({ bytes: new Uint8Array(await readFile(photo(name, n))) })),
+  );
   ids[name] = (await runtime.service.create(alice, { name, category, images })).id;
   await runtime.service.refined();
 }
 
 /** Another video service on the same models, with its own store and options. */
-async function otherService(options: Partial<VideoOptions>, folder: string): Promise<{ videos: VideoService; store: VideoStore; app: Api }> {
+async function otherService(
+  options: Partial<VideoOptions>,
+  folder: string,
+): Promise<{ videos: VideoService; store: VideoStore; app: Api }> {
   const store = await VideoStore.open(join(dir, folder), runtime.models.encoder.dim);
-  const videos = await VideoService.open(store, runtime.service, runtime.models, { ...defaultVideoOptions, ...options });
+  const videos = await VideoService.open(store, runtime.service, runtime.models, {
+    ...defaultVideoOptions,
+    ...options,
+  });
   const config = loadConfig({ NOMEN_API_KEYS: `${KEY}:tenant-a` }, () => '');
-  return { videos, store, app: createApp({ service: runtime.service, videos, config, ready: async () => ({ ok: true, checks: {} }) }) };
+  return {
+    videos,
+    store,
+    app: createApp({ service: runtime.service, videos, config, ready: async () => ({ ok: true, checks: {} }) }),
+  };
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nomen-videos-'));
   dataDir = join(dir, 'data');
   clip = join(dir, 'clip.mp4');
-  const config = loadConfig({ NOMEN_DATA: dataDir, NOMEN_API_KEYS: `${KEY}:tenant-a,${OTHER_KEY}:tenant-b`, NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR! }, () => '');
-  const shots = [photo('dog', 3), photo('teapot', 4), photo('cat', 3), photo('dog', 4)].map((p) => ({ photo: p, seconds: 3 }));
+  const config = loadConfig(
+    {
+      NOMEN_DATA: dataDir,
+      NOMEN_API_KEYS: `${KEY}:tenant-a,${OTHER_KEY}:tenant-b`,
+      NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
+    },
+    () => '',
+  );
+  const shots = [photo('dog', 3), photo('teapot', 4), photo('cat', 3), photo('dog', 4)].map((p) => ({
+    photo: p,
+    seconds: 3,
+  }));
   [runtime] = await Promise.all([
-    openRuntime({ ...config, limits: defaultLimits, modelsDir: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'), encoder: 'mobilenetv2-12-int8', detector: 'yolox-nano' }),
+    openRuntime({
+      ...config,
+      limits: defaultLimits,
+      modelsDir: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
+      encoder: 'mobilenetv2-12-int8',
+      detector: 'yolox-nano',
+    }),
     makeVideo(shots, clip, FORMAT),
   ]);
-  app = createApp({ service: runtime.service, videos: runtime.videos, config, ready: async () => ({ ok: true, checks: {} }) });
+  app = createApp({
+    service: runtime.service,
+    videos: runtime.videos,
+    config,
+    ready: async () => ({ ok: true, checks: {} }),
+  });
   await register('dog', 'dog');
   await register('cat', 'cat');
 }, 120_000);
@@ -152,7 +198,6 @@ afterAll(async () => {
 let video: string;
 
 describe('videos', () => {
-
   it('indexes a multipart upload and finds each subject where it is on screen', async () => {
     const r = await upload(clip);
     expect(r.status, JSON.stringify(r.body)).toBe(202);
@@ -169,7 +214,10 @@ describe('videos', () => {
     expect(done.frames).toBeGreaterThanOrEqual(24);
     expect(done.error).toBeUndefined();
 
-    expectAt(await moments(video, ids.dog), [[0, 3], [9, 12]]);
+    expectAt(await moments(video, ids.dog), [
+      [0, 3],
+      [9, 12],
+    ]);
     expectAt(await moments(video, ids.cat), [[6, 9]]);
     // By name, in any case; the best moment first, its peak inside it.
     const cat = await moments(video, 'CAT');
@@ -191,7 +239,9 @@ describe('videos', () => {
     expect((await call('GET', `/v1/users/alice/videos/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
     expect((await call('GET', `/v1/users/alice/videos/${video}`, { key: OTHER_KEY })).status).toBe(404);
     expect((await call('GET', `/v1/users/carol/videos/${video}`)).status).toBe(404);
-    expect((await call('GET', `/v1/users/alice/videos/${video}/moments?concept=dog`, { key: OTHER_KEY })).status).toBe(404);
+    expect((await call('GET', `/v1/users/alice/videos/${video}/moments?concept=dog`, { key: OTHER_KEY })).status).toBe(
+      404,
+    );
     expect((await call('DELETE', `/v1/users/alice/videos/${video}`, { key: OTHER_KEY })).status).toBe(404);
     expect((await call('GET', `/v1/users/alice/videos/not-a-uuid`)).status).toBe(400);
     expect((await call('GET', `/v1/users/alice/videos/${video}/moments`)).status).toBe(400);
@@ -199,8 +249,16 @@ describe('videos', () => {
 
   it('documents the video routes in the OpenAPI document', async () => {
     const doc = await call('GET', '/openapi.json');
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/users/{user}/videos', '/v1/users/{user}/videos/{id}', '/v1/users/{user}/videos/{id}/moments']));
-    expect(Object.keys(doc.body.paths['/v1/users/{user}/videos/{id}'])).toEqual(expect.arrayContaining(['get', 'delete']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/users/{user}/videos',
+        '/v1/users/{user}/videos/{id}',
+        '/v1/users/{user}/videos/{id}/moments',
+      ]),
+    );
+    expect(Object.keys(doc.body.paths['/v1/users/{user}/videos/{id}'])).toEqual(
+      expect.arrayContaining(['get', 'delete']),
+    );
     expect(doc.body.paths['/v1/users/{user}/videos'].post.requestBody.content['multipart/form-data']).toBeDefined();
   });
 
@@ -220,7 +278,9 @@ describe('videos', () => {
     for (const [what, bytes, status, code] of cases) {
       const r = await call('POST', '/v1/users/alice/videos', { form: await form(bytes) });
       expect({ what, status: r.status, code: r.body?.error?.code }).toEqual({ what, status, code });
-      const json = await call('POST', '/v1/users/alice/videos', { json: { data: Buffer.from(bytes).toString('base64') } });
+      const json = await call('POST', '/v1/users/alice/videos', {
+        json: { data: Buffer.from(bytes).toString('base64') },
+      });
       // Empty base64 is refused before it becomes a file.
       expect({ what, status: json.status }).toEqual({ what, status });
     }
@@ -236,18 +296,28 @@ describe('videos', () => {
     expect((await call('POST', '/v1/users/alice/videos', { form: await form(clip, {}, 'video') })).status).toBe(400);
     expect((await call('POST', '/v1/users/alice/videos', { form: await form(clip, { other: 'x' }) })).status).toBe(400);
     expect((await call('POST', '/v1/users/alice/videos', { body: 'x', type: 'text/plain' })).status).toBe(415);
-    expect((await call('POST', '/v1/users/alice/videos', { body: '{"data": ', type: 'application/json' })).status).toBe(400);
+    expect((await call('POST', '/v1/users/alice/videos', { body: '{"data": ', type: 'application/json' })).status).toBe(
+      400,
+    );
     expect((await call('POST', '/v1/users/alice/videos', { json: { data: 'AAAA', fps: 'fast' } })).status).toBe(400);
     const cut = `--x\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n${'a'.repeat(100)}`;
-    expect((await call('POST', '/v1/users/alice/videos', { body: cut, type: 'multipart/form-data; boundary=x' })).status).toBe(400);
+    expect(
+      (await call('POST', '/v1/users/alice/videos', { body: cut, type: 'multipart/form-data; boundary=x' })).status,
+    ).toBe(400);
     expect((await call('POST', "/v1/users/a'b/videos", { form: await form(clip) })).status).toBe(400);
     expect(await storedFiles()).toEqual([]);
   });
 
   it('accepts JSON base64 and other containers, at the rate asked for', async () => {
     const webm = join(dir, 'clip.webm');
-    await makeVideo([photo('cat', 3), photo('dog', 4)].map((p) => ({ photo: p, seconds: 2 })), webm, FORMAT);
-    const r = await call('POST', '/v1/users/alice/videos', { json: { data: `data:video/webm;base64,${(await readFile(webm)).toString('base64')}`, fps: 1 } });
+    await makeVideo(
+      [photo('cat', 3), photo('dog', 4)].map((p) => ({ photo: p, seconds: 2 })),
+      webm,
+      FORMAT,
+    );
+    const r = await call('POST', '/v1/users/alice/videos', {
+      json: { data: `data:video/webm;base64,${(await readFile(webm)).toString('base64')}`, fps: 1 },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const done = await ready(r.body.id);
     expect(done).toMatchObject({ status: 'ready', fps: 1 });
@@ -273,7 +343,6 @@ describe('videos', () => {
     // Its file went with it; a failed video can still be deleted.
     expect((await call('DELETE', `/v1/users/alice/videos/${r.body.id}`)).status).toBe(204);
   }, 60_000);
-
 });
 
 describe('video jobs', () => {
@@ -296,7 +365,8 @@ describe('video jobs', () => {
     const options = { index: { ...defaultVideoOptions.index, framesPerWrite: 4, cropsPerEmbed: 10 } };
     const first = await otherService(options, 'resume');
     const added = await first.videos.add(alice, await copied(clip), 10);
-    for (let i = 0; i < 2000 && (await first.videos.get(alice, added.id)).frames === 0; i++) await new Promise((done) => setTimeout(done, 5));
+    for (let i = 0; i < 2000 && (await first.videos.get(alice, added.id)).frames === 0; i++)
+      await new Promise((done) => setTimeout(done, 5));
     await first.videos.close();
     const interrupted = await first.store.get(alice, added.id);
     expect(interrupted?.status).toBe('processing');
@@ -307,13 +377,17 @@ describe('video jobs', () => {
     const second = await otherService(options, 'resume');
     try {
       let v = await second.videos.get(alice, added.id);
-      for (let i = 0; i < 2000 && v.status !== 'ready'; i++, v = await second.videos.get(alice, added.id)) await new Promise((done) => setTimeout(done, 20));
+      for (let i = 0; i < 2000 && v.status !== 'ready'; i++, v = await second.videos.get(alice, added.id))
+        await new Promise((done) => setTimeout(done, 20));
       expect(v.status).toBe('ready');
       // Every frame once: at 10 fps, 12 s gives about 120, whatever the restart.
       expect(v.frames).toBeGreaterThanOrEqual(115);
       expect(v.frames).toBeLessThanOrEqual(125);
       expect((await second.store.get(alice, added.id))?.attempts).toBe(2);
-      expectAt(await second.videos.moments(alice, added.id, 'dog'), [[0, 3], [9, 12]]);
+      expectAt(await second.videos.moments(alice, added.id, 'dog'), [
+        [0, 3],
+        [9, 12],
+      ]);
     } finally {
       await second.videos.close();
       second.store.close();

@@ -18,16 +18,26 @@ const entry = catalogEntry(DEFAULT_LOCAL_VLM) as TransformersVlmEntry;
 /** patternImage as a data URL. */
 async function picture(seed: number, width: number, height: number, format: 'jpeg' | 'png'): Promise<string> {
   const { data } = patternImage(width, height, seed);
-  const encoded = await sharp(data, { raw: { width, height, channels: 3 } }).toFormat(format).toBuffer();
+  const encoded = await sharp(data, { raw: { width, height, channels: 3 } })
+    .toFormat(format)
+    .toBuffer();
   return `data:image/${format};base64,${encoded.toString('base64')}`;
 }
 
 const ask = (text: string, ...images: string[]): ChatMessage[] => [
-  { role: 'user', content: [...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })), { type: 'text' as const, text }] },
+  {
+    role: 'user',
+    content: [
+      ...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+      { type: 'text' as const, text },
+    ],
+  },
 ];
 
 /** A stream's pieces and its return value, the finish reason. */
-async function collect(stream: AsyncGenerator<string, string | void>): Promise<{ pieces: string[]; finishReason: string | void }> {
+async function collect(
+  stream: AsyncGenerator<string, string | void>,
+): Promise<{ pieces: string[]; finishReason: string | void }> {
   const pieces: string[] = [];
   for (let next = await stream.next(); ; next = await stream.next()) {
     if (next.done) return { pieces, finishReason: next.value };
@@ -47,8 +57,21 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
   beforeAll(async () => {
     modelsDir = await mkdtemp(path.join(os.tmpdir(), 'nomen-vlm-local-'));
     await makeTinySmolVlm(path.join(modelsDir, entry.folder));
-    [photo, otherPhoto, crop] = await Promise.all([picture(1, 64, 48, 'jpeg'), picture(2, 64, 48, 'jpeg'), picture(3, 40, 56, 'png')]);
-    vlm = await openVlm({ modelsDir, url: '', model: '', apiKey: '', timeoutMs: 30_000, retries: 0, concurrency: 1, device: 'cpu' });
+    [photo, otherPhoto, crop] = await Promise.all([
+      picture(1, 64, 48, 'jpeg'),
+      picture(2, 64, 48, 'jpeg'),
+      picture(3, 40, 56, 'png'),
+    ]);
+    vlm = await openVlm({
+      modelsDir,
+      url: '',
+      model: '',
+      apiKey: '',
+      timeoutMs: 30_000,
+      retries: 0,
+      concurrency: 1,
+      device: 'cpu',
+    });
     whileLoading = await vlm.health();
   });
 
@@ -58,7 +81,8 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
   });
 
   it('writes every file the catalog entry lists, and opens it as the default local VLM', async () => {
-    for (const file of entry.files) expect(existsSync(path.join(modelsDir, entry.folder, file.path)), file.path).toBe(true);
+    for (const file of entry.files)
+      expect(existsSync(path.join(modelsDir, entry.folder, file.path)), file.path).toBe(true);
     expect(vlm).toBeInstanceOf(LocalVlm);
     expect(vlm.name).toBe('smolvlm-256m-instruct');
     expect(whileLoading).toEqual({ ok: false, detail: 'loading smolvlm-256m-instruct on cpu' });
@@ -76,7 +100,9 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
     for (const word of words(answer.text)) expect(TINY_SMOLVLM_WORDS).toContain(word);
     expect((await vlm.chat(ask('Describe the photo.', photo), { maxTokens: 8 })).text).toBe(answer.text);
     // Greedy decoding: a shorter limit stops the same answer earlier.
-    expect((await vlm.chat(ask('Describe the photo.', photo), { maxTokens: 3 })).text).toBe(words(answer.text).slice(0, 3).join(' '));
+    expect((await vlm.chat(ask('Describe the photo.', photo), { maxTokens: 3 })).text).toBe(
+      words(answer.text).slice(0, 3).join(' '),
+    );
   });
 
   it('answers from the image and the prompt it is given', async () => {
@@ -87,7 +113,13 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
   });
 
   it("takes the conditioning's request: a reference crop and the photo, with a system message", async () => {
-    const biscuit: ConceptCue = { name: 'Biscuit', category: 'dog', description: 'golden fur, red collar', box: [0.05, 0.05, 0.3, 0.3], crop };
+    const biscuit: ConceptCue = {
+      name: 'Biscuit',
+      category: 'dog',
+      description: 'golden fur, red collar',
+      box: [0.05, 0.05, 0.3, 0.3],
+      crop,
+    };
     const caption = (cue: ConceptCue, query: string) =>
       vlm.chat(photoRequest(query, [cue], { kind: 'caption', style: 'short' }), { maxTokens: 8 }).then((a) => a.text);
     const base = await caption(biscuit, photo);
@@ -121,7 +153,10 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
     const controller = new AbortController();
     const pieces: string[] = [];
     const streaming = (async () => {
-      for await (const piece of vlm.stream(ask('Describe the photo.', photo), { maxTokens: 2_000, signal: controller.signal })) {
+      for await (const piece of vlm.stream(ask('Describe the photo.', photo), {
+        maxTokens: 2_000,
+        signal: controller.signal,
+      })) {
         pieces.push(piece);
         if (pieces.length === 1) controller.abort();
       }
@@ -138,7 +173,8 @@ describe('LocalVlm on a generated tiny SmolVLM', () => {
     const pieces: string[] = [];
     try {
       const streaming = (async () => {
-        for await (const piece of slow.stream(ask('Describe the photo.', photo), { maxTokens: 2_000 })) pieces.push(piece);
+        for await (const piece of slow.stream(ask('Describe the photo.', photo), { maxTokens: 2_000 }))
+          pieces.push(piece);
       })();
       await expect(streaming).rejects.toMatchObject({
         name: 'ModelError',

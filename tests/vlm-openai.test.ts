@@ -21,7 +21,17 @@ const messages: ChatMessage[] = [
 
 /** Quick settings for tests: short timeout and backoff, a breaker that opens after 3 failures for 400 ms. */
 const client = (options: Partial<OpenAiVlmOptions> = {}) =>
-  new OpenAiVlm({ ...defaultOpenAiVlmOptions, url: standIn.url, model: 'served-model', apiKey: 'sk-test', timeoutMs: 1_000, backoffMs: 20, breakerThreshold: 3, breakerCooldownMs: 400, ...options });
+  new OpenAiVlm({
+    ...defaultOpenAiVlmOptions,
+    url: standIn.url,
+    model: 'served-model',
+    apiKey: 'sk-test',
+    timeoutMs: 1_000,
+    backoffMs: 20,
+    breakerThreshold: 3,
+    breakerCooldownMs: 400,
+    ...options,
+  });
 
 /** A loopback port that nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -60,7 +70,14 @@ describe('OpenAI-compatible VLM client', () => {
     expect(answer).toEqual({ text: 'A dog on a sofa.', model: 'served-model', finishReason: 'stop' });
     const [request] = standIn.requests;
     expect(request.headers.authorization).toBe('Bearer sk-test');
-    expect(request.body).toMatchObject({ model: 'served-model', messages, stream: false, max_tokens: 50, temperature: 0, top_p: 0.9 });
+    expect(request.body).toMatchObject({
+      model: 'served-model',
+      messages,
+      stream: false,
+      max_tokens: 50,
+      temperature: 0,
+      top_p: 0.9,
+    });
   });
 
   it('asks the server for its model when none is configured', async () => {
@@ -105,7 +122,13 @@ describe('OpenAI-compatible VLM client', () => {
   });
 
   it('answers model_unavailable for a closed port within a second, after retrying', async () => {
-    const vlm = new OpenAiVlm({ ...defaultOpenAiVlmOptions, url: `http://127.0.0.1:${await closedPort()}/v1`, model: 'm', apiKey: '', backoffMs: 50 });
+    const vlm = new OpenAiVlm({
+      ...defaultOpenAiVlmOptions,
+      url: `http://127.0.0.1:${await closedPort()}/v1`,
+      model: 'm',
+      apiKey: '',
+      backoffMs: 50,
+    });
     const t = Date.now();
     const e = await failure(vlm.chat(messages));
     expect(e.code).toBe('model_unavailable');
@@ -176,7 +199,7 @@ describe('OpenAI-compatible VLM client', () => {
     expect(((results[1] as PromiseRejectedResult).reason as ModelError).code).toBe('model_timeout');
   });
 
-  it("stops when the caller aborts, without counting it against the server", async () => {
+  it('stops when the caller aborts, without counting it against the server', async () => {
     standIn.reply = () => ({ hang: true });
     const vlm = client({ retries: 0 });
     for (let i = 0; i < 4; i++) {
@@ -211,9 +234,20 @@ describe('OpenAI-compatible VLM client', () => {
   });
 
   it('reports health: ok with the model, or why not', async () => {
-    expect(await client().health()).toEqual({ ok: false, detail: expect.stringMatching(/does not serve served-model; it lists stand-in-vlm/) });
-    expect(await client({ model: STAND_IN_MODEL }).health()).toEqual({ ok: true, detail: `ok: ${STAND_IN_MODEL} at ${standIn.url}` });
-    const dead = new OpenAiVlm({ ...defaultOpenAiVlmOptions, url: `http://127.0.0.1:${await closedPort()}/v1`, model: 'm', apiKey: '' });
+    expect(await client().health()).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/does not serve served-model; it lists stand-in-vlm/),
+    });
+    expect(await client({ model: STAND_IN_MODEL }).health()).toEqual({
+      ok: true,
+      detail: `ok: ${STAND_IN_MODEL} at ${standIn.url}`,
+    });
+    const dead = new OpenAiVlm({
+      ...defaultOpenAiVlmOptions,
+      url: `http://127.0.0.1:${await closedPort()}/v1`,
+      model: 'm',
+      apiKey: '',
+    });
     expect((await dead.health()).detail).toMatch(/unreachable: ECONNREFUSED/);
   });
 });

@@ -10,7 +10,17 @@ import { NoVlm } from '../models/vlm-none.js';
 import { OpenAiVlm } from '../models/vlm-openai.js';
 
 let modelsDir: string;
-const settings = (s: Partial<VlmSettings>): VlmSettings => ({ modelsDir, url: '', model: '', apiKey: '', timeoutMs: 1_000, retries: 0, concurrency: 1, device: 'cpu', ...s });
+const settings = (s: Partial<VlmSettings>): VlmSettings => ({
+  modelsDir,
+  url: '',
+  model: '',
+  apiKey: '',
+  timeoutMs: 1_000,
+  retries: 0,
+  concurrency: 1,
+  device: 'cpu',
+  ...s,
+});
 
 beforeAll(async () => {
   modelsDir = await mkdtemp(path.join(os.tmpdir(), 'nomen-vlm-'));
@@ -30,7 +40,9 @@ describe('openVlm', () => {
     const e = await vlm.chat([]).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(ModelError);
     expect(e).toMatchObject({ code: 'model_unavailable', retryAfterS: 300 });
-    expect((e as Error).message).toMatch(/NOMEN_VLM_URL is not set and .*smolvlm-256m-instruct does not exist \(npm run fetch-models smolvlm-256m-instruct\)/);
+    expect((e as Error).message).toMatch(
+      /NOMEN_VLM_URL is not set and .*smolvlm-256m-instruct does not exist \(npm run fetch-models smolvlm-256m-instruct\)/,
+    );
     expect(await vlm.health()).toEqual({ ok: false, detail: (e as Error).message });
   });
 
@@ -40,12 +52,16 @@ describe('openVlm', () => {
     expect(vlm).toBeInstanceOf(LocalVlm);
     const e = await vlm.chat([{ role: 'user', content: 'hello' }]).catch((err: unknown) => err);
     expect(e).toMatchObject({ code: 'model_unavailable' });
-    expect((e as Error).message).toMatch(/local VLM smolvlm-500m-instruct could not be loaded from .*install it with: npm run fetch-models smolvlm-500m-instruct/);
+    expect((e as Error).message).toMatch(
+      /local VLM smolvlm-500m-instruct could not be loaded from .*install it with: npm run fetch-models smolvlm-500m-instruct/,
+    );
     expect(await vlm.health()).toEqual({ ok: false, detail: (e as Error).message });
     await vlm.dispose();
   });
 
   it('refuses a model name that is no local VLM when no URL is set', async () => {
-    await expect(openVlm(settings({ model: 'mobilenetv2-12-int8' }))).rejects.toThrow(/not a local VLM of the catalog \(smolvlm-256m-instruct, smolvlm-500m-instruct\); for a VLM server set NOMEN_VLM_URL too/);
+    await expect(openVlm(settings({ model: 'mobilenetv2-12-int8' }))).rejects.toThrow(
+      /not a local VLM of the catalog \(smolvlm-256m-instruct, smolvlm-500m-instruct\); for a VLM server set NOMEN_VLM_URL too/,
+    );
   });
 });

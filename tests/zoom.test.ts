@@ -5,8 +5,13 @@ import type { DecodedImage } from '../models/types.js';
 import { meanColour, zoomDraw } from '../models/zoom.js';
 
 /** 40 x 20: the left half black, the right half white. */
-const halves: DecodedImage = { data: new Uint8Array(40 * 20 * 3).map((_, i) => (Math.floor(i / 3) % 40 < 20 ? 0 : 255)), width: 40, height: 20 };
-const pixel = (img: DecodedImage, x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+const halves: DecodedImage = {
+  data: new Uint8Array(40 * 20 * 3).map((_, i) => (Math.floor(i / 3) % 40 < 20 ? 0 : 255)),
+  width: 40,
+  height: 20,
+};
+const pixel = (img: DecodedImage, x: number, y: number) =>
+  Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
 
 describe('zoomed-out views', () => {
   it('shows the region at 1/factor of a frame of its own shape, on its mean colour', () => {
@@ -26,17 +31,31 @@ describe('zoomed-out views', () => {
   it('maps through the placement, leaving out what a centre crop cuts', () => {
     const region = { x: 0, y: 0, w: 100, h: 50 };
     // Squash: the whole frame shows; the photo at half size in the middle of a 224 px input.
-    const squashed = zoomDraw(region, { factor: 2, x: 0.5, y: 0.5 }, { src: region, dst: { x: 0, y: 0, w: 224, h: 224 } })!;
+    const squashed = zoomDraw(
+      region,
+      { factor: 2, x: 0.5, y: 0.5 },
+      { src: region, dst: { x: 0, y: 0, w: 224, h: 224 } },
+    )!;
     expect(squashed.to).toEqual({ x: 56, y: 56, w: 112, h: 112 });
     for (const k of ['x', 'y', 'w', 'h'] as const) expect(squashed.from[k]).toBeCloseTo(region[k], 9);
     // A centred square of 0.875 of the short side shows: the photo's sides fall outside it.
     const side = 43.75;
-    const draw = zoomDraw(region, { factor: 2, x: 0.5, y: 0.5 }, { src: { x: (100 - side) / 2, y: (50 - side) / 2, w: side, h: side }, dst: { x: 0, y: 0, w: 224, h: 224 } })!;
+    const draw = zoomDraw(
+      region,
+      { factor: 2, x: 0.5, y: 0.5 },
+      { src: { x: (100 - side) / 2, y: (50 - side) / 2, w: side, h: side }, dst: { x: 0, y: 0, w: 224, h: 224 } },
+    )!;
     expect(draw.to).toEqual({ x: 0, y: 48, w: 224, h: 128 });
     expect(draw.from.x).toBeCloseTo(6.25, 6);
     expect(draw.from.w).toBeCloseTo(87.5, 6);
     expect(draw.from.y).toBeCloseTo((48 / (224 / side) + 3.125 - 12.5) * 2, 6);
     // A corner placement that the crop hides entirely draws nothing.
-    expect(zoomDraw(region, { factor: 20, x: 0, y: 0 }, { src: { x: 28.125, y: 3.125, w: side, h: side }, dst: { x: 0, y: 0, w: 224, h: 224 } })).toBeUndefined();
+    expect(
+      zoomDraw(
+        region,
+        { factor: 20, x: 0, y: 0 },
+        { src: { x: 28.125, y: 3.125, w: side, h: side }, dst: { x: 0, y: 0, w: 224, h: 224 } },
+      ),
+    ).toBeUndefined();
   });
 });

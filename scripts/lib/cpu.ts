@@ -1,4 +1,6 @@
-/** CPU time of this process and of the children it has waited for (ffmpeg), for figures that machine load does not skew. */
+/**
+ * CPU time of this process and of the children it has waited for (ffmpeg), for figures that machine load does not skew.
+ */
 import { readFileSync } from 'node:fs';
 
 /** Seconds of CPU used so far; children from /proc/self/stat (Linux), counted once they have exited. */
@@ -10,7 +12,10 @@ export function cpuSeconds(): number {
   return (own.user + own.system) / 1e6 + children;
 }
 
-/** The CPU's model name and whether its int8 kernels have VNNI, which changes int8 models' outputs: every figure names it. */
+/**
+ * The CPU's model name and whether its int8 kernels have VNNI, which changes int8 models' outputs: every figure names
+ * it.
+ */
 export function cpuModel(): string {
   const info = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';

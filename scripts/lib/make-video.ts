@@ -52,8 +52,24 @@ export async function makeVideo(shots: Shot[], out: string, format: VideoFormat)
     return `[${i}:v]scale=${2 * w}:${2 * h}:force_original_aspect_ratio=increase,crop=${2 * w}:${2 * h},zoompan=${motionFilter(s.motion ?? 'still', frames)}:d=${frames}:s=${w}x${h}:fps=${fps},setsar=1[v${i}]`;
   });
   const graph = `${chains.join(';')};${shots.map((_, i) => `[v${i}]`).join('')}concat=n=${shots.length}:v=1:a=0,format=yuv420p[out]`;
-  const codec = out.endsWith('.webm') ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '1M'] : ['-c:v', 'libx264', '-preset', format.preset ?? 'veryfast'];
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', graph, '-map', '[out]', ...codec, '-threads', '2', out];
+  const codec = out.endsWith('.webm')
+    ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '1M']
+    : ['-c:v', 'libx264', '-preset', format.preset ?? 'veryfast'];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    ...inputs,
+    '-filter_complex',
+    graph,
+    '-map',
+    '[out]',
+    ...codec,
+    '-threads',
+    '2',
+    out,
+  ];
   await run('ffmpeg', args, { maxBuffer: 1 << 20 });
 }
 
@@ -62,8 +78,15 @@ export async function makeVideo(shots: Shot[], out: string, format: VideoFormat)
  * container stays intact (it probes and demuxes cleanly) but that frame no longer decodes.
  */
 export async function corruptMiddleFrame(path: string): Promise<void> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size', '-of', 'json', path], { maxBuffer: 16 << 20 });
-  const packets = (JSON.parse(stdout) as { packets: { pos: string; size: string }[] }).packets.map((p) => ({ pos: Number(p.pos), size: Number(p.size) }));
+  const { stdout } = await run(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size', '-of', 'json', path],
+    { maxBuffer: 16 << 20 },
+  );
+  const packets = (JSON.parse(stdout) as { packets: { pos: string; size: string }[] }).packets.map((p) => ({
+    pos: Number(p.pos),
+    size: Number(p.size),
+  }));
   const middle = packets.slice(Math.floor(packets.length / 3), Math.ceil((2 * packets.length) / 3));
   const target = middle.reduce((a, b) => (b.size > a.size ? b : a));
   const skip = 60;

@@ -1,4 +1,7 @@
-/** Small builders for hand-written ONNX graphs (the tiny test models): tensors, value infos, nodes, attributes, the model. */
+/**
+ * Small builders for hand-written ONNX graphs (the tiny test models): tensors, value infos, nodes, attributes, the
+ * model.
+ */
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -12,7 +15,8 @@ export type Graph = onnxProto.onnx.IGraphProto;
 /** A float initializer holding exactly `values`. */
 export function floatValues(name: string, dims: number[], values: ArrayLike<number>) {
   const data = Float32Array.from(values);
-  if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`${name}: ${data.length} values for dims [${dims}]`);
+  if (data.length !== dims.reduce((a, b) => a * b, 1))
+    throw new Error(`${name}: ${data.length} values for dims [${dims}]`);
   return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer) });
 }
 
@@ -40,7 +44,12 @@ export function valueInfo(name: string, elemType: number, dims: (number | string
   });
 }
 
-export function node(opType: string, input: string[], output: string[], attribute: onnxProto.onnx.IAttributeProto[] = []) {
+export function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: onnxProto.onnx.IAttributeProto[] = [],
+) {
   return onnx.NodeProto.create({ name: `${opType}_${output[0]}`, opType, input, output, attribute });
 }
 

@@ -37,11 +37,19 @@ export function distractorFolds(dir: string): [string[], string[]] {
 }
 
 export function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): OpenWorldSet {
-  const subjects = ['dreambooth', 'objects'].flatMap((set) => loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })));
+  const subjects = ['dreambooth', 'objects'].flatMap((set) =>
+    loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })),
+  );
   const folds = distractorFolds(path.join(data, 'distractors'));
   const faces = path.join(data, 'faces');
-  // People's photos are ordinary photos too, but one per person keeps 140 near-alike portraits from outnumbering the rest.
+  // People's photos are ordinary photos too, but one per person keeps 140 near-alike portraits from outnumbering the
+  // rest.
   const portraits = readdirSync(path.join(faces, 'people')).map((who) => photosIn(path.join(faces, 'people', who))[0]);
-  const bankPhotos = [...folds[fold], ...photosIn(path.join(faces, 'groups')), ...photosIn(path.join(faces, 'distractors')), ...portraits];
+  const bankPhotos = [
+    ...folds[fold],
+    ...photosIn(path.join(faces, 'groups')),
+    ...photosIn(path.join(faces, 'distractors')),
+    ...portraits,
+  ];
   return { subjects, heldOut: folds[1 - fold], bankPhotos };
 }

@@ -1,10 +1,16 @@
-/** The runtime that eval and bench scripts run in-process: a data folder of theirs, models and their choice from the environment. */
+/**
+ * The runtime that eval and bench scripts run in-process: a data folder of theirs, models and their choice from the
+ * environment.
+ */
 import { defaultLimits } from '../../concepts/intake.js';
 import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
 import { defaultModelsDir } from './dreambooth.js';
 
-export function openScriptRuntime(dataUri: string, extra: Partial<Parameters<typeof openRuntime>[0]> = {}): Promise<Runtime> {
+export function openScriptRuntime(
+  dataUri: string,
+  extra: Partial<Parameters<typeof openRuntime>[0]> = {},
+): Promise<Runtime> {
   return openRuntime({
     dataUri,
     modelsDir: process.env.NOMEN_MODELS ?? defaultModelsDir,

@@ -1,4 +1,7 @@
-/** Starts `npm start`'s entry as a child process on a free loopback port, for benchmarks and load runs that measure the real server. */
+/**
+ * Starts `npm start`'s entry as a child process on a free loopback port, for benchmarks and load runs that measure the
+ * real server.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -6,16 +9,22 @@ import path from 'node:path';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
-/** The V8 flags that `npm start`, `npm run worker` and the image run node with (package.json config.nodeFlags; README, stack notes: memory). */
+/**
+ * The V8 flags that `npm start`, `npm run worker` and the image run node with (package.json config.nodeFlags; README,
+ * stack notes: memory).
+ */
 export function nodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { config: { nodeFlags: string } };
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    config: { nodeFlags: string };
+  };
   return pkg.config.nodeFlags.split(' ');
 }
 
 /** The bundle `npm run build` makes of a process's entry: what `npm start` and `npm run worker` run. */
 export function builtEntry(name: 'server' | 'worker'): string {
   const file = path.join(repoRoot, 'dist/services', `${name}.js`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build (npm start, npm test, npm run bench and npm run load do)`);
+  if (!existsSync(file))
+    throw new Error(`${file} is missing: run npm run build (npm start, npm test, npm run bench and npm run load do)`);
   return file;
 }
 
@@ -45,7 +54,14 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   const child = spawn(process.execPath, [...nodeFlags(), builtEntry('server')], {
     cwd: repoRoot,
     // As `npm start` runs it: its malloc settings (README, stack notes: memory).
-    env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: {
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -53,7 +69,10 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
     if (Date.now() > deadline) throw new Error('server did not become ready in 120 s');
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -61,11 +80,14 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     url,
     child,
     peakRssMb() {
-      const line = readFileSync(`/proc/${child.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+      const line = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('VmHWM:'));
       return Number(line?.match(/\d+/)?.[0] ?? NaN) / 1024;
     },
     cpuMs() {
-      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system time in clock ticks (100/s on Linux).
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system time in clock ticks (100/s
+      // on Linux).
       const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) * 10;

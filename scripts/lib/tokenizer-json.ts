@@ -17,6 +17,11 @@ function specialToken(vocab: Record<string, number>, content: string, normalized
 /** The vocabulary of `tokens` (ids in order) and the head of a tokenizer.json that adds `specials` to it. */
 export function tokenizerHead(tokens: string[], specials: string[], normalized: boolean) {
   const vocab: Record<string, number> = Object.fromEntries(tokens.map((t, i) => [t, i]));
-  const head = { version: '1.0', truncation: null, padding: null, added_tokens: specials.map((s) => specialToken(vocab, s, normalized)) };
+  const head = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map((s) => specialToken(vocab, s, normalized)),
+  };
   return { vocab, head };
 }

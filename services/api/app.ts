@@ -66,7 +66,14 @@ export function createApp(deps: Deps): Api {
   // Before auth, so that browsers' preflight requests (which carry no key) are answered.
   if (deps.config.corsOrigins.length > 0) {
     const origins = deps.config.corsOrigins;
-    app.use(cors({ origin: origins.includes('*') ? '*' : origins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['Retry-After', 'X-Request-Id'], maxAge: 600 }));
+    app.use(
+      cors({
+        origin: origins.includes('*') ? '*' : origins,
+        allowHeaders: ['Authorization', 'Content-Type'],
+        exposeHeaders: ['Retry-After', 'X-Request-Id'],
+        maxAge: 600,
+      }),
+    );
   }
   // Auth first: an unknown caller's body is never read; nor is a limited caller's.
   app.use('/v1/*', bearerAuth(deps.config.apiKeys), rateLimit(deps.config.rateLimit));
@@ -86,17 +93,30 @@ export function createApp(deps: Deps): Api {
   app.use('/v1/*', (c, next) => (isVideoUpload(c) ? next() : limit(c, next)));
   // Requests before video indexing: a job waits while any other request is answered.
   const { videos } = deps;
-  if (videos) app.use('/v1/*', (c, next) => (/^\/v1\/users\/[^/]+\/videos(\/|$)/.test(c.req.path) ? next() : videos.serving(next)));
+  if (videos)
+    app.use('/v1/*', (c, next) =>
+      /^\/v1\/users\/[^/]+\/videos(\/|$)/.test(c.req.path) ? next() : videos.serving(next),
+    );
 
   for (const register of ROUTES) register(app, deps);
   registerMetrics(app, metrics);
   // Any /v1 route may answer 429 once its key's rate is spent: documented here, where the limit is applied.
-  for (const d of app.openAPIRegistry.definitions) if (d.type === 'route' && d.route.path.startsWith('/v1/')) d.route.responses = { ...errorResponses(429), ...d.route.responses };
+  for (const d of app.openAPIRegistry.definitions)
+    if (d.type === 'route' && d.route.path.startsWith('/v1/'))
+      d.route.responses = { ...errorResponses(429), ...d.route.responses };
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'nomen', version: '1', description: "Learns a user's visual concepts from a few photos and finds them in new ones." },
+    info: {
+      title: 'nomen',
+      version: '1',
+      description: "Learns a user's visual concepts from a few photos and finds them in new ones.",
+    },
     security: [{ bearer: [] }],
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));

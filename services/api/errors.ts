@@ -11,7 +11,13 @@ import { DomainError, type ErrorCode } from '../../concepts/errors.js';
 import { ModelError, type ModelErrorCode } from '../../models/model-error.js';
 import type { AppEnv } from './context.js';
 
-export type ApiErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'model_unavailable' | 'model_timeout' | 'internal';
+export type ApiErrorCode =
+  | ErrorCode
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'model_unavailable'
+  | 'model_timeout'
+  | 'internal';
 
 /** Domain failures by code; SPEC has one 503 code, so storage that cannot be reached answers as a model that cannot. */
 const DOMAIN_ANSWER: Record<ErrorCode, { status: ContentfulStatusCode; code: ApiErrorCode }> = {
@@ -85,11 +91,20 @@ type ErrorResponse = { description: string; content: { 'application/json': { sch
 
 /** OpenAPI `responses` entries for the given error statuses. */
 export function errorResponses<S extends keyof typeof DESCRIPTIONS>(...statuses: S[]): Record<S, ErrorResponse> {
-  const entries = statuses.map((s): [S, ErrorResponse] => [s, { description: DESCRIPTIONS[s], content: { 'application/json': { schema: ErrorSchema } } }]);
+  const entries = statuses.map((s): [S, ErrorResponse] => [
+    s,
+    { description: DESCRIPTIONS[s], content: { 'application/json': { schema: ErrorSchema } } },
+  ]);
   return Object.fromEntries(entries) as Record<S, ErrorResponse>;
 }
 
-export function errorJson(c: Context<AppEnv>, status: ContentfulStatusCode, code: ApiErrorCode, message: string, headers?: Record<string, string>): Response {
+export function errorJson(
+  c: Context<AppEnv>,
+  status: ContentfulStatusCode,
+  code: ApiErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+): Response {
   c.set('errorCode', code);
   return c.json({ error: { code, message } }, status, headers);
 }
@@ -98,7 +113,10 @@ export function errorJson(c: Context<AppEnv>, status: ContentfulStatusCode, code
 export function describeIssues(error: ZodError): string {
   return error.issues
     .map((issue) => {
-      const where = issue.path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '');
+      const where = issue.path.reduce<string>(
+        (s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)),
+        '',
+      );
       return where ? `${where}: ${issue.message}` : issue.message;
     })
     .join('; ');
@@ -120,14 +138,28 @@ export interface ErrorAnswer {
 export function errorAnswer(err: unknown): ErrorAnswer | undefined {
   if (err instanceof DomainError) {
     const { status, code } = DOMAIN_ANSWER[err.code];
-    return { status, code, message: err.message, ...(status === 503 && { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_S) } }) };
+    return {
+      status,
+      code,
+      message: err.message,
+      ...(status === 503 && { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_S) } }),
+    };
   }
   if (err instanceof ModelError) {
     const { status, code } = MODEL_ANSWER[err.code];
-    return { status, code, message: err.message, ...(status === 503 && { headers: { 'Retry-After': String(err.retryAfterS ?? 1) } }) };
+    return {
+      status,
+      code,
+      message: err.message,
+      ...(status === 503 && { headers: { 'Retry-After': String(err.retryAfterS ?? 1) } }),
+    };
   }
   if (err instanceof HTTPException && err.status < 500) {
-    return { status: err.status as ContentfulStatusCode, code: HTTP_CODE[err.status] ?? 'invalid_request', message: err.message || 'invalid request' };
+    return {
+      status: err.status as ContentfulStatusCode,
+      code: HTTP_CODE[err.status] ?? 'invalid_request',
+      message: err.message || 'invalid request',
+    };
   }
   return undefined;
 }

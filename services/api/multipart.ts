@@ -44,7 +44,11 @@ function partName(headers: string): { name: string; filename?: string } {
   return { name, filename };
 }
 
-export async function readMultipart(body: ReadableStream<Uint8Array> | null, boundary: string, options: MultipartOptions): Promise<Multipart> {
+export async function readMultipart(
+  body: ReadableStream<Uint8Array> | null,
+  boundary: string,
+  options: MultipartOptions,
+): Promise<Multipart> {
   if (!body) throw bad('the body is empty');
   // Every delimiter after the first is preceded by CRLF; a CRLF put in front makes the first look the same.
   const delimiter = Buffer.from(`\r\n--${boundary}`);
@@ -59,7 +63,8 @@ export async function readMultipart(body: ReadableStream<Uint8Array> | null, bou
     if (!part || bytes.length === 0) return;
     if (part.isFile) {
       result.fileBytes += bytes.length;
-      if (result.fileBytes > options.maxFileBytes) throw new DomainError('too_large', `the file is over the limit of ${options.maxFileBytes} bytes`);
+      if (result.fileBytes > options.maxFileBytes)
+        throw new DomainError('too_large', `the file is over the limit of ${options.maxFileBytes} bytes`);
       await file.write(bytes);
     } else {
       part.textBytes += bytes.length;
@@ -105,7 +110,9 @@ export async function readMultipart(body: ReadableStream<Uint8Array> | null, bou
         const isFile = name === options.file;
         if (isFile && result.hasFile) throw bad(`more than one ${options.file} part`);
         if (!isFile && (filename !== undefined || !options.fields.includes(name))) {
-          throw bad(`unexpected part "${name}"; send the video as part "${options.file}"${options.fields.length ? ` and optionally ${options.fields.join(', ')}` : ''}`);
+          throw bad(
+            `unexpected part "${name}"; send the video as part "${options.file}"${options.fields.length ? ` and optionally ${options.fields.join(', ')}` : ''}`,
+          );
         }
         result.hasFile ||= isFile;
         part = { name, isFile, text: [], textBytes: 0 };
@@ -140,7 +147,10 @@ export async function readMultipart(body: ReadableStream<Uint8Array> | null, bou
       const { done, value } = await reader.read();
       if (done) throw bad('the body ended before the closing boundary');
       // Copies the small remainder only: in the body state it is shorter than a delimiter.
-      buffer = buffer.length > 0 ? Buffer.concat([buffer, value]) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      buffer =
+        buffer.length > 0
+          ? Buffer.concat([buffer, value])
+          : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     }
     return result;
   } finally {

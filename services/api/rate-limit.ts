@@ -38,8 +38,14 @@ export function rateLimit({ perSecond, burst }: { perSecond: number; burst: numb
   return async (c, next) => {
     const wait = buckets.take(c.var.keyId);
     if (wait === 0) return next();
-    return errorJson(c, 429, 'rate_limited', `too many requests for this API key: at most ${perSecond}/s, ${burst} at once`, {
-      'Retry-After': String(Math.ceil(wait)),
-    });
+    return errorJson(
+      c,
+      429,
+      'rate_limited',
+      `too many requests for this API key: at most ${perSecond}/s, ${burst} at once`,
+      {
+        'Retry-After': String(Math.ceil(wait)),
+      },
+    );
   };
 }

@@ -16,5 +16,9 @@ export function requestMetrics(metrics: Metrics): MiddlewareHandler<AppEnv> {
 /** `/v1/users/{user}/concepts/{id}` rather than the path, so that labels stay few; `unmatched` for unknown paths. */
 function routeTemplate(c: Context): string {
   // Middleware are registered for every method ('ALL'); the route that answers names one.
-  return matchedRoutes(c).filter((r) => r.method !== 'ALL').at(-1)?.path ?? 'unmatched';
+  return (
+    matchedRoutes(c)
+      .filter((r) => r.method !== 'ALL')
+      .at(-1)?.path ?? 'unmatched'
+  );
 }

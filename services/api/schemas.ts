@@ -1,12 +1,19 @@
-/** Request and response schemas shared by the routes: what the OpenAPI document shows and what requests are checked against. */
+/**
+ * Request and response schemas shared by the routes: what the OpenAPI document shows and what requests are checked
+ * against.
+ */
 import { z } from '@hono/zod-openapi';
 
-const userName = () => z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ @ -');
+const userName = () =>
+  z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ @ -');
 
 export const UserId = userName().openapi({ param: { name: 'user', in: 'path' }, example: 'alice@example.com' });
 
 /** The user named in a body rather than in the path. */
-export const UserField = userName().openapi({ description: 'the end user whose concepts apply', example: 'alice@example.com' });
+export const UserField = userName().openapi({
+  description: 'the end user whose concepts apply',
+  example: 'alice@example.com',
+});
 
 // Ids are lower-case UUIDs; an upper-case spelling still finds its concept.
 export const ConceptId = z
@@ -21,13 +28,20 @@ export const ConceptParams = z.object({ user: UserId, id: ConceptId });
 export const Box = z
   .array(z.number().min(0).max(1))
   .length(4)
-  .openapi('Box', { description: '[x, y, w, h] in fractions of the image width and height', example: [0.1, 0.2, 0.5, 0.6] });
+  .openapi('Box', {
+    description: '[x, y, w, h] in fractions of the image width and height',
+    example: [0.1, 0.2, 0.5, 0.6],
+  });
 
 /** One of `data` and `url` is required: checked where images are read, so that the schema stays an object. */
 export const ImageData = z
   .object({
     data: z.string().optional().openapi({ description: 'base64, or a data:image/...;base64, URL' }),
-    url: z.string().max(4096).optional().openapi({ description: 'an http(s) URL to fetch the image from, where the server allows it (off by default)' }),
+    url: z
+      .string()
+      .max(4096)
+      .optional()
+      .openapi({ description: 'an http(s) URL to fetch the image from, where the server allows it (off by default)' }),
     box: Box.optional(),
   })
   .openapi('ImageData');
@@ -56,18 +70,17 @@ export const Concept = z
     negativeCount: z.number().int(),
     threshold: z.number().openapi({ description: 'score at and above which the concept counts as present' }),
     nameThreshold: z.number().openapi({
-      description: 'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least threshold: a wrong name is worse than none)',
+      description:
+        'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least threshold: a wrong name is worse than none)',
     }),
     status: z.enum(['refining', 'ready']).openapi({
       description:
         'refining: registered and recognised already, by a first head trained on the whole photos, while the subject crops, region probes and every head of the user are made in the background (about a second); ready: done',
     }),
-    quality: z
-      .object({ level: z.enum(['good', 'weak']), reasons: z.array(z.string()) })
-      .openapi({
-        description:
-          'weak: the concept is recognised conservatively (its threshold stays above what ordinary photos score); reasons say what to add (a box, closer photos, photos that agree)',
-      }),
+    quality: z.object({ level: z.enum(['good', 'weak']), reasons: z.array(z.string()) }).openapi({
+      description:
+        'weak: the concept is recognised conservatively (its threshold stays above what ordinary photos score); reasons say what to add (a box, closer photos, photos that agree)',
+    }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
   })

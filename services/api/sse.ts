@@ -13,7 +13,11 @@ export interface EventWriter<T> {
   error(sse: SSEStreamingApi, error: { code: string; message: string }): Promise<void>;
 }
 
-export async function sseResponse<T>(c: Context<AppEnv>, events: AsyncGenerator<T, void, undefined>, write: EventWriter<T>): Promise<Response> {
+export async function sseResponse<T>(
+  c: Context<AppEnv>,
+  events: AsyncGenerator<T, void, undefined>,
+  write: EventWriter<T>,
+): Promise<Response> {
   const first = await events.next();
   return streamSSE(c, async (sse) => {
     // A client that goes away stops the model too (the generator's cleanup aborts its call).
@@ -24,7 +28,10 @@ export async function sseResponse<T>(c: Context<AppEnv>, events: AsyncGenerator<
       if (sse.aborted) return;
       const known = errorAnswer(err);
       if (!known) c.var.log.error({ err }, 'stream failed');
-      await write.error(sse, known ? { code: known.code, message: known.message } : { code: 'internal', message: 'internal error' });
+      await write.error(
+        sse,
+        known ? { code: known.code, message: known.message } : { code: 'internal', message: 'internal error' },
+      );
     }
   });
 }

@@ -13,6 +13,10 @@ export function startingApp(metrics: Metrics): Api {
   registerMetrics(app, metrics);
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', (c) => c.json({ ok: false, checks: { models: 'loading', database: 'opening' } }, 503));
-  app.all('*', (c) => errorJson(c, 503, 'model_unavailable', 'the service is starting: models and storage are opening', { 'Retry-After': '5' }));
+  app.all('*', (c) =>
+    errorJson(c, 503, 'model_unavailable', 'the service is starting: models and storage are opening', {
+      'Retry-After': '5',
+    }),
+  );
   return app;
 }

@@ -41,7 +41,9 @@ export class UrlFetcher {
     this.allowed = options.allow.map((cidr) => ipaddr.parseCIDR(cidr));
   }
 
-  /** The image at `url`; 400 for a URL or address that is refused, 413 past the size limit, 422 when it cannot be had. */
+  /**
+   * The image at `url`; 400 for a URL or address that is refused, 413 past the size limit, 422 when it cannot be had.
+   */
   async fetch(url: string): Promise<Uint8Array> {
     // One deadline for every hop and the body: aborting destroys the request and its response.
     const signal = AbortSignal.timeout(this.options.timeoutMs);
@@ -51,7 +53,8 @@ export class UrlFetcher {
       const location = res.headers.location;
       if (res.statusCode! >= 300 && res.statusCode! < 400 && location) {
         res.resume();
-        if (hop === MAX_REDIRECTS) throw new DomainError('unprocessable', `the image URL redirects more than ${MAX_REDIRECTS} times`);
+        if (hop === MAX_REDIRECTS)
+          throw new DomainError('unprocessable', `the image URL redirects more than ${MAX_REDIRECTS} times`);
         target = this.parse(new URL(location, target).href);
         continue;
       }
@@ -70,7 +73,8 @@ export class UrlFetcher {
     } catch {
       throw new Refused('url: not a URL');
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Refused('url: only http and https URLs are fetched');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new Refused('url: only http and https URLs are fetched');
     if (parsed.username || parsed.password) throw new Refused('url: URLs with credentials are not fetched');
     return parsed;
   }
@@ -82,7 +86,10 @@ export class UrlFetcher {
   }
 
   private check(host: string, address: string): void {
-    if (!this.allows(address)) throw new Refused(`url: ${host} is at ${address}, a private, loopback or otherwise internal address, which is not fetched`);
+    if (!this.allows(address))
+      throw new Refused(
+        `url: ${host} is at ${address}, a private, loopback or otherwise internal address, which is not fetched`,
+      );
   }
 
   /** DNS as usual, then every address checked; the socket connects to what this returns. */
@@ -106,7 +113,12 @@ export class UrlFetcher {
     if (isIP(host)) this.check(host, host);
     return new Promise((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, { method: 'GET', lookup: this.lookup, signal, headers: { 'User-Agent': 'nomen-image-fetch', Accept: 'image/*' } });
+      const req = send(url, {
+        method: 'GET',
+        lookup: this.lookup,
+        signal,
+        headers: { 'User-Agent': 'nomen-image-fetch', Accept: 'image/*' },
+      });
       req.on('response', resolve);
       req.on('error', (err) => reject(this.failure(err)));
       req.end();
@@ -131,14 +143,20 @@ export class UrlFetcher {
       res.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
       // Cut off without an error of its own (the deadline, or the server hanging up): settles all the same.
       res.on('close', () => {
-        if (!res.complete) reject(this.failure(signal.aborted ? signal.reason : new Error('the connection closed before the end of the image')));
+        if (!res.complete)
+          reject(
+            this.failure(
+              signal.aborted ? signal.reason : new Error('the connection closed before the end of the image'),
+            ),
+          );
       });
     });
   }
 
   private failure(err: Error): DomainError {
     if (err instanceof DomainError) return err;
-    if (err.name === 'AbortError' || err.name === 'TimeoutError') return new DomainError('unprocessable', `the image URL did not answer within ${this.options.timeoutMs} ms`);
+    if (err.name === 'AbortError' || err.name === 'TimeoutError')
+      return new DomainError('unprocessable', `the image URL did not answer within ${this.options.timeoutMs} ms`);
     return new DomainError('unprocessable', `could not fetch the image URL: ${err.message}`);
   }
 

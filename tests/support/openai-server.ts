@@ -18,7 +18,10 @@ export interface ChatBody {
 }
 
 export type Reply =
-  /** `delayMs` before answering (streamed replies: before each word); a stream stops short after `stallAfterWords`; `finishReason` 'stop' by default. */
+  /**
+   * `delayMs` before answering (streamed replies: before each word); a stream stops short after `stallAfterWords`;
+   * `finishReason` 'stop' by default.
+   */
   | { text: string; delayMs?: number; stallAfterWords?: number; finishReason?: string }
   | { status: number; retryAfterS?: number; delayMs?: number }
   /** Closes the connection without an answer. */
@@ -39,12 +42,18 @@ export const STAND_IN_MODEL = 'stand-in-vlm';
 
 /** Every text part of a request, in order. */
 export function requestText(body: ChatBody): string {
-  return body.messages.flatMap((m) => (typeof m.content === 'string' ? [m.content] : m.content.flatMap((p) => (p.type === 'text' ? [p.text] : [])))).join('\n');
+  return body.messages
+    .flatMap((m) =>
+      typeof m.content === 'string' ? [m.content] : m.content.flatMap((p) => (p.type === 'text' ? [p.text] : [])),
+    )
+    .join('\n');
 }
 
 /** The image parts' URLs of a request, in order. */
 export function requestImages(body: ChatBody): string[] {
-  return body.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content.flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : []))));
+  return body.messages.flatMap((m) =>
+    typeof m.content === 'string' ? [] : m.content.flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : [])),
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -95,10 +104,18 @@ export class OpenAiStandIn {
     await new Promise((r) => this.server.close(r));
   }
 
-  private async answer(method: string, path: string, headers: IncomingHttpHeaders, data: string, res: import('node:http').ServerResponse): Promise<void> {
+  private async answer(
+    method: string,
+    path: string,
+    headers: IncomingHttpHeaders,
+    data: string,
+    res: import('node:http').ServerResponse,
+  ): Promise<void> {
     if (method === 'GET' && path === '/v1/models') {
       this.requests.push({ method, path, headers, concurrent: this.active });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: STAND_IN_MODEL, object: 'model' }] }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ object: 'list', data: [{ id: STAND_IN_MODEL, object: 'model' }] }));
       return;
     }
     if (method !== 'POST' || path !== '/v1/chat/completions') {
@@ -118,18 +135,27 @@ export class OpenAiStandIn {
     if ('status' in reply) {
       await sleep(reply.delayMs ?? 0);
       const retry = reply.retryAfterS !== undefined ? { 'retry-after': String(reply.retryAfterS) } : {};
-      res.writeHead(reply.status, { 'content-type': 'application/json', ...retry }).end(JSON.stringify({ error: { message: `stand-in error ${reply.status}` } }));
+      res
+        .writeHead(reply.status, { 'content-type': 'application/json', ...retry })
+        .end(JSON.stringify({ error: { message: `stand-in error ${reply.status}` } }));
       return;
     }
     const base = { id: `chatcmpl-${this.chats}`, created: Math.floor(Date.now() / 1000), model: body.model };
     if (!body.stream) {
       await sleep(reply.delayMs ?? 0);
-      const choice = { index: 0, message: { role: 'assistant', content: reply.text }, finish_reason: reply.finishReason ?? 'stop' };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...base, object: 'chat.completion', choices: [choice] }));
+      const choice = {
+        index: 0,
+        message: { role: 'assistant', content: reply.text },
+        finish_reason: reply.finishReason ?? 'stop',
+      };
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ...base, object: 'chat.completion', choices: [choice] }));
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const chunk = (delta: object, finish: string | null) =>
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     for (const [i, word] of reply.text.split(/(?<= )/).entries()) {
       if (i === reply.stallAfterWords) return;
       await sleep(reply.delayMs ?? 0);

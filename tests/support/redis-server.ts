@@ -9,10 +9,16 @@ export interface RedisTestServer {
 
 export async function startRedisServer(): Promise<RedisTestServer> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    child.once('error', (e) => reject(new Error(`redis-server: ${e.message} (apt-get install redis-server; .ci/run does)`)));
+    child.once('error', (e) =>
+      reject(new Error(`redis-server: ${e.message} (apt-get install redis-server; .ci/run does)`)),
+    );
     child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
     child.stdout.on('data', (d) => {
       out += d;

@@ -19,7 +19,12 @@ interface S3rver {
     existsObject(bucket: string, key: string): Promise<boolean>;
     getResourcePath(bucket: string, key: string, resource: string): string;
     putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-    putObject(object: { bucket: string; key: string; metadata: unknown; content: Buffer | Readable }): Promise<{ size: number; md5: string }>;
+    putObject(object: {
+      bucket: string;
+      key: string;
+      metadata: unknown;
+      content: Buffer | Readable;
+    }): Promise<{ size: number; md5: string }>;
   };
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
@@ -48,7 +53,13 @@ const PRECONDITION_FAILED =
 export async function startS3Server(bucket = 'nomen'): Promise<S3TestServer> {
   const S3rverClass = createRequire(import.meta.url)('s3rver') as S3rverClass;
   const directory = await mkdtemp(join(tmpdir(), 'nomen-s3-'));
-  const server = new S3rverClass({ address: '127.0.0.1', port: 0, silent: true, directory: join(directory, 'data'), configureBuckets: [{ name: bucket }] });
+  const server = new S3rverClass({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: join(directory, 'data'),
+    configureBuckets: [{ name: bucket }],
+  });
   // s3rver streams into the object's file, so a reader may see half of it: write aside, then rename.
   const { store } = server;
   store.putObject = async (object) => {
@@ -88,12 +99,23 @@ export async function startS3Server(bucket = 'nomen'): Promise<S3TestServer> {
     }
   });
   const { port } = await server.run();
-  const storage = { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  const storage = {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+  };
   return {
     bucket,
     storage,
     // LanceDB reads AWS_ALLOW_HTTP itself, for the connections it opens beside the configured one.
-    env: { AWS_ALLOW_HTTP: 'true', AWS_ENDPOINT_URL: storage.endpoint, AWS_REGION: storage.region, AWS_ACCESS_KEY_ID: storage.accessKeyId, AWS_SECRET_ACCESS_KEY: storage.secretAccessKey },
+    env: {
+      AWS_ALLOW_HTTP: 'true',
+      AWS_ENDPOINT_URL: storage.endpoint,
+      AWS_REGION: storage.region,
+      AWS_ACCESS_KEY_ID: storage.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: storage.secretAccessKey,
+    },
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });

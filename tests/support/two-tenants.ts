@@ -1,4 +1,7 @@
-/** A runtime on a fresh data folder, configured from the environment as the server is, with an API key for each of two tenants. */
+/**
+ * A runtime on a fresh data folder, configured from the environment as the server is, with an API key for each of two
+ * tenants.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

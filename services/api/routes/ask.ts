@@ -4,7 +4,9 @@ import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';
 import { answerPhoto, eventStream, NamedMatch, PhotoRequest, Timings } from '../personal.js';
 
-const Answer = z.object({ answer: z.string(), concepts: z.array(NamedMatch), model: z.string(), timings: Timings }).openapi('Answer');
+const Answer = z
+  .object({ answer: z.string(), concepts: z.array(NamedMatch), model: z.string(), timings: Timings })
+  .openapi('Answer');
 
 const route = createRoute({
   method: 'post',
@@ -14,11 +16,21 @@ const route = createRoute({
   request: {
     body: {
       required: true,
-      content: { 'application/json': { schema: z.object({ ...PhotoRequest, question: z.string().trim().min(1).max(2000).openapi({ example: 'What is Biscuit doing?' }) }) } },
+      content: {
+        'application/json': {
+          schema: z.object({
+            ...PhotoRequest,
+            question: z.string().trim().min(1).max(2000).openapi({ example: 'What is Biscuit doing?' }),
+          }),
+        },
+      },
     },
   },
   responses: {
-    200: { description: 'The answer and the concepts present', content: { 'application/json': { schema: Answer }, ...eventStream } },
+    200: {
+      description: 'The answer and the concepts present',
+      content: { 'application/json': { schema: Answer }, ...eventStream },
+    },
     ...errorResponses(400, 401, 413, 415, 422, 503, 504),
   },
 });

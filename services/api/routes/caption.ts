@@ -4,7 +4,9 @@ import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';
 import { answerPhoto, eventStream, NamedMatch, PhotoRequest, Timings } from '../personal.js';
 
-const Caption = z.object({ caption: z.string(), concepts: z.array(NamedMatch), model: z.string(), timings: Timings }).openapi('Caption');
+const Caption = z
+  .object({ caption: z.string(), concepts: z.array(NamedMatch), model: z.string(), timings: Timings })
+  .openapi('Caption');
 
 const route = createRoute({
   method: 'post',
@@ -14,11 +16,21 @@ const route = createRoute({
   request: {
     body: {
       required: true,
-      content: { 'application/json': { schema: z.object({ ...PhotoRequest, style: z.enum(['short', 'detailed']).optional().openapi({ description: 'one sentence (default) or a few' }) }) } },
+      content: {
+        'application/json': {
+          schema: z.object({
+            ...PhotoRequest,
+            style: z.enum(['short', 'detailed']).optional().openapi({ description: 'one sentence (default) or a few' }),
+          }),
+        },
+      },
     },
   },
   responses: {
-    200: { description: 'The caption and the concepts present', content: { 'application/json': { schema: Caption }, ...eventStream } },
+    200: {
+      description: 'The caption and the concepts present',
+      content: { 'application/json': { schema: Caption }, ...eventStream },
+    },
     ...errorResponses(400, 401, 413, 415, 422, 503, 504),
   },
 });

@@ -16,7 +16,10 @@ import { sseResponse } from '../sse.js';
 
 const Part = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text'), text: z.string() }),
-  z.object({ type: z.literal('image_url'), image_url: z.object({ url: z.string().min(1), detail: z.string().optional() }) }),
+  z.object({
+    type: z.literal('image_url'),
+    image_url: z.object({ url: z.string().min(1), detail: z.string().optional() }),
+  }),
 ]);
 
 const Message = z.object({
@@ -26,12 +29,28 @@ const Message = z.object({
 });
 
 /** Sampling parameters passed through to the VLM as they are. */
-const PASSED = ['top_p', 'top_k', 'min_p', 'stop', 'seed', 'frequency_penalty', 'presence_penalty', 'repetition_penalty', 'response_format'] as const;
+const PASSED = [
+  'top_p',
+  'top_k',
+  'min_p',
+  'stop',
+  'seed',
+  'frequency_penalty',
+  'presence_penalty',
+  'repetition_penalty',
+  'response_format',
+] as const;
 
 const ChatRequest = z
   .looseObject({
-    model: z.string().optional().openapi({ description: "ignored: nomen answers with the configured VLM and names it in the answer's `model`" }),
-    messages: z.array(Message).min(1).refine((ms) => ms.some((m) => m.role === 'user'), 'needs a user message'),
+    model: z
+      .string()
+      .optional()
+      .openapi({ description: "ignored: nomen answers with the configured VLM and names it in the answer's `model`" }),
+    messages: z
+      .array(Message)
+      .min(1)
+      .refine((ms) => ms.some((m) => m.role === 'user'), 'needs a user message'),
     user: UserField,
     stream: z.boolean().optional(),
     max_tokens: z.number().int().positive().optional(),
@@ -41,7 +60,9 @@ const ChatRequest = z
   })
   .openapi('ChatCompletionRequest');
 
-const Report = z.object({ concepts: z.array(NamedMatch), timings: Timings }).openapi({ description: "nomen's additions: the concepts present and timings by stage" });
+const Report = z
+  .object({ concepts: z.array(NamedMatch), timings: Timings })
+  .openapi({ description: "nomen's additions: the concepts present and timings by stage" });
 
 const ChatCompletion = z
   .object({
@@ -49,7 +70,13 @@ const ChatCompletion = z
     object: z.literal('chat.completion'),
     created: z.number().int(),
     model: z.string(),
-    choices: z.array(z.object({ index: z.number().int(), message: z.object({ role: z.literal('assistant'), content: z.string() }), finish_reason: z.string() })),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        message: z.object({ role: z.literal('assistant'), content: z.string() }),
+        finish_reason: z.string(),
+      }),
+    ),
     nomen: Report,
   })
   .openapi('ChatCompletion');
@@ -62,7 +89,8 @@ const route = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: ChatRequest } } } },
   responses: {
     200: {
-      description: 'A chat completion, or chat.completion.chunk events ending with `data: [DONE]` when `stream` is true',
+      description:
+        'A chat completion, or chat.completion.chunk events ending with `data: [DONE]` when `stream` is true',
       content: { 'application/json': { schema: ChatCompletion }, 'text/event-stream': { schema: z.string() } },
     },
     ...errorResponses(400, 401, 413, 415, 422, 503, 504),
@@ -75,7 +103,12 @@ export function registerChatCompletions(app: Api, { personal }: Deps): void {
     const body = c.req.valid('json');
     const scope = { tenant: c.var.tenant, user: body.user };
     const extra = Object.fromEntries(PASSED.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
-    const options = { signal: c.req.raw.signal, maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature, extra };
+    const options = {
+      signal: c.req.raw.signal,
+      maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      temperature: body.temperature,
+      extra,
+    };
     const messages = body.messages as ChatMessage[];
     const head = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000) };
     const report = (a: PersonalAnswer) => ({ concepts: a.concepts, timings: a.timings });
@@ -83,15 +116,32 @@ export function registerChatCompletions(app: Api, { personal }: Deps): void {
     if (!body.stream) {
       const a = await personal.chat(scope, messages, options);
       const message = { role: 'assistant' as const, content: a.text };
-      return c.json({ ...head, object: 'chat.completion' as const, model: a.model, choices: [{ index: 0, message, finish_reason: a.finishReason }], nomen: report(a) }, 200);
+      return c.json(
+        {
+          ...head,
+          object: 'chat.completion' as const,
+          model: a.model,
+          choices: [{ index: 0, message, finish_reason: a.finishReason }],
+          nomen: report(a),
+        },
+        200,
+      );
     }
     const chunk = (delta: object, finish: string | null, extra?: object) =>
-      JSON.stringify({ ...head, object: 'chat.completion.chunk', model: personal.vlm.name, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
+      JSON.stringify({
+        ...head,
+        object: 'chat.completion.chunk',
+        model: personal.vlm.name,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+        ...extra,
+      });
     let first = true;
     return sseResponse(c, personal.streamChat(scope, messages, options), {
       async event(sse, e) {
         if (e.type === 'delta') {
-          await sse.writeSSE({ data: chunk(first ? { role: 'assistant', content: e.text } : { content: e.text }, null) });
+          await sse.writeSSE({
+            data: chunk(first ? { role: 'assistant', content: e.text } : { content: e.text }, null),
+          });
           first = false;
           return;
         }

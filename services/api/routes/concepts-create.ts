@@ -32,7 +32,12 @@ export function registerCreateConcept(app: Api, { service, config, personal }: D
   app.openapi(route, async (c) => {
     const { name, category, description, images } = validBody(c);
     const scope = { tenant: c.var.tenant, user: c.req.valid('param').user };
-    const concept = await service.create(scope, { name, category, description, images: await toImageInputs(images, config.limits, c.var.urlFetcher) });
+    const concept = await service.create(scope, {
+      name,
+      category,
+      description,
+      images: await toImageInputs(images, config.limits, c.var.urlFetcher),
+    });
     // Without a description the VLM writes one in the background; the answer does not wait for it.
     personal?.describer?.schedule(scope, concept);
     return c.json(concept, 201);

@@ -1,4 +1,7 @@
-/** POST /v1/users/{user}/concepts/{id}/images: more example photos, or with `negative` photos without the concept; retrains. */
+/**
+ * POST /v1/users/{user}/concepts/{id}/images: more example photos, or with `negative` photos without the concept;
+ * retrains.
+ */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';
@@ -14,7 +17,9 @@ const route = createRoute({
     params: ConceptParams,
     body: {
       content: {
-        'application/json': { schema: z.object({ images: z.array(ImageData).min(1), negative: z.boolean().optional() }) },
+        'application/json': {
+          schema: z.object({ images: z.array(ImageData).min(1), negative: z.boolean().optional() }),
+        },
         'multipart/form-data': { schema: formWithImages({ negative: z.stringbool().optional() }) },
       },
     },
@@ -29,7 +34,12 @@ export function registerAddImages(app: Api, { service, config }: Deps): void {
   app.openapi(route, async (c) => {
     const { user, id } = c.req.valid('param');
     const { images, negative } = validBody(c);
-    const concept = await service.addImages({ tenant: c.var.tenant, user }, id, await toImageInputs(images, config.limits, c.var.urlFetcher), negative ?? false);
+    const concept = await service.addImages(
+      { tenant: c.var.tenant, user },
+      id,
+      await toImageInputs(images, config.limits, c.var.urlFetcher),
+      negative ?? false,
+    );
     return c.json(concept, 200);
   });
 }

@@ -11,7 +11,10 @@ const route = createRoute({
   tags: ['concepts'],
   request: { params: UserParams },
   responses: {
-    200: { description: 'The concepts', content: { 'application/json': { schema: z.object({ concepts: z.array(Concept) }) } } },
+    200: {
+      description: 'The concepts',
+      content: { 'application/json': { schema: z.object({ concepts: z.array(Concept) }) } },
+    },
     ...errorResponses(400, 401),
   },
 });

@@ -29,7 +29,10 @@ const readyz = createRoute({
 export function registerHealth(app: Api, { ready }: Deps): void {
   app.openapi(healthz, (c) => c.json({ ok: true }, 200));
   app.openapi(readyz, async (c) => {
-    const state: Readiness = await ready().catch((e: unknown) => ({ ok: false, checks: { ready: e instanceof Error ? e.message : String(e) } }));
+    const state: Readiness = await ready().catch((e: unknown) => ({
+      ok: false,
+      checks: { ready: e instanceof Error ? e.message : String(e) },
+    }));
     return state.ok ? c.json(state, 200) : c.json(state, 503);
   });
 }

@@ -13,5 +13,7 @@ const route = createRoute({
 });
 
 export function registerMetrics(app: Api, metrics: Metrics): void {
-  app.openapi(route, async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+  app.openapi(route, async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
+  );
 }

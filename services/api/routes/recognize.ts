@@ -16,7 +16,9 @@ const route = createRoute({
     params: UserParams,
     body: {
       content: {
-        'application/json': { schema: z.object({ image: ImageData.omit({ box: true }), all: z.boolean().optional().openapi(all) }) },
+        'application/json': {
+          schema: z.object({ image: ImageData.omit({ box: true }), all: z.boolean().optional().openapi(all) }),
+        },
         'multipart/form-data': {
           schema: z
             .object({ image: FilePart, all: z.stringbool().optional().openapi(all) })
@@ -26,7 +28,10 @@ const route = createRoute({
     },
   },
   responses: {
-    200: { description: 'The concepts present (all of them with `all`)', content: { 'application/json': { schema: Recognition } } },
+    200: {
+      description: 'The concepts present (all of them with `all`)',
+      content: { 'application/json': { schema: Recognition } },
+    },
     ...errorResponses(400, 401, 413, 415),
   },
 });
@@ -35,6 +40,9 @@ export function registerRecognize(app: Api, { service, config }: Deps): void {
   app.openapi(route, async (c) => {
     const { image, all } = validBody(c);
     const [input] = await toImageInputs([image], config.limits, c.var.urlFetcher);
-    return c.json(await service.recognize({ tenant: c.var.tenant, user: c.req.valid('param').user }, input.bytes, all ?? false), 200);
+    return c.json(
+      await service.recognize({ tenant: c.var.tenant, user: c.req.valid('param').user }, input.bytes, all ?? false),
+      200,
+    );
   });
 }

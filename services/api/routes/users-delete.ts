@@ -1,4 +1,7 @@
-/** DELETE /v1/users/{user}: every concept, vector and stored image of the user, and every video with its frames and files. */
+/**
+ * DELETE /v1/users/{user}: every concept, vector and stored image of the user, and every video with its frames and
+ * files.
+ */
 import { createRoute } from '@hono/zod-openapi';
 import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';

@@ -5,7 +5,12 @@ import { errorResponses } from '../errors.js';
 import { Moment, VideoParams } from '../schemas.js';
 
 const Query = z.object({
-  concept: z.string().trim().min(1, 'required: a concept id or name').max(128).openapi({ param: { name: 'concept', in: 'query' }, description: 'concept id or name', example: 'Biscuit' }),
+  concept: z
+    .string()
+    .trim()
+    .min(1, 'required: a concept id or name')
+    .max(128)
+    .openapi({ param: { name: 'concept', in: 'query' }, description: 'concept id or name', example: 'Biscuit' }),
 });
 
 const route = createRoute({
@@ -16,7 +21,10 @@ const route = createRoute({
   tags: ['videos'],
   request: { params: VideoParams, query: Query },
   responses: {
-    200: { description: 'Moments in seconds, best first', content: { 'application/json': { schema: z.object({ moments: z.array(Moment) }) } } },
+    200: {
+      description: 'Moments in seconds, best first',
+      content: { 'application/json': { schema: z.object({ moments: z.array(Moment) }) } },
+    },
     ...errorResponses(400, 401, 404, 422),
   },
 });

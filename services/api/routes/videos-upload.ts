@@ -17,17 +17,23 @@ import { FilePart, UserParams } from '../schemas.js';
 const PATH = /^\/v1\/users\/[^/]+\/videos\/?$/;
 const fps = { description: 'frames sampled per second (default 2); scene changes add frames' };
 const JsonBody = z.object({
-  data: z.string().openapi({ description: 'base64 of the video file, or a data:video/...;base64, URL; for clips that fit the JSON body limit' }),
+  data: z.string().openapi({
+    description: 'base64 of the video file, or a data:video/...;base64, URL; for clips that fit the JSON body limit',
+  }),
   fps: z.number().optional().openapi(fps),
 });
 const FormBody = z.object({ file: FilePart, fps: z.string().optional().openapi(fps) });
 const Fps = z.coerce.number().refine(Number.isFinite, 'must be a number');
 
-const Accepted = z.object({ id: z.string().openapi({ format: 'uuid' }), status: z.literal('queued') }).openapi('VideoAccepted');
+const Accepted = z
+  .object({ id: z.string().openapi({ format: 'uuid' }), status: z.literal('queued') })
+  .openapi('VideoAccepted');
 
 /** Multipart uploads to this route are bounded by the video size limit, not the general body limit. */
 export function isVideoUpload(c: Context): boolean {
-  return c.req.method === 'POST' && PATH.test(c.req.path) && multipartBoundary(c.req.header('Content-Type')) !== undefined;
+  return (
+    c.req.method === 'POST' && PATH.test(c.req.path) && multipartBoundary(c.req.header('Content-Type')) !== undefined
+  );
 }
 
 function valid<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -43,8 +49,14 @@ async function receive(c: Context<AppEnv>, videos: VideoService, path: string): 
   const { maxBytes } = videos.options;
   if (boundary) {
     // A declared length over the limit is refused before a byte is read (multipart framing adds a little).
-    if (Number(c.req.header('Content-Length')) > maxBytes + 64 * 1024) throw new DomainError('too_large', `the video is over the limit of ${maxBytes} bytes`);
-    const form = await readMultipart(c.req.raw.body, boundary, { file: 'file', path, maxFileBytes: maxBytes, fields: ['fps'] });
+    if (Number(c.req.header('Content-Length')) > maxBytes + 64 * 1024)
+      throw new DomainError('too_large', `the video is over the limit of ${maxBytes} bytes`);
+    const form = await readMultipart(c.req.raw.body, boundary, {
+      file: 'file',
+      path,
+      maxFileBytes: maxBytes,
+      fields: ['fps'],
+    });
     if (!form.hasFile) throw new DomainError('invalid_request', 'send the video as a file part named "file"');
     return form.fields.fps === undefined ? undefined : valid(Fps, form.fields.fps);
   }
@@ -56,7 +68,10 @@ async function receive(c: Context<AppEnv>, videos: VideoService, path: string): 
     await writeFile(path, decodeBase64(body.data, maxBytes, 'video'), { flag: 'wx' });
     return body.fps;
   }
-  throw new DomainError('unsupported_media_type', 'send the video as multipart/form-data (part "file") or as JSON {data}');
+  throw new DomainError(
+    'unsupported_media_type',
+    'send the video as multipart/form-data (part "file") or as JSON {data}',
+  );
 }
 
 export function registerUploadVideo(app: Api, { videos }: Deps): void {
@@ -67,7 +82,10 @@ export function registerUploadVideo(app: Api, { videos }: Deps): void {
     summary: 'Upload a video to index',
     description: 'MP4, MOV, WebM or MKV. Probed before it is queued; poll GET .../videos/{id} until it is ready.',
     tags: ['videos'],
-    request: { params: UserParams, body: { content: { 'multipart/form-data': { schema: FormBody }, 'application/json': { schema: JsonBody } } } },
+    request: {
+      params: UserParams,
+      body: { content: { 'multipart/form-data': { schema: FormBody }, 'application/json': { schema: JsonBody } } },
+    },
     responses: {
       202: { description: 'Queued for indexing', content: { 'application/json': { schema: Accepted } } },
       ...errorResponses(400, 401, 413, 415),
