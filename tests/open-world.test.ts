@@ -6,17 +6,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultLimits } from '../concepts/intake.js';
 import { assessQuality } from '../concepts/quality.js';
 import { bankFile, openBank, readBank, writeBank } from '../concepts/region-bank-file.js';
 import { bankPhotoMaxima, joinBank, splitBank } from '../concepts/region-bank.js';
 import { openWorldCut } from '../concepts/training.js';
 import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
-import { openRuntime, type Runtime } from '../services/runtime.js';
+import type { Runtime } from '../services/runtime.js';
+import { openTestRuntime, photo, registerSubjects } from './support/subjects.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const shared = path.resolve(repoRoot, '../shared/data');
-const photo = (subject: string, n: number) => readFileSync(path.join(shared, 'dreambooth', subject, `0${n}.jpg`));
+const shared = path.resolve(import.meta.dirname, '../../shared/data');
 const identity = { encoder: 'enc', fingerprint: 'abc', detector: 'det' };
 
 /** A small bank of 3 photos, 2 regions each, 4-d. */
@@ -148,26 +146,14 @@ describe('recognition in the open world (real models, the shared distractors as 
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-open-world-'));
-    runtime = await openRuntime({
-      dataUri: dir,
-      modelsDir: process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models'),
-      encoder: 'mobilenetv2-12-int8',
-      detector: 'yolox-nano',
-      limits: defaultLimits,
-    });
-    for (const [name, category] of [
+    runtime = await openTestRuntime(dir);
+    await registerSubjects(runtime, scope, [
       ['dog', 'dog'],
       ['cat', 'cat'],
       ['teapot', 'teapot'],
       ['duck_toy', 'toy'],
       ['backpack', 'backpack'],
-    ])
-      await runtime.service.create(scope, {
-        name,
-        category,
-        images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })),
-      });
-    await runtime.service.refined();
+    ]);
   });
 
   afterAll(async () => {

@@ -1,5 +1,5 @@
 /** The learning and recognition core end to end on real photos, real models and a real LanceDB: no HTTP. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -10,13 +10,10 @@ import { defaultRegionOptions } from '../concepts/regions.js';
 import { ConceptService } from '../concepts/service.js';
 import type { Box } from '../concepts/types.js';
 import type { Crop } from '../models/types.js';
-import { openRuntime, type Runtime } from '../services/runtime.js';
+import type { Runtime } from '../services/runtime.js';
+import { modelsDir, openTestRuntime, photo, registerSubjects } from './support/subjects.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
-const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
 const scope = { tenant: 'test', user: 'alice' };
-const modelsDir = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 
 /** `b` lies mostly inside `rect`: the box points at that pasted photo. */
 const inside = (b: Box, rect: Box) => {
@@ -32,28 +29,17 @@ describe('learning and recognition', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-recognition-'));
-    runtime = await openRuntime({
-      dataUri: dir,
-      modelsDir,
-      encoder: 'mobilenetv2-12-int8',
-      detector: 'yolox-nano',
-      limits: defaultLimits,
-    });
-    for (const [name, category] of [
-      ['dog', 'dog'],
-      ['cat', 'cat'],
-      ['teapot', 'teapot'],
-      ['duck_toy', 'toy'],
-    ]) {
-      const c = await runtime.service.create(scope, {
-        name,
-        category,
-        images: [0, 1, 2].map((n) => ({ bytes: photo(name, n) })),
-      });
-      ids[name] = c.id;
-    }
+    runtime = await openTestRuntime(dir);
     // The refined heads are under test here; drafts have tests of their own (refinement.test.ts).
-    await runtime.service.refined();
+    Object.assign(
+      ids,
+      await registerSubjects(runtime, scope, [
+        ['dog', 'dog'],
+        ['cat', 'cat'],
+        ['teapot', 'teapot'],
+        ['duck_toy', 'toy'],
+      ]),
+    );
   });
 
   afterAll(async () => {

@@ -1,0 +1,32 @@
+/** A runtime on the real models with some DreamBooth subjects registered and refined, for recognition tests. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultLimits } from '../../concepts/intake.js';
+import type { Scope } from '../../concepts/types.js';
+import { openRuntime, type Runtime } from '../../services/runtime.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const modelsDir = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
+const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
+export const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
+
+export function openTestRuntime(dataUri: string): Promise<Runtime> {
+  return openRuntime({
+    dataUri,
+    modelsDir,
+    encoder: 'mobilenetv2-12-int8',
+    detector: 'yolox-nano',
+    limits: defaultLimits,
+  });
+}
+
+/** Registers each [subject, category] from its photos 0-2 and waits for the refinements; the ids by subject. */
+export async function registerSubjects(runtime: Runtime, scope: Scope, subjects: [string, string][]) {
+  const ids: Record<string, string> = {};
+  for (const [name, category] of subjects) {
+    const images = [0, 1, 2].map((n) => ({ bytes: photo(name, n) }));
+    ids[name] = (await runtime.service.create(scope, { name, category, images })).id;
+  }
+  await runtime.service.refined();
+  return ids;
+}
