@@ -116,7 +116,11 @@ describe('outside /v1', () => {
     );
     const docs = await app.request('/docs');
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain('/openapi.json');
+    expect(docs.headers.get('content-security-policy')).toMatch(/^default-src 'self'/);
+    expect(await docs.text()).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect(await (await app.request('/docs/assets/init.js')).text()).toContain("url: '/openapi.json'");
+    expect((await app.request('/docs/assets/swagger-ui-bundle.js')).status).toBe(200);
+    expect((await app.request('/docs/assets/package.json')).status).toBe(404);
   });
 
   it('answers 503 on /readyz until ready', async () => {

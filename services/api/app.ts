@@ -1,6 +1,5 @@
 /** The HTTP API: middleware, routes, the OpenAPI document and the error answers, wired in one place. */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
@@ -22,6 +21,7 @@ import { registerCreateConcept } from './routes/concepts-create.js';
 import { registerDeleteConcept } from './routes/concepts-delete.js';
 import { registerGetConcept } from './routes/concepts-get.js';
 import { registerListConcepts } from './routes/concepts-list.js';
+import { registerDocs } from './routes/docs.js';
 import { registerMetrics } from './routes/metrics.js';
 import { registerUpdateConcept } from './routes/concepts-update.js';
 import { registerHealth } from './routes/health.js';
@@ -119,7 +119,7 @@ export function createApp(deps: Deps): Api {
     },
     security: [{ bearer: [] }],
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  registerDocs(app);
 
   app.notFound((c) => errorJson(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError(onError);
