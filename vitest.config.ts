@@ -1,12 +1,53 @@
 import { defineConfig } from 'vitest/config';
 
+const lane = (names: string[]) => names.map((n) => `tests/${n}.test.ts`);
+/** Pure logic, fakes and small local files: no model, no database, no server (npm run test:unit). */
+const unit = lane([
+  'conditioning',
+  'intake',
+  'lifecycle',
+  'locks',
+  'moments',
+  'multipart',
+  'naming',
+  'priority',
+  'refinements',
+  'subject',
+  'zoom',
+]);
+/** Real models (ONNX, the generated tiny CLIP and SmolVLM), a real LanceDB, in this process. */
+const integration = lane([
+  'clip',
+  'detector',
+  'encoder',
+  'fetch-models',
+  'heads',
+  'open-world',
+  'ort',
+  'recognition',
+  'refinement',
+  'store',
+  'vlm-local',
+  'vlm-openai',
+  'vlm-select',
+]);
+// The region bank that every runtime of the integration and end-to-end lanes opens, built once per run.
+const bank = ['tests/support/region-bank.ts'];
+
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/support/region-bank.ts'],
     // Real models on a 2-core machine: files run two at a time and a slow test is not a hung one.
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: unit } },
+      { extends: true, test: { name: 'integration', include: integration, globalSetup: bank } },
+      // Everything else, new files included: servers, crashes, scale-out, Redis, S3, the browser.
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['tests/**/*.test.ts'], exclude: [...unit, ...integration], globalSetup: bank },
+      },
+    ],
   },
 });
