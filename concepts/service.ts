@@ -1,23 +1,23 @@
 /** The concept service: what the API offers, in domain terms. Routes translate HTTP to these calls and nothing else. */
 import { randomUUID } from 'node:crypto';
-import { cropRegion } from '../models/boxes.js';
+import { cropRegion } from '../models/image/boxes.js';
 import type { DecodedImage, ImageEncoder, PixelBox, LinearAlgebra, Matrix, ObjectDetector } from '../models/types.js';
 import { DomainError } from './errors.js';
-import { bulk } from '../models/priority.js';
-import { embedDraft, embedExamples, embedNegatives, embedRefinement, type EmbeddedView } from './examples.js';
+import { bulk } from '../models/runtime/priority.js';
+import { embedDraft, embedExamples, embedNegatives, embedRefinement, type EmbeddedView } from './learning/examples.js';
 import type { JobRef } from './job-queue.js';
-import { Refinements } from './refinements.js';
-import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake.js';
+import { Refinements } from './learning/refinements.js';
+import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake/intake.js';
 import { KeyedLock, Slots, type Lock } from './locks.js';
 import { stack } from './matrix.js';
-import { recognizeImage, toScore, type UserHeads } from './recognize.js';
-import type { RegionOptions } from './regions.js';
-import type { ConceptStore, CropInput, OriginalInput } from './store.js';
-import type { ConceptRecord, ViewRecord } from './store-records.js';
-import { splitBank, type RegionBank } from './region-bank.js';
-import { defaultRegionOptions } from './regions.js';
-import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './training.js';
-import { assessQuality, UNCALIBRATED } from './quality.js';
+import { recognizeImage, toScore, type UserHeads } from './recognition/recognize.js';
+import type { RegionOptions } from './recognition/regions.js';
+import type { ConceptStore, CropInput, OriginalInput } from './storage/store.js';
+import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
+import { splitBank, type RegionBank } from './learning/region-bank.js';
+import { defaultRegionOptions } from './recognition/regions.js';
+import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './learning/training.js';
+import { assessQuality, UNCALIBRATED } from './learning/quality.js';
 import type {
   Concept,
   ConceptPatch,

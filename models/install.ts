@@ -11,8 +11,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CatalogEntry, catalog } from './catalog.js';
-import { COCO_LABELS } from './coco-labels.js';
-import { addFeaturesOutput } from './mobilenet-features.js';
+import { COCO_LABELS } from './vision/coco-labels.js';
+import { addFeaturesOutput } from './vision/mobilenet-features.js';
 
 export class InstallError extends Error {
   override name = 'InstallError';

@@ -2,11 +2,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
-import { YoloxDetector } from './detector.js';
-import { OnnxImageEncoder } from './encoder.js';
+import { YoloxDetector } from './vision/detector.js';
+import { OnnxImageEncoder } from './vision/encoder.js';
 import type { ImageEncoder, LinearAlgebra, ObjectDetector, VisionLanguageModel } from './types.js';
-import { NoVlm } from './vlm-none.js';
-import type { OpenAiVlmOptions } from './vlm-openai.js';
+import { NoVlm } from './vlm/vlm-none.js';
+import type { OpenAiVlmOptions } from './vlm/vlm-openai.js';
 
 function entryFor(folder: string): CatalogEntry {
   const entry = catalogEntry(folder);
@@ -26,7 +26,7 @@ export async function loadEncoder(modelsDir: string, folder: string, algebra: Li
       return OnnxImageEncoder.load(modelsDir, entry, algebra);
     case 'transformers-clip': {
       // Lazy: @huggingface/transformers is heavy and only these models need it.
-      const { loadClip } = await import('./clip.js');
+      const { loadClip } = await import('./vision/clip.js');
       return loadClip(modelsDir, entry);
     }
     default:
@@ -58,7 +58,7 @@ export const DEFAULT_LOCAL_VLM = 'smolvlm-256m-instruct';
 /** The VLM the settings name: a server when a URL is set, else the local model if installed, else none (saying why). */
 export async function openVlm(s: VlmSettings): Promise<VisionLanguageModel> {
   if (s.url) {
-    const { OpenAiVlm, defaultOpenAiVlmOptions } = await import('./vlm-openai.js');
+    const { OpenAiVlm, defaultOpenAiVlmOptions } = await import('./vlm/vlm-openai.js');
     const { modelsDir, device, ...server } = s;
     return new OpenAiVlm({ ...defaultOpenAiVlmOptions, ...server });
   }
@@ -77,6 +77,6 @@ export async function openVlm(s: VlmSettings): Promise<VisionLanguageModel> {
     );
   }
   // Lazy: transformers.js is heavy and only the local model needs it here.
-  const { LocalVlm } = await import('./vlm-local.js');
+  const { LocalVlm } = await import('./vlm/vlm-local.js');
   return new LocalVlm({ modelsDir: s.modelsDir, entry, device: s.device, timeoutMs: s.timeoutMs, maxQueue: 16 });
 }

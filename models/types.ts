@@ -15,7 +15,7 @@ export interface PixelBox {
 
 /** One input of a batched embedding call: a region of an image (whole image when box is absent). */
 /**
- * A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour (models/zoom.ts).
+ * A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour (models/image/zoom.ts).
  */
 export interface Zoom {
   factor: number;
@@ -120,7 +120,7 @@ export interface ModelHealth {
 
 /**
  * A multimodal chat model (VLM): an OpenAI-compatible server or a local one. Every failure is a
- * `ModelError` (models/model-error.ts), except an abort through `signal`, which rethrows the abort.
+ * `ModelError` (models/runtime/model-error.ts), except an abort through `signal`, which rethrows the abort.
  */
 export interface VisionLanguageModel {
   readonly name: string;

@@ -8,9 +8,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { loadDetector, loadEncoder } from '../models/load.js';
-import { drawRegion, type TensorCanvas } from '../models/resample.js';
+import { drawRegion, type TensorCanvas } from '../models/image/resample.js';
 import type { Crop, DecodedImage, PixelBox } from '../models/types.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as lancedb from '@lancedb/lancedb';
-import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
-import { scopeWhere } from '../concepts/sql.js';
+import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/storage/store.js';
+import { scopeWhere } from '../concepts/storage/sql.js';
 import {
   CONCEPTS_TABLE,
   conceptsToArrow,
@@ -23,7 +23,7 @@ import {
   type StoredView,
   VIEWS_TABLE,
   viewsToArrow,
-} from '../concepts/store-records.js';
+} from '../concepts/storage/store-records.js';
 import type { Scope } from '../concepts/types.js';
 
 export interface BenchOptions {

@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { seeded } from '../concepts/random.js';
-import { trainHeads, type TrainingConcept } from '../concepts/training.js';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { trainHeads, type TrainingConcept } from '../concepts/learning/training.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 
 const { values: args } = parseArgs({
   options: { concepts: { type: 'string', default: '12,50,100' }, runs: { type: 'string', default: '3' } },

@@ -4,8 +4,8 @@
  * Usage: npm run bank [-- DIR ...]   (default: NOMEN_BANK_PHOTOS, else the shared distractors beside the models)
  */
 import { parseArgs } from 'node:util';
-import { bankFile, bankIdentity, openBank } from '../concepts/region-bank-file.js';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { bankFile, bankIdentity, openBank } from '../concepts/learning/region-bank-file.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { loadDetector, loadEncoder } from '../models/load.js';
 import { loadConfig } from '../services/config.js';
 

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { mentions } from '../concepts/naming.js';
+import { mentions } from '../concepts/captioning/naming.js';
 import { vlmFromEnv } from '../services/config.js';
 import { type ChatBody, OpenAiStandIn, requestText, STAND_IN_MODEL } from '../tests/support/openai-server.js';
 import { defaultDataDir, loadSubjects } from './lib/dreambooth.js';

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultVideoOptions, type VideoService } from '../concepts/videos.js';
+import { defaultVideoOptions, type VideoService } from '../concepts/video/videos.js';
 import { seeded } from '../concepts/random.js';
 import { cpuSeconds } from './lib/cpu.js';
 import { defaultDataDir, loadSubjects } from './lib/dreambooth.js';

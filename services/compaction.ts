@@ -1,6 +1,6 @@
 /** Periodic store upkeep (orphan sweep, file compaction, removal of old versions), one run at a time. */
 import type { Logger } from 'pino';
-import type { ConceptStore } from '../concepts/store.js';
+import type { ConceptStore } from '../concepts/storage/store.js';
 
 export interface Compaction {
   /** Stops the schedule and waits for a run in progress to finish. */

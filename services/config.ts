@@ -3,12 +3,12 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { limitsFromEnv, type IntakeLimits } from '../concepts/intake.js';
-import type { ObjectStorage } from '../concepts/object-storage.js';
-import type { BankSource } from '../concepts/region-bank-file.js';
-import { defaultVideoOptions, type VideoOptions } from '../concepts/videos.js';
+import { limitsFromEnv, type IntakeLimits } from '../concepts/intake/intake.js';
+import type { ObjectStorage } from '../concepts/storage/object-storage.js';
+import type { BankSource } from '../concepts/learning/region-bank-file.js';
+import { defaultVideoOptions, type VideoOptions } from '../concepts/video/videos.js';
 import type { VlmSettings } from '../models/load.js';
-import { defaultOpenAiVlmOptions } from '../models/vlm-openai.js';
+import { defaultOpenAiVlmOptions } from '../models/vlm/vlm-openai.js';
 
 export interface Config {
   port: number;

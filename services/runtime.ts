@@ -4,17 +4,17 @@
  */
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
-import { Describer } from '../concepts/describe.js';
-import { Personalizer } from '../concepts/personalize.js';
+import { Describer } from '../concepts/captioning/describe.js';
+import { Personalizer } from '../concepts/captioning/personalize.js';
 import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
-import { ConceptStore } from '../concepts/store.js';
-import { bankIdentity, openBank, type BankSource } from '../concepts/region-bank-file.js';
-import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/videos.js';
-import { VideoStore } from '../concepts/video-store.js';
+import { ConceptStore } from '../concepts/storage/store.js';
+import { bankIdentity, openBank, type BankSource } from '../concepts/learning/region-bank-file.js';
+import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/video/videos.js';
+import { VideoStore } from '../concepts/video/video-store.js';
 import { loadDetector, loadEncoder, openVlm } from '../models/load.js';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { VisionLanguageModel } from '../models/types.js';
-import { NoVlm } from '../models/vlm-none.js';
+import { NoVlm } from '../models/vlm/vlm-none.js';
 import { bankFromEnv, type Config, vlmFromEnv } from './config.js';
 import { BullQueue } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
-import { parseS3Uri } from '../concepts/object-storage.js';
-import { modelThreadsHealth } from '../models/ort.js';
+import { parseS3Uri } from '../concepts/storage/object-storage.js';
+import { modelThreadsHealth } from '../models/runtime/ort.js';
 import { createApp } from './api/app.js';
 import type { Readiness } from './api/context.js';
 import { startingApp } from './api/starting.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defaultLimits } from '../concepts/intake.js';
+import { defaultLimits } from '../concepts/intake/intake.js';
 import { type FixtureName, makeFixtures } from '../scripts/make-fixtures.js';
 import { createApp } from '../services/api/app.js';
 import type { Api, Deps } from '../services/api/context.js';

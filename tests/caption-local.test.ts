@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maxTokensFor } from '../concepts/conditioning.js';
-import { mentions, nameCategory } from '../concepts/naming.js';
+import { maxTokensFor } from '../concepts/captioning/conditioning.js';
+import { mentions, nameCategory } from '../concepts/captioning/naming.js';
 import { DEFAULT_LOCAL_VLM } from '../models/load.js';
 import { TINY_SMOLVLM_WORDS, makeTinySmolVlm } from '../scripts/make-tiny-smolvlm.js';
 import { defaultDataDir, defaultModelsDir } from '../scripts/lib/dreambooth.js';
@@ -21,7 +21,7 @@ const KEY = 'local-vlm-key-0123456789';
 const USER = 'alice';
 const NAME = 'Biscuit';
 const CATEGORY = 'dog';
-/** What the description job asks the model for (concepts/describe.ts). */
+/** What the description job asks the model for (concepts/captioning/describe.ts). */
 const DESCRIPTION_TOKENS = 120;
 const CHAT_TOKENS = 12;
 

@@ -1,6 +1,12 @@
 /** The requests the VLM gets: names, crops and places of present concepts only; an ordinary request otherwise. */
 import { describe, expect, it } from 'vitest';
-import { conditionChat, type ConceptCue, photoRequest, placeOf, stricterRequest } from '../concepts/conditioning.js';
+import {
+  conditionChat,
+  type ConceptCue,
+  photoRequest,
+  placeOf,
+  stricterRequest,
+} from '../concepts/captioning/conditioning.js';
 import type { ChatMessage, ChatPart } from '../models/types.js';
 
 const PHOTO = 'data:image/jpeg;base64,UEhPVE8=';

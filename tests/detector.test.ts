@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { iou } from '../models/boxes.js';
+import { iou } from '../models/image/boxes.js';
 import { loadDetector } from '../models/load.js';
 import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js';
 

@@ -5,11 +5,18 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
-import { cropImage } from '../models/crop-image.js';
-import { OnnxImageEncoder } from '../models/encoder.js';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { cropImage } from '../models/image/crop-image.js';
+import { OnnxImageEncoder } from '../models/vision/encoder.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { loadEncoder } from '../models/load.js';
-import { cutRegion, drawRegion, drawSource, readRect, regionSource, type TensorCanvas } from '../models/resample.js';
+import {
+  cutRegion,
+  drawRegion,
+  drawSource,
+  readRect,
+  regionSource,
+  type TensorCanvas,
+} from '../models/image/resample.js';
 import type { DecodedImage } from '../models/types.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));

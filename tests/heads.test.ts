@@ -5,9 +5,9 @@ import {
   defaultTrainingOptions,
   trainHeads,
   type TrainingConcept,
-} from '../concepts/training.js';
-import { dualOutputs, fitHeads, primal, type Example } from '../concepts/heads.js';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+} from '../concepts/learning/training.js';
+import { dualOutputs, fitHeads, primal, type Example } from '../concepts/learning/heads.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { Matrix } from '../models/types.js';
 
 function seeded(seed: number) {

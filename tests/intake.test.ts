@@ -13,7 +13,7 @@ import {
   limitsFromEnv,
   toPixelBox,
   toRelativeBox,
-} from '../concepts/intake.js';
+} from '../concepts/intake/intake.js';
 import { type FixtureName, makeFixtures } from '../scripts/make-fixtures.js';
 
 let dir: string;

@@ -1,6 +1,6 @@
 /** Moments from per-frame scores: smoothing, hysteresis, merging and ranking, on hand-made score tracks. */
 import { describe, expect, it } from 'vitest';
-import { defaultMomentOptions, findMoments } from '../concepts/moments.js';
+import { defaultMomentOptions, findMoments } from '../concepts/video/moments.js';
 
 /** Scores sampled every half second from t = 0. */
 const track = (scores: number[]) => scores.map((score, i) => ({ t: i / 2, score }));

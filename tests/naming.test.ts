@@ -1,6 +1,6 @@
 /** Finding names in answers and the faithful category rewrite. */
 import { describe, expect, it } from 'vitest';
-import { mentions, nameByCategory, nameCategory } from '../concepts/naming.js';
+import { mentions, nameByCategory, nameCategory } from '../concepts/captioning/naming.js';
 
 describe('mentions', () => {
   it('finds a name as whole words, whatever the case', () => {

@@ -6,11 +6,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assessQuality } from '../concepts/quality.js';
-import { bankFile, openBank, readBank, writeBank } from '../concepts/region-bank-file.js';
-import { bankPhotoMaxima, joinBank, splitBank } from '../concepts/region-bank.js';
-import { openWorldCut } from '../concepts/training.js';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
+import { assessQuality } from '../concepts/learning/quality.js';
+import { bankFile, openBank, readBank, writeBank } from '../concepts/learning/region-bank-file.js';
+import { bankPhotoMaxima, joinBank, splitBank } from '../concepts/learning/region-bank.js';
+import { openWorldCut } from '../concepts/learning/training.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { Runtime } from '../services/runtime.js';
 import { openTestRuntime, photo, registerSubjects } from './support/subjects.js';
 

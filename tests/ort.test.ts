@@ -1,11 +1,11 @@
-/** Model threads (models/ort.ts): sessions run off the event loop, fail per call, and never hold a process open. */
+/** Model threads (models/runtime/ort.ts): sessions run off the event loop, fail per call, and never hold a process open. */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxLinearAlgebra } from '../models/linear-algebra.js';
-import { createSession, inputBuffer, ort, type Session } from '../models/ort.js';
-import { bulk } from '../models/priority.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { createSession, inputBuffer, ort, type Session } from '../models/runtime/ort.js';
+import { bulk } from '../models/runtime/priority.js';
 import type { Matrix } from '../models/types.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -125,7 +125,7 @@ describe('model threads', () => {
 
   it('does not keep a process alive once its models are idle', async () => {
     // A script that opens a model, runs it and never releases it must still exit on its own.
-    const script = `import { createSession, ort } from ${JSON.stringify(path.join(repoRoot, 'models/ort.ts'))};
+    const script = `import { createSession, ort } from ${JSON.stringify(path.join(repoRoot, 'models/runtime/ort.ts'))};
       const s = await createSession(${JSON.stringify(ENCODER)});
       const out = await s.run({ input: new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]) }, ['features']);
       console.log(out.features.dims.join('x'));`;

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embedExamples } from '../concepts/examples.js';
-import { decodeImage, defaultLimits, toPixelBox } from '../concepts/intake.js';
-import type { ViewRecord } from '../concepts/store.js';
+import { embedExamples } from '../concepts/learning/examples.js';
+import { decodeImage, defaultLimits, toPixelBox } from '../concepts/intake/intake.js';
+import type { ViewRecord } from '../concepts/storage/store.js';
 import type { Box } from '../concepts/types.js';
 import { openRuntime, type Runtime } from '../services/runtime.js';
 

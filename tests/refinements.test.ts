@@ -1,7 +1,7 @@
 /** The refinement scheduler: one job at a time, after a pause in registrations, cut short by settled() or close(). */
 import { describe, expect, it } from 'vitest';
 import type { JobRef } from '../concepts/job-queue.js';
-import { Refinements } from '../concepts/refinements.js';
+import { Refinements } from '../concepts/learning/refinements.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const job = (id: string): JobRef => ({ tenant: 't', user: 'u', id });

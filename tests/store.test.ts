@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isCommitConflict, withCommitRetry } from '../concepts/commit-retry.js';
-import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/store.js';
+import { isCommitConflict, withCommitRetry } from '../concepts/storage/commit-retry.js';
+import { ConceptStore, type ConceptRecord, type ViewRecord } from '../concepts/storage/store.js';
 import {
   CONCEPTS_TABLE,
   conceptSchema,
   conceptsToArrow,
   VIEWS_TABLE,
   viewsToArrow,
-} from '../concepts/store-records.js';
+} from '../concepts/storage/store-records.js';
 import type { Scope } from '../concepts/types.js';
-import { UNCALIBRATED } from '../concepts/quality.js';
+import { UNCALIBRATED } from '../concepts/learning/quality.js';
 import { toConcept } from '../concepts/service.js';
 
 const DIM = 16;

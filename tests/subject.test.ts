@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Region } from '../concepts/regions.js';
-import { chooseSubjects, labelsForCategory } from '../concepts/subject.js';
+import type { Region } from '../concepts/recognition/regions.js';
+import { chooseSubjects, labelsForCategory } from '../concepts/learning/subject.js';
 
 const whole: Region = { box: { x: 0, y: 0, w: 100, h: 100 }, source: 'whole' };
 const detected = (x: number, label: string, w = 40): Region => ({

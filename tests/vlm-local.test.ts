@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConceptCue, photoRequest } from '../concepts/conditioning.js';
+import { type ConceptCue, photoRequest } from '../concepts/captioning/conditioning.js';
 import { type TransformersVlmEntry, catalogEntry } from '../models/catalog.js';
 import { DEFAULT_LOCAL_VLM, openVlm } from '../models/load.js';
 import type { ChatMessage, ModelHealth, VisionLanguageModel } from '../models/types.js';
-import { LocalVlm } from '../models/vlm-local.js';
+import { LocalVlm } from '../models/vlm/vlm-local.js';
 import { TINY_SMOLVLM_WORDS, makeTinySmolVlm } from '../scripts/make-tiny-smolvlm.js';
 import { patternImage } from './support/pattern-image.js';
 

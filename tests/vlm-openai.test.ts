@@ -1,9 +1,9 @@
 /** The OpenAI-compatible VLM client against a real HTTP server on loopback: retries, timeouts, breaker, streaming. */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ModelError } from '../models/model-error.js';
+import { ModelError } from '../models/runtime/model-error.js';
 import type { ChatMessage } from '../models/types.js';
-import { defaultOpenAiVlmOptions, OpenAiVlm, type OpenAiVlmOptions } from '../models/vlm-openai.js';
+import { defaultOpenAiVlmOptions, OpenAiVlm, type OpenAiVlmOptions } from '../models/vlm/vlm-openai.js';
 import { OpenAiStandIn, STAND_IN_MODEL } from './support/openai-server.js';
 
 let standIn: OpenAiStandIn;

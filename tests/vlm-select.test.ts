@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openVlm, type VlmSettings } from '../models/load.js';
-import { ModelError } from '../models/model-error.js';
-import { LocalVlm } from '../models/vlm-local.js';
-import { NoVlm } from '../models/vlm-none.js';
-import { OpenAiVlm } from '../models/vlm-openai.js';
+import { ModelError } from '../models/runtime/model-error.js';
+import { LocalVlm } from '../models/vlm/vlm-local.js';
+import { NoVlm } from '../models/vlm/vlm-none.js';
+import { OpenAiVlm } from '../models/vlm/vlm-openai.js';
 
 let modelsDir: string;
 const settings = (s: Partial<VlmSettings>): VlmSettings => ({

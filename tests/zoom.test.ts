@@ -1,8 +1,8 @@
 /** Zoomed-out views: where the region lands in its frame and the colour around it. */
 import { describe, expect, it } from 'vitest';
-import { cropImage } from '../models/crop-image.js';
+import { cropImage } from '../models/image/crop-image.js';
 import type { DecodedImage } from '../models/types.js';
-import { meanColour, zoomDraw } from '../models/zoom.js';
+import { meanColour, zoomDraw } from '../models/image/zoom.js';
 
 /** 40 x 20: the left half black, the right half white. */
 const halves: DecodedImage = {

@@ -2,7 +2,7 @@
  * The runtime that eval and bench scripts run in-process: a data folder of theirs, models and their choice from the
  * environment.
  */
-import { defaultLimits } from '../../concepts/intake.js';
+import { defaultLimits } from '../../concepts/intake/intake.js';
 import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
 import { defaultModelsDir } from './dreambooth.js';

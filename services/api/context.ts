@@ -1,9 +1,9 @@
 /** What every route and middleware of the API shares: the app's variables and its dependencies. */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
-import type { Personalizer } from '../../concepts/personalize.js';
+import type { Personalizer } from '../../concepts/captioning/personalize.js';
 import type { ConceptService } from '../../concepts/service.js';
-import type { VideoService } from '../../concepts/videos.js';
+import type { VideoService } from '../../concepts/video/videos.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { UrlFetcher } from './url-fetch.js';

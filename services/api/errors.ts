@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../../concepts/errors.js';
-import { ModelError, type ModelErrorCode } from '../../models/model-error.js';
+import { ModelError, type ModelErrorCode } from '../../models/runtime/model-error.js';
 import type { AppEnv } from './context.js';
 
 export type ApiErrorCode =

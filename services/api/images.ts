@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { DomainError } from '../../concepts/errors.js';
-import { decodeBase64Image, type IntakeLimits } from '../../concepts/intake.js';
+import { decodeBase64Image, type IntakeLimits } from '../../concepts/intake/intake.js';
 import type { Box as DomainBox, ImageInput } from '../../concepts/types.js';
 import type { AppEnv } from './context.js';
 import { Box, FilePart, type ImageSource } from './schemas.js';

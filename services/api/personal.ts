@@ -3,9 +3,9 @@
  */
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { Task } from '../../concepts/conditioning.js';
-import type { PersonalAnswer, Personalizer } from '../../concepts/personalize.js';
-import type { IntakeLimits } from '../../concepts/intake.js';
+import type { Task } from '../../concepts/captioning/conditioning.js';
+import type { PersonalAnswer, Personalizer } from '../../concepts/captioning/personalize.js';
+import type { IntakeLimits } from '../../concepts/intake/intake.js';
 import type { AppEnv } from './context.js';
 import { toImageInputs } from './images.js';
 import { ImageData, type ImageSource, Match, UserField } from './schemas.js';

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ObjectStorage } from '../../concepts/object-storage.js';
+import type { ObjectStorage } from '../../concepts/storage/object-storage.js';
 
 /** The part of s3rver (a Koa app, untyped) used here. */
 interface S3rver {

@@ -1,7 +1,7 @@
 /** A runtime on the real models with some DreamBooth subjects registered and refined, for recognition tests. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { defaultLimits } from '../../concepts/intake.js';
+import { defaultLimits } from '../../concepts/intake/intake.js';
 import type { Scope } from '../../concepts/types.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { PersonalAnswer } from '../../../concepts/personalize.js';
+import type { PersonalAnswer } from '../../../concepts/captioning/personalize.js';
 import type { ChatMessage } from '../../../models/types.js';
 import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';

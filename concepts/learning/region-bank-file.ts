@@ -1,0 +1,192 @@
+/**
+ * The region bank on disk: one file per encoder, detector and region layout, in a cache folder, built from folders
+ * of ordinary photos when missing. A file made by another model, or one that is corrupt, is refused with a message
+ * that says how to rebuild it; there is no falling back to thresholds the open world never checked.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { folderFingerprint } from '../../models/files.js';
+import { decodeImage } from '../intake/intake.js';
+import type { ExampleModels } from './examples.js';
+import { embedBankPhoto, joinBank, type RegionBank } from './region-bank.js';
+import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
+
+const MAGIC = 'nomen-region-bank-1';
+
+/** What a bank was embedded with: a bank only serves the same encoder weights, detector and region layout. */
+export interface BankIdentity {
+  encoder: string;
+  /** Digest of the encoder's model folder (folderFingerprint). */
+  fingerprint: string;
+  detector: string;
+}
+
+export interface BankSource {
+  /** Folder the bank file lives in. */
+  dir: string;
+  /** Folders (or single files) of ordinary photos, none of any user's subjects, to build it from when it is missing. */
+  photos: string[];
+}
+
+export async function bankIdentity(modelsDir: string, encoder: string, detector: string): Promise<BankIdentity> {
+  return { encoder, fingerprint: await folderFingerprint(path.resolve(modelsDir, encoder)), detector };
+}
+
+const layoutDigest = (options: RegionOptions) =>
+  createHash('sha256')
+    .update(
+      JSON.stringify([
+        options.grid,
+        options.scanGrid,
+        options.maxDetections,
+        options.minDetectionScore,
+        options.padding,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 8);
+
+export function bankFile(dir: string, identity: BankIdentity, options: RegionOptions = defaultRegionOptions): string {
+  const detector = identity.detector || 'no-detector';
+  return path.join(dir, `${identity.encoder}-${identity.fingerprint}-${detector}-${layoutDigest(options)}.bank`);
+}
+
+/** Every JPEG, PNG or WebP under the folders (or the file itself, for a file), sorted. */
+export async function photoFiles(folders: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const folder of folders) {
+    if ((await stat(folder)).isFile()) {
+      files.push(folder);
+      continue;
+    }
+    const names = await readdir(folder, { recursive: true });
+    files.push(
+      ...names
+        .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+        .sort()
+        .map((f) => path.join(folder, f)),
+    );
+  }
+  return files;
+}
+
+export async function buildBank(
+  files: string[],
+  models: ExampleModels,
+  onPhoto?: (done: number, total: number) => void,
+): Promise<RegionBank> {
+  const photos = [];
+  for (const [i, file] of files.entries()) {
+    const { image } = await decodeImage(await readFile(file));
+    photos.push(await embedBankPhoto(image, models));
+    onPhoto?.(i + 1, files.length);
+  }
+  return joinBank(photos, models.encoder.dim);
+}
+
+interface Header {
+  magic: string;
+  identity: BankIdentity;
+  dim: number;
+  rows: number;
+  photos: number;
+  createdAt: string;
+}
+
+/** Writes the bank next to its final name, then renames it: a reader never sees half a file. */
+export async function writeBank(file: string, bank: RegionBank, identity: BankIdentity): Promise<void> {
+  const header: Header = {
+    magic: MAGIC,
+    identity,
+    dim: bank.vectors.cols,
+    rows: bank.vectors.rows,
+    photos: bank.photos,
+    createdAt: new Date().toISOString(),
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  const pad = Buffer.alloc((4 - ((4 + json.length) % 4)) % 4, 0x20);
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  await writeFile(
+    tmp,
+    Buffer.concat([length, json, pad, bytes(bank.vectors.data), bytes(bank.photo), bytes(bank.scanned)]),
+  );
+  await rename(tmp, file);
+}
+
+export async function readBank(file: string, identity: BankIdentity): Promise<RegionBank> {
+  const rebuild = `delete ${file} and restart, or rebuild it with npm run bank`;
+  const buf = await readFile(file);
+  const corrupt = (why: string) => new Error(`region bank ${file} is corrupt (${why}): ${rebuild}`);
+  if (buf.length < 4) throw corrupt('too short');
+  const n = buf.readUInt32LE(0);
+  let header: Header;
+  try {
+    header = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as Header;
+  } catch {
+    throw corrupt('unreadable header');
+  }
+  if (header.magic !== MAGIC) throw corrupt('not a region bank');
+  const theirs = header.identity;
+  if (
+    theirs.encoder !== identity.encoder ||
+    theirs.fingerprint !== identity.fingerprint ||
+    theirs.detector !== identity.detector
+  ) {
+    throw new Error(
+      `region bank ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ${theirs.detector || 'none'}, ` +
+        `not the active ${identity.encoder} (${identity.fingerprint}) and ${identity.detector || 'none'}: ${rebuild}`,
+    );
+  }
+  const start = 4 + n + ((4 - ((4 + n) % 4)) % 4);
+  const { rows, dim, photos } = header;
+  if (!(rows > 0 && dim > 0 && photos > 0) || buf.length !== start + rows * dim * 4 + rows * 4 + rows)
+    throw corrupt('wrong size');
+  const copy = buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length);
+  const vectors = new Float32Array(copy, 0, rows * dim);
+  const photo = new Int32Array(copy, rows * dim * 4, rows);
+  const scanned = new Uint8Array(copy, rows * dim * 4 + rows * 4, rows);
+  if (!vectors.every(Number.isFinite) || photo.some((p) => p < 0 || p >= photos)) throw corrupt('bad values');
+  return { vectors: { data: vectors, rows, cols: dim }, photo, scanned, photos };
+}
+
+/**
+ * The bank of the active models: read from its file, else built from the source's photos and written there.
+ * Without either, the error names what is missing.
+ */
+export async function openBank(
+  source: BankSource,
+  identity: BankIdentity,
+  models: ExampleModels,
+  log?: (message: string) => void,
+  rebuild = false,
+): Promise<RegionBank> {
+  const file = bankFile(source.dir, identity);
+  if (existsSync(file) && !rebuild) return readBank(file, identity);
+  const folders = source.photos.filter((f) => existsSync(f));
+  const files = await photoFiles(folders);
+  if (files.length < MIN_BANK_PHOTOS) {
+    throw new Error(
+      `no region bank for encoder ${identity.encoder} at ${file}, and ${folders.length ? `only ${files.length} photos in ${folders.join(', ')}` : 'no photo folder to build one from'}: ` +
+        `set NOMEN_BANK_PHOTOS to folders holding at least ${MIN_BANK_PHOTOS} ordinary photos (pets, rooms, streets, shop shelves; none of your users' subjects), ` +
+        `or build it with npm run bank -- DIR`,
+    );
+  }
+  log?.(`building the region bank for ${identity.encoder} from ${files.length} photos`);
+  const bank = await buildBank(
+    files,
+    models,
+    (done, total) => done % 20 === 0 && log?.(`region bank: ${done}/${total} photos`),
+  );
+  await writeBank(file, bank, identity);
+  log?.(`region bank written: ${file} (${bank.vectors.rows} regions of ${bank.photos} photos)`);
+  return bank;
+}
+
+/** Fewer photos than this cannot bound how often a concept fires on ordinary photos. */
+export const MIN_BANK_PHOTOS = 20;

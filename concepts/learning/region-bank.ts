@@ -1,0 +1,124 @@
+/**
+ * The region bank: regions of ordinary photos, embedded by the active encoder, in which no concept of any user
+ * appears. It tells each head what the open world scores: hard negatives for training come from one half of
+ * its photos, and each threshold is set above what the other half reaches, photo by photo.
+ */
+import { iou } from '../../models/image/boxes.js';
+import type { Crop, DecodedImage, LinearAlgebra, Matrix } from '../../models/types.js';
+import type { Head } from './heads.js';
+import { stack } from '../matrix.js';
+import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from '../recognition/regions.js';
+import type { ExampleModels } from './examples.js';
+
+export interface RegionBank {
+  /** Unit vectors of every region, photo after photo. */
+  vectors: Matrix;
+  /** Each region's photo, 0..photos-1. */
+  photo: Int32Array;
+  /**
+   * 1 for the small windows that recognition embeds only when its scanner picks them (their outputs carry its penalty).
+   */
+  scanned: Uint8Array;
+  photos: number;
+}
+
+/** The scanner's windows that the bank embeds for every photo: the larger ones of recognition's scan grid. */
+const BANK_SCAN_SIZES = 0.4;
+
+/** One photo's regions as recognition proposes them, plus the scan grid's larger windows, embedded. */
+export async function embedBankPhoto(
+  image: DecodedImage,
+  models: ExampleModels,
+  options: RegionOptions = defaultRegionOptions,
+) {
+  const proposed = (await proposeRegions(image, models.detector, options)).map((r) => r.box);
+  const windows = gridRegions(
+    image,
+    options.scanGrid.filter((g) => g.size >= BANK_SCAN_SIZES),
+  )
+    .filter((r) => r.source === 'grid' && !proposed.some((p) => iou(p, r.box) > 0.9))
+    .map((r) => r.box);
+  const vectors = await models.encoder.embed([...proposed, ...windows].map((box): Crop => ({ image, box })));
+  return { vectors, scanned: vectors.map((_, i) => (i < proposed.length ? 0 : 1)) };
+}
+
+/** Joins embedded photos into a bank. */
+export function joinBank(photos: { vectors: Float32Array[]; scanned: number[] }[], dim: number): RegionBank {
+  const rows = photos.flatMap((p) => p.vectors);
+  return {
+    vectors: stack(rows, dim),
+    photo: Int32Array.from(photos.flatMap((p, i) => p.vectors.map(() => i))),
+    scanned: Uint8Array.from(photos.flatMap((p) => p.scanned)),
+    photos: photos.length,
+  };
+}
+
+/** The bank's regions of the photos that `keep` selects, renumbered. */
+function subset(bank: RegionBank, keep: (photo: number) => boolean): RegionBank {
+  const rows: number[] = [];
+  for (let r = 0; r < bank.photo.length; r++) if (keep(bank.photo[r])) rows.push(r);
+  const renumber = new Map<number, number>();
+  for (const r of rows) if (!renumber.has(bank.photo[r])) renumber.set(bank.photo[r], renumber.size);
+  const d = bank.vectors.cols;
+  return {
+    vectors: stack(
+      rows.map((r) => bank.vectors.data.subarray(r * d, (r + 1) * d)),
+      d,
+    ),
+    photo: Int32Array.from(rows, (r) => renumber.get(bank.photo[r])!),
+    scanned: Uint8Array.from(rows, (r) => bank.scanned[r]),
+    photos: renumber.size,
+  };
+}
+
+/**
+ * Even photos give training negatives, odd ones calibrate: a threshold is only honest on photos its head has
+ * not been trained against.
+ */
+export function splitBank(bank: RegionBank): { negatives: Matrix; calibration: RegionBank } {
+  return { negatives: subset(bank, (p) => p % 2 === 0).vectors, calibration: subset(bank, (p) => p % 2 === 1) };
+}
+
+/** Heads at and below which the bank is scored here: a model call would first copy the whole bank to its thread. */
+const IN_PROCESS_HEADS = 4;
+
+/** Each head's best raw output on each calibration photo (heads × photos), as recognition would take it. */
+export async function bankPhotoMaxima(
+  heads: Head[],
+  bank: RegionBank,
+  algebra: LinearAlgebra,
+  scanPenalty: number,
+): Promise<Float64Array[]> {
+  if (heads.length === 0 || bank.photos === 0) return heads.map(() => new Float64Array(0));
+  const d = bank.vectors.cols;
+  const rows = bank.photo.length;
+  let out: Float32Array;
+  if (heads.length <= IN_PROCESS_HEADS) {
+    out = new Float32Array(rows * heads.length);
+    const v = bank.vectors.data;
+    for (let r = 0; r < rows; r++)
+      heads.forEach((h, j) => {
+        let s = 0;
+        for (let k = 0, o = r * d; k < d; k++) s += v[o + k] * h.weights[k];
+        out[r * heads.length + j] = s;
+      });
+  } else {
+    out = (
+      await algebra.mulTransposed(
+        bank.vectors,
+        stack(
+          heads.map((h) => h.weights),
+          d,
+        ),
+      )
+    ).data;
+  }
+  return heads.map((h, j) => {
+    const best = new Float64Array(bank.photos).fill(-Infinity);
+    for (let r = 0; r < rows; r++) {
+      const v = out[r * heads.length + j] + h.bias - (bank.scanned[r] ? scanPenalty : 0);
+      if (v > best[bank.photo[r]]) best[bank.photo[r]] = v;
+    }
+    return best;
+  });
+}

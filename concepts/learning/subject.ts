@@ -1,0 +1,89 @@
+/**
+ * Finds the subject of example photos that came without a box: the detected object most consistent across the examples.
+ */
+import type { Region } from '../recognition/regions.js';
+
+/** COCO detector labels that a user's category word may name. */
+const categoryLabels: Record<string, string[]> = {
+  dog: ['dog'],
+  puppy: ['dog'],
+  cat: ['cat'],
+  kitten: ['cat'],
+  'stuffed animal': ['teddy bear'],
+  plushie: ['teddy bear'],
+  teddy: ['teddy bear'],
+  backpack: ['backpack', 'handbag', 'suitcase'],
+  bag: ['backpack', 'handbag', 'suitcase'],
+  bowl: ['bowl', 'cup'],
+  mug: ['cup'],
+  cup: ['cup'],
+  can: ['bottle', 'cup'],
+  bottle: ['bottle'],
+  teapot: ['vase', 'cup', 'bowl'],
+  vase: ['vase'],
+  car: ['car', 'truck'],
+  bike: ['bicycle', 'motorcycle'],
+  person: ['person'],
+  child: ['person'],
+  baby: ['person'],
+};
+
+export function labelsForCategory(category: string): string[] {
+  const c = category.trim().toLowerCase();
+  if (!c) return [];
+  const direct = categoryLabels[c] ?? Object.entries(categoryLabels).find(([k]) => c.includes(k))?.[1];
+  return direct ?? [c];
+}
+
+export interface PhotoRegions {
+  regions: Region[];
+  vectors: Float32Array[];
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let k = 0; k < a.length; k++) s += a[k] * b[k];
+  return s;
+}
+
+const minArea = 0.04;
+const categoryBonus = 0.1;
+
+/** The index, per photo, of the region holding the subject. */
+export function chooseSubjects(photos: PhotoRegions[], category: string): number[] {
+  const wanted = new Set(labelsForCategory(category));
+  const area = (p: PhotoRegions) => {
+    const whole = p.regions.find((r) => r.source === 'whole')!.box;
+    return whole.w * whole.h;
+  };
+  const candidates = photos.map((p) => {
+    const whole = p.regions.find((r) => r.source === 'whole')!;
+    const found = p.regions.flatMap((r, i) =>
+      r.source === 'detector' && (r.box.w * r.box.h) / area(p) >= minArea ? [i] : [],
+    );
+    return found.length > 0 ? found : [p.regions.indexOf(whole)];
+  });
+  return photos.map((p, pi) => {
+    let best = candidates[pi][0];
+    let bestScore = -Infinity;
+    for (const i of candidates[pi]) {
+      const r = p.regions[i];
+      let agreement = 0;
+      let others = 0;
+      photos.forEach((q, qi) => {
+        if (qi === pi) return;
+        others++;
+        agreement += Math.max(...candidates[qi].map((j) => dot(p.vectors[i], q.vectors[j])));
+      });
+      const relativeArea = (r.box.w * r.box.h) / area(p);
+      // With one photo there is nothing to agree with: the biggest object wins.
+      const score =
+        (others > 0 ? agreement / others : relativeArea) + (r.label && wanted.has(r.label) ? categoryBonus : 0);
+      if (score > bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    }
+    return best;
+  });
+}

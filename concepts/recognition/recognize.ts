@@ -1,0 +1,141 @@
+/**
+ * Recognition: region proposals, one batch of region embeddings, every head of the user over every region,
+ * each concept's best region. A region scanner, when the encoder has one, ranks dozens of small windows
+ * cheaply; the windows that look best for some concept are embedded properly alongside the proposals.
+ */
+import { iou } from '../../models/image/boxes.js';
+import type {
+  DecodedImage,
+  ImageEncoder,
+  LinearAlgebra,
+  Matrix,
+  ObjectDetector,
+  PixelBox,
+} from '../../models/types.js';
+import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
+import type { Box, Match, Timings } from '../types.js';
+import { stack } from '../matrix.js';
+
+/** A user's heads stacked for one matrix product per photo. */
+export interface UserHeads {
+  ids: string[];
+  names: string[];
+  weights: Matrix;
+  bias: Float32Array;
+  /** Per concept, in score space: a concept is present when its score reaches it. */
+  thresholds: Float64Array;
+}
+
+/** Raw head outputs are squashed into [0, 1] by a fixed logistic, so scores and thresholds share one scale. */
+const squash = 3;
+const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
+export const toScore = (raw: number) => round4(1 / (1 + Math.exp(-squash * raw)));
+
+export interface RecognizeModels {
+  encoder: ImageEncoder;
+  detector?: ObjectDetector;
+  algebra: LinearAlgebra;
+}
+
+/** Per concept, the row (region) with the highest head output, and that output. */
+function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: number }[] {
+  const c = scores.cols;
+  return Array.from({ length: c }, (_, j) => {
+    let row = 0;
+    for (let r = 1; r < scores.rows; r++) if (scores.data[r * c + j] > scores.data[row * c + j]) row = r;
+    return { row, raw: scores.data[row * c + j] + bias[j] };
+  });
+}
+
+/** Regions this alike are one place in the photo, which shows one subject. */
+const SAME_PLACE = 0.7;
+
+/**
+ * Each concept's best region, where a region that a present concept claims is no longer open to the others: one
+ * carton is Arla milk or Garant milk, not both. Concepts claim in order of their margin over their threshold; a
+ * concept that loses its region takes its best one elsewhere, and its score is that region's.
+ */
+function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: PixelBox[]): { row: number; raw: number }[] {
+  const best = bestRows(scores, heads.bias);
+  const margin = (j: number) => toScore(best[j].raw) - heads.thresholds[j];
+  const order = best.map((_, j) => j).sort((a, b) => margin(b) - margin(a));
+  const claimed: PixelBox[] = [];
+  const c = scores.cols;
+  for (const j of order) {
+    if (claimed.some((box) => iou(box, regions[best[j].row]) > SAME_PLACE)) {
+      let row = -1;
+      for (let r = 0; r < scores.rows; r++) {
+        if (claimed.some((box) => iou(box, regions[r]) > SAME_PLACE)) continue;
+        if (row < 0 || scores.data[r * c + j] > scores.data[row * c + j]) row = r;
+      }
+      if (row >= 0) best[j] = { row, raw: scores.data[row * c + j] + heads.bias[j] };
+    }
+    if (margin(j) >= 0) claimed.push(regions[best[j].row]);
+  }
+  return best;
+}
+
+/** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
+async function scanWindows(image: DecodedImage, heads: UserHeads, models: RecognizeModels, options: RegionOptions) {
+  const scanner = models.encoder.scanner;
+  if (!scanner || options.scanned === 0) return [];
+  const windows = gridRegions(image, options.scanGrid)
+    .filter((r) => r.source === 'grid')
+    .map((r) => r.box);
+  const best = bestRows(
+    await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights),
+    heads.bias,
+  );
+  return best
+    .map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] }))
+    .sort((a, b) => b.margin - a.margin);
+}
+
+/**
+ * Each concept's best scanned window, concepts closest to present first, skipping windows already covered and hopeless
+ * ones.
+ */
+function promising(ranked: { box: PixelBox; margin: number }[], taken: PixelBox[], options: RegionOptions): PixelBox[] {
+  const picked: PixelBox[] = [];
+  for (const { box, margin } of ranked) {
+    if (picked.length >= options.scanned || margin < options.scanFloor) break;
+    if ([...taken, ...picked].some((t) => iou(t, box) > 0.6)) continue;
+    picked.push(box);
+  }
+  return picked;
+}
+
+export async function recognizeImage(
+  image: DecodedImage,
+  heads: UserHeads,
+  models: RecognizeModels,
+  timings: Timings,
+  options: RegionOptions = defaultRegionOptions,
+): Promise<Match[]> {
+  if (heads.ids.length === 0) return [];
+  let t = performance.now();
+  const [proposals, ranked] = await Promise.all([
+    proposeRegions(image, models.detector, options),
+    scanWindows(image, heads, models, options),
+  ]);
+  const regions = proposals.map((r) => r.box);
+  const fixedCount = regions.length;
+  regions.push(...promising(ranked, regions, options));
+  timings.regions = performance.now() - t;
+  t = performance.now();
+  const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));
+  timings.embed = performance.now() - t;
+  t = performance.now();
+  const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
+  for (let r = fixedCount; r < scores.rows; r++)
+    for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
+  const best = oneSubjectPerRegion(scores, heads, regions);
+  const matches = heads.ids.map((id, j) => {
+    const b = regions[best[j].row];
+    const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
+    const score = toScore(best[j].raw);
+    return { id, name: heads.names[j], score, present: score >= heads.thresholds[j], box };
+  });
+  timings.heads = performance.now() - t;
+  return matches.sort((a, b) => b.score - a.score);
+}
