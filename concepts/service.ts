@@ -10,10 +10,11 @@ import { Refinements } from './learning/refinements.js';
 import { decodeImage, encodeJpeg, toPixelBox, toRelativeBox, type IntakeLimits } from './intake/intake.js';
 import { KeyedLock, Slots, type Lock } from './locks.js';
 import { stack } from './matrix.js';
-import { recognizeImage, toScore, type UserHeads } from './recognition/recognize.js';
+import { recognizeImage, toScore } from './recognition/recognize.js';
 import type { RegionOptions } from './recognition/regions.js';
 import type { ConceptStore, CropInput, OriginalInput } from './storage/store.js';
 import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
+import { UserCache, type UserState } from './user-cache.js';
 import { splitBank, type RegionBank } from './learning/region-bank.js';
 import { defaultRegionOptions } from './recognition/regions.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './learning/training.js';
@@ -58,14 +59,6 @@ export interface ServiceOptions {
   onRefineError?: (err: unknown, concept: JobRef) => void;
 }
 
-interface UserState {
-  concepts: ConceptRecord[];
-  views: ViewRecord[];
-  heads: UserHeads;
-  /** The concepts table's version at which this copy was last known to match the store. */
-  checkedAt?: number;
-}
-
 const MAX_CONCEPT_IMAGES = 20;
 
 export function toConcept(r: ConceptRecord): Concept {
@@ -105,7 +98,7 @@ export class ConceptService {
    * 1074-1156 -> 936 ms, peak RSS 623 -> 606 MB.
    */
   private readonly uploads = new Slots(1);
-  private readonly cache = new Map<string, UserState>();
+  private readonly users: UserCache;
   /** Concepts whose draft views await their refinement, one at a time in the background. */
   private readonly refinements: Refinements;
 
@@ -117,6 +110,7 @@ export class ConceptService {
     private readonly world: OpenWorld,
   ) {
     this.locks = options.lock ?? new KeyedLock();
+    this.users = new UserCache(store, models.encoder.dim, options.cachedUsers);
     this.refinements = new Refinements((job) => bulk(() => this.refine(job)), {
       quietMs: options.refineQuietMs,
       onError: options.onRefineError,
@@ -179,14 +173,14 @@ export class ConceptService {
   }
 
   async list(scope: Scope): Promise<Concept[]> {
-    const state = await this.state(scope);
+    const state = await this.users.get(scope);
     return state.concepts
       .map(toConcept)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async get(scope: Scope, id: string): Promise<Concept> {
-    return toConcept(this.find(await this.state(scope), id));
+    return toConcept(this.find(await this.users.get(scope), id));
   }
 
   /**
@@ -273,7 +267,7 @@ export class ConceptService {
       return !this.refinements.closed;
     };
     if (!(await proceed())) return;
-    const state = await this.state(scope);
+    const state = await this.users.get(scope);
     const refined: { id: string; count: number; views: ViewRecord[]; crops: CropInput[] }[] = [];
     for (const concept of state.concepts.filter((c) => c.draftPhotos > 0)) {
       if (!(await proceed())) return;
@@ -379,7 +373,7 @@ export class ConceptService {
   }
 
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
-    const existing = this.find(await this.state(scope), id);
+    const existing = this.find(await this.users.get(scope), id);
     const photos = await this.decodeAll(images);
     // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
     const firstPhoto = existing.imageCount + existing.negativeCount;
@@ -421,9 +415,9 @@ export class ConceptService {
 
   async remove(scope: Scope, id: string): Promise<void> {
     await this.locks.run(this.key(scope), async () => {
-      const state = await this.state(scope);
+      const state = await this.users.get(scope);
       this.find(state, id);
-      this.cache.delete(this.key(scope));
+      this.users.forget(scope);
       await this.store.deleteConcept(scope, id);
       const rest = state.concepts.filter((c) => c.id !== id);
       if (rest.length > 0)
@@ -439,7 +433,7 @@ export class ConceptService {
 
   async removeUser(scope: Scope): Promise<void> {
     await this.locks.run(this.key(scope), async () => {
-      this.cache.delete(this.key(scope));
+      this.users.forget(scope);
       await this.store.deleteUser(scope);
     });
   }
@@ -457,7 +451,7 @@ export class ConceptService {
   /** Recognition in a photo decoded already (by a caller that needs its pixels too); adds its stages to `timings`. */
   async recognizeDecoded(scope: Scope, image: DecodedImage, all: boolean, timings: Timings): Promise<Match[]> {
     const t = performance.now();
-    const state = await this.state(scope);
+    const state = await this.users.get(scope);
     timings.load = performance.now() - t;
     const matches = await recognizeImage(image, state.heads, this.models, timings, this.options.regions);
     return all ? matches : matches.filter((m) => m.present);
@@ -465,7 +459,7 @@ export class ConceptService {
 
   /** A reference crop of the concept's subject, for conditioning a multimodal model. */
   async referenceCrop(scope: Scope, id: string, photo = 0): Promise<Uint8Array | undefined> {
-    this.find(await this.state(scope), id);
+    this.find(await this.users.get(scope), id);
     return this.store.readCrop(scope, id, photo);
   }
 
@@ -474,7 +468,7 @@ export class ConceptService {
    * frames.
    */
   async head(scope: Scope, ref: string): Promise<{ concept: Concept; weights: Float32Array; bias: number }> {
-    const { concepts } = await this.state(scope);
+    const { concepts } = await this.users.get(scope);
     const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
     if (!found) throw new DomainError('not_found', `no concept ${ref}`);
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
@@ -531,7 +525,7 @@ export class ConceptService {
     change: (state: UserState) => Promise<Change | undefined>,
   ): Promise<Concept | undefined> {
     return this.locks.run(this.key(scope), async () => {
-      const state = await this.state(scope);
+      const state = await this.users.get(scope);
       const changed = await change(state);
       if (!changed) return undefined;
       const { concepts, newViews, crops, originals, result, train } = changed;
@@ -557,7 +551,7 @@ export class ConceptService {
     originals: OriginalInput[] = [],
     train?: ReadonlySet<string>,
   ): Promise<ConceptRecord[]> {
-    this.cache.delete(this.key(scope));
+    this.users.forget(scope);
     const trained = await trainHeads(
       concepts.map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
       this.bank,
@@ -590,57 +584,7 @@ export class ConceptService {
       };
     });
     await this.store.saveConcepts(scope, records, newViews, crops, originals);
-    this.remember(scope, { concepts: records, views });
+    this.users.remember(scope, { concepts: records, views });
     return records;
-  }
-
-  /**
-   * The user's concepts, views and heads: from memory while no change reached the store since, else read anew.
-   * Other processes sharing the data may change the user, so the concepts table's version is checked first;
-   * when it moved (a change of any user), the user's own concept versions decide.
-   */
-  private async state(scope: Scope): Promise<UserState> {
-    const key = this.key(scope);
-    const tableVersion = await this.store.conceptsVersion();
-    const cached = this.cache.get(key);
-    if (cached && (cached.checkedAt === tableVersion || (await this.unchanged(scope, cached)))) {
-      cached.checkedAt = tableVersion;
-      this.cache.delete(key);
-      this.cache.set(key, cached);
-      return cached;
-    }
-    return this.remember(scope, await this.store.loadUser(scope), tableVersion);
-  }
-
-  /** Every write bumps the version of each concept of the user, so equal versions mean the same user. */
-  private async unchanged(scope: Scope, cached: UserState): Promise<boolean> {
-    const stored = await this.store.conceptVersions(scope);
-    return stored.size === cached.concepts.length && cached.concepts.every((c) => stored.get(c.id) === c.version);
-  }
-
-  /** `checkedAt` absent: the copy is checked against the store's concept versions at its next use. */
-  private remember(
-    scope: Scope,
-    data: { concepts: ConceptRecord[]; views: ViewRecord[] },
-    checkedAt?: number,
-  ): UserState {
-    const dim = this.models.encoder.dim;
-    const weights = new Float32Array(data.concepts.length * dim);
-    data.concepts.forEach((c, i) => weights.set(c.headWeights, i * dim));
-    const state: UserState = {
-      ...data,
-      checkedAt,
-      heads: {
-        ids: data.concepts.map((c) => c.id),
-        names: data.concepts.map((c) => c.name),
-        weights: { data: weights, rows: data.concepts.length, cols: dim },
-        bias: Float32Array.from(data.concepts, (c) => c.headBias),
-        thresholds: Float64Array.from(data.concepts, (c) => c.threshold),
-      },
-    };
-    this.cache.set(this.key(scope), state);
-    const limit = this.options.cachedUsers ?? 1000;
-    while (this.cache.size > limit) this.cache.delete(this.cache.keys().next().value!);
-    return state;
   }
 }
