@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  chooseCut,
-  chooseNameCut,
-  defaultTrainingOptions,
-  trainHeads,
-  type TrainingConcept,
-} from '../concepts/learning/training.js';
+import { chooseCut, chooseNameCut } from '../concepts/learning/thresholds.js';
+import { defaultTrainingOptions, trainHeads, type TrainingConcept } from '../concepts/learning/training.js';
 import { dualOutputs, fitHeads, primal, type Example } from '../concepts/learning/heads.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { Matrix } from '../models/types.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assessQuality } from '../concepts/learning/quality.js';
 import { bankFile, openBank, readBank, writeBank } from '../concepts/learning/region-bank-file.js';
 import { bankPhotoMaxima, joinBank, splitBank } from '../concepts/learning/region-bank.js';
-import { openWorldCut } from '../concepts/learning/training.js';
+import { openWorldCut } from '../concepts/learning/thresholds.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { Runtime } from '../services/runtime.js';
 import { openTestRuntime, photo, registerSubjects } from './support/subjects.js';

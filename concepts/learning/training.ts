@@ -8,6 +8,7 @@ import { dualOutputs, fitHeads, primal, type Example, type Head } from './heads.
 import type { ViewKind } from '../types.js';
 import { stack } from '../matrix.js';
 import { bankPhotoMaxima, type RegionBank } from './region-bank.js';
+import { chooseCut, chooseNameCut, openWorldCut } from './thresholds.js';
 
 export interface TrainingView {
   kind: ViewKind;
@@ -59,25 +60,6 @@ export const defaultTrainingOptions: TrainingOptions = {
   openWorldZ: 4,
 };
 
-/**
- * The raw output below which a concept stays silent on ordinary photos: each bank photo's best region, their
- * mean plus `z` standard deviations, and never below the highest of them. A tail bound from the spread rather
- * than a high quantile, which a hundred photos cannot estimate.
- */
-export function openWorldCut(maxima: Float64Array, z: number): number {
-  if (maxima.length === 0) return -Infinity;
-  let sum = 0;
-  let high = -Infinity;
-  for (const m of maxima) {
-    sum += m;
-    high = Math.max(high, m);
-  }
-  const mean = sum / maxima.length;
-  let sq = 0;
-  for (const m of maxima) sq += (m - mean) ** 2;
-  return Math.max(high, mean + z * Math.sqrt(sq / maxima.length));
-}
-
 function normalised(v: Float64Array): Float32Array {
   let n = 0;
   for (const x of v) n += x * x;
@@ -89,62 +71,6 @@ function prototype(views: TrainingView[], dim: number): Float32Array {
   const sum = new Float64Array(dim);
   for (const v of views) for (let k = 0; k < dim; k++) sum[k] += v.vector[k];
   return normalised(sum);
-}
-
-/**
- * Where the cut sits in a clean gap, from the highest negative towards the lowest positive: the middle.
- * Held-out positives are few whole photos and new photos show the subject smaller, which argues for leaning
- * to the negatives; but the negatives are only the user's other subjects, while unregistered look-alikes
- * (another dog) score like them or higher. Measured: 1/3 named someone on 19% of photos of unregistered
- * subjects (npm run eval) and 8 of 26 no-concept captions; 1/2 on 9% and 5, at the same single-photo F1
- * (1.000) and scene F1 0.935 -> 0.931; 2/3 on none, but scene F1 fell to 0.86-0.89.
- */
-const GAP_FRACTION = 1 / 2;
-
-/**
- * Naming is precision-first: a wrong name in a caption is seen, a missing one reads "the dog". So the naming
- * cut sits NAME_FRACTION of the way from the highest held-out negative to the lowest positive, and never below
- * the highest negative where they overlap. Measured on `npm run eval:caption` (issue 3): look-alikes the user
- * never registered (another dog, a grey plush toy) score just above the present cut, which named them in 5 of
- * 26 captions of photos without a concept; 2/3 named none of them at the same recall. One concept whose held-out
- * scores overlapped another's went on naming it in a photo of that one: hence the highest negative.
- */
-const NAME_FRACTION = 2 / 3;
-
-/** The naming cut over the same held-out scores as chooseCut (which gave `cut`); never below `cut`. */
-export function chooseNameCut(positives: number[], negatives: number[], cut: number): number {
-  if (positives.length === 0) return cut;
-  const lowPos = Math.min(...positives);
-  const highNeg = negatives.length > 0 ? Math.max(...negatives) : 0;
-  return Math.max(cut, highNeg + NAME_FRACTION * Math.max(0, lowPos - highNeg));
-}
-
-/**
- * The cut between positive and negative scores: in a clean gap at GAP_FRACTION; with overlap, the best F1 over
- * the held-out photos, so that many look-alike photos outweigh one of the subject's. With no held-out negatives (a
- * user's only concept), 0, the middle of the training
- * labels, stands for the highest negative.
- */
-export function chooseCut(positives: number[], negatives: number[]): number {
-  if (positives.length === 0) return 0;
-  const lowPos = Math.min(...positives);
-  if (negatives.length === 0) return lowPos > 0 ? GAP_FRACTION * lowPos : lowPos / 2;
-  const highNeg = Math.max(...negatives);
-  if (lowPos > highNeg) return highNeg + GAP_FRACTION * (lowPos - highNeg);
-  const points = [...new Set([...positives, ...negatives])].sort((a, b) => a - b);
-  let best = 0;
-  let bestCut = 0;
-  for (let i = 0; i < points.length - 1; i++) {
-    const cut = (points[i] + points[i + 1]) / 2;
-    const tp = positives.filter((p) => p >= cut).length;
-    const fp = negatives.filter((n) => n >= cut).length;
-    const f1 = (2 * tp) / (2 * tp + fp + (positives.length - tp));
-    if (f1 > best) {
-      best = f1;
-      bestCut = cut;
-    }
-  }
-  return bestCut;
 }
 
 /** The `m` rows closest to the concept (highest `closeness[row]`), in pool order: a cut found by one native sort. */
