@@ -13,6 +13,7 @@ const unit = lane([
   'priority',
   'refinements',
   'subject',
+  'user-cache',
   'zoom',
 ]);
 /** Real models (ONNX, the generated tiny CLIP and SmolVLM), a real LanceDB, in this process. */
