@@ -22,8 +22,8 @@ export interface RegionBank {
   photos: number;
 }
 
-/** The scanner's windows that the bank embeds for every photo: the larger ones of recognition's scan grid. */
-const BANK_SCAN_SIZES = 0.4;
+/** The smallest of recognition's scan windows that the bank embeds for every photo (a fraction of each side). */
+const BANK_SCAN_MIN_SIZE = 0.4;
 
 /** One photo's regions as recognition proposes them, plus the scan grid's larger windows, embedded. */
 export async function embedBankPhoto(
@@ -34,7 +34,7 @@ export async function embedBankPhoto(
   const proposed = (await proposeRegions(image, models.detector, options)).map((r) => r.box);
   const windows = gridRegions(
     image,
-    options.scanGrid.filter((g) => g.size >= BANK_SCAN_SIZES),
+    options.scanGrid.filter((g) => g.size >= BANK_SCAN_MIN_SIZE),
   )
     .filter((r) => r.source === 'grid' && !proposed.some((p) => iou(p, r.box) > 0.9))
     .map((r) => r.box);
