@@ -181,7 +181,9 @@ export const catalog: CatalogEntry[] = [
         path: 'yolox_nano.onnx',
         bytes: 3660092,
         sha256: '695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14',
-        url: 'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
+        url:
+          'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/' +
+          '3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
       },
     ],
   },

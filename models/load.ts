@@ -67,7 +67,8 @@ export async function openVlm(s: VlmSettings): Promise<VisionLanguageModel> {
   if (entry?.kind !== 'transformers-vlm') {
     const local = catalog.filter((e) => e.kind === 'transformers-vlm').map((e) => e.folder);
     throw new Error(
-      `NOMEN_VLM_MODEL "${folder}" is not a local VLM of the catalog (${local.join(', ')}); for a VLM server set NOMEN_VLM_URL too`,
+      `NOMEN_VLM_MODEL "${folder}" is not a local VLM of the catalog (${local.join(', ')}); for a VLM server set ` +
+        `NOMEN_VLM_URL too`,
     );
   }
   const dir = path.resolve(s.modelsDir, folder);

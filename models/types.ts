@@ -15,7 +15,8 @@ export interface PixelBox {
 
 /** One input of a batched embedding call: a region of an image (whole image when box is absent). */
 /**
- * A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour (models/image/zoom.ts).
+ * A region shown at 1/factor of its frame, at (x, y) fractions of the free space, on its mean colour
+ * (models/image/zoom.ts).
  */
 export interface Zoom {
   factor: number;

@@ -171,7 +171,8 @@ export async function benchStore(options: BenchOptions): Promise<BenchFigures> {
       });
       await viewsTable.add(viewsToArrow(rows, dim));
       log(
-        `loaded ${first + n} views (${((performance.now() - t) / 1000).toFixed(0)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB)`,
+        `loaded ${first + n} views (${((performance.now() - t) / 1000).toFixed(0)} s, rss ` +
+          `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB)`,
       );
     }
     const loadSeconds = (performance.now() - t) / 1000;

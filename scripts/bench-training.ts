@@ -58,7 +58,8 @@ for (const count of args.concepts.split(',').map(Number)) {
   const all = await best();
   const newest = await best(new Set([user[user.length - 1].id]));
   console.log(
-    `${String(count).padStart(4)} concepts: best of ${args.runs}: every head ${all} ms, the newest alone ${newest} ms; process peak RSS so far ${peakRssMb().toFixed(0)} MB`,
+    `${String(count).padStart(4)} concepts: best of ${args.runs}: every head ${all} ms, the newest alone ${newest} ` +
+      `ms; process peak RSS so far ${peakRssMb().toFixed(0)} MB`,
   );
 }
 await algebra.dispose();

@@ -157,19 +157,26 @@ async function main() {
     const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(0)} ms, p95 ${percentile(xs, 95).toFixed(0)} ms`;
 
     console.log(
-      `nomen video bench: ${(done.durationS / 60).toFixed(1)} min of 1280x720 at 25 fps, indexed at ${args.fps} fps + scene changes (${done.frames} frames), ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`,
+      `nomen video bench: ${(done.durationS / 60).toFixed(1)} min of 1280x720 at 25 fps, ` +
+        `indexed at ${args.fps} fps + scene changes (${done.frames} frames), ` +
+        `${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`,
     );
     console.log(
-      `indexing: ${seconds.toFixed(1)} s, ${(done.durationS / seconds).toFixed(1)}x real time; CPU ${cpu.toFixed(0)} s (${((cpu / done.durationS) * 1000).toFixed(0)} ms per second of video, ffmpeg included)`,
+      `indexing: ${seconds.toFixed(1)} s, ${(done.durationS / seconds).toFixed(1)}x real time; CPU ${cpu.toFixed(0)} ` +
+        `s (${((cpu / done.durationS) * 1000).toFixed(0)} ms per second of video, ffmpeg included)`,
     );
     console.log(
-      `recognize one photo: idle ${fmt(idle)}; while indexing ${fmt(busy)} (${busy.length} requests; the one-minute clip then took ${alongside.seconds.toFixed(1)} s)`,
+      `recognize one photo: idle ${fmt(idle)}; while indexing ${fmt(busy)} (${busy.length} requests; the one-minute ` +
+        `clip then took ${alongside.seconds.toFixed(1)} s)`,
     );
     console.log(
-      `RSS: ${(rssBefore / MB).toFixed(0)} MB before; peak ${first.toFixed(0)} MB over the first half of the video, ${second.toFixed(0)} MB over the second (${growth.toFixed(0)} MB per hour of video); ffmpeg peak ${ffmpegPeak.toFixed(0)} MB`,
+      `RSS: ${(rssBefore / MB).toFixed(0)} MB before; peak ${first.toFixed(0)} MB over the first half of the video, ` +
+        `${second.toFixed(0)} MB over the second (${growth.toFixed(0)} MB per hour of video); ffmpeg peak ` +
+        `${ffmpegPeak.toFixed(0)} MB`,
     );
     console.log(
-      `one-hour video, extrapolated: peak ${atHour.toFixed(0)} MB + ffmpeg ${ffmpegPeak.toFixed(0)} MB; ${atHour + ffmpegPeak <= 600 ? 'meets' : 'MISSES'} the 600 MB target`,
+      `one-hour video, extrapolated: peak ${atHour.toFixed(0)} MB + ffmpeg ${ffmpegPeak.toFixed(0)} MB; ` +
+        `${atHour + ffmpegPeak <= 600 ? 'meets' : 'MISSES'} the 600 MB target`,
     );
     console.log(`moments of one concept over the whole video: ${momentsMs.toFixed(0)} ms, ${moments.length} moments`);
   } finally {

@@ -68,7 +68,8 @@ async function main() {
   };
   try {
     console.log(
-      `nomen bench: server ${server.url}, ${os.availableParallelism()} CPUs, models ${process.env.NOMEN_MODELS ?? defaultModelsDir}`,
+      `nomen bench: server ${server.url}, ${os.availableParallelism()} CPUs, models ` +
+        `${process.env.NOMEN_MODELS ?? defaultModelsDir}`,
     );
 
     // Registration of 5 photos each, back to back, into a user who already has the subjects registered before.
@@ -87,10 +88,12 @@ async function main() {
     const lastAnswer = performance.now();
     await allReady(base);
     console.log(
-      `register 5 photos (user with 0-11 concepts), answered with a draft head: ${fmt(registerMs)}; ${verdict(percentile(registerMs, 50), 300)}`,
+      `register 5 photos (user with 0-11 concepts), answered with a draft head: ${fmt(registerMs)}; ` +
+        `${verdict(percentile(registerMs, 50), 300)}`,
     );
     console.log(
-      `  server CPU time per registration: p50 ${percentile(registerCpu, 50).toFixed(0)} ms (all threads); all 12 refined ${(performance.now() - lastAnswer).toFixed(0)} ms after the last answer`,
+      `  server CPU time per registration: p50 ${percentile(registerCpu, 50).toFixed(0)} ms (all threads); all 12 ` +
+        `refined ${(performance.now() - lastAnswer).toFixed(0)} ms after the last answer`,
     );
     // One registration on a quiet server, until its concept is refined (the full views, every head retrained).
     const readyMs: number[] = [];
@@ -125,14 +128,17 @@ async function main() {
     const small = await recognize(photo768, runs);
     const large = await recognize(photo12mp, Math.ceil(runs / 2));
     console.log(
-      `recognize 768 px photo, 12 concepts: HTTP ${fmt(small.wall)}; in server ${fmt(small.total)}; ${verdict(percentile(small.wall, 50), 100)}`,
+      `recognize 768 px photo, 12 concepts: HTTP ${fmt(small.wall)}; in server ${fmt(small.total)}; ` +
+        `${verdict(percentile(small.wall, 50), 100)}`,
     );
     console.log(`  server CPU time per recognition: ${small.cpuMs.toFixed(0)} ms (all threads)`);
     console.log(
-      `recognize 12 MP JPEG (${(photo12mp.length / 1e6).toFixed(1)} MB): HTTP ${fmt(large.wall)}; in server ${fmt(large.total)}; ${verdict(percentile(large.wall, 50), 250)}`,
+      `recognize 12 MP JPEG (${(photo12mp.length / 1e6).toFixed(1)} MB): HTTP ${fmt(large.wall)}; in server ` +
+        `${fmt(large.total)}; ${verdict(percentile(large.wall, 50), 250)}`,
     );
     console.log(
-      `bare encoder on the same crops: ${fmt(small.embed)}; recognize / encoder = ${(percentile(small.total, 50) / percentile(small.embed, 50)).toFixed(2)}`,
+      `bare encoder on the same crops: ${fmt(small.embed)}; recognize / encoder = ` +
+        `${(percentile(small.total, 50) / percentile(small.embed, 50)).toFixed(2)}`,
     );
 
     const body = { image: { data: b64(photo768) } };
@@ -157,7 +163,8 @@ async function main() {
       runs,
     });
     console.log(
-      `caption 768 px photo, personalisation overhead (all but the VLM): in server p50 ${c.server[0].toFixed(1)} ms, p95 ${c.server[1].toFixed(1)} ms; ` +
+      `caption 768 px photo, personalisation overhead (all but the VLM): in server p50 ${c.server[0].toFixed(1)} ms, ` +
+        `p95 ${c.server[1].toFixed(1)} ms; ` +
         `over HTTP p50 ${c.http[0].toFixed(1)} ms; concept named: ${c.named}; ${verdict(c.server[0], 150)}`,
     );
     console.log(
@@ -180,8 +187,10 @@ async function main() {
     console.log(`LanceDB: generating ${views} views over ${users} users (takes minutes at 1M)...`);
     const f = await benchStore({ views, users });
     console.log(
-      `LanceDB ${f.views} views / ${f.users} users, index ${f.indexes.join(', ')} (plan uses it: ${f.planUsesIndex}): ` +
-        `user-filtered cosine search p50 ${f.search.p50.toFixed(1)} ms, p99 ${f.search.p99.toFixed(1)} ms; ${verdict(f.search.p99, 20)}`,
+      `LanceDB ${f.views} views / ${f.users} users, index ${f.indexes.join(', ')} ` +
+        `(plan uses it: ${f.planUsesIndex}): ` +
+        `user-filtered cosine search p50 ${f.search.p50.toFixed(1)} ms, p99 ${f.search.p99.toFixed(1)} ms; ` +
+        `${verdict(f.search.p99, 20)}`,
     );
   }
 }

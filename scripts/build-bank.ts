@@ -22,7 +22,8 @@ try {
   const started = performance.now();
   const bank = await openBank(source, identity, { encoder, detector }, (m) => console.log(m), true);
   console.log(
-    `${bankFile(source.dir, identity)}: ${bank.vectors.rows} regions of ${bank.photos} photos in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `${bankFile(source.dir, identity)}: ${bank.vectors.rows} regions of ${bank.photos} photos in ` +
+      `${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
 } catch (e) {
   console.error(`npm run bank: ${e instanceof Error ? e.message : String(e)}`);

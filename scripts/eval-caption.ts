@@ -118,7 +118,8 @@ async function main() {
       const extra = [...inRequest].filter((n) => n !== truth);
       if (extra.length > 0)
         console.log(
-          `  in the request but not in the photo: ${path.relative(args.data!, file)} ${extra.join(', ')} (${answer.concepts.map((m) => `${m.name} ${m.score}`).join(', ')})`,
+          `  in the request but not in the photo: ${path.relative(args.data!, file)} ${extra.join(', ')} ` +
+            `(${answer.concepts.map((m) => `${m.name} ${m.score}`).join(', ')})`,
         );
       const others = registered.filter((r) => r.name !== truth && mentions(answer.text, r.name)).map((r) => r.name);
       wrongNames += others.length;
@@ -142,23 +143,29 @@ async function main() {
     const verdict = (x: number) => (x >= TARGET ? `meets target ${TARGET}` : `MISSES target ${TARGET}`);
     const share = named / (present || 1);
     console.log(
-      `\nnomen caption eval: ${registered.length} subjects registered from ${args.train} photos each, ${heldOut.size} held out (${[...heldOut].join(', ')}); stand-in VLM that never uses names`,
+      `\nnomen caption eval: ${registered.length} subjects registered from ${args.train} photos each, ` +
+        `${heldOut.size} held out (${[...heldOut].join(', ')}); stand-in VLM that never uses names`,
     );
     console.log(`names in the VLM request (${photos.length} photos x ${registered.length} concepts):`);
     console.log(
-      `  all photos:                   precision ${f(placed.precision)} (${verdict(placed.precision)})  recall ${f(placed.recall)} (${verdict(placed.recall)})   (tp ${placed.tp} fp ${placed.fp} fn ${placed.fn})`,
+      `  all photos:                   precision ${f(placed.precision)} (${verdict(placed.precision)})  recall ` +
+        `${f(placed.recall)} (${verdict(placed.recall)})   (tp ${placed.tp} fp ${placed.fp} fn ${placed.fn})`,
     );
     console.log(
-      `  photos of registered subjects: precision ${f(placedKnown.precision)} (${verdict(placedKnown.precision)})  recall ${f(placedKnown.recall)}   (tp ${placedKnown.tp} fp ${placedKnown.fp} fn ${placedKnown.fn})`,
+      `  photos of registered subjects: precision ${f(placedKnown.precision)} (${verdict(placedKnown.precision)})  ` +
+        `recall ${f(placedKnown.recall)}   (tp ${placedKnown.tp} fp ${placedKnown.fp} fn ${placedKnown.fn})`,
     );
     console.log(
-      `present subjects named in the final caption: ${f(share)} (${named}/${present}; ${verdict(share)}); photos that needed the stricter request: ${retried}`,
+      `present subjects named in the final caption: ${f(share)} (${named}/${present}; ${verdict(share)}); ` +
+        `photos that needed the stricter request: ${retried}`,
     );
     console.log(
-      `photos with no concept whose caption names one: ${noConceptNamed}/${noConceptPhotos}; wrong names in all captions: ${wrongNames}`,
+      `photos with no concept whose caption names one: ${noConceptNamed}/${noConceptPhotos}; wrong names in all ` +
+        `captions: ${wrongNames}`,
     );
     console.log(
-      `personalisation overhead (all but the VLM): p50 ${percentile(overheadMs, 50).toFixed(1)} ms, p95 ${percentile(overheadMs, 95).toFixed(1)} ms`,
+      `personalisation overhead (all but the VLM): p50 ${percentile(overheadMs, 50).toFixed(1)} ms, p95 ` +
+        `${percentile(overheadMs, 95).toFixed(1)} ms`,
     );
     console.log(
       `  stages p50: ${[...stages].map(([stage, ms]) => `${stage} ${percentile(ms, 50).toFixed(1)}`).join(', ')} ms`,

@@ -132,7 +132,8 @@ async function main() {
       const ready = await runtime.videos.get(scope, added.id);
       indexed.push({ id: added.id, name, durationS: ready.durationS, seconds, cpu, frames: ready.frames });
       console.log(
-        `${name}: ${shots.length} shots, ${ready.durationS.toFixed(1)} s, ${ready.frames} frames, indexed in ${seconds.toFixed(1)} s (${(ready.durationS / seconds).toFixed(1)}x real time)`,
+        `${name}: ${shots.length} shots, ${ready.durationS.toFixed(1)} s, ${ready.frames} frames, indexed in ` +
+          `${seconds.toFixed(1)} s (${(ready.durationS / seconds).toFixed(1)}x real time)`,
       );
     }
 
@@ -156,7 +157,11 @@ async function main() {
       frameAP.push(averagePrecision(frames));
       const shown = predicted.sort((a, b) => b.score - a.score).slice(0, own.length + 2);
       console.log(
-        `  ${s.name.padEnd(20)} AP@0.5 ${a5.toFixed(2)} AP@0.75 ${a75.toFixed(2)}  truth ${own.map((t) => `${t.video.slice(-1)}:${t.start.toFixed(1)}-${t.end.toFixed(1)}`).join(' ')}  found ${shown.map((p) => `${p.video.slice(-1)}:${p.start.toFixed(1)}-${p.end.toFixed(1)}@${p.score.toFixed(2)}`).join(' ')}`,
+        `  ${s.name.padEnd(20)} AP@0.5 ${a5.toFixed(2)} AP@0.75 ${a75.toFixed(2)}  truth ` +
+          `${own.map((t) => `${t.video.slice(-1)}:${t.start.toFixed(1)}-${t.end.toFixed(1)}`).join(' ')}  found ` +
+          shown
+            .map((p) => `${p.video.slice(-1)}:${p.start.toFixed(1)}-${p.end.toFixed(1)}@${p.score.toFixed(2)}`)
+            .join(' '),
       );
     }
 
@@ -165,14 +170,20 @@ async function main() {
     const cpu = indexed.reduce((s, v) => s + v.cpu, 0);
     const f = (x: number) => x.toFixed(3);
     console.log(
-      `\nnomen video eval: ${subjects.length} subjects registered from ${args.train} photos each; ${truth.length} shots of their other photos in ${indexed.length} videos (${FORMAT.width}x${FORMAT.height}, ${FORMAT.fps} fps, ${duration.toFixed(0)} s)`,
+      `\nnomen video eval: ${subjects.length} subjects registered from ${args.train} photos each; ${truth.length} ` +
+        `shots of their other photos in ${indexed.length} videos (${FORMAT.width}x${FORMAT.height}, ${FORMAT.fps} ` +
+        `fps, ${duration.toFixed(0)} s)`,
     );
     console.log(
-      `indexing at ${fps} fps + scene changes, frames ${args.side} px, detector boxes ${args.detector ? 'on' : 'off'}, encoder ${runtime.models.encoder.name}, ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)}`,
+      `indexing at ${fps} fps + scene changes, frames ${args.side} px, detector boxes ` +
+        `${args.detector ? 'on' : 'off'}, encoder ${runtime.models.encoder.name}, ${os.availableParallelism()} CPUs, ` +
+        `load average ${os.loadavg()[0].toFixed(1)}`,
     );
     console.log(`  moment mAP@0.5 ${f(mean(ap5))}  mAP@0.75 ${f(mean(ap75))}  frame-level mAP ${f(mean(frameAP))}`);
     console.log(
-      `  indexing ${(duration / seconds).toFixed(1)}x real time (${seconds.toFixed(1)} s for ${duration.toFixed(0)} s of video, ${indexed.reduce((s, v) => s + v.frames, 0)} frames); CPU ${((cpu / duration) * 1000).toFixed(0)} ms per second of video, ffmpeg included`,
+      `  indexing ${(duration / seconds).toFixed(1)}x real time (${seconds.toFixed(1)} s for ` +
+        `${duration.toFixed(0)} s of video, ${indexed.reduce((s, v) => s + v.frames, 0)} frames); ` +
+        `CPU ${((cpu / duration) * 1000).toFixed(0)} ms per second of video, ffmpeg included`,
     );
   } finally {
     await runtime.close();

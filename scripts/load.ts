@@ -116,7 +116,9 @@ function report(label: string, { samples, seconds }: Run): void {
       .map((s) => `${s}: ${errors.filter((e) => e.status === s).length}`)
       .join(', ');
     console.log(
-      `  ${kind.padEnd(9)} ${String(of.length).padStart(6)} (${(of.length / seconds).toFixed(1)}/s)  p50 ${percentile(ms, 50).toFixed(0)} ms  p99 ${percentile(ms, 99).toFixed(0)} ms  errors ${errors.length}${byStatus && ` (${byStatus})`}`,
+      `  ${kind.padEnd(9)} ${String(of.length).padStart(6)} (${(of.length / seconds).toFixed(1)}/s)  p50 ` +
+        `${percentile(ms, 50).toFixed(0)} ms  p99 ${percentile(ms, 99).toFixed(0)} ms  errors ` +
+        `${errors.length}${byStatus && ` (${byStatus})`}`,
     );
   }
 }
@@ -166,7 +168,8 @@ async function main(): Promise<number> {
   const base = `${server.url}/v1`;
   try {
     console.log(
-      `nomen load: ${server.url}, ${os.availableParallelism()} CPUs; ${clients} clients for ${duration} s or ${requests} requests, every ${registerEvery}th a registration`,
+      `nomen load: ${server.url}, ${os.availableParallelism()} CPUs; ${clients} clients for ${duration} s or ` +
+        `${requests} requests, every ${registerEvery}th a registration`,
     );
     await seedUsers(base, [SHARED_USER, ...Array.from({ length: clients }, (_, c) => `load-${c}`)], subjects);
     await run(base, subjects, 1, 5, 10, 0); // warm-up, not reported

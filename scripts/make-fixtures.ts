@@ -150,7 +150,8 @@ export async function makeFixtures(dir = DEFAULT_DIR, photoPath = DEFAULT_PHOTO)
     empty: Buffer.alloc(0),
     text: Buffer.from('hello, this is not an image\n'),
     svg: Buffer.from(
-      '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="red"/></svg>\n',
+      '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" ' +
+        'fill="red"/></svg>\n',
     ),
     pdf: Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n'),
     heic: Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), noise(256)]),

@@ -32,7 +32,8 @@ if (config.apiKeys.size === 0) {
 }
 if (parseS3Uri(config.dataUri) && !config.redisUrl) {
   log.warn(
-    'data in object storage without REDIS_URL: run one API process on it, or set REDIS_URL so that processes take turns writing a user',
+    'data in object storage without REDIS_URL: run one API process on it, or set REDIS_URL so that processes take ' +
+      'turns writing a user',
   );
 }
 

@@ -20,7 +20,8 @@ afterAll(async () => {
   await redis?.close();
 });
 
-it('runs each job once, in whichever process takes it; a job queued twice or removed while waiting does not run again', async () => {
+it('runs each job once, in whichever process takes it; a job queued twice or removed while waiting does not run ' +
+  'again', async () => {
   const [a, b] = [new BullQueue(redis.url), new BullQueue(redis.url)];
   const ran: string[] = [];
   const handler = (who: string) => async (j: JobRef) => {

@@ -200,27 +200,30 @@ describe('POST /v1/chat/completions on the local VLM, with the official openai c
     ];
   });
 
-  it('streams through the local model in the same protocol, the last chunk with the finish reason and the report', async () => {
-    const stream = await client.chat.completions.create({
-      model: 'gpt-4o',
-      user: USER,
-      messages,
-      max_tokens: CHAT_TOKENS,
-      stream: true,
-    });
-    const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];
-    for await (const chunk of stream) chunks.push(chunk);
-    raw = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
-    // A stream is not repaired: the model's own words, cut at max_tokens.
-    expect(words(raw)).toHaveLength(CHAT_TOKENS);
-    expect(fromTinyModel(raw)).toBe(true);
-    expect(chunks.every((c) => c.model === DEFAULT_LOCAL_VLM)).toBe(true);
-    expect(chunks.slice(0, -1).every((c) => c.choices[0].finish_reason === null)).toBe(true);
-    expect(chunks.at(-1)).toMatchObject({
-      choices: [{ finish_reason: 'length' }],
-      nomen: { concepts: [{ name: NAME, present: true, named: false }] },
-    });
-  });
+  it(
+    'streams through the local model in the same protocol, the last chunk with the finish reason and the ' + 'report',
+    async () => {
+      const stream = await client.chat.completions.create({
+        model: 'gpt-4o',
+        user: USER,
+        messages,
+        max_tokens: CHAT_TOKENS,
+        stream: true,
+      });
+      const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      raw = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+      // A stream is not repaired: the model's own words, cut at max_tokens.
+      expect(words(raw)).toHaveLength(CHAT_TOKENS);
+      expect(fromTinyModel(raw)).toBe(true);
+      expect(chunks.every((c) => c.model === DEFAULT_LOCAL_VLM)).toBe(true);
+      expect(chunks.slice(0, -1).every((c) => c.choices[0].finish_reason === null)).toBe(true);
+      expect(chunks.at(-1)).toMatchObject({
+        choices: [{ finish_reason: 'length' }],
+        nomen: { concepts: [{ name: NAME, present: true, named: false }] },
+      });
+    },
+  );
 
   it('answers through the local model, names repaired, with the finish reason', async () => {
     const completion = await client.chat.completions.create({

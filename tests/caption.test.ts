@@ -160,14 +160,17 @@ describe('the API document', () => {
 });
 
 describe('descriptions', () => {
-  it('are written by the VLM from the example photos when a registration gives none, and kept when it gives one', async () => {
-    const res = await app.request(`/v1/users/${USER}/concepts`, { headers: { Authorization: `Bearer ${KEY}` } });
-    const concepts = (await res.json()) as { concepts: { name: string; description: string }[] };
-    expect(Object.fromEntries(concepts.concepts.map((c) => [c.name, c.description]))).toEqual({
-      Biscuit: DESCRIPTION,
-      Tom: 'grey tabby with a white chest',
-    });
-  });
+  it(
+    'are written by the VLM from the example photos when a registration gives none, and kept when it gives ' + 'one',
+    async () => {
+      const res = await app.request(`/v1/users/${USER}/concepts`, { headers: { Authorization: `Bearer ${KEY}` } });
+      const concepts = (await res.json()) as { concepts: { name: string; description: string }[] };
+      expect(Object.fromEntries(concepts.concepts.map((c) => [c.name, c.description]))).toEqual({
+        Biscuit: DESCRIPTION,
+        Tom: 'grey tabby with a white chest',
+      });
+    },
+  );
 
   it('do not hold up or fail a registration while the VLM is down', async () => {
     const dead = appWith(vlmAt(`http://127.0.0.1:${await closedPort()}/v1`));

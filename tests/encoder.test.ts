@@ -65,19 +65,22 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     expect(cos(a, b)).toBeGreaterThan(cos(b, t) + 0.15);
   });
 
-  it('returns the same vectors batched as one by one, across batch splits, with batches in flight together', async () => {
-    const crops = Array.from({ length: 35 }, (_, i) => ({
-      image: i % 2 ? dog0 : teapot,
-      box: { x: 10 * i, y: 5 * i, w: 300 + 3 * i, h: 250 + 2 * i },
-      flip: i % 3 === 0,
-    }));
-    const batched = await enc.embed(crops);
-    expect(batched).toHaveLength(35);
-    for (const i of [0, 1, 17, 33, 34]) {
-      const [single] = await enc.embed([crops[i]]);
-      expect(cos(batched[i], single)).toBeGreaterThan(0.9999);
-    }
-  });
+  it(
+    'returns the same vectors batched as one by one, across batch splits, with batches in flight ' + 'together',
+    async () => {
+      const crops = Array.from({ length: 35 }, (_, i) => ({
+        image: i % 2 ? dog0 : teapot,
+        box: { x: 10 * i, y: 5 * i, w: 300 + 3 * i, h: 250 + 2 * i },
+        flip: i % 3 === 0,
+      }));
+      const batched = await enc.embed(crops);
+      expect(batched).toHaveLength(35);
+      for (const i of [0, 1, 17, 33, 34]) {
+        const [single] = await enc.embed([crops[i]]);
+        expect(cos(batched[i], single)).toBeGreaterThan(0.9999);
+      }
+    },
+  );
 
   it('changes the vector slightly, not wholesale, when a crop is flipped', async () => {
     const [plain, flipped] = await enc.embed([{ image: dog0 }, { image: dog0, flip: true }]);
@@ -85,13 +88,16 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     expect(cos(plain, flipped)).toBeGreaterThan(0.9);
   });
 
-  it('draws a zoomed-out crop in the model thread as the generic path draws its frame, and the zoom matters', async () => {
-    const zoom = { factor: 3, x: 0.2, y: 0.9 };
-    const [direct, plain] = await enc.embed([{ image: dog0, zoom }, { image: dog0 }]);
-    const [viaFrame] = await enc.embed([{ image: cropImage({ image: dog0, zoom }) }]);
-    expect(cos(direct, viaFrame)).toBeGreaterThan(0.95); // int8 kernels without VNNI (AVX2) give 0.973
-    expect(cos(direct, plain)).toBeLessThan(0.9);
-  });
+  it(
+    'draws a zoomed-out crop in the model thread as the generic path draws its frame, and the zoom ' + 'matters',
+    async () => {
+      const zoom = { factor: 3, x: 0.2, y: 0.9 };
+      const [direct, plain] = await enc.embed([{ image: dog0, zoom }, { image: dog0 }]);
+      const [viaFrame] = await enc.embed([{ image: cropImage({ image: dog0, zoom }) }]);
+      expect(cos(direct, viaFrame)).toBeGreaterThan(0.95); // int8 kernels without VNNI (AVX2) give 0.973
+      expect(cos(direct, plain)).toBeLessThan(0.9);
+    },
+  );
 
   it('agrees on a 768 px photo and the same photo upscaled to 4000 px', async () => {
     const big = await decode(sharp(path.join(PHOTOS, 'dog/00.jpg')).resize(4000, 4000, { kernel: 'lanczos3' }));

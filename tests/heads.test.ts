@@ -50,18 +50,21 @@ describe('fitHeads', () => {
     for (const e of examples) expect(Math.sign(output(pool, fit.coef, examples, e.row))).toBe(e.label);
   });
 
-  it('gives the head without a group exactly as a refit without it, fitting sets of different sizes in one batch', async () => {
-    const groups = ['p:0', 'p:2', 'c:b'];
-    const kept = groups.map((group) => examples.filter((e) => e.group !== group));
-    const [fit, ...refits] = await fitHeads(pool, [examples, ...kept], 1e-2, algebra);
-    for (const [i, group] of groups.entries()) {
-      const a = primal(pool, examples, fit.without(group));
-      const b = primal(pool, kept[i], refits[i].coef);
-      expect(a.bias).toBeCloseTo(b.bias, 3);
-      for (let k = 0; k < pool.cols; k++) expect(a.weights[k]).toBeCloseTo(b.weights[k], 3);
-    }
-    expect(fit.without('no-such-group')).toBe(fit.coef);
-  });
+  it(
+    'gives the head without a group exactly as a refit without it, fitting sets of different sizes in one ' + 'batch',
+    async () => {
+      const groups = ['p:0', 'p:2', 'c:b'];
+      const kept = groups.map((group) => examples.filter((e) => e.group !== group));
+      const [fit, ...refits] = await fitHeads(pool, [examples, ...kept], 1e-2, algebra);
+      for (const [i, group] of groups.entries()) {
+        const a = primal(pool, examples, fit.without(group));
+        const b = primal(pool, kept[i], refits[i].coef);
+        expect(a.bias).toBeCloseTo(b.bias, 3);
+        for (let k = 0; k < pool.cols; k++) expect(a.weights[k]).toBeCloseTo(b.weights[k], 3);
+      }
+      expect(fit.without('no-such-group')).toBe(fit.coef);
+    },
+  );
 
   it('fits the same from per-set Gram blocks as from the whole pool', async () => {
     const sets = [examples, examples.filter((e) => e.group !== 'c:b')];

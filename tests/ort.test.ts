@@ -1,4 +1,7 @@
-/** Model threads (models/runtime/ort.ts): sessions run off the event loop, fail per call, and never hold a process open. */
+/**
+ * Model threads (models/runtime/ort.ts): sessions run off the event loop, fail per call, and never hold a process
+ * open.
+ */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -127,7 +130,8 @@ describe('model threads', () => {
     // A script that opens a model, runs it and never releases it must still exit on its own.
     const script = `import { createSession, ort } from ${JSON.stringify(path.join(repoRoot, 'models/runtime/ort.ts'))};
       const s = await createSession(${JSON.stringify(ENCODER)});
-      const out = await s.run({ input: new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]) }, ['features']);
+      const input = new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]);
+      const out = await s.run({ input }, ['features']);
       console.log(out.features.dims.join('x'));`;
     const { stdout } = await promisify(execFile)(
       process.execPath,

@@ -235,7 +235,8 @@ describe('two API processes on one dataset', () => {
     }
   }, 180_000);
 
-  it('indexes a video uploaded to one API process in a worker process on another machine, and answers from the other API process', async () => {
+  it('indexes a video uploaded to one API process in a worker process on another machine, and answers from the other ' +
+    'API process', async () => {
     const [a, b] = servers;
     const user = 'filmed';
     // The worker's own temporary folder stands for another machine: the video can only reach it through S3.

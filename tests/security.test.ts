@@ -43,19 +43,22 @@ describe('rate limits', () => {
     expect([0, 1, 2, 3].map(() => buckets.take('k'))).toEqual([0, 0, 0, 0.5]);
   });
 
-  it('answers 429 rate_limited with Retry-After once a key spent its burst; other keys and /healthz go on', async () => {
-    const limited = app({ rateLimit: { perSecond: 0.5, burst: 2 } });
-    expect((await get(limited, '/v1/users/u/concepts')).status).toBe(200);
-    expect((await get(limited, '/v1/users/u/concepts')).status).toBe(200);
-    const refused = await get(limited, '/v1/users/u/concepts');
-    expect(refused.status).toBe(429);
-    expect(refused.headers.get('Retry-After')).toBe('2');
-    expect((await refused.json()).error.code).toBe('rate_limited');
-    expect((await get(limited, '/v1/users/u/concepts', {}, KEY_B)).status).toBe(200);
-    expect((await limited.request('/healthz')).status).toBe(200);
-    // An unknown key is refused by auth, and spends nobody's tokens.
-    expect((await get(limited, '/v1/users/u/concepts', {}, 'unknown')).status).toBe(401);
-  });
+  it(
+    'answers 429 rate_limited with Retry-After once a key spent its burst; other keys and /healthz go ' + 'on',
+    async () => {
+      const limited = app({ rateLimit: { perSecond: 0.5, burst: 2 } });
+      expect((await get(limited, '/v1/users/u/concepts')).status).toBe(200);
+      expect((await get(limited, '/v1/users/u/concepts')).status).toBe(200);
+      const refused = await get(limited, '/v1/users/u/concepts');
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('Retry-After')).toBe('2');
+      expect((await refused.json()).error.code).toBe('rate_limited');
+      expect((await get(limited, '/v1/users/u/concepts', {}, KEY_B)).status).toBe(200);
+      expect((await limited.request('/healthz')).status).toBe(200);
+      // An unknown key is refused by auth, and spends nobody's tokens.
+      expect((await get(limited, '/v1/users/u/concepts', {}, 'unknown')).status).toBe(401);
+    },
+  );
 
   it('are in the OpenAPI document of every /v1 route', async () => {
     const doc = await (await app({}).request('/openapi.json')).json();

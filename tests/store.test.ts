@@ -206,7 +206,8 @@ describe('ConceptStore', () => {
       },
     };
     const undo = (store as unknown as { undoSave: () => Promise<void> }).undoSave;
-    (store as unknown as { undoSave: () => Promise<void> }).undoSave = async () => undefined; // a crash runs no clean-up
+    // A crash runs no clean-up.
+    (store as unknown as { undoSave: () => Promise<void> }).undoSave = async () => undefined;
     await expect(
       store.saveConcepts(
         alice,
@@ -254,20 +255,29 @@ describe('ConceptStore', () => {
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
   });
 
-  it('keeps uploaded originals of draft photos until they are dropped, and deletes them with their concept', async () => {
-    const originals = [0, 1].map((photo) => ({ conceptId: 'c', photo, bytes: jpeg(photo + 5) }));
-    await store.saveConcepts(alice, [{ ...concept(alice, 'c'), draftPhotos: 2 }], views(alice, 'c', 2), [], originals);
-    expect(await store.draftConcepts()).toEqual([{ scope: alice, id: 'c' }]);
-    expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
-    await store.dropOriginals(alice, 'c', 1);
-    expect(await store.readOriginal(alice, 'c', 0)).toBeUndefined();
-    expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
-    await expect(
-      store.saveConcepts(alice, [concept(alice, 'c')], [], [], [{ conceptId: 'c', photo: 3, bytes: jpeg(1) }]),
-    ).rejects.toThrow(/no new view/);
-    await store.deleteConcept(alice, 'c');
-    expect(await store.readOriginal(alice, 'c', 1)).toBeUndefined();
-  });
+  it(
+    'keeps uploaded originals of draft photos until they are dropped, and deletes them with their ' + 'concept',
+    async () => {
+      const originals = [0, 1].map((photo) => ({ conceptId: 'c', photo, bytes: jpeg(photo + 5) }));
+      await store.saveConcepts(
+        alice,
+        [{ ...concept(alice, 'c'), draftPhotos: 2 }],
+        views(alice, 'c', 2),
+        [],
+        originals,
+      );
+      expect(await store.draftConcepts()).toEqual([{ scope: alice, id: 'c' }]);
+      expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
+      await store.dropOriginals(alice, 'c', 1);
+      expect(await store.readOriginal(alice, 'c', 0)).toBeUndefined();
+      expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
+      await expect(
+        store.saveConcepts(alice, [concept(alice, 'c')], [], [], [{ conceptId: 'c', photo: 3, bytes: jpeg(1) }]),
+      ).rejects.toThrow(/no new view/);
+      await store.deleteConcept(alice, 'c');
+      expect(await store.readOriginal(alice, 'c', 1)).toBeUndefined();
+    },
+  );
 
   it('sweeps at open what a crash left', async () => {
     // Orphan views written directly, as a crash between the views and the commit leaves them, an hour ago.
@@ -291,31 +301,35 @@ describe('ConceptStore', () => {
     );
   });
 
-  it('opens a store written before naming, drafts and quality: naming at the present one, nothing to refine, quality unknown', async () => {
-    const old = await mkdtemp(join(tmpdir(), 'nomen-store-old-'));
-    try {
-      const db = await lancedb.connect(old);
-      const before = concept(alice, 'c');
-      const added = ['name_threshold', 'draft_photos', 'quality'];
-      const columns = conceptSchema(DIM)
-        .fields.map((f) => f.name)
-        .filter((name) => !added.includes(name));
-      await db.createTable(CONCEPTS_TABLE, conceptsToArrow([before], DIM).select(columns));
-      const reopened = await ConceptStore.open(old, DIM);
-      const [loaded] = (await reopened.loadUser(alice)).concepts;
-      expect(loaded.threshold).toBe(before.threshold);
-      expect(loaded.nameThreshold).toBe(before.threshold);
-      expect(loaded.draftPhotos).toBe(0);
-      expect(toConcept(loaded).quality).toEqual(UNCALIBRATED);
-      expect(await reopened.draftConcepts()).toEqual([]);
-      // The added column has the type new rows are written with.
-      await reopened.saveConcepts(alice, [{ ...concept(alice, 'd'), draftPhotos: 2 }], views(alice, 'd', 2));
-      expect(await reopened.draftConcepts()).toEqual([{ scope: alice, id: 'd' }]);
-      reopened.close();
-    } finally {
-      await rm(old, { recursive: true, force: true });
-    }
-  });
+  it(
+    'opens a store written before naming, drafts and quality: naming at the present one, nothing to refine, quality ' +
+      'unknown',
+    async () => {
+      const old = await mkdtemp(join(tmpdir(), 'nomen-store-old-'));
+      try {
+        const db = await lancedb.connect(old);
+        const before = concept(alice, 'c');
+        const added = ['name_threshold', 'draft_photos', 'quality'];
+        const columns = conceptSchema(DIM)
+          .fields.map((f) => f.name)
+          .filter((name) => !added.includes(name));
+        await db.createTable(CONCEPTS_TABLE, conceptsToArrow([before], DIM).select(columns));
+        const reopened = await ConceptStore.open(old, DIM);
+        const [loaded] = (await reopened.loadUser(alice)).concepts;
+        expect(loaded.threshold).toBe(before.threshold);
+        expect(loaded.nameThreshold).toBe(before.threshold);
+        expect(loaded.draftPhotos).toBe(0);
+        expect(toConcept(loaded).quality).toEqual(UNCALIBRATED);
+        expect(await reopened.draftConcepts()).toEqual([]);
+        // The added column has the type new rows are written with.
+        await reopened.saveConcepts(alice, [{ ...concept(alice, 'd'), draftPhotos: 2 }], views(alice, 'd', 2));
+        expect(await reopened.draftConcepts()).toEqual([{ scope: alice, id: 'd' }]);
+        reopened.close();
+      } finally {
+        await rm(old, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('escapes quotes in user names', async () => {
     const tricky: Scope = { tenant: 'acme', user: `o'brien" OR '1'='1` };

@@ -198,7 +198,8 @@ describe('{url} images through the API', () => {
       body: JSON.stringify(json),
     });
 
-  it('registers and recognizes from a URL where allowed; refuses loopback by default without contacting it; answers 400 when off', async () => {
+  it('registers and recognizes from a URL where allowed; refuses loopback by default without contacting it; answers ' +
+    '400 when off', async () => {
     const allowed = { timeoutMs: 5000, allow: ['127.0.0.1/32'] };
     expect((await post(allowed, '/v1/users/u/concepts', { name: 'Dog', images: [{ url: photoUrl }] })).status).toBe(
       201,

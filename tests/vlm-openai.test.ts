@@ -151,24 +151,27 @@ describe('OpenAI-compatible VLM client', () => {
     expect(standIn.chatRequests).toHaveLength(2);
   });
 
-  it('opens the breaker after failures in a row, refuses at once while open, and closes after a good probe', async () => {
-    const vlm = client({ retries: 0, model: STAND_IN_MODEL });
-    standIn.reply = () => ({ status: 500 });
-    for (let i = 0; i < 3; i++) await failure(vlm.chat(messages));
-    expect(standIn.chatRequests).toHaveLength(3);
+  it(
+    'opens the breaker after failures in a row, refuses at once while open, and closes after a good ' + 'probe',
+    async () => {
+      const vlm = client({ retries: 0, model: STAND_IN_MODEL });
+      standIn.reply = () => ({ status: 500 });
+      for (let i = 0; i < 3; i++) await failure(vlm.chat(messages));
+      expect(standIn.chatRequests).toHaveLength(3);
 
-    const open = await failure(vlm.chat(messages));
-    expect(open.code).toBe('model_unavailable');
-    expect(open.message).toMatch(/failing/);
-    expect(open.retryAfterS).toBe(1);
-    expect(standIn.chatRequests).toHaveLength(3);
-    expect((await vlm.health()).detail).toMatch(/circuit breaker open after 3 failures/);
+      const open = await failure(vlm.chat(messages));
+      expect(open.code).toBe('model_unavailable');
+      expect(open.message).toMatch(/failing/);
+      expect(open.retryAfterS).toBe(1);
+      expect(standIn.chatRequests).toHaveLength(3);
+      expect((await vlm.health()).detail).toMatch(/circuit breaker open after 3 failures/);
 
-    await new Promise((r) => setTimeout(r, 450));
-    standIn.reply = () => ({ text: 'back' });
-    expect((await vlm.chat(messages)).text).toBe('back');
-    expect((await vlm.health()).ok).toBe(true);
-  });
+      await new Promise((r) => setTimeout(r, 450));
+      standIn.reply = () => ({ text: 'back' });
+      expect((await vlm.chat(messages)).text).toBe('back');
+      expect((await vlm.health()).ok).toBe(true);
+    },
+  );
 
   it('lets one probe through when half-open; a failed probe opens it again', async () => {
     const vlm = client({ retries: 0 });

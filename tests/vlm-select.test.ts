@@ -41,7 +41,7 @@ describe('openVlm', () => {
     expect(e).toBeInstanceOf(ModelError);
     expect(e).toMatchObject({ code: 'model_unavailable', retryAfterS: 300 });
     expect((e as Error).message).toMatch(
-      /NOMEN_VLM_URL is not set and .*smolvlm-256m-instruct does not exist \(npm run fetch-models smolvlm-256m-instruct\)/,
+      /NOMEN_VLM_URL is not set and .*smolvlm-256m-instruct does not exist \(npm run fetch-models smolvlm-256m-inst/,
     );
     expect(await vlm.health()).toEqual({ ok: false, detail: (e as Error).message });
   });
@@ -53,7 +53,7 @@ describe('openVlm', () => {
     const e = await vlm.chat([{ role: 'user', content: 'hello' }]).catch((err: unknown) => err);
     expect(e).toMatchObject({ code: 'model_unavailable' });
     expect((e as Error).message).toMatch(
-      /local VLM smolvlm-500m-instruct could not be loaded from .*install it with: npm run fetch-models smolvlm-500m-instruct/,
+      /local VLM smolvlm-500m-instruct could not be loaded from .*install it with: npm run fetch-models smolvlm-500m/,
     );
     expect(await vlm.health()).toEqual({ ok: false, detail: (e as Error).message });
     await vlm.dispose();
@@ -61,7 +61,7 @@ describe('openVlm', () => {
 
   it('refuses a model name that is no local VLM when no URL is set', async () => {
     await expect(openVlm(settings({ model: 'mobilenetv2-12-int8' }))).rejects.toThrow(
-      /not a local VLM of the catalog \(smolvlm-256m-instruct, smolvlm-500m-instruct\); for a VLM server set NOMEN_VLM_URL too/,
+      /not a local VLM of the catalog \(smolvlm-256m-instruct, smolvlm-500m-instruct\); for a VLM server set NOMEN_VLM/,
     );
   });
 });

@@ -25,8 +25,10 @@ export const jpegDataUrl = (jpeg: Uint8Array): string =>
 export type Task = { kind: 'caption'; style: 'short' | 'detailed' } | { kind: 'ask'; question: string };
 
 const NAMED_INSTRUCTION =
-  'You describe photos for the person who took them. They have named some subjects of their life (pets, people, things). ' +
-  'When one of those subjects appears in the photo, call it by its name (say "Biscuit is asleep on the sofa", not "a dog is asleep on the sofa"). ' +
+  'You describe photos for the person who took them. They have named some subjects of their life (pets, people, ' +
+  'things). ' +
+  'When one of those subjects appears in the photo, call it by its name (say "Biscuit is asleep on the sofa", not "a ' +
+  'dog is asleep on the sofa"). ' +
   'Do not mention named subjects that are not in the photo, and do not invent names for anything else.';
 
 const PLAIN_INSTRUCTION = 'You describe photos accurately and concisely.';

@@ -68,7 +68,8 @@ export class Describer {
 function describeRequest(crops: string[], category: string) {
   const subject = category || 'subject';
   const text =
-    `${crops.length > 1 ? 'These photos show the same' : 'This photo shows a'} ${subject}. Describe how it looks in one or two sentences, ` +
+    `${crops.length > 1 ? 'These photos show the same' : 'This photo shows a'} ${subject}. Describe how it looks in ` +
+    `one or two sentences, ` +
     'so that someone could tell it apart from others of its kind: colours, markings, shapes, distinctive parts. ' +
     `Describe only the ${subject}, not the background, and do not give it a name.`;
   return [

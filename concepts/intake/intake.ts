@@ -119,7 +119,8 @@ export async function decodeImage(bytes: Uint8Array, limits: IntakeLimits = defa
   if (width * height > limits.maxPixels) {
     throw new DomainError(
       'too_large',
-      `image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP), the limit is ${limits.maxPixels / 1e6} MP`,
+      `image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} MP), the limit is ` +
+        `${limits.maxPixels / 1e6} MP`,
     );
   }
   if (sniffed.format === 'avif' && meta.compression !== 'av1') {

@@ -27,8 +27,10 @@ export function assessQuality(e: QualityEvidence): Quality {
     const missed = Math.round((1 - e.heldOutRecall) * e.photos);
     reasons.push(
       e.boundByOpenWorld
-        ? `ordinary photos score as high as ${missed} of ${e.photos} of its photos: add closer photos, or boxes, so that the subject and not its background is learned`
-        : `the photos disagree: ${missed} of ${e.photos} would not be recognised from the others; add photos that show the subject alike`,
+        ? `ordinary photos score as high as ${missed} of ${e.photos} of its photos: add closer photos, or boxes, so ` +
+            `that the subject and not its background is learned`
+        : `the photos disagree: ${missed} of ${e.photos} would not be recognised from the others; add photos that ` +
+            `show the subject alike`,
     );
   }
   return { level: reasons.length > 0 ? 'weak' : 'good', reasons };
@@ -38,6 +40,7 @@ export function assessQuality(e: QualityEvidence): Quality {
 export const UNCALIBRATED: Quality = {
   level: 'weak',
   reasons: [
-    "calibrated by an older version against the user's other concepts only: it is recalibrated at the user's next change",
+    "calibrated by an older version against the user's other concepts only: it is recalibrated at the user's next " +
+      'change',
   ],
 };

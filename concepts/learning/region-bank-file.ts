@@ -139,7 +139,8 @@ export async function readBank(file: string, identity: BankIdentity): Promise<Re
     theirs.detector !== identity.detector
   ) {
     throw new Error(
-      `region bank ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ${theirs.detector || 'none'}, ` +
+      `region bank ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ` +
+        `${theirs.detector || 'none'}, ` +
         `not the active ${identity.encoder} (${identity.fingerprint}) and ${identity.detector || 'none'}: ${rebuild}`,
     );
   }
@@ -171,9 +172,13 @@ export async function openBank(
   const folders = source.photos.filter((f) => existsSync(f));
   const files = await photoFiles(folders);
   if (files.length < MIN_BANK_PHOTOS) {
+    const found = folders.length
+      ? `only ${files.length} photos in ${folders.join(', ')}`
+      : 'no photo folder to build one from';
     throw new Error(
-      `no region bank for encoder ${identity.encoder} at ${file}, and ${folders.length ? `only ${files.length} photos in ${folders.join(', ')}` : 'no photo folder to build one from'}: ` +
-        `set NOMEN_BANK_PHOTOS to folders holding at least ${MIN_BANK_PHOTOS} ordinary photos (pets, rooms, streets, shop shelves; none of your users' subjects), ` +
+      `no region bank for encoder ${identity.encoder} at ${file}, and ${found}: ` +
+        `set NOMEN_BANK_PHOTOS to folders holding at least ${MIN_BANK_PHOTOS} ordinary photos (pets, rooms, streets, ` +
+        `shop shelves; none of your users' subjects), ` +
         `or build it with npm run bank -- DIR`,
     );
   }

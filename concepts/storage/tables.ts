@@ -45,7 +45,8 @@ export async function openTable(
     const have = actual.fields.find((f) => f.name === field.name);
     if (String(have?.type) !== String(field.type))
       throw new Error(
-        `table ${name}: column ${field.name} is ${have ? String(have.type) : 'missing'}, expected ${String(field.type)}`,
+        `table ${name}: column ${field.name} is ${have ? String(have.type) : 'missing'}, expected ` +
+          `${String(field.type)}`,
       );
   }
   return table;

@@ -49,7 +49,9 @@ function ffmpegArgs(path: string, o: FrameOptions): string[] {
   // The first frame of each 1/fps slot of time (slots counted with a little slack for timestamps like 0.2999),
   // and any frame whose scene score says a cut.
   const slot = (t: string) => `floor(${t}*${o.fps}+0.001)`;
-  const select = `select='isnan(prev_selected_t)+gte(${slot('t')}-${slot('prev_selected_t')}\\,1)+gt(scene\\,${o.sceneThreshold})*gte(t-prev_selected_t\\,${MIN_GAP_S.toFixed(4)})'`;
+  const newSlot = `gte(${slot('t')}-${slot('prev_selected_t')}\\,1)`;
+  const sceneCut = `gt(scene\\,${o.sceneThreshold})*gte(t-prev_selected_t\\,${MIN_GAP_S.toFixed(4)})`;
+  const select = `select='isnan(prev_selected_t)+${newSlot}+${sceneCut}'`;
   const scale = `scale=w='min(${o.maxSide}\\,iw)':h='min(${o.maxSide}\\,ih)':force_original_aspect_ratio=decrease`;
   return [
     '-hide_banner',

@@ -65,7 +65,9 @@ function startWorker(): Worker {
   if (!workerFile.pathname.endsWith('.ts')) return new Worker(workerFile, options);
   // Run from source (tsx, vitest): workers do not inherit module loaders, so this one registers tsx first.
   const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); })`;
+  const boot =
+    `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return ` +
+    `import(${JSON.stringify(workerFile.href)}); })`;
   return new Worker(boot, { ...options, eval: true });
 }
 

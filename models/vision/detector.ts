@@ -36,7 +36,8 @@ export class YoloxDetector implements ObjectDetector {
     if (!session.inputNames.includes(entry.input) || !session.outputNames.includes(entry.output)) {
       await session.release();
       throw new Error(
-        `${modelPath}: expected input "${entry.input}" and output "${entry.output}", found ${session.inputNames} / ${session.outputNames}`,
+        `${modelPath}: expected input "${entry.input}" and output "${entry.output}", found ${session.inputNames} / ` +
+          `${session.outputNames}`,
       );
     }
     return new YoloxDetector(entry, session, labels);

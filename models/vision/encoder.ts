@@ -60,7 +60,8 @@ export class OnnxImageEncoder implements ImageEncoder {
     if (missing.length) {
       await session.release();
       throw new Error(
-        `${modelPath} has no tensor named ${missing.join(', ')} (inputs ${session.inputNames}, outputs ${session.outputNames})`,
+        `${modelPath} has no tensor named ${missing.join(', ')} (inputs ${session.inputNames}, outputs ` +
+          `${session.outputNames})`,
       );
     }
     return new OnnxImageEncoder(entry, modelPath, session, labels, algebra);

@@ -32,7 +32,10 @@ export class CircuitBreaker {
   describe(): string {
     const state = this.state;
     if (state === 'closed') return 'closed';
-    return `${state} after ${this.failures} failures in a row (last: ${this.lastFailure})${state === 'open' ? `; next try in ${this.retryAfterS} s` : ''}`;
+    return (
+      `${state} after ${this.failures} failures in a row (last: ` +
+      `${this.lastFailure})${state === 'open' ? `; next try in ${this.retryAfterS} s` : ''}`
+    );
   }
 
   /** Throws model_unavailable while open, and while half-open with the one probe already out. */

@@ -211,7 +211,8 @@ export class LocalVlm implements VisionLanguageModel {
       return { processor, model };
     } catch (e) {
       throw new Error(
-        `local VLM ${entry.folder} could not be loaded from ${dir} (${(e as Error).message}); install it with: npm run fetch-models ${entry.folder}`,
+        `local VLM ${entry.folder} could not be loaded from ${dir} (${(e as Error).message}); install it with: npm ` +
+          `run fetch-models ${entry.folder}`,
       );
     }
   }

@@ -21,5 +21,8 @@ export function cpuModel(): string {
   const model = /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
   const flags = /flags\s*:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
   const vnni = flags.some((f) => f.includes('vnni'));
-  return `${model} (${flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2' : 'no AVX2'}, ${vnni ? 'VNNI' : 'no VNNI'})`;
+  return (
+    `${model} (${flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2' : 'no AVX2'}, ` +
+    `${vnni ? 'VNNI' : 'no VNNI'})`
+  );
 }

@@ -49,9 +49,12 @@ export async function makeVideo(shots: Shot[], out: string, format: VideoFormat)
   // Twice the output size before zoompan: it moves in whole pixels, which jitters at the output size.
   const chains = shots.map((s, i) => {
     const frames = Math.max(1, Math.round(s.seconds * fps));
-    return `[${i}:v]scale=${2 * w}:${2 * h}:force_original_aspect_ratio=increase,crop=${2 * w}:${2 * h},zoompan=${motionFilter(s.motion ?? 'still', frames)}:d=${frames}:s=${w}x${h}:fps=${fps},setsar=1[v${i}]`;
+    const zoompan = `zoompan=${motionFilter(s.motion ?? 'still', frames)}:d=${frames}:s=${w}x${h}:fps=${fps}`;
+    const cover = `scale=${2 * w}:${2 * h}:force_original_aspect_ratio=increase,crop=${2 * w}:${2 * h}`;
+    return `[${i}:v]${cover},${zoompan},setsar=1[v${i}]`;
   });
-  const graph = `${chains.join(';')};${shots.map((_, i) => `[v${i}]`).join('')}concat=n=${shots.length}:v=1:a=0,format=yuv420p[out]`;
+  const labels = shots.map((_, i) => `[v${i}]`).join('');
+  const graph = `${chains.join(';')};${labels}concat=n=${shots.length}:v=1:a=0,format=yuv420p[out]`;
   const codec = out.endsWith('.webm')
     ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '1M']
     : ['-c:v', 'libx264', '-preset', format.preset ?? 'veryfast'];

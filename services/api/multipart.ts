@@ -111,7 +111,8 @@ export async function readMultipart(
         if (isFile && result.hasFile) throw bad(`more than one ${options.file} part`);
         if (!isFile && (filename !== undefined || !options.fields.includes(name))) {
           throw bad(
-            `unexpected part "${name}"; send the video as part "${options.file}"${options.fields.length ? ` and optionally ${options.fields.join(', ')}` : ''}`,
+            `unexpected part "${name}"; send the video as part ` +
+              `"${options.file}"${options.fields.length ? ` and optionally ${options.fields.join(', ')}` : ''}`,
           );
         }
         result.hasFile ||= isFile;

@@ -17,17 +17,22 @@ export const NamedMatch = Match.extend({
 
 export const Timings = z.record(z.string(), z.number()).openapi({
   description:
-    'milliseconds by stage: decode, recognition (load, regions, embed, heads), conditioning, vlm (every model call), repair, total',
+    'milliseconds by stage: decode, recognition (load, regions, embed, heads), conditioning, vlm (every model call), ' +
+    'repair, total',
 });
 
 /** Fields of both request bodies. */
 export const PhotoRequest = {
   user: UserField,
   image: ImageData.omit({ box: true }),
-  stream: z.boolean().optional().openapi({
-    description:
-      'answer as server-sent events: `delta` events with pieces of text, then one `done` event with the whole answer (names repaired), or an `error` event',
-  }),
+  stream: z
+    .boolean()
+    .optional()
+    .openapi({
+      description:
+        'answer as server-sent events: `delta` events with pieces of text, then one `done` event with the ' +
+        'whole answer (names repaired), or an `error` event',
+    }),
 };
 
 export const eventStream = {

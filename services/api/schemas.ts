@@ -71,15 +71,18 @@ export const Concept = z
     threshold: z.number().openapi({ description: 'score at and above which the concept counts as present' }),
     nameThreshold: z.number().openapi({
       description:
-        'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least threshold: a wrong name is worse than none)',
+        'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least ' +
+        'threshold: a wrong name is worse than none)',
     }),
     status: z.enum(['refining', 'ready']).openapi({
       description:
-        'refining: registered and recognised already, by a first head trained on the whole photos, while the subject crops, region probes and every head of the user are made in the background (about a second); ready: done',
+        'refining: registered and recognised already, by a first head trained on the whole photos, while the subject ' +
+        'crops, region probes and every head of the user are made in the background (about a second); ready: done',
     }),
     quality: z.object({ level: z.enum(['good', 'weak']), reasons: z.array(z.string()) }).openapi({
       description:
-        'weak: the concept is recognised conservatively (its threshold stays above what ordinary photos score); reasons say what to add (a box, closer photos, photos that agree)',
+        'weak: the concept is recognised conservatively (its threshold stays above what ordinary photos score); ' +
+        'reasons say what to add (a box, closer photos, photos that agree)',
     }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),

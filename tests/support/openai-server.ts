@@ -154,8 +154,10 @@ export class OpenAiStandIn {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const chunk = (delta: object, finish: string | null) =>
-      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const chunk = (delta: object, finish: string | null) => {
+      const choices = [{ index: 0, delta, finish_reason: finish }];
+      return `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices })}\n\n`;
+    };
     for (const [i, word] of reply.text.split(/(?<= )/).entries()) {
       if (i === reply.stallAfterWords) return;
       await sleep(reply.delayMs ?? 0);

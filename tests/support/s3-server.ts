@@ -48,7 +48,8 @@ export interface S3TestServer {
 }
 
 const PRECONDITION_FAILED =
-  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the ' +
+  'pre-conditions you specified did not hold</Message></Error>';
 
 export async function startS3Server(bucket = 'nomen'): Promise<S3TestServer> {
   const S3rverClass = createRequire(import.meta.url)('s3rver') as S3rverClass;
