@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { Box, Match } from '../concepts/types.js';
 import { seeded } from '../concepts/random.js';
+import { iou } from '../models/image/boxes.js';
 import { DEFAULT_ENCODER } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
 import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
@@ -82,7 +83,7 @@ function intersection(a: Box, b: Box): number {
   const h = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
   return w * h;
 }
-const boxIou = (a: Box, b: Box) => intersection(a, b) / (a[2] * a[3] + b[2] * b[3] - intersection(a, b));
+const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
 /** A box hits a pasted photo when most of it lies on that photo. */
 const hits = (box: Box, rect: Box) => intersection(box, rect) / (box[2] * box[3]) >= 0.6;
 
@@ -124,7 +125,7 @@ function decisions(answers: Answer[], concepts: Set<string>, nameOf: (m: Match) 
 
 async function main() {
   const fold = Number(args.fold) === 1 ? 1 : 0;
-  const set = loadOpenWorld(args.data!, Number(args.train), fold);
+  const set = await loadOpenWorld(args.data!, Number(args.train), fold);
   const { subjects } = set;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-'));
   const runtime = await openScriptRuntime(dataDir, {
@@ -169,7 +170,8 @@ async function main() {
         for (const m of matches)
           if (m.present !== (nameOf(m) === q.truth))
             console.log(
-              `  ${m.present ? 'false positive' : 'missed'}: ${path.relative(args.data!, q.file)} -> ${nameOf(m)} ${m.score}`,
+              `  ${m.present ? 'false positive' : 'missed'}: ${path.relative(args.data!, q.file)} -> ${nameOf(m)} ` +
+                `${m.score}`,
             );
     }
     const all = new Set(subjects.map((s) => s.name));
@@ -191,7 +193,7 @@ async function main() {
         if (args.verbose && m.present !== (pasted !== undefined))
           console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${nameOf(m)} ${m.score}`);
         if (pasted && m.present) {
-          ious.push(boxIou(m.box, pasted.rect));
+          ious.push(iou(pixels(m.box), pixels(pasted.rect)));
           if (hits(m.box, pasted.rect)) boxHits++;
         }
       }
@@ -206,45 +208,57 @@ async function main() {
 
     const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
     console.log(
-      `\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ${encoder}${args.drafts ? ', draft heads only' : ''}`,
+      `\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ` +
+        `${encoder}${args.drafts ? ', draft heads only' : ''}`,
     );
     console.log(
-      `CPU: ${cpuModel()}; distractor fold ${fold} in the bank, fold ${1 - fold} queried (${set.heldOut.length} photos)`,
+      `CPU: ${cpuModel()}; distractor fold ${fold} in the bank, fold ${1 - fold} queried (${set.heldOut.length} ` +
+        `photos)`,
     );
     console.log(
-      `open world, single photos (${answers.length} queries x ${subjects.length} concepts, ${empty.length} without any subject):`,
+      `open world, single photos (${answers.length} queries x ${subjects.length} concepts, ${empty.length} without ` +
+        `any subject):`,
     );
     const s = open.single;
     console.log(
-      `  precision ${f(s.precision)}  recall ${f(s.recall)}  F1 ${f(s.f1)}  (tp ${s.tp} fp ${s.fp} fn ${s.fn} tn ${s.tn})`,
+      `  precision ${f(s.precision)}  recall ${f(s.recall)}  F1 ${f(s.f1)}  (tp ${s.tp} fp ${s.fp} fn ${s.fn} tn ` +
+        `${s.tn})`,
     );
     console.log(
-      `  photos without a registered subject that name anyone: ${named.length}/${empty.length} (${f(named.length / empty.length)})`,
+      `  photos without a registered subject that name anyone: ${named.length}/${empty.length} ` +
+        `(${f(named.length / empty.length)})`,
     );
     const rates = [...open.falseAlarms]
       .map(([name, { fp, negatives }]) => ({ name, rate: fp / negatives }))
       .sort((a, b) => b.rate - a.rate);
     console.log(
-      `  concepts firing on more than 5% of the photos without them: ${rates.filter((r) => r.rate > 0.05).length}; worst five: ${rates
-        .slice(0, 5)
-        .map((r) => `${r.name} ${f(r.rate)}`)
-        .join(', ')}`,
+      `  concepts firing on more than 5% of the photos without them: ${rates.filter((r) => r.rate > 0.05).length}; ` +
+        `worst five: ${rates
+          .slice(0, 5)
+          .map((r) => `${r.name} ${f(r.rate)}`)
+          .join(', ')}`,
     );
     console.log(
-      `  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ${f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite)))}  top-1 ${f(open.top1)}`,
+      `  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ` +
+        `${f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite)))}  top-1 ${f(open.top1)}`,
     );
     console.log(`scenes (${args.scenes}, 2-4 subjects pasted on held-out distractors):`);
     console.log(`  precision ${f(scene.precision)}  recall ${f(scene.recall)}  F1 ${f(scene.f1)}`);
     console.log(
-      `  boxes on the right subject ${f(boxHits / (ious.length || 1))} (${boxHits}/${ious.length}), median box IoU ${f(ious.length ? percentile(ious, 50) : 0)}`,
+      `  boxes on the right subject ${f(boxHits / (ious.length || 1))} (${boxHits}/${ious.length}), median box IoU ` +
+        `${f(ious.length ? percentile(ious, 50) : 0)}`,
     );
     const c = closed.single;
     console.log(`closed world (dreambooth subjects and photos only, as before):`);
     console.log(
-      `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ${f(closed.top1)}`,
+      `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ` +
+        `${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ` +
+        `${f(closed.top1)}`,
     );
     console.log(
-      `timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms (answered with a draft)${args.drafts ? '' : `, all refined ${(refineMs / 1000).toFixed(1)} s later`}, recognize p50 ${percentile(recognizeMs, 50).toFixed(0)} ms`,
+      `timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms (answered with a ` +
+        `draft)${args.drafts ? '' : `, all refined ${(refineMs / 1000).toFixed(1)} s later`}, recognize p50 ` +
+        `${percentile(recognizeMs, 50).toFixed(0)} ms`,
     );
   } finally {
     await runtime.close();

@@ -5,6 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { photoFiles } from '../../concepts/learning/region-bank-file.js';
 import { loadSubjects, type Subject } from './dreambooth.js';
 
 export const sharedData = path.resolve(import.meta.dirname, '../../../shared/data');
@@ -17,17 +18,11 @@ export interface OpenWorldSet {
   bankPhotos: string[];
 }
 
-const photosIn = (dir: string): string[] =>
-  readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.(jpe?g|png)$/i.test(f))
-    .sort()
-    .map((f) => path.join(dir, f));
-
 /** Distractors alternate between folds within each kind (pets_, shelf_, misc_), so both folds hold every kind. */
-export function distractorFolds(dir: string): [string[], string[]] {
+export async function distractorFolds(dir: string): Promise<[string[], string[]]> {
   const folds: [string[], string[]] = [[], []];
   const seen = new Map<string, number>();
-  for (const file of photosIn(dir)) {
+  for (const file of await photoFiles([dir])) {
     const kind = path.basename(file).split('_')[0];
     const n = seen.get(kind) ?? 0;
     seen.set(kind, n + 1);
@@ -36,19 +31,19 @@ export function distractorFolds(dir: string): [string[], string[]] {
   return folds;
 }
 
-export function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): OpenWorldSet {
+export async function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): Promise<OpenWorldSet> {
   const subjects = ['dreambooth', 'objects'].flatMap((set) =>
     loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })),
   );
-  const folds = distractorFolds(path.join(data, 'distractors'));
+  const folds = await distractorFolds(path.join(data, 'distractors'));
   const faces = path.join(data, 'faces');
   // People's photos are ordinary photos too, but one per person keeps 140 near-alike portraits from outnumbering the
   // rest.
-  const portraits = readdirSync(path.join(faces, 'people')).map((who) => photosIn(path.join(faces, 'people', who))[0]);
+  const people = readdirSync(path.join(faces, 'people')).map((who) => path.join(faces, 'people', who));
+  const portraits = await Promise.all(people.map(async (dir) => (await photoFiles([dir]))[0]));
   const bankPhotos = [
     ...folds[fold],
-    ...photosIn(path.join(faces, 'groups')),
-    ...photosIn(path.join(faces, 'distractors')),
+    ...(await photoFiles([path.join(faces, 'groups'), path.join(faces, 'distractors')])),
     ...portraits,
   ];
   return { subjects, heldOut: folds[1 - fold], bankPhotos };
