@@ -15,7 +15,7 @@ import { loadDetector, loadEncoder, openVlm } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm/vlm-none.js';
-import { bankFromEnv, type Config, vlmFromEnv } from './config.js';
+import { type Config, vlmFromEnv } from './config.js';
 import { BullQueue } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
@@ -43,7 +43,7 @@ export async function openRuntime(
     Config,
     'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'
   > &
-    Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank?: BankSource },
+    Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank: BankSource },
   timer?: ModelTimer,
   log?: JobLog,
 ): Promise<Runtime> {
@@ -56,8 +56,7 @@ export async function openRuntime(
   ]);
   // Built once per encoder from ordinary photos, then read from its file: the open world each threshold is held to.
   const identity = await bankIdentity(config.modelsDir, config.encoder, config.detector);
-  const bankSource = config.bank ?? bankFromEnv(process.env, config.modelsDir);
-  const regionBank = await openBank(bankSource, identity, { encoder, detector }, (m) => log?.info({}, m));
+  const regionBank = await openBank(config.bank, identity, { encoder, detector }, (m) => log?.info({}, m));
   const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const loaded = { encoder, detector, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;

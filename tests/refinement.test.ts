@@ -8,10 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embedExamples } from '../concepts/learning/examples.js';
-import { decodeImage, defaultLimits, toPixelBox } from '../concepts/intake/intake.js';
+import { decodeImage, toPixelBox } from '../concepts/intake/intake.js';
 import type { ViewRecord } from '../concepts/storage/store.js';
 import type { Box } from '../concepts/types.js';
 import { openRuntime, type Runtime } from '../services/runtime.js';
+import { testConfig } from './support/subjects.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
@@ -19,13 +20,7 @@ const photo = (subject: string, n: number) => readFileSync(path.join(photos, sub
 const scope = { tenant: 'test', user: 'drafts' };
 
 const DRAFT_VARIANTS = ['whole', 'zoom-out-2'];
-const config = () => ({
-  dataUri: dir,
-  modelsDir: process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models'),
-  encoder: 'mobilenetv2-12-int8',
-  detector: 'yolox-nano',
-  limits: defaultLimits,
-});
+const config = () => testConfig(dir);
 let dir: string;
 const signature = (v: { photo: number; kind: string; variant: string }) => `${v.photo} ${v.kind} ${v.variant}`;
 

@@ -3,7 +3,7 @@
  * environment.
  */
 import { defaultLimits } from '../../concepts/intake/intake.js';
-import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../../services/config.js';
+import { bankFromEnv, DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
 import { defaultModelsDir } from './dreambooth.js';
 
@@ -11,9 +11,11 @@ export function openScriptRuntime(
   dataUri: string,
   extra: Partial<Parameters<typeof openRuntime>[0]> = {},
 ): Promise<Runtime> {
+  const modelsDir = process.env.NOMEN_MODELS ?? defaultModelsDir;
   return openRuntime({
     dataUri,
-    modelsDir: process.env.NOMEN_MODELS ?? defaultModelsDir,
+    modelsDir,
+    bank: bankFromEnv(process.env, modelsDir),
     encoder: process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER,
     detector: process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR,
     limits: defaultLimits,

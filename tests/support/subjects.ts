@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultLimits } from '../../concepts/intake/intake.js';
 import type { Scope } from '../../concepts/types.js';
+import { bankFromEnv } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -10,14 +11,14 @@ export const modelsDir = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../
 const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
 export const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
 
+/** The tests' runtime configuration: the shared models, and the run's region bank (NOMEN_BANK_DIR, region-bank.ts). */
+export function testConfig(dataUri: string) {
+  const bank = bankFromEnv(process.env, modelsDir);
+  return { dataUri, modelsDir, encoder: 'mobilenetv2-12-int8', detector: 'yolox-nano', limits: defaultLimits, bank };
+}
+
 export function openTestRuntime(dataUri: string): Promise<Runtime> {
-  return openRuntime({
-    dataUri,
-    modelsDir,
-    encoder: 'mobilenetv2-12-int8',
-    detector: 'yolox-nano',
-    limits: defaultLimits,
-  });
+  return openRuntime(testConfig(dataUri));
 }
 
 /** Registers each [subject, category] from its photos 0-2 and waits for the refinements; the ids by subject. */
