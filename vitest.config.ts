@@ -13,6 +13,7 @@ const unit = lane([
   'priority',
   'refinements',
   'subject',
+  'subject-box',
   'user-cache',
   'zoom',
 ]);

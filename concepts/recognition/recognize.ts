@@ -75,20 +75,61 @@ function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: PixelBox
   return best;
 }
 
+/** The scanner's windows and every head's output on each (windows × concepts, bias not added). */
+export interface Scan {
+  windows: PixelBox[];
+  outputs: Matrix;
+}
+
 /** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
-async function scanWindows(image: DecodedImage, heads: UserHeads, models: RecognizeModels, options: RegionOptions) {
+async function scanWindows(
+  image: DecodedImage,
+  heads: UserHeads,
+  models: RecognizeModels,
+  options: RegionOptions,
+): Promise<Scan | null> {
   const scanner = models.encoder.scanner;
-  if (!scanner || options.scanned === 0) return [];
+  if (!scanner || options.scanned === 0) return null;
   const windows = gridRegions(image, options.scanGrid)
     .filter((r) => r.source === 'grid')
     .map((r) => r.box);
-  const best = bestRows(
-    await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights),
-    heads.bias,
-  );
-  return best
-    .map((b, j) => ({ box: windows[b.row], margin: toScore(b.raw) - heads.thresholds[j] }))
+  return { windows, outputs: await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights) };
+}
+
+/** Each concept's best window, concepts closest to present first. */
+function ranked(scan: Scan | null, heads: UserHeads, image: DecodedImage, spread: number) {
+  if (!scan) return [];
+  return bestRows(scan.outputs, heads.bias)
+    .map((b, j) => ({
+      box: subjectBox(scan.windows[b.row], scan, j, image, spread),
+      margin: toScore(b.raw) - heads.thresholds[j],
+    }))
     .sort((a, b) => b.margin - a.margin);
+}
+
+/**
+ * A subject's box: the mean extent of the scanned windows that score within `boxSpread` of the concept's best
+ * window and overlap its best region. One window cuts the subject or takes in its surroundings; their mean
+ * follows its extent. A best region over half the photo is kept as it is: the subject fills the frame.
+ */
+export function subjectBox(
+  region: PixelBox,
+  scan: Scan | null,
+  j: number,
+  image: DecodedImage,
+  spread: number,
+): PixelBox {
+  if (!scan || region.w * region.h > 0.5 * image.width * image.height) return region;
+  const { outputs, windows } = scan;
+  const output = (r: number) => outputs.data[r * outputs.cols + j];
+  let top = -Infinity;
+  for (let r = 0; r < windows.length; r++) top = Math.max(top, output(r));
+  const near = windows.filter((w, r) => output(r) >= top - spread && iou(w, region) > 0.1);
+  if (near.length === 0) return region;
+  const mean = (f: (w: PixelBox) => number) => near.reduce((sum, w) => sum + f(w), 0) / near.length;
+  const x = mean((w) => w.x);
+  const y = mean((w) => w.y);
+  return { x, y, w: mean((w) => w.x + w.w) - x, h: mean((w) => w.y + w.h) - y };
 }
 
 /**
@@ -114,13 +155,13 @@ export async function recognizeImage(
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
   let t = performance.now();
-  const [proposals, ranked] = await Promise.all([
+  const [proposals, scan] = await Promise.all([
     proposeRegions(image, models.detector, options),
     scanWindows(image, heads, models, options),
   ]);
   const regions = proposals.map((r) => r.box);
   const fixedCount = regions.length;
-  regions.push(...promising(ranked, regions, options));
+  regions.push(...promising(ranked(scan, heads, image, options.boxSpread), regions, options));
   timings.regions = performance.now() - t;
   t = performance.now();
   const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));
@@ -131,7 +172,7 @@ export async function recognizeImage(
     for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
   const best = oneSubjectPerRegion(scores, heads, regions);
   const matches = heads.ids.map((id, j) => {
-    const b = regions[best[j].row];
+    const b = subjectBox(regions[best[j].row], scan, j, image, options.boxSpread);
     const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
     const score = toScore(best[j].raw);
     return { id, name: heads.names[j], score, present: score >= heads.thresholds[j], box };
