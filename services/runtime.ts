@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { Describer } from '../concepts/captioning/describe.js';
 import { Personalizer } from '../concepts/captioning/personalize.js';
-import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
+import { ConceptService } from '../concepts/service.js';
+import type { ServiceModels, ServiceOptions } from '../concepts/service-options.js';
 import { ConceptStore } from '../concepts/storage/store.js';
 import { bankIdentity, openBank, type BankSource } from '../concepts/learning/region-bank-file.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/video/videos.js';
@@ -66,7 +67,7 @@ export async function openRuntime(
     : undefined;
   // Reconnecting is ioredis's own; failed commands (and /readyz) say what went wrong.
   redis?.on('error', () => undefined);
-  const service = await ConceptService.create(
+  const service = await ConceptService.open(
     store,
     models,
     {

@@ -14,7 +14,7 @@ import {
 } from '../concepts/storage/store-records.js';
 import type { Scope } from '../concepts/types.js';
 import { UNCALIBRATED } from '../concepts/learning/quality.js';
-import { toConcept } from '../concepts/service.js';
+import { toConcept } from '../concepts/concept-records.js';
 
 const DIM = 16;
 
