@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { parseS3Uri } from '../concepts/storage/object-storage.js';
-import { modelThreadsHealth } from '../models/runtime/ort.js';
 import { createApp } from './api/app.js';
 import type { Readiness } from './api/context.js';
 import { startingApp } from './api/starting.js';
@@ -84,6 +83,7 @@ log.info(
 // A scope no tenant can name (tenants are [A-Za-z0-9._@-]) reads nothing, but proves the store answers.
 const probe = { tenant: '#readyz', user: '#readyz' };
 const store = runtime.store;
+const threads = runtime.threads;
 const vlm = runtime.vlm;
 log.info({ vlm: vlm.name }, 'multimodal model');
 const redis = runtime.redis;
@@ -99,7 +99,7 @@ async function ready(): Promise<Readiness> {
     check(() => store.loadUser(probe)),
     redis && check(() => redis.ping()),
   ]);
-  const models = modelThreadsHealth();
+  const models = threads.health();
   const ok = models === 'ok' && database === 'ok' && (shared ?? 'ok') === 'ok';
   return { ok, checks: { models, database, ...(shared && { redis: shared }), vlm: model.detail } };
 }
