@@ -28,6 +28,7 @@ const integration = lane([
   'recognition',
   'refinement',
   'store',
+  'store-crash',
   'vlm-local',
   'vlm-openai',
   'vlm-select',
