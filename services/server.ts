@@ -12,6 +12,7 @@ import type { Readiness } from './api/context.js';
 import { startingApp } from './api/starting.js';
 import { scheduleCompaction, type Compaction } from './compaction.js';
 import { loadConfig } from './config.js';
+import { fetchMissingModels } from './first-start.js';
 import { Metrics } from './metrics.js';
 import { openRuntime, type Runtime } from './runtime.js';
 
@@ -20,6 +21,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 const log = pino();
 const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
+const missing = await fetchMissingModels(config, (line) => log.info({ models: config.modelsDir }, line));
+if (missing) {
+  console.error(missing);
+  process.exit(1);
+}
 
 let host = config.host;
 if (config.apiKeys.size === 0) {
