@@ -9,7 +9,6 @@ import {
   app,
   appWith,
   closedPort,
-  events,
   ignoringNames,
   image,
   KEY,
@@ -21,6 +20,7 @@ import {
   useCaptionApp,
   vlmAt,
 } from './support/caption-app.js';
+import { events } from './support/answers.js';
 
 useCaptionApp();
 

@@ -6,7 +6,6 @@ import {
   appWith,
   closedPort,
   DESCRIPTION,
-  events,
   ids,
   ignoringNames,
   image,
@@ -18,6 +17,7 @@ import {
   useCaptionApp,
   vlmAt,
 } from './support/caption-app.js';
+import { events } from './support/answers.js';
 
 useCaptionApp();
 

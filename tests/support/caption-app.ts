@@ -17,6 +17,7 @@ import { createApp } from '../../services/api/app.js';
 import type { Api, Deps } from '../../services/api/context.js';
 import { type Config, loadConfig } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
+import { answerOf } from './answers.js';
 import { OpenAiStandIn, requestText, STAND_IN_MODEL } from './openai-server.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,13 +51,7 @@ export async function post(path: string, json: unknown, on: Api = app) {
     headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
     body: JSON.stringify(json),
   });
-  const text = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    text,
-    body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined,
-  };
+  return answerOf(res);
 }
 
 /** An app whose captions go to `vlm` (the runtime's own concepts, store and models). */
@@ -86,23 +81,6 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((r) => server.close(r));
   return port;
-}
-
-/** `event: name` / `data: json` blocks of an event stream. */
-export function events(text: string): { event: string; data: any }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim())
-    .map((block) => ({
-      event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
-      data: JSON.parse(
-        block
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .map((l) => l.slice(6))
-          .join('\n'),
-      ),
-    }));
 }
 
 /** Opens the runtime before the calling file's tests, with Biscuit the dog and Tom the cat, and closes it after. */
