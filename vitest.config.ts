@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 const lane = (names: string[]) => names.map((n) => `tests/${n}.test.ts`);
-/** Pure logic, fakes and small local files: no model, no database, no server (npm run test:unit). */
+/** Pure logic, fakes and small local files (at most a LanceDB in a temp folder): no model, no server. */
 const unit = lane([
   'conditioning',
   'intake',
@@ -12,6 +12,7 @@ const unit = lane([
   'naming',
   'priority',
   'refinements',
+  'service',
   'subject',
   'subject-box',
   'user-cache',
@@ -29,6 +30,7 @@ const integration = lane([
   'recognition',
   'refinement',
   'store',
+  'store-crash',
   'vlm-local',
   'vlm-openai',
   'vlm-select',

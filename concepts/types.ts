@@ -42,7 +42,7 @@ export interface Concept {
   threshold: number;
   /** Score at and above which captions and answers name it: stricter than `threshold` (see training.ts). */
   nameThreshold: number;
-  /** `refining` while the views beyond the draft's are made in the background (service.ts create). */
+  /** `refining` while the views beyond the draft's are made in the background (refinement.ts). */
   status: 'refining' | 'ready';
   quality: Quality;
   createdAt: string;

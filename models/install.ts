@@ -203,3 +203,15 @@ export async function installModels(folders: string[], options: InstallOptions):
   const entries = folders.length > 0 ? catalog.filter((e) => folders.includes(e.folder)) : catalog;
   for (const entry of entries) await installEntry(entry, options);
 }
+
+/** The named catalog folders that lack one of their files (published or derived) in `modelsDir`. */
+export async function missingModels(modelsDir: string, folders: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const entry of catalog.filter((e) => folders.includes(e.folder))) {
+    const files = [...entry.files, ...(DERIVED[entry.folder] ?? [])].map((f) =>
+      path.join(modelsDir, entry.folder, f.path),
+    );
+    if (!(await Promise.all(files.map(exists))).every(Boolean)) missing.push(entry.folder);
+  }
+  return missing;
+}

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
+import type { ModelThreads } from './runtime/ort.js';
 import { YoloxDetector } from './vision/detector.js';
 import { OnnxImageEncoder } from './vision/encoder.js';
 import type { ImageEncoder, LinearAlgebra, ObjectDetector, VisionLanguageModel } from './types.js';
@@ -19,26 +20,31 @@ function entryFor(folder: string): CatalogEntry {
  * The image encoder in `modelsDir/folder`; CLIP/SigLIP ones also implement TextEncoder. `algebra` serves its region
  * scanner, if it has one.
  */
-export async function loadEncoder(modelsDir: string, folder: string, algebra: LinearAlgebra): Promise<ImageEncoder> {
+export async function openEncoder(
+  threads: ModelThreads,
+  modelsDir: string,
+  folder: string,
+  algebra: LinearAlgebra,
+): Promise<ImageEncoder> {
   const entry = entryFor(folder);
   switch (entry.kind) {
     case 'onnx-encoder':
-      return OnnxImageEncoder.load(modelsDir, entry, algebra);
+      return OnnxImageEncoder.open(threads, modelsDir, entry, algebra);
     case 'transformers-clip': {
       // Lazy: @huggingface/transformers is heavy and only these models need it.
-      const { loadClip } = await import('./vision/clip.js');
-      return loadClip(modelsDir, entry);
+      const { openClip } = await import('./vision/clip.js');
+      return openClip(modelsDir, entry);
     }
     default:
       throw new Error(`model "${folder}" (kind ${entry.kind}) is not an image encoder`);
   }
 }
 
-export async function loadDetector(modelsDir: string, folder: string): Promise<ObjectDetector> {
+export async function openDetector(threads: ModelThreads, modelsDir: string, folder: string): Promise<ObjectDetector> {
   const entry = entryFor(folder);
   if (entry.kind !== 'onnx-detector')
     throw new Error(`model "${folder}" (kind ${entry.kind}) is not an object detector`);
-  return YoloxDetector.load(modelsDir, entry);
+  return YoloxDetector.open(threads, modelsDir, entry);
 }
 
 /**

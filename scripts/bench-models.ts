@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { loadDetector, loadEncoder } from '../models/load.js';
+import { openDetector, openEncoder } from '../models/load.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import { drawRegion, type TensorCanvas } from '../models/image/resample.js';
 import type { Crop, DecodedImage, PixelBox } from '../models/types.js';
 
@@ -72,8 +73,9 @@ await time(
   5,
 );
 
-const algebra = await OnnxLinearAlgebra.create();
-const encoder = await loadEncoder(modelsDir, 'mobilenetv2-12-int8', algebra);
+const threads = new ModelThreads();
+const algebra = await OnnxLinearAlgebra.open(threads);
+const encoder = await openEncoder(threads, modelsDir, 'mobilenetv2-12-int8', algebra);
 const boxes: Crop[] = Array.from({ length: 32 }, (_, i) => ({
   image,
   box: { x: (i % 4) * 100, y: Math.floor(i / 4) * 40, w: 250 + (i % 4) * 50, h: 250 + (i % 3) * 60 },
@@ -83,6 +85,6 @@ await time('encoder: batch 1 (whole photo), per crop', () => encoder.embed([{ im
 await time('encoder: batch 32 (boxes and flips), per crop', () => encoder.embed(boxes), 1, 5, 32);
 await Promise.all([encoder.dispose(), algebra.dispose()]);
 
-const detector = await loadDetector(modelsDir, 'yolox-nano');
+const detector = await openDetector(threads, modelsDir, 'yolox-nano');
 await time('detector: per photo', () => detector.detect(image), 5, 5);
 await detector.dispose();

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { seeded } from '../concepts/random.js';
 import { trainHeads, type TrainingConcept } from '../concepts/learning/training.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 
 const { values: args } = parseArgs({
   options: { concepts: { type: 'string', default: '12,50,100' }, runs: { type: 'string', default: '3' } },
@@ -40,7 +41,7 @@ function concepts(count: number): TrainingConcept[] {
 /** Peak resident memory of this process so far (VmHWM), in MB. */
 const peakRssMb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
 
-const algebra = await OnnxLinearAlgebra.create();
+const algebra = await OnnxLinearAlgebra.open(new ModelThreads());
 const bank = { data: Float32Array.from({ length: 1000 * DIM }, () => next() - 0.5), rows: 1000, cols: DIM };
 console.log(`nomen training bench: trainHeads on generated views, ${DIM}-d, bank of ${bank.rows}`);
 for (const count of args.concepts.split(',').map(Number)) {

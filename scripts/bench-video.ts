@@ -16,7 +16,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { defaultVideoOptions } from '../concepts/video/videos.js';
+import { defaultVideoOptions } from '../concepts/video/video-options.js';
 import { createApp } from '../services/api/app.js';
 import { LOCAL_TENANT } from '../services/api/auth.js';
 import { loadConfig } from '../services/config.js';

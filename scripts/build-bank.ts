@@ -6,16 +6,18 @@
 import { parseArgs } from 'node:util';
 import { bankFile, bankIdentity, openBank } from '../concepts/learning/region-bank-file.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { loadDetector, loadEncoder } from '../models/load.js';
+import { openDetector, openEncoder } from '../models/load.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import { loadConfig } from '../services/config.js';
 
 const { positionals } = parseArgs({ allowPositionals: true });
 const config = loadConfig(process.env, () => '');
 const source = { ...config.bank, photos: positionals.length > 0 ? positionals : config.bank.photos };
-const algebra = await OnnxLinearAlgebra.create();
+const threads = new ModelThreads();
+const algebra = await OnnxLinearAlgebra.open(threads);
 const [encoder, detector] = await Promise.all([
-  loadEncoder(config.modelsDir, config.encoder, algebra),
-  config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
+  openEncoder(threads, config.modelsDir, config.encoder, algebra),
+  config.detector ? openDetector(threads, config.modelsDir, config.detector) : undefined,
 ]);
 try {
   const identity = await bankIdentity(config.modelsDir, config.encoder, config.detector);

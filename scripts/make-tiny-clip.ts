@@ -2,9 +2,9 @@
  * Writes a tiny CLIP-format model folder, offline and deterministic, that @huggingface/transformers
  * loads exactly like Xenova/clip-vit-base-patch32: config.json, preprocessor_config.json,
  * tokenizer.json, tokenizer_config.json, onnx/vision_model.onnx and onnx/text_model.onnx.
- * Tests use it to run the real loadClip path (processor, tokenizer, onnxruntime) without a download.
+ * Tests use it to run the real openClip path (processor, tokenizer, onnxruntime) without a download.
  * The 'siglip' family writes the same folder in Xenova/siglip-* form (model_type siglip,
- * `pooler_output` outputs, text model without attention_mask) to cover loadClip's SigLIP branch.
+ * `pooler_output` outputs, text model without attention_mask) to cover openClip's SigLIP branch.
  *
  *   npx tsx scripts/make-tiny-clip.ts [DIR] [clip|siglip]     (default tests/fixtures/generated/tiny-clip, clip)
  */
@@ -164,7 +164,7 @@ function tokenizer(): { json: object; vocabSize: number } {
   return { json, vocabSize: tokens.length };
 }
 
-/** config.json: the fields loadClip and transformers.js read, in each family's layout. */
+/** config.json: the fields openClip and transformers.js read, in each family's layout. */
 function modelConfig(family: Family, vocabSize: number): object {
   const { imageSize, patch, channels, textWidth, dim, maxTokens } = TINY_CLIP;
   if (family === 'siglip') {

@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake/intake.js';
 import type { ObjectStorage } from '../concepts/storage/object-storage.js';
 import type { BankSource } from '../concepts/learning/region-bank-file.js';
-import { defaultVideoOptions, type VideoOptions } from '../concepts/video/videos.js';
+import { defaultVideoOptions, type VideoOptions } from '../concepts/video/video-options.js';
 import type { VlmSettings } from '../models/load.js';
 import { defaultOpenAiVlmOptions } from '../models/vlm/vlm-openai.js';
 

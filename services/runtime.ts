@@ -6,13 +6,17 @@ import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { Describer } from '../concepts/captioning/describe.js';
 import { Personalizer } from '../concepts/captioning/personalize.js';
-import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
+import { ConceptService } from '../concepts/service.js';
+import type { ServiceModels, ServiceOptions } from '../concepts/service-options.js';
 import { ConceptStore } from '../concepts/storage/store.js';
 import { bankIdentity, openBank, type BankSource } from '../concepts/learning/region-bank-file.js';
-import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/video/videos.js';
+import type { JobLog } from '../concepts/video/video-jobs.js';
+import { defaultVideoOptions } from '../concepts/video/video-options.js';
+import { VideoService } from '../concepts/video/videos.js';
 import { VideoStore } from '../concepts/video/video-store.js';
-import { loadDetector, loadEncoder, openVlm } from '../models/load.js';
+import { openDetector, openEncoder, openVlm } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm/vlm-none.js';
 import { type Config, vlmFromEnv } from './config.js';
@@ -25,6 +29,8 @@ export interface Runtime {
   service: ConceptService;
   store: ConceptStore;
   models: ServiceModels;
+  /** The threads the models run in ('ok' or why not, for /readyz). */
+  threads: ModelThreads;
   videos: VideoService;
   vlm: VisionLanguageModel;
   /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
@@ -49,10 +55,11 @@ export async function openRuntime(
 ): Promise<Runtime> {
   // libvips caches recent operations for reuse, which never comes here (every photo is new): up to 50 MB for nothing.
   sharp.cache(false);
-  const algebra = await OnnxLinearAlgebra.create();
+  const threads = new ModelThreads();
+  const algebra = await OnnxLinearAlgebra.open(threads);
   const [encoder, detector] = await Promise.all([
-    loadEncoder(config.modelsDir, config.encoder, algebra),
-    config.detector ? loadDetector(config.modelsDir, config.detector) : undefined,
+    openEncoder(threads, config.modelsDir, config.encoder, algebra),
+    config.detector ? openDetector(threads, config.modelsDir, config.detector) : undefined,
   ]);
   // Built once per encoder from ordinary photos, then read from its file: the open world each threshold is held to.
   const identity = await bankIdentity(config.modelsDir, config.encoder, config.detector);
@@ -66,7 +73,7 @@ export async function openRuntime(
     : undefined;
   // Reconnecting is ioredis's own; failed commands (and /readyz) say what went wrong.
   redis?.on('error', () => undefined);
-  const service = await ConceptService.create(
+  const service = await ConceptService.open(
     store,
     models,
     {
@@ -105,6 +112,7 @@ export async function openRuntime(
     service,
     store,
     models,
+    threads,
     videos,
     vlm,
     redis,

@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { parseS3Uri } from '../concepts/storage/object-storage.js';
-import { modelThreadsHealth } from '../models/runtime/ort.js';
 import { createApp } from './api/app.js';
 import type { Readiness } from './api/context.js';
 import { startingApp } from './api/starting.js';
 import { scheduleCompaction, type Compaction } from './compaction.js';
 import { loadConfig } from './config.js';
+import { fetchMissingModels } from './first-start.js';
 import { Metrics } from './metrics.js';
 import { openRuntime, type Runtime } from './runtime.js';
 
@@ -21,6 +21,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 const log = pino();
 const config = loadConfig(process.env, (p) => readFileSync(p, 'utf8'));
+const missing = await fetchMissingModels(config, (line) => log.info({ models: config.modelsDir }, line));
+if (missing) {
+  console.error(missing);
+  process.exit(1);
+}
 
 let host = config.host;
 if (config.apiKeys.size === 0) {
@@ -84,6 +89,7 @@ log.info(
 // A scope no tenant can name (tenants are [A-Za-z0-9._@-]) reads nothing, but proves the store answers.
 const probe = { tenant: '#readyz', user: '#readyz' };
 const store = runtime.store;
+const threads = runtime.threads;
 const vlm = runtime.vlm;
 log.info({ vlm: vlm.name }, 'multimodal model');
 const redis = runtime.redis;
@@ -99,7 +105,7 @@ async function ready(): Promise<Readiness> {
     check(() => store.loadUser(probe)),
     redis && check(() => redis.ping()),
   ]);
-  const models = modelThreadsHealth();
+  const models = threads.health();
   const ok = models === 'ok' && database === 'ok' && (shared ?? 'ok') === 'ok';
   return { ok, checks: { models, database, ...(shared && { redis: shared }), vlm: model.detail } };
 }

@@ -1,7 +1,7 @@
 /**
  * Model calls timed for metrics, wrapped around the adapters where the runtime opens them (the domain stays unaware).
  */
-import type { ServiceModels } from '../concepts/service.js';
+import type { ServiceModels } from '../concepts/service-options.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import type { ModelTimer } from './metrics.js';
 

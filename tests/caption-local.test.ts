@@ -16,6 +16,7 @@ import { TINY_SMOLVLM_WORDS, makeTinySmolVlm } from '../scripts/make-tiny-smolvl
 import { defaultDataDir, defaultModelsDir } from '../scripts/lib/dreambooth.js';
 import { startServer, type ServerProcess } from '../scripts/lib/server-process.js';
 import { DEFAULT_DETECTOR, DEFAULT_ENCODER } from '../services/config.js';
+import { answerOf, events } from './support/answers.js';
 
 const KEY = 'local-vlm-key-0123456789';
 const USER = 'alice';
@@ -38,24 +39,7 @@ async function call(method: string, path: string, json?: unknown) {
     headers: { Authorization: `Bearer ${KEY}`, ...(json !== undefined && { 'Content-Type': 'application/json' }) },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  const text = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    text,
-    body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined,
-  };
-}
-
-/** `event: name` / `data: json` blocks of an event stream. */
-function events(text: string): { event: string; data: any }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim())
-    .map((block) => ({
-      event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
-      data: JSON.parse(/^data: (.*)$/m.exec(block)![1]),
-    }));
+  return answerOf(res);
 }
 
 const words = (text: string) => text.trim().split(/\s+/);

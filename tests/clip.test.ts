@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransformersClipEntry } from '../models/catalog.js';
-import { loadClip } from '../models/vision/clip.js';
+import { openClip } from '../models/vision/clip.js';
 import { GENERIC_CATEGORIES } from '../models/vision/generic-categories.js';
 import type { ImageEncoder, TextEncoder } from '../models/types.js';
 import { type Family, TINY_CLIP, makeTinyClip } from '../scripts/make-tiny-clip.js';
@@ -22,7 +22,7 @@ const entry: TransformersClipEntry = {
 const norm = (v: Float32Array) => Math.hypot(...v);
 const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
 
-describe.each<Family>(['clip', 'siglip'])('loadClip on a generated tiny %s model', (family) => {
+describe.each<Family>(['clip', 'siglip'])('openClip on a generated tiny %s model', (family) => {
   let dir: string;
   let clip: ImageEncoder & TextEncoder;
   const a = patternImage(64, 48, 1);
@@ -31,7 +31,7 @@ describe.each<Family>(['clip', 'siglip'])('loadClip on a generated tiny %s model
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'nomen-clip-'));
     await makeTinyClip(path.join(dir, entry.folder), family);
-    clip = await loadClip(dir, entry);
+    clip = await openClip(dir, entry);
   });
 
   afterAll(async () => {
@@ -115,11 +115,11 @@ describe.each<Family>(['clip', 'siglip'])('loadClip on a generated tiny %s model
   });
 });
 
-describe('loadClip without the model', () => {
+describe('openClip without the model', () => {
   it('says how to install it', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'nomen-clip-missing-'));
     try {
-      await expect(loadClip(dir, entry)).rejects.toThrow(/npm run fetch-models tiny-clip/);
+      await expect(openClip(dir, entry)).rejects.toThrow(/npm run fetch-models tiny-clip/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -4,12 +4,14 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iou } from '../models/image/boxes.js';
-import { loadDetector } from '../models/load.js';
+import { openDetector } from '../models/load.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
+const threads = new ModelThreads();
 
 async function decode(input: string | Sharp): Promise<DecodedImage> {
   const s = typeof input === 'string' ? sharp(path.join(PHOTOS, input)) : input;
@@ -28,7 +30,7 @@ describe('YoloxDetector (yolox-nano)', () => {
   let dog: DecodedImage;
 
   beforeAll(async () => {
-    det = await loadDetector(MODELS, 'yolox-nano');
+    det = await openDetector(threads, MODELS, 'yolox-nano');
     dog = await decode('dog/00.jpg');
   });
   afterAll(() => det?.dispose());
@@ -97,10 +99,10 @@ describe('YoloxDetector (yolox-nano)', () => {
   });
 });
 
-describe('loadDetector', () => {
+describe('openDetector', () => {
   it('refuses models that are not detectors and names missing folders', async () => {
-    await expect(loadDetector(MODELS, 'mobilenetv2-12-int8')).rejects.toThrow(/not an object detector/);
-    await expect(loadDetector('/nonexistent/models', 'yolox-nano')).rejects.toThrow(
+    await expect(openDetector(threads, MODELS, 'mobilenetv2-12-int8')).rejects.toThrow(/not an object detector/);
+    await expect(openDetector(threads, '/nonexistent/models', 'yolox-nano')).rejects.toThrow(
       /model folder not found: \/nonexistent\/models\/yolox-nano/,
     );
   });

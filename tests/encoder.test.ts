@@ -8,7 +8,8 @@ import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
 import { cropImage } from '../models/image/crop-image.js';
 import { OnnxImageEncoder } from '../models/vision/encoder.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { loadEncoder } from '../models/load.js';
+import { openEncoder } from '../models/load.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import {
   cutRegion,
   drawRegion,
@@ -33,9 +34,10 @@ async function decode(input: string | Sharp): Promise<DecodedImage> {
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 
 /** The region scanner's matrix products. */
+const threads = new ModelThreads();
 let algebra: OnnxLinearAlgebra;
 beforeAll(async () => {
-  algebra = await OnnxLinearAlgebra.create();
+  algebra = await OnnxLinearAlgebra.open(threads);
 });
 afterAll(() => algebra?.dispose());
 
@@ -46,7 +48,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   let teapot: DecodedImage;
 
   beforeAll(async () => {
-    enc = (await loadEncoder(MODELS, 'mobilenetv2-12-int8', algebra)) as OnnxImageEncoder;
+    enc = (await openEncoder(threads, MODELS, 'mobilenetv2-12-int8', algebra)) as OnnxImageEncoder;
     [dog0, dog1, teapot] = await Promise.all(['dog/00.jpg', 'dog/01.jpg', 'teapot/00.jpg'].map((f) => decode(f)));
   });
   afterAll(() => enc?.dispose());
@@ -132,8 +134,8 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   });
 
   it('follows the resize policy: letterbox equals squash on a square photo, centre crop differs', async () => {
-    const squash = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'squash' }, algebra);
-    const letterbox = await OnnxImageEncoder.load(MODELS, { ...ENTRY, resize: 'letterbox' }, algebra);
+    const squash = await OnnxImageEncoder.open(threads, MODELS, { ...ENTRY, resize: 'squash' }, algebra);
+    const letterbox = await OnnxImageEncoder.open(threads, MODELS, { ...ENTRY, resize: 'letterbox' }, algebra);
     try {
       const [s] = await squash.embed([{ image: dog0 }]);
       const [l] = await letterbox.embed([{ image: dog0 }]);
@@ -205,18 +207,18 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   });
 });
 
-describe('loadEncoder', () => {
+describe('openEncoder', () => {
   it('says which model, folder or file is missing', async () => {
-    await expect(loadEncoder(MODELS, 'no-such-model', algebra)).rejects.toThrow(
+    await expect(openEncoder(threads, MODELS, 'no-such-model', algebra)).rejects.toThrow(
       /unknown model "no-such-model".*mobilenetv2-12-int8/,
     );
-    await expect(loadEncoder('/nonexistent/models', 'mobilenetv2-12-int8', algebra)).rejects.toThrow(
+    await expect(openEncoder(threads, '/nonexistent/models', 'mobilenetv2-12-int8', algebra)).rejects.toThrow(
       /model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/,
     );
-    await expect(OnnxImageEncoder.load(MODELS, { ...ENTRY, model: 'missing.onnx' }, algebra)).rejects.toThrow(
+    await expect(OnnxImageEncoder.open(threads, MODELS, { ...ENTRY, model: 'missing.onnx' }, algebra)).rejects.toThrow(
       /model file not found: .*missing\.onnx/,
     );
-    await expect(loadEncoder(MODELS, 'yolox-nano', algebra)).rejects.toThrow(/not an image encoder/);
+    await expect(openEncoder(threads, MODELS, 'yolox-nano', algebra)).rejects.toThrow(/not an image encoder/);
   });
 });
 

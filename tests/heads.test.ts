@@ -3,6 +3,7 @@ import { chooseCut, chooseNameCut } from '../concepts/learning/thresholds.js';
 import { defaultTrainingOptions, trainHeads, type TrainingConcept } from '../concepts/learning/training.js';
 import { dualOutputs, fitHeads, primal, type Example } from '../concepts/learning/heads.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import type { Matrix } from '../models/types.js';
 
 function seeded(seed: number) {
@@ -33,7 +34,7 @@ const output = (pool: Matrix, coef: Float64Array, examples: Example[], row: numb
 describe('fitHeads', () => {
   let algebra: OnnxLinearAlgebra;
   beforeAll(async () => {
-    algebra = await OnnxLinearAlgebra.create();
+    algebra = await OnnxLinearAlgebra.open(new ModelThreads());
   });
   afterAll(() => algebra.dispose());
 
@@ -126,7 +127,7 @@ describe('chooseNameCut', () => {
 describe('trainHeads', () => {
   let algebra: OnnxLinearAlgebra;
   beforeAll(async () => {
-    algebra = await OnnxLinearAlgebra.create();
+    algebra = await OnnxLinearAlgebra.open(new ModelThreads());
   });
   afterAll(() => algebra.dispose());
 

@@ -11,6 +11,7 @@ import { bankFile, openBank, readBank, writeBank } from '../concepts/learning/re
 import { bankPhotoMaxima, joinBank, splitBank } from '../concepts/learning/region-bank.js';
 import { openWorldCut } from '../concepts/learning/thresholds.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
 import type { Runtime } from '../services/runtime.js';
 import { openTestRuntime, photo, registerSubjects } from './support/subjects.js';
 
@@ -84,7 +85,7 @@ describe('open-world thresholds', () => {
   });
 
   it("takes each photo's best region, with the scan penalty on scanned windows", async () => {
-    const algebra = await OnnxLinearAlgebra.create();
+    const algebra = await OnnxLinearAlgebra.open(new ModelThreads());
     try {
       const [maxima] = await bankPhotoMaxima(
         [{ weights: Float32Array.from([1, 1, 0, 0]), bias: 0.5 }],

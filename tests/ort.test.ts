@@ -7,13 +7,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { createSession, inputBuffer, ort, type Session } from '../models/runtime/ort.js';
+import { ModelThreads, ort, type Session } from '../models/runtime/ort.js';
 import { bulk } from '../models/runtime/priority.js';
 import type { Matrix } from '../models/types.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 const ENCODER = path.join(MODELS, 'mobilenetv2-12-int8/mobilenetv2-12-int8-features.onnx');
+const threads = new ModelThreads();
 
 const batch = (n: number) => new ort.Tensor('float32', new Float32Array(n * 3 * 224 * 224).fill(0.5), [n, 3, 224, 224]);
 
@@ -21,7 +22,7 @@ describe('model threads', () => {
   let session: Session;
 
   beforeAll(async () => {
-    session = await createSession(ENCODER, { lanes: ['ort-test'] });
+    session = await threads.openSession(ENCODER, { lanes: ['ort-test'] });
   });
 
   afterAll(async () => {
@@ -54,9 +55,9 @@ describe('model threads', () => {
 
   it('gives inputs back zero-filled, the ones handed over included', async () => {
     const length = 3 * 224 * 224;
-    const used = inputBuffer(length).fill(7);
+    const used = session.inputBuffer(length).fill(7);
     await session.run({ input: new ort.Tensor('float32', used, [1, 3, 224, 224]) }, ['features'], true);
-    const next = inputBuffer(length);
+    const next = session.inputBuffer(length);
     expect(next.length).toBe(length);
     expect(next.every((v) => v === 0)).toBe(true);
   });
@@ -83,12 +84,12 @@ describe('model threads', () => {
   });
 
   it('refuses a model that does not load, with the reason', async () => {
-    await expect(createSession(new Uint8Array([1, 2, 3]))).rejects.toThrow(/protobuf|model|parse|load/i);
-    await expect(createSession(path.join(MODELS, 'no-such-model.onnx'))).rejects.toThrow();
+    await expect(threads.openSession(new Uint8Array([1, 2, 3]))).rejects.toThrow(/protobuf|model|parse|load/i);
+    await expect(threads.openSession(path.join(MODELS, 'no-such-model.onnx'))).rejects.toThrow();
   });
 
   it('runs sessions of different lanes side by side, each with its own results', async () => {
-    const algebra = await OnnxLinearAlgebra.create();
+    const algebra = await OnnxLinearAlgebra.open(threads);
     try {
       const a: Matrix = { data: Float32Array.from({ length: 6 }, (_, i) => i + 1), rows: 2, cols: 3 };
       const [product, features] = await Promise.all([
@@ -103,7 +104,7 @@ describe('model threads', () => {
   });
 
   it('opens a model in several lanes and spreads calls over them, with the same results', async () => {
-    const spread = await createSession(ENCODER, { lanes: ['ort-test-a', 'ort-test-b'] });
+    const spread = await threads.openSession(ENCODER, { lanes: ['ort-test-a', 'ort-test-b'] });
     try {
       expect(spread.parallelism).toBe(2);
       const input = () => ({
@@ -128,8 +129,8 @@ describe('model threads', () => {
 
   it('does not keep a process alive once its models are idle', async () => {
     // A script that opens a model, runs it and never releases it must still exit on its own.
-    const script = `import { createSession, ort } from ${JSON.stringify(path.join(repoRoot, 'models/runtime/ort.ts'))};
-      const s = await createSession(${JSON.stringify(ENCODER)});
+    const script = `import { ModelThreads, ort } from ${JSON.stringify(path.join(repoRoot, 'models/runtime/ort.ts'))};
+      const s = await new ModelThreads().openSession(${JSON.stringify(ENCODER)});
       const input = new ort.Tensor('float32', new Float32Array(3 * 224 * 224), [1, 3, 224, 224]);
       const out = await s.run({ input }, ['features']);
       console.log(out.features.dims.join('x'));`;

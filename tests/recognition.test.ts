@@ -112,7 +112,7 @@ describe('learning and recognition', () => {
       }),
     };
     const recognize = async (scanFloor: number) => {
-      const service = await ConceptService.create(
+      const service = await ConceptService.open(
         runtime.store,
         counting,
         { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } },

@@ -7,7 +7,7 @@ import sharp, { type SharpOptions } from 'sharp';
 import type { DecodedImage, PixelBox } from '../../models/types.js';
 import { DomainError } from '../errors.js';
 import { type ImageFormat, sniffFormat } from './image-format.js';
-import type { Box } from '../types.js';
+import type { Box, ImageInput } from '../types.js';
 
 export interface IntakeLimits {
   maxBytes: number;
@@ -157,6 +157,19 @@ const MIN_SIDE = 16;
 
 // Boxes drawn on a downscaled preview round a little past the edge.
 const EDGE_SLACK = 1e-3;
+
+/** Example photos decoded, each with its given box (if any) in pixels. */
+export function decodeExamples(
+  images: ImageInput[],
+  limits: IntakeLimits,
+): Promise<{ image: DecodedImage; box?: PixelBox }[]> {
+  return Promise.all(
+    images.map(async (input) => {
+      const { image } = await decodeImage(input.bytes, limits);
+      return { image, box: input.box ? toPixelBox(input.box, image) : undefined };
+    }),
+  );
+}
 
 /** A relative `[x, y, w, h]` (fractions) to whole pixels of `image`, at least 1 px each way. */
 export function toPixelBox(box: Box, image: DecodedImage): PixelBox {

@@ -274,3 +274,6 @@ export function viewsFromArrow(t: ArrowTable): (ViewRecord & { conceptVersion: n
     conceptVersion: conceptVersion.get(i),
   }));
 }
+
+/** Reads of one user beyond this many rows throw instead of silently losing rows. */
+export const USER_ROW_CAP = 1_000_000;

@@ -8,13 +8,16 @@
  * - delete: the concept row(s) first (the commit point), then crops, then views. Views go last because they
  *   are the trace from which `sweepOrphans` finds what a crash left behind, crops included.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type * as lancedb from '@lancedb/lancedb';
 import type { Table } from '@lancedb/lancedb';
+import { checkId, conceptPrefix, cropKey, originalKey, userPrefix } from './blob-keys.js';
 import { type BlobStore, blobStoreBeside } from './blob-store.js';
 import { withCommitRetry } from './commit-retry.js';
 import { connectData, type ObjectStorage } from './object-storage.js';
-import { and, eq, greaterThan, lessThan, scopeWhere } from './sql.js';
+import { sweepOrphans } from './orphans.js';
+import { checkSave } from './save-checks.js';
+import { and, eq, greaterThan, scopeWhere } from './sql.js';
 import { openTable } from './tables.js';
 import {
   CONCEPTS_TABLE,
@@ -25,6 +28,7 @@ import {
   DIM_COLUMN,
   ensureScalarIndexes,
   type StoredView,
+  USER_ROW_CAP,
   VIEW_READ_COLUMNS,
   type ViewRecord,
   viewSchema,
@@ -55,42 +59,10 @@ export interface ViewMatch {
   distance: number;
 }
 
-/** Reads of one user beyond this many rows throw instead of silently losing rows. */
-const USER_ROW_CAP = 1_000_000;
 /** Rows younger than this may belong to a save still in flight, so the sweep leaves them. */
 const SWEEP_GRACE_MS = 10 * 60_000;
 /** Versions older than this are removed by `compact`. */
 const KEEP_VERSIONS_MS = 60 * 60_000;
-/** Ids become file names; they are generated upstream, this only keeps a bad one off the disk. */
-const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-function checkId(id: string): void {
-  if (!SAFE_ID.test(id)) throw new Error(`concept id not storable: ${JSON.stringify(id)}`);
-}
-
-/** Crops live under a hash of tenant and user: names that users choose never become paths. */
-export function userPrefix(scope: Scope): string {
-  return createHash('sha256')
-    .update(JSON.stringify([scope.tenant, scope.user]))
-    .digest('hex');
-}
-
-function conceptPrefix(scope: Scope, conceptId: string): string {
-  return `${userPrefix(scope)}/${conceptId}`;
-}
-
-function cropKey(scope: Scope, conceptId: string, photo: number): string {
-  return `${conceptPrefix(scope, conceptId)}/${photo}.jpg`;
-}
-
-function originalKey(scope: Scope, conceptId: string, photo: number): string {
-  return `${conceptPrefix(scope, conceptId)}/originals/${photo}`;
-}
-
-function conceptKey(tenant: string, user: string, id: string): string {
-  return JSON.stringify([tenant, user, id]);
-}
-
 export class ConceptStore {
   private constructor(
     private readonly db: lancedb.Connection,
@@ -144,7 +116,7 @@ export class ConceptStore {
     crops: CropInput[] = [],
     originals: OriginalInput[] = [],
   ): Promise<void> {
-    const versions = this.checkSave(scope, records, newViews, [...crops, ...originals]);
+    const versions = checkSave(this.dim, scope, records, newViews, [...crops, ...originals]);
     if (records.length === 0) return;
     const writeId = randomUUID();
     const written: string[] = [];
@@ -282,58 +254,11 @@ export class ConceptStore {
   }
 
   /**
-   * Removes what interrupted saves and deletes left behind: views (and their crops) whose concept row is
-   * missing or older than they are. Only rows older than `olderThanMs` are touched, so saves in flight are
-   * safe. Returns the number of view rows removed.
+   * Removes what interrupted saves and deletes left behind (orphans.ts). Only rows older than `olderThanMs` are
+   * touched, so saves in flight are safe. Returns the number of view rows removed.
    */
-  async sweepOrphans({ olderThanMs = SWEEP_GRACE_MS }: { olderThanMs?: number } = {}): Promise<number> {
-    const cutoff = Date.now() - olderThanMs;
-    const versions = new Map<string, number>();
-    // Plain queries have no default limit: these scans read every row.
-    for await (const batch of this.concepts.query().select(['tenant', 'user', 'id', 'version'])) {
-      const [tenant, user, id, version] = ['tenant', 'user', 'id', 'version'].map((n) => batch.getChild(n)!);
-      for (let i = 0; i < batch.numRows; i++)
-        versions.set(conceptKey(tenant.get(i), user.get(i), id.get(i)), version.get(i));
-    }
-    const orphans = new Map<
-      string,
-      { scope: Scope; conceptId: string; version: number | undefined; photos: Set<number> }
-    >();
-    const columns = ['tenant', 'user', 'concept_id', 'concept_version', 'photo'];
-    for await (const batch of this.views.query().where(lessThan('written_at_ms', cutoff)).select(columns)) {
-      const [tenant, user, conceptId, conceptVersion, photo] = columns.map((n) => batch.getChild(n)!);
-      for (let i = 0; i < batch.numRows; i++) {
-        const key = conceptKey(tenant.get(i), user.get(i), conceptId.get(i));
-        const version = versions.get(key);
-        if (version !== undefined && version >= conceptVersion.get(i)) continue;
-        let orphan = orphans.get(key);
-        if (!orphan)
-          orphans.set(
-            key,
-            (orphan = {
-              scope: { tenant: tenant.get(i), user: user.get(i) },
-              conceptId: conceptId.get(i),
-              version,
-              photos: new Set(),
-            }),
-          );
-        orphan.photos.add(photo.get(i));
-      }
-    }
-    let removed = 0;
-    for (const o of orphans.values()) {
-      // Crops first, views last: the views are what lead a later sweep back here if this one is cut short.
-      if (o.version === undefined) await this.crops.deletePrefix(conceptPrefix(o.scope, o.conceptId));
-      else {
-        const kept = await this.visiblePhotos(o.scope, o.conceptId, o.version);
-        for (const photo of o.photos)
-          if (!kept.has(photo)) await this.crops.delete(cropKey(o.scope, o.conceptId, photo));
-      }
-      const own = and(scopeWhere(o.scope), eq('concept_id', o.conceptId), lessThan('written_at_ms', cutoff));
-      const where = o.version === undefined ? own : and(own, greaterThan('concept_version', o.version));
-      removed += (await withCommitRetry(() => this.views.delete(where))).numDeletedRows;
-    }
-    return removed;
+  sweepOrphans({ olderThanMs = SWEEP_GRACE_MS }: { olderThanMs?: number } = {}): Promise<number> {
+    return sweepOrphans({ concepts: this.concepts, views: this.views, crops: this.crops }, olderThanMs);
   }
 
   /**
@@ -360,53 +285,10 @@ export class ConceptStore {
     return new Map(Array.from({ length: t.numRows }, (_, i) => [id.get(i) as string, version.get(i) as number]));
   }
 
-  /** Photos of a concept that still have visible views: their crops stay. */
-  private async visiblePhotos(scope: Scope, conceptId: string, version: number): Promise<Set<number>> {
-    const where = and(scopeWhere(scope), eq('concept_id', conceptId));
-    const t = await this.views.query().where(where).select(['photo', 'concept_version']).limit(USER_ROW_CAP).toArrow();
-    const [photo, conceptVersion] = [t.getChild('photo'), t.getChild('concept_version')];
-    const photos = new Set<number>();
-    for (let i = 0; i < t.numRows; i++) if (conceptVersion!.get(i) <= version) photos.add(photo!.get(i));
-    return photos;
-  }
-
   /** Best-effort removal of a failed save's views and crops. */
   private async undoSave(scope: Scope, writeId: string, cropKeys: string[]): Promise<void> {
     await Promise.all(cropKeys.map((key) => this.crops.delete(key)));
     await withCommitRetry(() => this.views.delete(and(scopeWhere(scope), eq('write_id', writeId))));
-  }
-
-  /** Validates a save; returns the version each concept id is saved with. */
-  private checkSave(
-    scope: Scope,
-    records: ConceptRecord[],
-    views: ViewRecord[],
-    blobs: { conceptId: string; photo: number }[],
-  ): Map<string, number> {
-    const inScope = (r: { tenant: string; user: string }) => r.tenant === scope.tenant && r.user === scope.user;
-    const versions = new Map<string, number>();
-    for (const r of records) {
-      if (!inScope(r)) throw new Error('concept record outside the scope of the save');
-      checkId(r.id);
-      if (versions.has(r.id)) throw new Error(`concept ${r.id} given twice`);
-      if (r.headWeights.length !== this.dim)
-        throw new Error(`head of ${r.id} has ${r.headWeights.length} weights, expected ${this.dim}`);
-      if (!Number.isInteger(r.version) || r.version < 0) throw new Error(`bad version of ${r.id}: ${r.version}`);
-      versions.set(r.id, r.version);
-    }
-    const photos = new Set<string>();
-    for (const v of views) {
-      if (!inScope(v)) throw new Error('view outside the scope of the save');
-      if (!versions.has(v.conceptId)) throw new Error(`view of ${v.conceptId}, which is not among the saved concepts`);
-      if (v.vector.length !== this.dim)
-        throw new Error(`view vector has ${v.vector.length} values, expected ${this.dim}`);
-      if (!Number.isInteger(v.photo) || v.photo < 0) throw new Error(`bad photo index: ${v.photo}`);
-      photos.add(JSON.stringify([v.conceptId, v.photo]));
-    }
-    for (const c of blobs)
-      if (!photos.has(JSON.stringify([c.conceptId, c.photo])))
-        throw new Error(`crop or original of ${c.conceptId} photo ${c.photo} has no new view`);
-    return versions;
   }
 }
 

@@ -14,7 +14,7 @@ import { type BlobStore, blobStoreBeside, folderBeside } from '../storage/blob-s
 import { withCommitRetry } from '../storage/commit-retry.js';
 import { connectData, type ObjectStorage } from '../storage/object-storage.js';
 import { and, eq, oneOf, scopeWhere } from '../storage/sql.js';
-import { userPrefix } from '../storage/store.js';
+import { userPrefix } from '../storage/blob-keys.js';
 import { ensureScalarIndex, openTable } from '../storage/tables.js';
 import type { Scope } from '../types.js';
 import {

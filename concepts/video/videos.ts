@@ -9,55 +9,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import type { LinearAlgebra } from '../../models/types.js';
 import { DomainError } from '../errors.js';
-import { DecodeError } from './frames.js';
-import { InProcessQueue, type JobQueue, type JobRef } from '../job-queue.js';
+import { InProcessQueue, type JobQueue } from '../job-queue.js';
 import { KeyedLock } from '../locks.js';
-import { defaultMomentOptions, findMoments, type FrameScore, type Moment, type MomentOptions } from './moments.js';
 import { PriorityGate } from '../priority.js';
 import { toScore } from '../recognition/recognize.js';
-import { defaultRegionOptions } from '../recognition/regions.js';
 import type { ConceptService } from '../service.js';
 import type { Scope } from '../types.js';
-import { bulk } from '../../models/runtime/priority.js';
-import { indexVideo, type IndexModels, type IndexOptions } from './video-indexer.js';
+import { findMoments, type FrameScore, type Moment } from './moments.js';
+import { type JobLog, keyOf, type VideoModels, VideoJobs } from './video-jobs.js';
+import { defaultVideoOptions, type VideoOptions } from './video-options.js';
 import { probeVideo } from './video-probe.js';
 import type { VideoRecord, VideoStatus } from './video-records.js';
 import type { VideoStore } from './video-store.js';
-
-export interface VideoOptions {
-  /** Largest upload accepted, in bytes. */
-  maxBytes: number;
-  maxDurationS: number;
-  /** Frames sampled per second unless an upload asks for another rate, and the most it may ask for. */
-  fps: number;
-  maxFps: number;
-  /** Indexing jobs running at once. */
-  concurrency: number;
-  /** Whether detector boxes join each frame's fixed regions. */
-  detector: boolean;
-  index: Omit<IndexOptions, 'fps'>;
-  moments: MomentOptions;
-}
-
-export const defaultVideoOptions: VideoOptions = {
-  maxBytes: 2 * 1024 ** 3,
-  maxDurationS: 3 * 3600,
-  fps: 2,
-  maxFps: 10,
-  concurrency: 1,
-  detector: false,
-  index: {
-    // The encoder sees 224 px crops; 512 px frames leave the 0.75 grid windows above that.
-    maxSide: 512,
-    sceneThreshold: 0.2,
-    regions: defaultRegionOptions,
-    cropsPerEmbed: 16,
-    framesPerWrite: 64,
-  },
-  moments: defaultMomentOptions,
-};
 
 /** A video as the API shows it (SPEC "videos"). */
 export interface Video {
@@ -71,48 +35,24 @@ export interface Video {
   error?: string;
 }
 
-export interface VideoModels extends IndexModels {
-  algebra: LinearAlgebra;
-}
-
-/** Where job events go (a pino logger fits). */
-export interface JobLog {
-  info(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
-
-/** A job interrupted this many times (crashes, restarts) fails instead of starting again. */
-const MAX_ATTEMPTS = 5;
-/** The longest a job waits for requests to be answered before its next batch: it slows down, never stops. */
-const MAX_YIELD_MS = 1000;
-
-interface Running {
-  abort: AbortController;
-  done: Promise<void>;
-  frames: number;
-  t: number;
-}
-
 const quietLog: JobLog = { info: () => undefined, error: () => undefined };
-const keyOf = (scope: Scope, id?: string) =>
-  JSON.stringify(id === undefined ? [scope.tenant, scope.user] : [scope.tenant, scope.user, id]);
 
 export class VideoService {
-  /** Jobs running in this process. */
-  private readonly running = new Map<string, Running>();
   /** Uploads and deletions of one user run one at a time, so a deletion never misses a video being added. */
   private readonly locks = new KeyedLock();
   private readonly gate = new PriorityGate();
-  private closed = false;
+  private readonly indexing: VideoJobs;
 
   private constructor(
     private readonly store: VideoStore,
     private readonly concepts: ConceptService,
     private readonly models: VideoModels,
     readonly options: VideoOptions,
-    private readonly log: JobLog,
+    log: JobLog,
     private readonly jobs: JobQueue,
-  ) {}
+  ) {
+    this.indexing = new VideoJobs(store, models, options, log, this.gate);
+  }
 
   /**
    * Opens the service and picks up what an earlier process left: deletions are finished, jobs queued again
@@ -130,7 +70,7 @@ export class VideoService {
     for (const r of await store.withStatus(['deleting'])) await service.purge(r, r.id);
     for (const r of await store.withStatus(['processing', 'queued']))
       await jobs.add({ tenant: r.tenant, user: r.user, id: r.id });
-    jobs.start((job) => service.handle(job), options.concurrency);
+    jobs.start((job) => service.indexing.handle(job), options.concurrency);
     return service;
   }
 
@@ -141,8 +81,7 @@ export class VideoService {
 
   /** Stops running jobs (they resume at the next start, or in another process) and waits for them. */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const r of this.running.values()) r.abort.abort();
+    this.indexing.stop();
     await this.jobs.close();
   }
 
@@ -270,7 +209,7 @@ export class VideoService {
    */
   private async cancel(scope: Scope, id: string): Promise<void> {
     await this.jobs.remove({ ...scope, id });
-    const running = this.running.get(keyOf(scope, id));
+    const running = this.indexing.running.get(keyOf(scope, id));
     if (running) {
       running.abort.abort();
       await running.done;
@@ -284,7 +223,7 @@ export class VideoService {
   }
 
   private toVideo(r: VideoRecord): Video {
-    const live = this.running.get(keyOf(r, r.id));
+    const live = this.indexing.running.get(keyOf(r, r.id));
     const progress =
       r.status === 'ready' ? 1 : live ? Math.min(0.999, Math.round((live.t / r.durationS) * 1000) / 1000) : 0;
     return {
@@ -296,114 +235,5 @@ export class VideoService {
       fps: r.fps,
       ...(r.error && { error: r.error }),
     };
-  }
-
-  /** Runs one job the queue handed to this process; rejects when a shutdown stopped it, so that it runs again. */
-  private async handle({ tenant, user, id }: JobRef): Promise<void> {
-    const scope = { tenant, user };
-    const key = keyOf(scope, id);
-    const job: Running = { abort: new AbortController(), done: Promise.resolve(), frames: 0, t: 0 };
-    this.running.set(key, job);
-    job.done = this.run(scope, id, job)
-      .catch((err: unknown) => this.log.error({ err, video: id }, 'video job could not record its end'))
-      .finally(() => this.running.delete(key));
-    await job.done;
-    if (this.closed && job.abort.signal.aborted) throw new Error(`video ${id}: stopped by a shutdown`);
-  }
-
-  /** Whether a video was deleted (or is being deleted) since its job started, maybe by another process. */
-  private async deleted(scope: Scope, id: string): Promise<boolean> {
-    const row = await this.store.get(scope, id);
-    return !row || row.status === 'deleting';
-  }
-
-  /** Indexing is bulk model work: requests go first on the model threads. */
-  private run(scope: Scope, id: string, job: Running): Promise<void> {
-    return bulk(() => this.index(scope, id, job));
-  }
-
-  private async index(scope: Scope, id: string, job: Running): Promise<void> {
-    const record = await this.store.get(scope, id);
-    // Only a queued or interrupted job runs: a queue may hand out a job that another process has finished.
-    if (!record || !(record.status === 'queued' || record.status === 'processing') || job.abort.signal.aborted) return;
-    if (record.attempts >= MAX_ATTEMPTS) return this.fail(record, `indexing was interrupted ${record.attempts} times`);
-    const started = performance.now();
-    const after = await this.store.lastFrame(scope, id);
-    if (after) Object.assign(job, { frames: after.frame + 1, t: after.t });
-    await this.store.save({
-      ...record,
-      status: 'processing',
-      attempts: record.attempts + 1,
-      updatedAt: new Date().toISOString(),
-    });
-    const { detector, index } = this.options;
-    let source: { path: string; release(): Promise<void> } | undefined;
-    try {
-      source = await this.store.openSource(scope, id);
-      const frames = await indexVideo(
-        source.path,
-        { encoder: this.models.encoder, detector: detector ? this.models.detector : undefined },
-        { ...index, fps: record.fps },
-        {
-          after,
-          signal: job.abort.signal,
-          write: async (regions) => {
-            await this.store.addFrames(scope, id, regions);
-            // Written, then checked: frames that a deletion elsewhere could have missed are removed here.
-            if (await this.deleted(scope, id)) {
-              job.abort.abort();
-              await this.store.deleteFrames(scope, id);
-            }
-          },
-          progress: (frames, t) => Object.assign(job, { frames, t }),
-          yield: () => this.gate.background(MAX_YIELD_MS),
-        },
-      );
-      if (frames === 0) throw new DecodeError('no frame could be decoded');
-      if (job.abort.signal.aborted) return;
-      if (await this.deleted(scope, id)) return void (await this.store.deleteFrames(scope, id));
-      await this.store.save({
-        ...record,
-        status: 'ready',
-        frames,
-        attempts: record.attempts + 1,
-        updatedAt: new Date().toISOString(),
-      });
-      await this.store.removeSource(scope, id);
-      const seconds = (performance.now() - started) / 1000;
-      this.log.info(
-        {
-          video: id,
-          frames,
-          seconds: Math.round(seconds * 10) / 10,
-          realtime: Math.round((record.durationS / seconds) * 10) / 10,
-        },
-        'video indexed',
-      );
-    } catch (err) {
-      // Stopped for a deletion or a shutdown: the deletion cleans up, a restart resumes.
-      if (job.abort.signal.aborted) return;
-      const reason =
-        err instanceof DecodeError
-          ? err.message
-          : `indexing failed: ${err instanceof Error ? err.message : String(err)}`;
-      this.log.error({ err, video: id }, 'video indexing failed');
-      await this.fail({ ...record, attempts: record.attempts + 1 }, reason);
-    } finally {
-      await source?.release();
-    }
-  }
-
-  /** A failed video keeps its row (and reason) but none of its frames, nor its file. */
-  private async fail(record: VideoRecord, reason: string): Promise<void> {
-    await this.store.deleteFrames(record, record.id);
-    await this.store.removeSource(record, record.id);
-    await this.store.save({
-      ...record,
-      status: 'failed',
-      frames: 0,
-      error: reason,
-      updatedAt: new Date().toISOString(),
-    });
   }
 }

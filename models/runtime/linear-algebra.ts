@@ -1,6 +1,6 @@
 import onnxProto from 'onnx-proto';
 import type { LinearAlgebra, Matrix } from '../types.js';
-import { createSession, ort, type Session } from './ort.js';
+import { type ModelThreads, ort, type Session } from './ort.js';
 
 const { onnx } = onnxProto;
 
@@ -29,7 +29,7 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
     private readonly inv: Session,
   ) {}
 
-  static async create(): Promise<OnnxLinearAlgebra> {
+  static async open(threads: ModelThreads): Promise<OnnxLinearAlgebra> {
     const transB = onnx.AttributeProto.create({ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 });
     const gemm = oneNodeModel(
       onnx.NodeProto.create({ opType: 'Gemm', input: ['a', 'b'], output: ['c'], attribute: [transB] }),
@@ -42,7 +42,7 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
       [tensorInfo('a', ['batch', 'n', 'n'])],
       tensorInfo('b', ['batch', 'n', 'n']),
     );
-    const [g, i] = await Promise.all([createSession(gemm), createSession(inverse)]);
+    const [g, i] = await Promise.all([threads.openSession(gemm), threads.openSession(inverse)]);
     return new OnnxLinearAlgebra(g, i);
   }
 

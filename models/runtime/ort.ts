@@ -27,6 +27,9 @@ export interface Session {
   readonly outputNames: readonly string[];
   /** How many runs can go at once: one per lane the model was opened in. */
   readonly parallelism: number;
+  /** Input buffers of the session's model threads, handed back after a run that takes them over. */
+  inputBuffer(length: number): Float32Array;
+  pixelBuffer(bytes: number): Uint8Array;
   /**
    * `handOver`: the feeds' buffers move to the model's thread (the caller must not touch them again) instead of
    * being copied; those taken from inputBuffer() or pixelBuffer() come back to them afterwards. `draws`:
@@ -96,7 +99,8 @@ class Lane {
     return (this.current ? 1 : 0) + this.urgent.length + this.deferred.length;
   }
 
-  constructor() {
+  /** `onLost` hears once that the thread is gone. */
+  constructor(onLost: (err: ModelError) => void) {
     this.worker.on('message', (reply: Reply) => {
       const job = this.current;
       if (!job || reply.id !== job.id) return;
@@ -112,7 +116,7 @@ class Lane {
         `a model thread stopped: ${err.message}; the process needs a restart`,
         30,
       );
-      lost ??= this.exited;
+      onLost(this.exited);
       for (const job of [this.current, ...this.urgent.splice(0), ...this.deferred.splice(0)]) job?.reject(this.exited);
       this.current = undefined;
     };
@@ -146,134 +150,150 @@ class Lane {
   }
 }
 
-/** The first model thread lost in this process, if any. */
-let lost: ModelError | undefined;
-
-/** 'ok', or why models cannot run (for /readyz). */
-export function modelThreadsHealth(): string {
-  return lost ? lost.message : 'ok';
-}
-
-const lanes = new Map<string, Lane>();
-
-/**
- * Buffers for model inputs, reused: one handed over to a model thread comes back with the reply and waits for
- * the next input of its size. Fresh buffers cost ~25 MB outside the JavaScript heap per recognition, left for
- * collections that a model thread's small heap rarely runs.
- */
-const spare = new Map<number, ArrayBuffer[]>();
 /** Per size asked for: a few batches in flight, each lane's and the one being built. */
 const SPARE_PER_SIZE = 4;
 /** Sizes asked for lately, at most this many: only their buffers are kept. */
 const SPARE_SIZES = 16;
 /** At most this many bytes kept spare in all. */
 const SPARE_BYTES = 48 << 20;
-let spareBytes = 0;
 
-/** A buffer of `bytes`: a spare one of that size when there is one, else new (zero-filled). */
-function spareBuffer(bytes: number): ArrayBuffer {
-  const list = spare.get(bytes) ?? [];
-  // Most recently asked sizes last, so that the least recent one is dropped first.
-  spare.delete(bytes);
-  spare.set(bytes, list);
-  if (spare.size > SPARE_SIZES) {
-    const [oldest, dropped] = spare.entries().next().value!;
-    spareBytes -= oldest * dropped.length;
-    spare.delete(oldest);
+/**
+ * Buffers for model inputs, reused: one handed over to a model thread comes back with the reply and waits for
+ * the next input of its size. Fresh buffers cost ~25 MB outside the JavaScript heap per recognition, left for
+ * collections that a model thread's small heap rarely runs.
+ */
+class SpareBuffers {
+  private readonly spare = new Map<number, ArrayBuffer[]>();
+  private bytes = 0;
+
+  /** A buffer of `bytes`: a spare one of that size when there is one, else new (zero-filled). */
+  take(bytes: number): ArrayBuffer {
+    const list = this.spare.get(bytes) ?? [];
+    // Most recently asked sizes last, so that the least recent one is dropped first.
+    this.spare.delete(bytes);
+    this.spare.set(bytes, list);
+    if (this.spare.size > SPARE_SIZES) {
+      const [oldest, dropped] = this.spare.entries().next().value!;
+      this.bytes -= oldest * dropped.length;
+      this.spare.delete(oldest);
+    }
+    const reused = list.pop();
+    if (reused) this.bytes -= bytes;
+    return reused ?? new ArrayBuffer(bytes);
   }
-  const reused = list.pop();
-  if (reused) spareBytes -= bytes;
-  return reused ?? new ArrayBuffer(bytes);
-}
 
-/** A zero-filled Float32Array of `length`, a reused buffer when one of that size is free. */
-export function inputBuffer(length: number): Float32Array {
-  return new Float32Array(spareBuffer(length * Float32Array.BYTES_PER_ELEMENT)).fill(0);
-}
-
-/** Bytes for pixels handed over with a call (Draws.pixels), at least `bytes` of them; reused like inputBuffer's. */
-export function pixelBuffer(bytes: number): Uint8Array {
-  // Sizes rounded up to a power of two, so that a few buffers serve regions of every size.
-  return new Uint8Array(spareBuffer(2 ** Math.ceil(Math.log2(Math.max(bytes, 1 << 16)))));
-}
-
-function recycle(buffers: ArrayBuffer[] = []): void {
-  for (const b of buffers) {
-    const list = spare.get(b.byteLength);
-    if (!list || list.length >= SPARE_PER_SIZE || spareBytes + b.byteLength > SPARE_BYTES) continue;
-    list.push(b);
-    spareBytes += b.byteLength;
+  recycle(buffers: ArrayBuffer[] = []): void {
+    for (const b of buffers) {
+      const list = this.spare.get(b.byteLength);
+      if (!list || list.length >= SPARE_PER_SIZE || this.bytes + b.byteLength > SPARE_BYTES) continue;
+      list.push(b);
+      this.bytes += b.byteLength;
+    }
   }
 }
 
 const toWire = (t: ort.Tensor): WireTensor => ({ type: t.type, data: t.data, dims: t.dims });
 const fromWire = (t: WireTensor) => new ort.Tensor(t.type, t.data as never, t.dims);
 
-/** Opens a model from a file path or from the bytes of a graph built in memory, in the thread of each of its lanes. */
-export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
-  const names = options.lanes ?? ['models'];
-  const threads = Math.min(options.threads ?? Math.max(1, Math.floor(threadCount() / names.length)), threadCount());
-  const opened = await Promise.allSettled(
-    names.map((name) => openIn(name, model, threads, options.reuseMemory ?? false)),
-  );
-  const copies = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-  const failed = opened.find((o) => o.status === 'rejected');
-  if (failed) {
-    await Promise.all(copies.map((c) => c.release()));
-    throw failed.reason;
+/**
+ * The model threads of a runtime: its lanes by name, the input buffers they hand back, and whether one was lost.
+ * Every model of a runtime opens through the same one, so that models of one lane share its thread.
+ */
+export class ModelThreads {
+  private readonly lanes = new Map<string, Lane>();
+  private readonly spare = new SpareBuffers();
+  /** The first model thread lost, if any. */
+  private lost?: ModelError;
+
+  /** 'ok', or why models cannot run (for /readyz). */
+  health(): string {
+    return this.lost ? this.lost.message : 'ok';
   }
-  return {
-    inputNames: copies[0].inputNames,
-    outputNames: copies[0].outputNames,
-    parallelism: copies.length,
-    run(feeds, fetches, handOver = false, draws) {
-      const idlest = copies.reduce((best, c) => (c.lane.load < best.lane.load ? c : best));
-      return idlest.run(feeds, fetches, handOver, draws);
-    },
-    async release() {
+
+  /** A zero-filled Float32Array of `length`, a reused buffer when one of that size is free. */
+  inputBuffer(length: number): Float32Array {
+    return new Float32Array(this.spare.take(length * Float32Array.BYTES_PER_ELEMENT)).fill(0);
+  }
+
+  /** Bytes for pixels handed over with a call (Draws.pixels), at least `bytes` of them; reused like inputBuffer's. */
+  pixelBuffer(bytes: number): Uint8Array {
+    // Sizes rounded up to a power of two, so that a few buffers serve regions of every size.
+    return new Uint8Array(this.spare.take(2 ** Math.ceil(Math.log2(Math.max(bytes, 1 << 16)))));
+  }
+
+  /** Opens a model from a file path or the bytes of a graph built in memory, in the thread of each of its lanes. */
+  async openSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    const names = options.lanes ?? ['models'];
+    const threads = Math.min(options.threads ?? Math.max(1, Math.floor(threadCount() / names.length)), threadCount());
+    const opened = await Promise.allSettled(
+      names.map((name) => this.openIn(name, model, threads, options.reuseMemory ?? false)),
+    );
+    const copies = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const failed = opened.find((o) => o.status === 'rejected');
+    if (failed) {
       await Promise.all(copies.map((c) => c.release()));
-    },
-  };
-}
-
-/** The model opened in one lane's thread. */
-async function openIn(name: string, model: string | Uint8Array, threads: number, arena: boolean) {
-  const lane = lanes.get(name) ?? new Lane();
-  lanes.set(name, lane);
-  lane.sessions++;
-  let opened: Reply;
-  try {
-    opened = await lane.call({ op: 'open', model, threads, arena });
-  } catch (err) {
-    await releaseFrom(name, lane);
-    throw err;
+      throw failed.reason;
+    }
+    return {
+      inputNames: copies[0].inputNames,
+      outputNames: copies[0].outputNames,
+      parallelism: copies.length,
+      inputBuffer: (length) => this.inputBuffer(length),
+      pixelBuffer: (bytes) => this.pixelBuffer(bytes),
+      run(feeds, fetches, handOver = false, draws) {
+        const idlest = copies.reduce((best, c) => (c.lane.load < best.lane.load ? c : best));
+        return idlest.run(feeds, fetches, handOver, draws);
+      },
+      async release() {
+        await Promise.all(copies.map((c) => c.release()));
+      },
+    };
   }
-  if (!('inputNames' in opened)) throw new Error('inference thread answered out of turn');
-  const session = opened.id;
-  return {
-    lane,
-    inputNames: opened.inputNames,
-    outputNames: opened.outputNames,
-    async run(feeds: Record<string, ort.Tensor>, fetches: string[] | undefined, handOver: boolean, draws?: Draws) {
-      const wire = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toWire(t)]));
-      const moving = handOver ? [...movable(wire), ...(draws ? [draws.pixels.buffer as ArrayBuffer] : [])] : [];
-      const reply = await lane.call({ op: 'run', session, feeds: wire, fetches, handBack: handOver, draws }, moving);
-      if (!('outputs' in reply)) throw new Error('inference thread answered out of turn');
-      recycle(reply.inputs);
-      return Object.fromEntries(Object.entries(reply.outputs).map(([n, t]) => [n, fromWire(t)]));
-    },
-    async release() {
-      await lane.call({ op: 'release', session }).catch(() => undefined);
-      await releaseFrom(name, lane);
-    },
-  };
-}
 
-/** The last session of a lane stops its thread. */
-async function releaseFrom(name: string, lane: Lane): Promise<void> {
-  if (--lane.sessions > 0) return;
-  if (lanes.get(name) === lane) lanes.delete(name);
-  await lane.stop();
+  /** The model opened in one lane's thread. */
+  private async openIn(name: string, model: string | Uint8Array, threads: number, arena: boolean) {
+    const lane = this.lanes.get(name) ?? new Lane((err) => (this.lost ??= err));
+    this.lanes.set(name, lane);
+    lane.sessions++;
+    let opened: Reply;
+    try {
+      opened = await lane.call({ op: 'open', model, threads, arena });
+    } catch (err) {
+      await this.releaseFrom(name, lane);
+      throw err;
+    }
+    if (!('inputNames' in opened)) throw new Error('inference thread answered out of turn');
+    const session = opened.id;
+    return {
+      lane,
+      inputNames: opened.inputNames,
+      outputNames: opened.outputNames,
+      run: async (
+        feeds: Record<string, ort.Tensor>,
+        fetches: string[] | undefined,
+        handOver: boolean,
+        draws?: Draws,
+      ) => {
+        const wire = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toWire(t)]));
+        const moving = handOver ? [...movable(wire), ...(draws ? [draws.pixels.buffer as ArrayBuffer] : [])] : [];
+        const reply = await lane.call({ op: 'run', session, feeds: wire, fetches, handBack: handOver, draws }, moving);
+        if (!('outputs' in reply)) throw new Error('inference thread answered out of turn');
+        this.spare.recycle(reply.inputs);
+        return Object.fromEntries(Object.entries(reply.outputs).map(([n, t]) => [n, fromWire(t)]));
+      },
+      release: async () => {
+        await lane.call({ op: 'release', session }).catch(() => undefined);
+        await this.releaseFrom(name, lane);
+      },
+    };
+  }
+
+  /** The last session of a lane stops its thread. */
+  private async releaseFrom(name: string, lane: Lane): Promise<void> {
+    if (--lane.sessions > 0) return;
+    if (this.lanes.get(name) === lane) this.lanes.delete(name);
+    await lane.stop();
+  }
 }
 
 export { ort, type Draws };

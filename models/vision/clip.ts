@@ -56,7 +56,7 @@ function unitRows(t: Tensor, dim: number): Float32Array[] {
   return rows;
 }
 
-export async function loadClip(modelsDir: string, entry: TransformersClipEntry): Promise<ImageEncoder & TextEncoder> {
+export async function openClip(modelsDir: string, entry: TransformersClipEntry): Promise<ImageEncoder & TextEncoder> {
   // Models come only from disk: a missing file must fail, never trigger a hub download.
   env.allowRemoteModels = false;
   env.allowLocalModels = true;

@@ -2,7 +2,7 @@
 import { checkImage, clipBox, iou } from '../image/boxes.js';
 import type { OnnxDetectorEntry } from '../catalog.js';
 import { modelFile, readLabels } from '../files.js';
-import { createSession, inputBuffer, ort, type Session } from '../runtime/ort.js';
+import { type ModelThreads, ort, type Session } from '../runtime/ort.js';
 import { fillCanvas } from '../image/resample.js';
 import { drawScaled } from '../image/scale-image.js';
 import type { DecodedImage, Detection, ObjectDetector } from '../types.js';
@@ -27,12 +27,12 @@ export class YoloxDetector implements ObjectDetector {
     this.name = entry.folder;
   }
 
-  static async load(modelsDir: string, entry: OnnxDetectorEntry): Promise<YoloxDetector> {
+  static async open(threads: ModelThreads, modelsDir: string, entry: OnnxDetectorEntry): Promise<YoloxDetector> {
     const modelPath = modelFile(modelsDir, entry.folder, entry.model);
     const labels = await readLabels(modelFile(modelsDir, entry.folder, entry.labels));
     // A lane of its own runs it beside the scanner; one thread, as YOLOX-nano runs no faster on two (13.5 vs 14.4 ms
     // here).
-    const session = await createSession(modelPath, { threads: 1, lanes: ['detector'], reuseMemory: true });
+    const session = await threads.openSession(modelPath, { threads: 1, lanes: ['detector'], reuseMemory: true });
     if (!session.inputNames.includes(entry.input) || !session.outputNames.includes(entry.output)) {
       await session.release();
       throw new Error(
@@ -55,7 +55,7 @@ export class YoloxDetector implements ObjectDetector {
     const r = Math.min(size / image.width, size / image.height);
     const w = Math.max(1, Math.round(image.width * r));
     const h = Math.max(1, Math.round(image.height * r));
-    const data = inputBuffer(3 * size * size);
+    const data = this.session.inputBuffer(3 * size * size);
     const canvas = {
       data,
       offset: 0,

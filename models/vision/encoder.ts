@@ -5,7 +5,7 @@ import { inputCanvas, type OnnxEncoderEntry } from '../catalog.js';
 import { readClassifier } from './classifier.js';
 import { FeatureMapScanner, withFeatureMap } from './feature-map.js';
 import { modelFile, readLabels } from '../files.js';
-import { createSession, type Draws, inputBuffer, ort, pixelBuffer, type Session } from '../runtime/ort.js';
+import { type Draws, type ModelThreads, ort, type Session } from '../runtime/ort.js';
 import { cutRegion, readRect, regionSource } from '../image/resample.js';
 import type { Crop, ImageEncoder, LinearAlgebra, PixelBox, RegionScanner } from '../types.js';
 import { meanColour, zoomDraw } from '../image/zoom.js';
@@ -42,7 +42,12 @@ export class OnnxImageEncoder implements ImageEncoder {
   }
 
   /** `algebra` runs the region scanner's pooling (entries with a feature map). */
-  static async load(modelsDir: string, entry: OnnxEncoderEntry, algebra: LinearAlgebra): Promise<OnnxImageEncoder> {
+  static async open(
+    threads: ModelThreads,
+    modelsDir: string,
+    entry: OnnxEncoderEntry,
+    algebra: LinearAlgebra,
+  ): Promise<OnnxImageEncoder> {
     const modelPath = modelFile(modelsDir, entry.folder, entry.model);
     const labels = entry.classifier
       ? await readLabels(modelFile(modelsDir, entry.folder, entry.classifier.labels))
@@ -53,7 +58,7 @@ export class OnnxImageEncoder implements ImageEncoder {
       : modelPath;
     // Crops also run on the detector's thread, idle once the proposals are found: two one-thread copies do more
     // per core than one on two threads (MobileNetV2's depthwise layers scale poorly).
-    const session = await createSession(model, { reuseMemory: true, lanes: ['models', 'detector'] });
+    const session = await threads.openSession(model, { reuseMemory: true, lanes: ['models', 'detector'] });
     const outputs = [entry.output, ...(entry.classifier ? [entry.classifier.output] : [])];
     const missing = [entry.input].filter((n) => !session.inputNames.includes(n));
     missing.push(...outputs.filter((n) => !session.outputNames.includes(n)));
@@ -148,7 +153,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     const { size, layout } = this.entry;
     const per = 3 * size * size;
     // Zero-filled, and zero is the mean colour after normalisation: letterbox padding comes for free.
-    const data = inputBuffer(crops.length * per);
+    const data = this.session.inputBuffer(crops.length * per);
     const canvas = inputCanvas(this.entry, size, size);
     const placed = crops.map((crop, k) => {
       const placement = this.placement(regions[k]);
@@ -165,7 +170,7 @@ export class OnnxImageEncoder implements ImageEncoder {
       return { crop, source, rect, dst, fill, bytes: (rect.x1 - rect.x0) * (rect.y1 - rect.y0) * 3, offset: k * per };
     });
     // Only the pixels each crop reads travel to the model thread: at most ~2x the input size per crop.
-    const pixels = pixelBuffer(placed.reduce((n, p) => n + p.bytes, 0));
+    const pixels = this.session.pixelBuffer(placed.reduce((n, p) => n + p.bytes, 0));
     let at = 0;
     const drawn = placed.map(({ crop, source, rect, dst, fill, bytes, offset }) => {
       const { image, src } = cutRegion(source, pixels, at, rect);

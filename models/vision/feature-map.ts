@@ -7,7 +7,7 @@
 import onnxProto from 'onnx-proto';
 import { checkImage, cropRegion } from '../image/boxes.js';
 import { inputCanvas, type OnnxEncoderEntry } from '../catalog.js';
-import { inputBuffer, ort, type Session } from '../runtime/ort.js';
+import { ort, type Session } from '../runtime/ort.js';
 import { drawScaled } from '../image/scale-image.js';
 import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../types.js';
 
@@ -105,7 +105,7 @@ export class FeatureMapScanner implements RegionScanner {
       Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
     const w = toStride(image.width);
     const h = toStride(image.height);
-    const data = inputBuffer(3 * w * h);
+    const data = this.session.inputBuffer(3 * w * h);
     await drawScaled(image, { ...inputCanvas(this.entry, w, h), data, offset: 0 }, { x: 0, y: 0, w, h });
     const dims = this.entry.layout === 'nchw' ? [1, 3, h, w] : [1, h, w, 3];
     const out = (await this.session.run({ [this.entry.input]: new ort.Tensor('float32', data, dims) }, [output], true))[

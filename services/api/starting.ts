@@ -6,7 +6,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Metrics } from '../metrics.js';
 import type { Api, AppEnv } from './context.js';
 import { errorJson } from './errors.js';
-import { registerMetrics } from './routes/metrics.js';
+import { registerMetrics } from './routes/system/metrics.js';
 
 export function startingApp(metrics: Metrics): Api {
   const app: Api = new OpenAPIHono<AppEnv>();

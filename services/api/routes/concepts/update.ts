@@ -1,8 +1,8 @@
 /** PATCH /v1/users/{user}/concepts/{id}: rename or re-describe; photos are changed through /images. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { Category, Concept, ConceptName, ConceptParams, Description } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { Category, Concept, ConceptName, ConceptParams, Description } from '../../schemas.js';
 
 const Patch = z
   .object({ name: ConceptName.optional(), category: Category.optional(), description: Description.optional() })

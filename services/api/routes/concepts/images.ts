@@ -3,10 +3,10 @@
  * retrains.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { formWithImages, toImageInputs, validBody } from '../images.js';
-import { Concept, ConceptParams, ImageData } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { formWithImages, toImageInputs, validBody } from '../../images.js';
+import { Concept, ConceptParams, ImageData } from '../../schemas.js';
 
 const route = createRoute({
   method: 'post',

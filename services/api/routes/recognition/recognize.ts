@@ -1,9 +1,9 @@
 /** POST /v1/users/{user}/recognize: which of the user's concepts a photo shows. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { toImageInputs, validBody } from '../images.js';
-import { FilePart, ImageData, Recognition, UserParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { toImageInputs, validBody } from '../../images.js';
+import { FilePart, ImageData, Recognition, UserParams } from '../../schemas.js';
 
 const all = { description: 'one match for every concept of the user, present or not' };
 

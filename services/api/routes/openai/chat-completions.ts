@@ -6,13 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { PersonalAnswer } from '../../../concepts/captioning/personalize.js';
-import type { ChatMessage } from '../../../models/types.js';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { NamedMatch, Timings } from '../personal.js';
-import { UserField } from '../schemas.js';
-import { sseResponse } from '../sse.js';
+import type { PersonalAnswer } from '../../../../concepts/captioning/personalize.js';
+import type { ChatMessage } from '../../../../models/types.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { NamedMatch, Timings } from '../../personal.js';
+import { UserField } from '../../schemas.js';
+import { sseResponse } from '../../sse.js';
 
 const Part = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text'), text: z.string() }),

@@ -1,8 +1,8 @@
 /** GET /v1/users/{user}/concepts: every concept of the user, oldest first. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { Concept, UserParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { Concept, UserParams } from '../../schemas.js';
 
 const route = createRoute({
   method: 'get',

@@ -1,8 +1,8 @@
 /** GET /v1/users/{user}/concepts/{id}. */
 import { createRoute } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { Concept, ConceptParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { Concept, ConceptParams } from '../../schemas.js';
 
 const route = createRoute({
   method: 'get',

@@ -1,8 +1,8 @@
 /** GET /v1/users/{user}/videos/{id}: a video's indexing status and progress. */
 import { createRoute } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { Video, VideoParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { Video, VideoParams } from '../../schemas.js';
 
 const route = createRoute({
   method: 'get',

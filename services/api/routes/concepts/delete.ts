@@ -1,8 +1,8 @@
 /** DELETE /v1/users/{user}/concepts/{id}: the concept with every vector, head and stored image of it. */
 import { createRoute } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { ConceptParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { ConceptParams } from '../../schemas.js';
 
 const route = createRoute({
   method: 'delete',

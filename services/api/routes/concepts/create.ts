@@ -1,9 +1,9 @@
 /** POST /v1/users/{user}/concepts: register a concept from 1 to N example photos. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { formWithImages, toImageInputs, validBody } from '../images.js';
-import { Category, Concept, ConceptName, Description, ImageData, UserParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { formWithImages, toImageInputs, validBody } from '../../images.js';
+import { Category, Concept, ConceptName, Description, ImageData, UserParams } from '../../schemas.js';
 
 const fields = { name: ConceptName, category: Category.optional(), description: Description.optional() };
 

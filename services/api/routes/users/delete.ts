@@ -3,9 +3,9 @@
  * files.
  */
 import { createRoute } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { UserParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { UserParams } from '../../schemas.js';
 
 const route = createRoute({
   method: 'delete',

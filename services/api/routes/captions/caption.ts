@@ -1,8 +1,8 @@
 /** POST /v1/caption: a caption of a photo that calls the user's concepts in it by their names. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { answerPhoto, eventStream, NamedMatch, PhotoRequest, Timings } from '../personal.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { answerPhoto, eventStream, NamedMatch, PhotoRequest, Timings } from '../../personal.js';
 
 const Caption = z
   .object({ caption: z.string(), concepts: z.array(NamedMatch), model: z.string(), timings: Timings })

@@ -1,6 +1,6 @@
 /** GET /healthz (the process answers) and GET /readyz (models loaded, database reachable). */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps, Readiness } from '../context.js';
+import type { Api, Deps, Readiness } from '../../context.js';
 
 const Health = z.object({ ok: z.boolean() }).openapi('Health');
 const Ready = z.object({ ok: z.boolean(), checks: z.record(z.string(), z.string()) }).openapi('Readiness');

@@ -1,7 +1,7 @@
 /** GET /metrics: Prometheus text exposition. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Metrics } from '../../metrics.js';
-import type { Api } from '../context.js';
+import type { Metrics } from '../../../metrics.js';
+import type { Api } from '../../context.js';
 
 const route = createRoute({
   method: 'get',

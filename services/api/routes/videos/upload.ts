@@ -6,13 +6,13 @@
 import { writeFile, rm } from 'node:fs/promises';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { DomainError } from '../../../concepts/errors.js';
-import { decodeBase64 } from '../../../concepts/intake/intake.js';
-import type { VideoService } from '../../../concepts/video/videos.js';
-import type { Api, AppEnv, Deps } from '../context.js';
-import { describeIssues, errorResponses } from '../errors.js';
-import { multipartBoundary, readMultipart } from '../multipart.js';
-import { FilePart, UserParams } from '../schemas.js';
+import { DomainError } from '../../../../concepts/errors.js';
+import { decodeBase64 } from '../../../../concepts/intake/intake.js';
+import type { VideoService } from '../../../../concepts/video/videos.js';
+import type { Api, AppEnv, Deps } from '../../context.js';
+import { describeIssues, errorResponses } from '../../errors.js';
+import { multipartBoundary, readMultipart } from '../../multipart.js';
+import { FilePart, UserParams } from '../../schemas.js';
 
 const PATH = /^\/v1\/users\/[^/]+\/videos\/?$/;
 const fps = { description: 'frames sampled per second (default 2); scene changes add frames' };

@@ -1,8 +1,8 @@
 /** DELETE /v1/users/{user}/videos/{id}: the video with its indexing job, frame vectors and file. */
 import { createRoute } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { VideoParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { VideoParams } from '../../schemas.js';
 
 const route = createRoute({
   method: 'delete',

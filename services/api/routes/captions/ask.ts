@@ -1,8 +1,8 @@
 /** POST /v1/ask: an answer to a question about a photo, calling the user's concepts in it by their names. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { answerPhoto, eventStream, NamedMatch, PhotoRequest, Timings } from '../personal.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { answerPhoto, eventStream, NamedMatch, PhotoRequest, Timings } from '../../personal.js';
 
 const Answer = z
   .object({ answer: z.string(), concepts: z.array(NamedMatch), model: z.string(), timings: Timings })

@@ -1,8 +1,8 @@
 /** GET /v1/users/{user}/videos/{id}/moments?concept=: where a concept is on screen, best first. */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Api, Deps } from '../context.js';
-import { errorResponses } from '../errors.js';
-import { Moment, VideoParams } from '../schemas.js';
+import type { Api, Deps } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { Moment, VideoParams } from '../../schemas.js';
 
 const Query = z.object({
   concept: z
