@@ -108,7 +108,7 @@ export class ConceptService {
    * bulk model work: they give their turn on the model threads to interactive requests. One at a time decodes
    * and embeds (`uploads`), so that a burst of uploads holds a bounded number of decoded photos.
    */
-  async create(scope: Scope, input: NewConcept): Promise<Concept> {
+  async register(scope: Scope, input: NewConcept): Promise<Concept> {
     const concept = await this.refinement.queue.registration(() =>
       this.uploads.run(() => bulk(() => this.refinement.draft(scope, input))),
     );

@@ -88,7 +88,7 @@ async function main() {
   const scope = { tenant: LOCAL_TENANT, user: 'bench-user' };
   try {
     for (const s of subjects.slice(0, 4))
-      await runtime.service.create(scope, {
+      await runtime.service.register(scope, {
         name: s.name,
         category: s.category,
         images: s.train.map((f) => ({ bytes: readFileSync(f) })),

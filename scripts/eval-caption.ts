@@ -74,7 +74,7 @@ async function main() {
     });
     for (const s of registered) {
       category = s.category;
-      const concept = await runtime.service.create(scope, {
+      const concept = await runtime.service.register(scope, {
         name: s.name,
         category: s.category,
         images: s.train.map((f) => ({ bytes: readFileSync(f) })),

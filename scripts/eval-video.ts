@@ -107,7 +107,7 @@ async function main() {
   try {
     const ids = new Map<string, string>();
     for (const s of subjects) {
-      const c = await runtime.service.create(scope, {
+      const c = await runtime.service.register(scope, {
         name: s.name,
         category: s.category,
         images: s.train.map((f) => ({ bytes: readFileSync(f) })),

@@ -139,7 +139,7 @@ async function main() {
     const registerMs: number[] = [];
     for (const s of subjects) {
       const t = performance.now();
-      const c = await runtime.service.create(scope, {
+      const c = await runtime.service.register(scope, {
         name: s.name,
         category: s.category,
         images: s.train.map((file) => ({ bytes: readFileSync(file) })),

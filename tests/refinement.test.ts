@@ -30,7 +30,7 @@ describe('registration drafts and their refinement', () => {
   const views = async (id: string): Promise<ViewRecord[]> =>
     (await runtime.store.loadUser(scope)).views.filter((v) => v.conceptId === id);
   const register = (name: string, category: string, boxes: (Box | undefined)[] = []) =>
-    runtime.service.create(scope, {
+    runtime.service.register(scope, {
       name,
       category,
       images: [0, 1, 2].map((n) => ({ bytes: photo(name, n), box: boxes[n] })),

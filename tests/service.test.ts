@@ -66,7 +66,7 @@ afterEach(async () => {
 });
 
 const register = async (scope: Scope, name: string, photos: Promise<{ bytes: Uint8Array }>[]) =>
-  service.create(scope, { name, category: 'thing', images: await Promise.all(photos) });
+  service.register(scope, { name, category: 'thing', images: await Promise.all(photos) });
 
 describe('ConceptService use cases', () => {
   it('registers, lists in order of creation, gets and renames; names are unique per user, case aside', async () => {

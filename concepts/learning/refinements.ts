@@ -1,5 +1,5 @@
 /**
- * When the refinements of draft concepts run (see ConceptService.create): one at a time in this process, in
+ * When the refinements of draft concepts run (see ConceptService.register): one at a time in this process, in
  * the background, each waiting for a pause in registrations, so that a refinement never slows the registration
  * a user waits for.
  */

@@ -26,7 +26,7 @@ export async function registerSubjects(runtime: Runtime, scope: Scope, subjects:
   const ids: Record<string, string> = {};
   for (const [name, category] of subjects) {
     const images = [0, 1, 2].map((n) => ({ bytes: photo(name, n) }));
-    ids[name] = (await runtime.service.create(scope, { name, category, images })).id;
+    ids[name] = (await runtime.service.register(scope, { name, category, images })).id;
   }
   await runtime.service.refined();
   return ids;

@@ -131,7 +131,7 @@ export async function register(name: string, category: string): Promise<void> {
   const images = await Promise.all(
     [0, 1, 2].map(async (n) => ({ bytes: new Uint8Array(await readFile(photo(name, n))) })),
   );
-  ids[name] = (await runtime.service.create(alice, { name, category, images })).id;
+  ids[name] = (await runtime.service.register(alice, { name, category, images })).id;
   await runtime.service.refined();
 }
 

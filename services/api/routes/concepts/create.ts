@@ -32,7 +32,7 @@ export function registerCreateConcept(app: Api, { service, config, personal }: D
   app.openapi(route, async (c) => {
     const { name, category, description, images } = validBody(c);
     const scope = { tenant: c.var.tenant, user: c.req.valid('param').user };
-    const concept = await service.create(scope, {
+    const concept = await service.register(scope, {
       name,
       category,
       description,
