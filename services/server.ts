@@ -13,6 +13,7 @@ import { startingApp } from './api/starting.js';
 import { scheduleCompaction, type Compaction } from './compaction.js';
 import { loadConfig } from './config.js';
 import { fetchMissingModels } from './first-start.js';
+import { BankError } from '../concepts/learning/region-bank-file.js';
 import { Metrics } from './metrics.js';
 import { openRuntime, type Runtime } from './runtime.js';
 
@@ -78,7 +79,9 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 try {
   runtime = await openRuntime(config, metrics.timeModel, log);
 } catch (err) {
-  log.fatal({ err }, 'could not open models or storage');
+  // What the operator must set up is one line, as for missing models; anything else is a fault, with its stack.
+  if (err instanceof BankError) process.stderr.write(`nomen: ${err.message}\n`);
+  else log.fatal({ err }, 'could not open models or storage');
   process.exit(1);
 }
 log.info(

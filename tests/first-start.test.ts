@@ -60,18 +60,23 @@ function serverEnv(models: string, files: Record<string, string> = {}) {
   };
 }
 
+/** The server started with `env`, expected to exit: its exit code and stderr. */
+async function startFails(env: NodeJS.ProcessEnv) {
+  const run = promisify(execFile)(process.execPath, ['--import', network, builtEntry('server')], {
+    cwd: repoRoot,
+    env: { ...env, PORT: String(await freePort()) },
+    timeout: 60_000,
+  });
+  return run.then(
+    () => undefined,
+    (e: { code: number; stderr: string }) => e,
+  );
+}
+
 describe('npm start without the models', () => {
   it('offline: exits 1 with one line that names the folder to point NOMEN_MODELS at', async () => {
     const models = path.join(dir, 'offline', 'models');
-    const run = promisify(execFile)(process.execPath, ['--import', network, builtEntry('server')], {
-      cwd: repoRoot,
-      env: { ...serverEnv(models), PORT: String(await freePort()) },
-      timeout: 60_000,
-    });
-    const failed = await run.then(
-      () => undefined,
-      (e: { code: number; stderr: string }) => e,
-    );
+    const failed = await startFails(serverEnv(models));
     expect(failed?.code).toBe(1);
     expect(failed?.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(
@@ -123,5 +128,17 @@ describe('npm start without the models', () => {
         await exited;
       }
     }
+  });
+
+  it('without a region bank or photos to build one: exits 1 with one line that names NOMEN_BANK_PHOTOS', async () => {
+    const failed = await startFails({
+      ...serverEnv(SHARED),
+      NOMEN_BANK_DIR: path.join(dir, 'no-banks'),
+      NOMEN_BANK_PHOTOS: path.join(dir, 'no-photos'),
+    });
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^nomen: no region bank for encoder mobilenetv2-12-int8 at .* set NOMEN_BANK_PHOTOS to /),
+    ]);
   });
 });

@@ -119,10 +119,13 @@ export async function writeBank(file: string, bank: RegionBank, identity: BankId
   await rename(tmp, file);
 }
 
+/** A bank that cannot serve the active models (missing, corrupt, foreign): the message says what to do. */
+export class BankError extends Error {}
+
 export async function readBank(file: string, identity: BankIdentity): Promise<RegionBank> {
   const rebuild = `delete ${file} and restart, or rebuild it with npm run bank`;
   const buf = await readFile(file);
-  const corrupt = (why: string) => new Error(`region bank ${file} is corrupt (${why}): ${rebuild}`);
+  const corrupt = (why: string) => new BankError(`region bank ${file} is corrupt (${why}): ${rebuild}`);
   if (buf.length < 4) throw corrupt('too short');
   const n = buf.readUInt32LE(0);
   let header: Header;
@@ -138,7 +141,7 @@ export async function readBank(file: string, identity: BankIdentity): Promise<Re
     theirs.fingerprint !== identity.fingerprint ||
     theirs.detector !== identity.detector
   ) {
-    throw new Error(
+    throw new BankError(
       `region bank ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ` +
         `${theirs.detector || 'none'}, ` +
         `not the active ${identity.encoder} (${identity.fingerprint}) and ${identity.detector || 'none'}: ${rebuild}`,
@@ -175,7 +178,7 @@ export async function openBank(
     const found = folders.length
       ? `only ${files.length} photos in ${folders.join(', ')}`
       : 'no photo folder to build one from';
-    throw new Error(
+    throw new BankError(
       `no region bank for encoder ${identity.encoder} at ${file}, and ${found}: ` +
         `set NOMEN_BANK_PHOTOS to folders holding at least ${MIN_BANK_PHOTOS} ordinary photos (pets, rooms, streets, ` +
         `shop shelves; none of your users' subjects), ` +
