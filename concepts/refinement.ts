@@ -114,7 +114,11 @@ export class DraftRefinement {
         ...(await this.refinedViews(scope, concept, state.views)),
       });
     }
-    if (refined.length === 0 || !(await proceed())) return;
+    if (!(await proceed())) return;
+    if (refined.length === 0) {
+      await this.recalibrate(scope);
+      return;
+    }
     await this.commits.write(scope, async (state) => {
       const due = refined.filter((r) => state.concepts.find((c) => c.id === r.id)?.draftPhotos === r.count);
       if (due.length === 0) return undefined;
@@ -125,6 +129,17 @@ export class DraftRefinement {
       return { concepts, newViews: due.flatMap((r) => r.views), crops: due.flatMap((r) => r.crops), result: due[0].id };
     });
     for (const r of refined) await this.store.dropOriginals(scope, r.id, r.count);
+  }
+
+  /**
+   * Retrains every head of a user whose store was written before the region bank (a concept without quality): their
+   * thresholds were set against the user's other concepts only.
+   */
+  private recalibrate(scope: Scope): Promise<Concept | undefined> {
+    return this.commits.write(scope, async (state) => {
+      const stale = state.concepts.find((c) => c.quality === '' && c.draftPhotos === 0);
+      return stale && { concepts: state.concepts, newViews: [], crops: [], result: stale.id };
+    });
   }
 
   /**

@@ -57,9 +57,9 @@ export class ConceptService {
     if (regions.vectors.cols !== dim)
       throw new Error(`the region bank has ${regions.vectors.cols}-d vectors, the encoder ${dim}-d`);
     const service = new ConceptService(store, models, options, regions, await models.encoder.negativeBank());
-    // Refinements cut short by a stop or crash start again; in several processes each may, and all but one find nothing
-    // to do.
-    for (const { scope, id } of await store.draftConcepts()) service.refinement.queue.add({ ...scope, id });
+    // Refinements cut short by a stop or crash start again, and stores calibrated before the region bank are calibrated
+    // again; in several processes each may, and all but one find nothing to do.
+    for (const { scope, id } of await store.conceptsToRefine()) service.refinement.queue.add({ ...scope, id });
     return service;
   }
 

@@ -134,7 +134,7 @@ describe('registration drafts and their refinement', () => {
     for (const id of [can.id, candle.id]) expect((await runtime.service.get(scope, id)).status).toBe('ready');
     expect(await views(gone.id)).toEqual([]);
     expect(await runtime.store.readOriginal(scope, gone.id, 0)).toBeUndefined();
-    expect(await runtime.store.draftConcepts()).toEqual([]);
+    expect(await runtime.store.conceptsToRefine()).toEqual([]);
   });
 
   it('leaves the heads as they are on a rename, and retrains them when a category changes', async () => {

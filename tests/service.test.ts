@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultLimits } from '../concepts/intake/intake.js';
+import { UNCALIBRATED } from '../concepts/learning/quality.js';
 import { ConceptService } from '../concepts/service.js';
 import type { ServiceOptions } from '../concepts/service-options.js';
 import { ConceptStore } from '../concepts/storage/store.js';
@@ -164,5 +165,22 @@ describe('draft and refinement', () => {
     service = await open();
     await service.refined();
     expect((await service.get(alice, mug.id)).status).toBe('ready');
+  });
+
+  it('calibrates again at the next open a store written before the region bank', async () => {
+    await register(alice, 'Mug', [red(0), red(6), red(12)]);
+    await register(alice, 'Hat', [blue(0), blue(6), blue(12)]);
+    await service.refined();
+    await service.close();
+    // What an older version left: no quality, and thresholds set against the user's other concepts only.
+    const { concepts } = await store.loadUser(alice);
+    const old = concepts.map((c) => ({ ...c, quality: '', threshold: 0.01, version: c.version + 1 }));
+    await store.saveConcepts(alice, old, []);
+    service = await open();
+    await service.refined();
+    for (const c of await service.list(alice)) {
+      expect(c.quality).not.toEqual(UNCALIBRATED);
+      expect(c.threshold).toBeGreaterThan(0.01);
+    }
   });
 });

@@ -104,7 +104,7 @@ describe('ConceptStore after a crash', () => {
         [],
         originals,
       );
-      expect(await store.draftConcepts()).toEqual([{ scope: alice, id: 'c' }]);
+      expect(await store.conceptsToRefine()).toEqual([{ scope: alice, id: 'c' }]);
       expect(await store.readOriginal(alice, 'c', 1)).toEqual(jpeg(6));
       await store.dropOriginals(alice, 'c', 1);
       expect(await store.readOriginal(alice, 'c', 0)).toBeUndefined();
@@ -140,8 +140,8 @@ describe('ConceptStore after a crash', () => {
   });
 
   it(
-    'opens a store written before naming, drafts and quality: naming at the present one, nothing to refine, quality ' +
-      'unknown',
+    'opens a store written before naming, drafts and quality: naming at the present one, quality unknown and to ' +
+      'be calibrated again',
     async () => {
       const old = await mkdtemp(join(tmpdir(), 'nomen-store-old-'));
       try {
@@ -158,10 +158,14 @@ describe('ConceptStore after a crash', () => {
         expect(loaded.nameThreshold).toBe(before.threshold);
         expect(loaded.draftPhotos).toBe(0);
         expect(toConcept(loaded).quality).toEqual(UNCALIBRATED);
-        expect(await reopened.draftConcepts()).toEqual([]);
+        expect(await reopened.conceptsToRefine()).toEqual([{ scope: alice, id: 'c' }]);
         // The added column has the type new rows are written with.
-        await reopened.saveConcepts(alice, [{ ...concept(alice, 'd'), draftPhotos: 2 }], views(alice, 'd', 2));
-        expect(await reopened.draftConcepts()).toEqual([{ scope: alice, id: 'd' }]);
+        await reopened.saveConcepts(
+          alice,
+          [concept(alice, 'c'), { ...concept(alice, 'd'), draftPhotos: 2 }],
+          views(alice, 'd', 2),
+        );
+        expect(await reopened.conceptsToRefine()).toEqual([{ scope: alice, id: 'd' }]);
         reopened.close();
       } finally {
         await rm(old, { recursive: true, force: true });

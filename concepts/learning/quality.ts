@@ -36,11 +36,11 @@ export function assessQuality(e: QualityEvidence): Quality {
   return { level: reasons.length > 0 ? 'weak' : 'good', reasons };
 }
 
-/** Concepts calibrated before thresholds were held to the open world; any change of the user retrains them. */
+/** Concepts calibrated before thresholds were held to the open world, until the background recalibration. */
 export const UNCALIBRATED: Quality = {
   level: 'weak',
   reasons: [
-    "calibrated by an older version against the user's other concepts only: it is recalibrated at the user's next " +
-      'change',
+    "calibrated by an older version against the user's other concepts only: it is being recalibrated in the " +
+      'background',
   ],
 };

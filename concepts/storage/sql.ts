@@ -41,6 +41,10 @@ export function and(...parts: string[]): string {
   return parts.map((p) => `(${p})`).join(' AND ');
 }
 
+export function or(...parts: string[]): string {
+  return parts.map((p) => `(${p})`).join(' OR ');
+}
+
 /** Every query of the store starts from this: one tenant, one user. */
 export function scopeWhere(scope: Scope): string {
   return and(eq('tenant', scope.tenant), eq('user', scope.user));

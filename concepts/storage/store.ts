@@ -17,7 +17,7 @@ import { withCommitRetry } from './commit-retry.js';
 import { connectData, type ObjectStorage } from './object-storage.js';
 import { sweepOrphans } from './orphans.js';
 import { checkSave } from './save-checks.js';
-import { and, eq, greaterThan, scopeWhere } from './sql.js';
+import { and, eq, greaterThan, or, scopeWhere } from './sql.js';
 import { openTable } from './tables.js';
 import {
   CONCEPTS_TABLE,
@@ -213,12 +213,15 @@ export class ConceptStore {
     for (let photo = 0; photo < count; photo++) await this.crops.delete(originalKey(scope, conceptId, photo));
   }
 
-  /** Every concept, of any user, whose draft views await refinement. */
-  async draftConcepts(): Promise<{ scope: Scope; id: string }[]> {
+  /**
+   * Every concept, of any user, whose draft views await refinement, or that has no quality: its threshold was set
+   * before the region bank, and the user's heads are to be calibrated again.
+   */
+  async conceptsToRefine(): Promise<{ scope: Scope; id: string }[]> {
     const found: { scope: Scope; id: string }[] = [];
     for await (const batch of this.concepts
       .query()
-      .where(greaterThan('draft_photos', 0))
+      .where(or(greaterThan('draft_photos', 0), eq('quality', '')))
       .select(['tenant', 'user', 'id'])) {
       const [tenant, user, id] = ['tenant', 'user', 'id'].map((n) => batch.getChild(n)!);
       for (let i = 0; i < batch.numRows; i++)

@@ -34,7 +34,7 @@ export function concept(scope: Scope, id: string, version = 1): ConceptRecord {
     updatedAt: '2024-05-02T10:00:00.000Z',
     encoder: 'mobilenet-v2',
     draftPhotos: 0,
-    quality: '',
+    quality: JSON.stringify({ level: 'good', reasons: [] }),
   };
 }
 
