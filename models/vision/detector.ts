@@ -1,5 +1,5 @@
 /** YOLOX (raw head output, decode and NMS here) as an ObjectDetector, configured by its catalog entry. */
-import { checkImage, clipBox, iou } from '../image/boxes.js';
+import { checkImage, clipBox, nms } from '../image/boxes.js';
 import type { OnnxDetectorEntry } from '../catalog.js';
 import { modelFile, readLabels } from '../files.js';
 import { createSession, inputBuffer, ort, type Session } from '../runtime/ort.js';
@@ -73,7 +73,7 @@ export class YoloxDetector implements ObjectDetector {
     const out = (await this.session.run({ [this.entry.input]: input }, [this.entry.output], true))[this.entry.output];
     // Map back per axis: rounding made the letterbox scale differ slightly between x and y.
     const candidates = this.decode(out, minScore, w / image.width, h / image.height, image);
-    return nms(candidates, this.entry.nmsIou, maxDetections);
+    return nms(candidates, this.entry.nmsIou, maxDetections, (a, b) => a.label === b.label);
   }
 
   async dispose(): Promise<void> {
@@ -118,15 +118,4 @@ export class YoloxDetector implements ObjectDetector {
     }
     return found;
   }
-}
-
-/** Greedy class-aware non-maximum suppression, best score first. */
-function nms(candidates: Detection[], maxIou: number, limit: number): Detection[] {
-  candidates.sort((a, b) => b.score - a.score);
-  const kept: Detection[] = [];
-  for (const c of candidates) {
-    if (kept.length >= limit) break;
-    if (!kept.some((k) => k.label === c.label && iou(k.box, c.box) > maxIou)) kept.push(c);
-  }
-  return kept;
 }
