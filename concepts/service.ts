@@ -19,6 +19,8 @@ import { splitBank, type RegionBank } from './learning/region-bank.js';
 import { defaultRegionOptions } from './recognition/regions.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './learning/training.js';
 import { assessQuality, UNCALIBRATED } from './learning/quality.js';
+import { isPersonCategory } from './people/faces.js';
+import { FACES_OFF, isFaceConcept, type People } from './people/people.js';
 import type {
   Concept,
   ConceptPatch,
@@ -57,6 +59,8 @@ export interface ServiceOptions {
   refine?: boolean;
   /** Hears of a refinement that failed: it runs again a minute later (three runs in all), else at the next start. */
   onRefineError?: (err: unknown, concept: JobRef) => void;
+  /** Person concepts and their face vectors (concepts/people/); absent: persons are refused, as with faces off. */
+  people?: People;
 }
 
 const MAX_CONCEPT_IMAGES = 20;
@@ -202,8 +206,8 @@ export class ConceptService {
   }
 
   private async register(scope: Scope, input: NewConcept): Promise<Concept> {
+    if (isPersonCategory(input.category)) return this.registerPerson(scope, input);
     const name = input.name.trim();
-    const category = (input.category ?? '').trim();
     const photos = await this.decodeAll(input.images);
     const id = randomUUID();
     // A draft's subjects are the given boxes or the whole photos: their crops are drawn while the photos are embedded.
@@ -221,27 +225,12 @@ export class ConceptService {
     const originals = refine ? input.images.map((image, photo) => ({ conceptId: id, photo, bytes: image.bytes })) : [];
     return this.write(scope, async (state) => {
       this.assertNameFree(state, name);
-      const record: ConceptRecord = {
-        tenant: scope.tenant,
-        user: scope.user,
-        id,
-        name,
-        nameKey: nameKey(name),
-        category,
-        description: (input.description ?? '').trim(),
-        headWeights: new Float32Array(this.models.encoder.dim),
-        headBias: 0,
+      const record = this.newRecord(scope, id, input, now, {
         threshold: 0.5,
-        nameThreshold: 0.5,
-        imageCount: photos.length,
-        negativeCount: 0,
-        version: 0,
-        createdAt: now,
-        updatedAt: now,
         encoder: this.models.encoder.name,
         draftPhotos: refine ? photos.length : 0,
         quality: '',
-      };
+      });
       // The other heads learn of the new concept at its refinement.
       return {
         concepts: [...state.concepts, record],
@@ -252,6 +241,68 @@ export class ConceptService {
         train: refine ? new Set([id]) : undefined,
       };
     });
+  }
+
+  /** A new concept's row, with a blank head (persons keep theirs blank: their faces decide). */
+  private newRecord(
+    scope: Scope,
+    id: string,
+    input: NewConcept,
+    now: string,
+    own: Pick<ConceptRecord, 'threshold' | 'encoder' | 'draftPhotos' | 'quality'>,
+  ): ConceptRecord {
+    const name = input.name.trim();
+    return {
+      tenant: scope.tenant,
+      user: scope.user,
+      id,
+      name,
+      nameKey: nameKey(name),
+      category: (input.category ?? '').trim(),
+      description: (input.description ?? '').trim(),
+      headWeights: new Float32Array(this.models.encoder.dim),
+      headBias: 0,
+      nameThreshold: own.threshold,
+      imageCount: input.images.length,
+      negativeCount: 0,
+      version: 0,
+      createdAt: now,
+      updatedAt: now,
+      ...own,
+    };
+  }
+
+  /**
+   * A person: the face of each example photo (422 without one), embedded by the face model and kept in the face
+   * store, written ahead of the concept row that makes them visible; no head, no refinement.
+   */
+  private async registerPerson(scope: Scope, input: NewConcept): Promise<Concept> {
+    const people = this.options.people;
+    if (!people?.enabled) throw new DomainError('unprocessable', FACES_OFF);
+    const learned = await people.learn(await this.decodeAll(input.images));
+    const id = randomUUID();
+    const { threshold, encoder, quality } = learned;
+    const record = this.newRecord(scope, id, input, new Date().toISOString(), {
+      threshold,
+      encoder,
+      draftPhotos: 0,
+      quality: JSON.stringify(quality),
+    });
+    try {
+      return await this.write(scope, async (state) => {
+        this.assertNameFree(state, record.name);
+        // Saved as version 1 (retrainAndSave counts up): the faces show once that row is committed.
+        await people.store.add(
+          scope,
+          1,
+          learned.faces.map((f) => ({ ...f, conceptId: id })),
+        );
+        return { concepts: [...state.concepts, record], newViews: [], crops: [], result: id, train: new Set() };
+      });
+    } catch (err) {
+      await people.store.deleteConcept(scope, id).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -347,6 +398,8 @@ export class ConceptService {
   ): Promise<Concept> {
     return this.write(scope, async (state) => {
       const current = this.find(state, id);
+      if (patch.category !== undefined && isPersonCategory(patch.category) !== isFaceConcept(current))
+        throw new DomainError('unprocessable', 'a person and an object are learned apart: register the concept anew');
       if (onlyIf && !onlyIf(toConcept(current)))
         return { concepts: state.concepts, newViews: [], crops: [], result: id, train: new Set() };
       const name = patch.name?.trim();
@@ -374,6 +427,8 @@ export class ConceptService {
 
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
     const existing = this.find(await this.users.get(scope), id);
+    if (isFaceConcept(existing))
+      throw new DomainError('unprocessable', 'photos cannot be added to a person yet: register the person anew');
     const photos = await this.decodeAll(images);
     // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
     const firstPhoto = existing.imageCount + existing.negativeCount;
@@ -419,6 +474,7 @@ export class ConceptService {
       this.find(state, id);
       this.users.forget(scope);
       await this.store.deleteConcept(scope, id);
+      await this.options.people?.deleteConcept(scope, id);
       const rest = state.concepts.filter((c) => c.id !== id);
       if (rest.length > 0)
         await this.retrainAndSave(
@@ -435,6 +491,7 @@ export class ConceptService {
     await this.locks.run(this.key(scope), async () => {
       this.users.forget(scope);
       await this.store.deleteUser(scope);
+      await this.options.people?.deleteUser(scope);
     });
   }
 
@@ -453,8 +510,15 @@ export class ConceptService {
     const t = performance.now();
     const state = await this.users.get(scope);
     timings.load = performance.now() - t;
-    const matches = await recognizeImage(image, state.heads, this.models, timings, this.options.regions);
-    return all ? matches : matches.filter((m) => m.present);
+    const persons = state.concepts.filter(isFaceConcept);
+    const started = performance.now();
+    const [matches, people] = await Promise.all([
+      recognizeImage(image, objectHeads(state, persons), this.models, timings, this.options.regions),
+      this.options.people?.recognize(scope, image, persons).finally(() => {
+        timings.faces = performance.now() - started;
+      }) ?? [],
+    ]);
+    return [...matches, ...people].filter((m) => all || m.present);
   }
 
   /** A reference crop of the concept's subject, for conditioning a multimodal model. */
@@ -553,7 +617,9 @@ export class ConceptService {
   ): Promise<ConceptRecord[]> {
     this.users.forget(scope);
     const trained = await trainHeads(
-      concepts.map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
+      concepts
+        .filter((c) => !isFaceConcept(c))
+        .map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
       this.bank,
       this.models.algebra,
       this.models.encoder.dim,
@@ -587,4 +653,19 @@ export class ConceptService {
     this.users.remember(scope, { concepts: records, views });
     return records;
   }
+}
+
+/** The user's heads without its persons' rows: their heads are blank, their faces decide. */
+function objectHeads(state: UserState, persons: ConceptRecord[]): UserState['heads'] {
+  if (persons.length === 0) return state.heads;
+  const { ids, names, weights, bias, thresholds } = state.heads;
+  const keep = ids.flatMap((id, i) => (persons.some((p) => p.id === id) ? [] : [i]));
+  const rows = keep.map((i) => weights.data.subarray(i * weights.cols, (i + 1) * weights.cols));
+  return {
+    ids: keep.map((i) => ids[i]),
+    names: keep.map((i) => names[i]),
+    weights: stack(rows, weights.cols),
+    bias: Float32Array.from(keep, (i) => bias[i]),
+    thresholds: Float64Array.from(keep, (i) => thresholds[i]),
+  };
 }

@@ -1,0 +1,137 @@
+/**
+ * Person concepts through the face path: their example photos' faces (one per photo) are learned, and photos are
+ * recognised face by face. The face vectors of the examples are all that is kept of faces; a recognised photo's
+ * faces are compared in memory and dropped.
+ */
+import type { DecodedImage, Face, FaceModel, PixelBox } from '../../models/types.js';
+import { DomainError } from '../errors.js';
+import { toRelativeBox } from '../intake/intake.js';
+import type { FaceRecord, FaceStore } from '../storage/face-store.js';
+import type { ConceptRecord } from '../storage/store-records.js';
+import type { Match, Quality, Scope } from '../types.js';
+import { calibratePerson, exampleFace, nameFaces } from './faces.js';
+import type { FaceBank } from './face-bank.js';
+
+/** What the `encoder` of a person concept's row starts with: its vectors are the face model's, not the encoder's. */
+const FACE_ENCODER = 'faces:';
+
+export const FACES_OFF =
+  'person concepts are learned and recognised by their faces, which are off on this server: the operator turns ' +
+  'them on with NOMEN_FACES=on (faces are biometric data; docs/people.md says what is kept)';
+
+/** Users whose example faces stay in memory. */
+const CACHED_USERS = 1000;
+
+export interface LearnedPerson {
+  /** For the concept row's `encoder`. */
+  encoder: string;
+  faces: Omit<FaceRecord, 'conceptId'>[];
+  threshold: number;
+  quality: Quality;
+}
+
+export function isFaceConcept(record: Pick<ConceptRecord, 'encoder'>): boolean {
+  return record.encoder.startsWith(FACE_ENCODER);
+}
+
+export class People {
+  private readonly cache = new Map<string, { signature: string; examples: Map<string, Float32Array[]> }>();
+
+  /** `faces` absent: faces are off; stored face vectors can still be deleted. */
+  constructor(
+    readonly store: FaceStore,
+    private readonly faces?: { model: FaceModel; bank: FaceBank },
+  ) {}
+
+  get enabled(): boolean {
+    return this.faces !== undefined;
+  }
+
+  /** The face model and its bank, when faces are on (evaluations time them). */
+  get model(): FaceModel | undefined {
+    return this.faces?.model;
+  }
+
+  get bankSize(): number {
+    return this.faces?.bank.vectors.length ?? 0;
+  }
+
+  /** The person's face in each example photo, embedded, and its threshold held above the bank's faces. */
+  async learn(photos: { image: DecodedImage; box?: PixelBox }[]): Promise<LearnedPerson> {
+    const { model, bank } = this.on();
+    const chosen: Face[] = [];
+    for (const [i, p] of photos.entries()) chosen.push(exampleFace(await model.detect(p.image), i + 1, p.box));
+    const vectors = await Promise.all(photos.map((p, i) => model.embed(p.image, [chosen[i]]).then((v) => v[0])));
+    const { threshold, quality } = calibratePerson(
+      vectors,
+      bank.vectors,
+      chosen.map((f) => f.box.w),
+    );
+    return {
+      encoder: FACE_ENCODER + model.name,
+      faces: vectors.map((vector, photo) => ({
+        photo,
+        vector,
+        box: toRelativeBox(chosen[photo].box, photos[photo].image),
+      })),
+      threshold,
+      quality,
+    };
+  }
+
+  /**
+   * One match per person concept given (present or not), each with the face it was scored on; none when faces are
+   * off or the user has no person.
+   */
+  async recognize(scope: Scope, image: DecodedImage, persons: ConceptRecord[]): Promise<Match[]> {
+    if (!this.faces || persons.length === 0) return [];
+    const { model } = this.faces;
+    const [examples, faces] = await Promise.all([this.examples(scope, persons), model.detect(image)]);
+    const vectors = await model.embed(image, faces);
+    const named = nameFaces(
+      vectors,
+      persons.map((p) => ({ id: p.id, threshold: p.threshold, examples: examples.get(p.id) ?? [] })),
+    );
+    return persons.map((p, j) => {
+      const { face, score, present } = named[j];
+      const box = face >= 0 ? toRelativeBox(faces[face].box, image) : ([0, 0, 1, 1] as Match['box']);
+      return { id: p.id, name: p.name, score, present, box };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.faces?.model.dispose();
+    this.store.close();
+  }
+
+  async deleteConcept(scope: Scope, id: string): Promise<void> {
+    this.cache.delete(key(scope));
+    await this.store.deleteConcept(scope, id);
+  }
+
+  async deleteUser(scope: Scope): Promise<void> {
+    this.cache.delete(key(scope));
+    await this.store.deleteUser(scope);
+  }
+
+  private on(): { model: FaceModel; bank: FaceBank } {
+    if (!this.faces) throw new DomainError('unprocessable', FACES_OFF);
+    return this.faces;
+  }
+
+  /** The example faces of the user's persons, read again whenever a person's concept row changed. */
+  private async examples(scope: Scope, persons: ConceptRecord[]): Promise<Map<string, Float32Array[]>> {
+    const signature = persons.map((p) => `${p.id}:${p.version}`).join(',');
+    const cached = this.cache.get(key(scope));
+    if (cached?.signature === signature) return cached.examples;
+    const rows = await this.store.load(scope, new Map(persons.map((p) => [p.id, p.version])));
+    const examples = new Map<string, Float32Array[]>();
+    for (const r of rows) examples.set(r.conceptId, [...(examples.get(r.conceptId) ?? []), r.vector]);
+    this.cache.delete(key(scope));
+    this.cache.set(key(scope), { signature, examples });
+    while (this.cache.size > CACHED_USERS) this.cache.delete(this.cache.keys().next().value!);
+    return examples;
+  }
+}
+
+const key = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
