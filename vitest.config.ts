@@ -21,6 +21,7 @@ const integration = lane([
   'clip',
   'detector',
   'encoder',
+  'faces',
   'fetch-models',
   'heads',
   'open-world',
