@@ -20,7 +20,7 @@ import { defaultRegionOptions } from './recognition/regions.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './learning/training.js';
 import { assessQuality, UNCALIBRATED } from './learning/quality.js';
 import { isPersonCategory } from './people/faces.js';
-import { FACES_OFF, isFaceConcept, type People } from './people/people.js';
+import { FACES_OFF, isFaceConcept, type People, type PhotoFace } from './people/people.js';
 import type {
   Concept,
   ConceptPatch,
@@ -277,30 +277,78 @@ export class ConceptService {
    * store, written ahead of the concept row that makes them visible; no head, no refinement.
    */
   private async registerPerson(scope: Scope, input: NewConcept): Promise<Concept> {
-    const people = this.options.people;
-    if (!people?.enabled) throw new DomainError('unprocessable', FACES_OFF);
-    const learned = await people.learn(await this.decodeAll(input.images));
+    const people = this.people();
+    const faces = await people.photoFaces(await this.decodeAll(input.images), false);
+    const { threshold, quality } = people.calibrate(faces);
     const id = randomUUID();
-    const { threshold, encoder, quality } = learned;
     const record = this.newRecord(scope, id, input, new Date().toISOString(), {
       threshold,
-      encoder,
+      encoder: people.encoder,
       draftPhotos: 0,
       quality: JSON.stringify(quality),
     });
+    return this.writePerson(scope, id, faces, async (state) => {
+      this.assertNameFree(state, record.name);
+      return [...state.concepts, record];
+    });
+  }
+
+  /** More photos of a person, or photos without them (whose faces its threshold is then held above too). */
+  private async addPersonPhotos(scope: Scope, person: ConceptRecord, images: ImageInput[], negative: boolean) {
+    const people = this.people();
+    const first = person.imageCount + person.negativeCount;
+    const faces = await people.photoFaces(await this.decodeAll(images), negative, first);
+    return this.writePerson(scope, person.id, faces, async (state) => {
+      const current = this.find(state, person.id);
+      if (!negative && current.imageCount + images.length > MAX_CONCEPT_IMAGES)
+        throw new DomainError('unprocessable', `a concept holds at most ${MAX_CONCEPT_IMAGES} photos`);
+      const { threshold, quality } = people.calibrate([
+        ...(await people.stored(scope, current.id, current.version)),
+        ...faces,
+      ]);
+      const updated: ConceptRecord = {
+        ...current,
+        threshold,
+        nameThreshold: threshold,
+        quality: JSON.stringify(quality),
+        imageCount: current.imageCount + (negative ? 0 : images.length),
+        negativeCount: current.negativeCount + (negative ? images.length : 0),
+        updatedAt: new Date().toISOString(),
+      };
+      return state.concepts.map((c) => (c.id === person.id ? updated : c));
+    });
+  }
+
+  private people(): People {
+    if (!this.options.people?.enabled) throw new DomainError('unprocessable', FACES_OFF);
+    return this.options.people;
+  }
+
+  /**
+   * A change of person `id` that adds `faces`: they are written ahead of the concept row that makes them visible
+   * (saved one version up, as retrainAndSave counts), and removed again if that commit fails.
+   */
+  private async writePerson(
+    scope: Scope,
+    id: string,
+    faces: PhotoFace[],
+    concepts: (state: UserState) => Promise<ConceptRecord[]>,
+  ): Promise<Concept> {
+    const people = this.people();
+    let version = 0;
     try {
       return await this.write(scope, async (state) => {
-        this.assertNameFree(state, record.name);
-        // Saved as version 1 (retrainAndSave counts up): the faces show once that row is committed.
+        const changed = await concepts(state);
+        version = changed.find((c) => c.id === id)!.version + 1;
         await people.store.add(
           scope,
-          1,
-          learned.faces.map((f) => ({ ...f, conceptId: id })),
+          version,
+          faces.map((f) => ({ ...f, conceptId: id })),
         );
-        return { concepts: [...state.concepts, record], newViews: [], crops: [], result: id, train: new Set() };
+        return { concepts: changed, newViews: [], crops: [], result: id, train: new Set() };
       });
     } catch (err) {
-      await people.store.deleteConcept(scope, id).catch(() => undefined);
+      if (version > 0) await people.store.deleteWritten(scope, id, version).catch(() => undefined);
       throw err;
     }
   }
@@ -427,8 +475,7 @@ export class ConceptService {
 
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
     const existing = this.find(await this.users.get(scope), id);
-    if (isFaceConcept(existing))
-      throw new DomainError('unprocessable', 'photos cannot be added to a person yet: register the person anew');
+    if (isFaceConcept(existing)) return this.addPersonPhotos(scope, existing, images, negative);
     const photos = await this.decodeAll(images);
     // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
     const firstPhoto = existing.imageCount + existing.negativeCount;
@@ -535,6 +582,9 @@ export class ConceptService {
     const { concepts } = await this.users.get(scope);
     const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
     if (!found) throw new DomainError('not_found', `no concept ${ref}`);
+    // Frames are kept as image-encoder vectors only: keeping faces of every frame is what faces must not do.
+    if (isFaceConcept(found))
+      throw new DomainError('unprocessable', `${found.name} is a person: videos are not searched for faces`);
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
   }
 

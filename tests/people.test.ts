@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Box } from '../concepts/types.js';
 import { createApp } from '../services/api/app.js';
 import type { Deps } from '../services/api/context.js';
 import { KEY_A, openTwoTenants, PHOTOS, type TwoTenants } from './support/two-tenants.js';
@@ -93,6 +94,25 @@ describe('people with faces on', () => {
     expect(await tenants.runtime.people.store.count(scope)).toBe(5);
   });
 
+  it('learns more photos of a person, and holds it above the faces of photos without them', async () => {
+    const more = await api.call('POST', `/v1/users/mia/concepts/${bush.id}/images`, {
+      images: [image(lfw('george_w_bush', 4))],
+    });
+    expect(more.status).toBe(200);
+    expect(more.body.imageCount).toBe(4);
+    const group = readFileSync(join(FACES, 'groups', 'dlib_voc_2008_002470.jpg'));
+    const without = await api.call('POST', `/v1/users/mia/concepts/${bush.id}/images`, {
+      images: [image(group)],
+      negative: true,
+    });
+    expect(without.status).toBe(200);
+    expect(without.body).toMatchObject({ imageCount: 4, negativeCount: 1 });
+    expect(without.body.threshold).toBeGreaterThanOrEqual(more.body.threshold);
+    // One face more, and the 6 strangers' faces of the group photo.
+    expect(await tenants.runtime.people.store.count(scope)).toBe(12);
+    bush = without.body;
+  });
+
   it('recognises the person face by face, with the face box, and names nobody in strangers', async () => {
     const res = await api.call('POST', '/v1/users/mia/recognize', { image: image(lfw('george_w_bush', 8)) });
     expect(res.status).toBe(200);
@@ -109,7 +129,7 @@ describe('people with faces on', () => {
       expect(stranger.body.concepts).toEqual([]);
     }
     // Recognised photos leave no face vectors behind.
-    expect(await tenants.runtime.people.store.count(scope)).toBe(5);
+    expect(await tenants.runtime.people.store.count(scope)).toBe(12);
   });
 
   it('answers a person and a pet in one photo, each with its own box', async () => {
@@ -140,8 +160,20 @@ describe('people with faces on', () => {
     const del = await api.call('DELETE', `/v1/users/mia/concepts/${bush.id}`);
     expect(del.status).toBe(204);
     expect(await tenants.runtime.people.store.count(scope)).toBe(2);
+    // Video frames keep no faces, so a person's moments are refused rather than scored by a blank head.
+    await expect(tenants.runtime.service.head(scope, 'Condoleezza')).rejects.toThrow(/is a person/);
     expect((await api.call('DELETE', '/v1/users/mia')).status).toBe(204);
     expect(await tenants.runtime.people.store.count(scope)).toBe(0);
+  });
+
+  it('sweeps face vectors that a save left without their concept row', async () => {
+    const lost = { tenant: 'tenant-a', user: 'crashed' };
+    const vector = new Float32Array(128).fill(1 / Math.sqrt(128));
+    const face = { conceptId: 'gone', negative: false, photo: 0, box: [0, 0, 1, 1] as Box, width: 50, vector };
+    await tenants.runtime.people.store.add(lost, 1, [face]);
+    expect(await tenants.runtime.people.store.sweepOrphans(60_000)).toBe(0);
+    expect(await tenants.runtime.people.store.sweepOrphans(0)).toBe(1);
+    expect(await tenants.runtime.people.store.count(lost)).toBe(0);
   });
 });
 

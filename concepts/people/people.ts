@@ -1,16 +1,16 @@
 /**
  * Person concepts through the face path: their example photos' faces (one per photo) are learned, and photos are
- * recognised face by face. The face vectors of the examples are all that is kept of faces; a recognised photo's
+ * recognised face by face. The faces of the example photos are all that is kept of faces; a recognised photo's
  * faces are compared in memory and dropped.
  */
-import type { DecodedImage, Face, FaceModel, PixelBox } from '../../models/types.js';
+import type { DecodedImage, FaceModel, PixelBox } from '../../models/types.js';
 import { DomainError } from '../errors.js';
 import { toRelativeBox } from '../intake/intake.js';
 import type { FaceRecord, FaceStore } from '../storage/face-store.js';
 import type { ConceptRecord } from '../storage/store-records.js';
-import type { Match, Quality, Scope } from '../types.js';
-import { calibratePerson, exampleFace, nameFaces } from './faces.js';
+import type { Match, Scope } from '../types.js';
 import type { FaceBank } from './face-bank.js';
+import { calibratePerson, exampleFace, nameFaces, type PersonCalibration } from './faces.js';
 
 /** What the `encoder` of a person concept's row starts with: its vectors are the face model's, not the encoder's. */
 const FACE_ENCODER = 'faces:';
@@ -22,13 +22,8 @@ export const FACES_OFF =
 /** Users whose example faces stay in memory. */
 const CACHED_USERS = 1000;
 
-export interface LearnedPerson {
-  /** For the concept row's `encoder`. */
-  encoder: string;
-  faces: Omit<FaceRecord, 'conceptId'>[];
-  threshold: number;
-  quality: Quality;
-}
+/** A face of an example photo before it belongs to a concept. */
+export type PhotoFace = Omit<FaceRecord, 'conceptId'>;
 
 export function isFaceConcept(record: Pick<ConceptRecord, 'encoder'>): boolean {
   return record.encoder.startsWith(FACE_ENCODER);
@@ -47,7 +42,7 @@ export class People {
     return this.faces !== undefined;
   }
 
-  /** The face model and its bank, when faces are on (evaluations time them). */
+  /** The face model, when faces are on (evaluations time it). */
   get model(): FaceModel | undefined {
     return this.faces?.model;
   }
@@ -56,27 +51,48 @@ export class People {
     return this.faces?.bank.vectors.length ?? 0;
   }
 
-  /** The person's face in each example photo, embedded, and its threshold held above the bank's faces. */
-  async learn(photos: { image: DecodedImage; box?: PixelBox }[]): Promise<LearnedPerson> {
-    const { model, bank } = this.on();
-    const chosen: Face[] = [];
-    for (const [i, p] of photos.entries()) chosen.push(exampleFace(await model.detect(p.image), i + 1, p.box));
-    const vectors = await Promise.all(photos.map((p, i) => model.embed(p.image, [chosen[i]]).then((v) => v[0])));
-    const { threshold, quality } = calibratePerson(
-      vectors,
-      bank.vectors,
-      chosen.map((f) => f.box.w),
+  /** For the concept row's `encoder`: the face model that made its vectors. */
+  get encoder(): string {
+    return FACE_ENCODER + this.on().model.name;
+  }
+
+  /**
+   * The person's face in each photo (422 without one, see faces.ts exampleFace), or in negative photos every face;
+   * photos numbered from `first`.
+   */
+  async photoFaces(
+    photos: { image: DecodedImage; box?: PixelBox }[],
+    negative: boolean,
+    first = 0,
+  ): Promise<PhotoFace[]> {
+    const { model } = this.on();
+    const found: PhotoFace[] = [];
+    for (const [i, { image, box }] of photos.entries()) {
+      const detected = await model.detect(image);
+      const faces = negative ? detected : [exampleFace(detected, i + 1, box)];
+      const vectors = await model.embed(image, faces);
+      found.push(
+        ...faces.map((f, k) => ({
+          negative,
+          photo: first + i,
+          box: toRelativeBox(f.box, image),
+          width: f.box.w,
+          vector: vectors[k],
+        })),
+      );
+    }
+    return found;
+  }
+
+  /** The threshold held above the bank's faces and the person's negative faces, and the quality of its examples. */
+  calibrate(faces: PhotoFace[]): PersonCalibration {
+    const positives = faces.filter((f) => !f.negative);
+    const strangers = [...this.on().bank.vectors, ...faces.filter((f) => f.negative).map((f) => f.vector)];
+    return calibratePerson(
+      positives.map((f) => f.vector),
+      strangers,
+      positives.map((f) => f.width),
     );
-    return {
-      encoder: FACE_ENCODER + model.name,
-      faces: vectors.map((vector, photo) => ({
-        photo,
-        vector,
-        box: toRelativeBox(chosen[photo].box, photos[photo].image),
-      })),
-      threshold,
-      quality,
-    };
   }
 
   /**
@@ -97,6 +113,11 @@ export class People {
       const box = face >= 0 ? toRelativeBox(faces[face].box, image) : ([0, 0, 1, 1] as Match['box']);
       return { id: p.id, name: p.name, score, present, box };
     });
+  }
+
+  /** Every face stored for the concept at its committed `version`, negatives included. */
+  stored(scope: Scope, id: string, version: number): Promise<FaceRecord[]> {
+    return this.store.load(scope, new Map([[id, version]]));
   }
 
   async close(): Promise<void> {
@@ -126,7 +147,8 @@ export class People {
     if (cached?.signature === signature) return cached.examples;
     const rows = await this.store.load(scope, new Map(persons.map((p) => [p.id, p.version])));
     const examples = new Map<string, Float32Array[]>();
-    for (const r of rows) examples.set(r.conceptId, [...(examples.get(r.conceptId) ?? []), r.vector]);
+    for (const r of rows.filter((r) => !r.negative))
+      examples.set(r.conceptId, [...(examples.get(r.conceptId) ?? []), r.vector]);
     this.cache.delete(key(scope));
     this.cache.set(key(scope), { signature, examples });
     while (this.cache.size > CACHED_USERS) this.cache.delete(this.cache.keys().next().value!);
