@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box } from '../concepts/types.js';
 import { createApp } from '../services/api/app.js';
 import type { Deps } from '../services/api/context.js';
+import { OpenAiStandIn, requestText } from './support/openai-server.js';
 import { KEY_A, openTwoTenants, PHOTOS, type TwoTenants } from './support/two-tenants.js';
 
 const FACES = resolve(import.meta.dirname, '../../shared/data/faces');
@@ -20,7 +21,8 @@ const ready: Deps['ready'] = async () => ({ ok: true, checks: {} });
 
 /** A server on a free port for a runtime; `call` speaks JSON to it as tenant A. */
 async function serveRuntime(tenants: TwoTenants) {
-  const app = createApp({ service: tenants.runtime.service, config: tenants.config, ready });
+  const { service, personal } = tenants.runtime;
+  const app = createApp({ service, personal, config: tenants.config, ready });
   let server!: ReturnType<typeof serve>;
   const { port } = await new Promise<AddressInfo>((done) => {
     server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, done);
@@ -40,16 +42,19 @@ async function serveRuntime(tenants: TwoTenants) {
 describe('people with faces on', () => {
   let tenants: TwoTenants;
   let api: Awaited<ReturnType<typeof serveRuntime>>;
+  let vlm: OpenAiStandIn;
   const scope = { tenant: 'tenant-a', user: 'mia' };
   let bush: { id: string; threshold: number };
 
   beforeAll(async () => {
-    tenants = await openTwoTenants('people', { NOMEN_FACES: 'on', NOMEN_RATE_LIMIT: '0' });
+    vlm = await OpenAiStandIn.start();
+    tenants = await openTwoTenants('people', { NOMEN_FACES: 'on', NOMEN_RATE_LIMIT: '0', NOMEN_VLM_URL: vlm.url });
     api = await serveRuntime(tenants);
   }, 180_000);
   afterAll(async () => {
     await api?.close();
     await tenants?.close();
+    await vlm?.close();
   });
 
   it('registers a person from the faces of its photos, and keeps one face vector per photo', async () => {
@@ -130,6 +135,15 @@ describe('people with faces on', () => {
     }
     // Recognised photos leave no face vectors behind.
     expect(await tenants.runtime.people.store.count(scope)).toBe(12);
+  });
+
+  it('captions with the names of the people present', async () => {
+    // A VLM that names whom the request names: the caption shows what nomen told it.
+    vlm.reply = (body) => ({ text: /George/.test(requestText(body)) ? 'George at a podium.' : 'A man at a podium.' });
+    const res = await api.call('POST', '/v1/caption', { user: 'mia', image: image(lfw('george_w_bush', 10)) });
+    expect(res.status).toBe(200);
+    expect(res.body.caption).toBe('George at a podium.');
+    expect(res.body.concepts.map((m: { name: string }) => m.name)).toEqual(['George']);
   });
 
   it('answers a person and a pet in one photo, each with its own box', async () => {
