@@ -103,13 +103,24 @@ interface Query {
   kind: 'single' | 'stranger' | 'group';
 }
 
-/** Several LFW photos side by side in one photo (3 x 2 tiles): a group photo whose people are known. */
+/**
+ * Several LFW photos side by side in one photo (3 x 2 tiles at half size, faces about 50 px across): a group photo
+ * whose people are known.
+ */
 async function collage(tiles: { file: string; person?: string }[]): Promise<Query> {
-  const [w, h] = [250, 250];
+  const [w, h] = [125, 125];
   const cols = 3;
   const rows = Math.ceil(tiles.length / cols);
   const jpeg = await sharp({ create: { width: w * cols, height: h * rows, channels: 3, background: '#777' } })
-    .composite(tiles.map((t, i) => ({ input: t.file, left: (i % cols) * w, top: Math.floor(i / cols) * h })))
+    .composite(
+      await Promise.all(
+        tiles.map(async (t, i) => ({
+          input: await sharp(t.file).resize(w, h).toBuffer(),
+          left: (i % cols) * w,
+          top: Math.floor(i / cols) * h,
+        })),
+      ),
+    )
     .jpeg({ quality: 90 })
     .toBuffer();
   const truth = tiles.flatMap((t, i) =>
