@@ -2,9 +2,8 @@
 import type { OnnxFaceDetectorEntry } from '../catalog.js';
 import { modelFile } from '../files.js';
 import { checkImage, clipBox, nms } from '../image/boxes.js';
-import { fillCanvas } from '../image/resample.js';
-import { drawScaled } from '../image/scale-image.js';
-import { createSession, inputBuffer, ort, type Session } from '../runtime/ort.js';
+import { letterbox } from '../image/scale-image.js';
+import { createSession, ort, type Session } from '../runtime/ort.js';
 import type { DecodedImage, Face } from '../types.js';
 
 const STRIDES = [8, 16, 32];
@@ -32,24 +31,9 @@ export class YunetDetector {
   /** Faces best first, in pixels of `image`. */
   async detect(image: DecodedImage): Promise<Face[]> {
     checkImage(image);
-    // Letterbox: scale to fit, top-left, black elsewhere, so that faces keep their shape.
+    // Letterboxed, not stretched: faces keep their shape.
     const { size, input } = this.entry;
-    const r = Math.min(size / image.width, size / image.height);
-    const w = Math.max(1, Math.round(image.width * r));
-    const h = Math.max(1, Math.round(image.height * r));
-    const data = inputBuffer(3 * size * size);
-    const canvas = {
-      data,
-      offset: 0,
-      width: size,
-      height: size,
-      layout: 'nchw',
-      bgr: true,
-      gain: [1, 1, 1],
-      bias: [0, 0, 0],
-    } as const;
-    fillCanvas(canvas, [0, 0, 0]);
-    await drawScaled(image, canvas, { x: 0, y: 0, w, h });
+    const { data, w, h } = await letterbox(image, size, 0, true);
     const out = await this.session.run(
       { [input]: new ort.Tensor('float32', data, [1, 3, size, size]) },
       undefined,

@@ -2,9 +2,8 @@
 import { checkImage, clipBox, nms } from '../image/boxes.js';
 import type { OnnxDetectorEntry } from '../catalog.js';
 import { modelFile, readLabels } from '../files.js';
-import { createSession, inputBuffer, ort, type Session } from '../runtime/ort.js';
-import { fillCanvas } from '../image/resample.js';
-import { drawScaled } from '../image/scale-image.js';
+import { createSession, ort, type Session } from '../runtime/ort.js';
+import { letterbox } from '../image/scale-image.js';
 import type { DecodedImage, Detection, ObjectDetector } from '../types.js';
 
 const STRIDES = [8, 16, 32];
@@ -50,24 +49,8 @@ export class YoloxDetector implements ObjectDetector {
       throw new Error(`maxDetections must be a non-negative integer, got ${maxDetections}`);
     checkImage(image);
 
-    // Letterbox: scale to fit, top-left, pad the rest.
     const { size, padValue } = this.entry;
-    const r = Math.min(size / image.width, size / image.height);
-    const w = Math.max(1, Math.round(image.width * r));
-    const h = Math.max(1, Math.round(image.height * r));
-    const data = inputBuffer(3 * size * size);
-    const canvas = {
-      data,
-      offset: 0,
-      width: size,
-      height: size,
-      layout: 'nchw',
-      bgr: this.entry.channels === 'bgr',
-      gain: [1, 1, 1],
-      bias: [0, 0, 0],
-    } as const;
-    fillCanvas(canvas, [padValue, padValue, padValue]);
-    await drawScaled(image, canvas, { x: 0, y: 0, w, h });
+    const { data, w, h } = await letterbox(image, size, padValue, this.entry.channels === 'bgr');
 
     const input = new ort.Tensor('float32', data, [1, 3, size, size]);
     const out = (await this.session.run({ [this.entry.input]: input }, [this.entry.output], true))[this.entry.output];
