@@ -558,12 +558,9 @@ export class ConceptService {
     const state = await this.users.get(scope);
     timings.load = performance.now() - t;
     const persons = state.concepts.filter(isFaceConcept);
-    const started = performance.now();
     const [matches, people] = await Promise.all([
       recognizeImage(image, objectHeads(state, persons), this.models, timings, this.options.regions),
-      this.options.people?.recognize(scope, image, persons).finally(() => {
-        timings.faces = performance.now() - started;
-      }) ?? [],
+      this.options.people?.recognize(scope, image, persons, timings) ?? [],
     ]);
     return [...matches, ...people].filter((m) => all || m.present);
   }

@@ -21,7 +21,7 @@ export const FACE_FLOOR = 0.4;
 /** Above the face bank's highest score: the 90th percentile of what unseen strangers add to it (the same half). */
 export const FACE_MARGIN = 0.075;
 /** The largest face is the person when its area is at least this many times the next one's. */
-const DOMINANT = 2;
+const DOMINANT = 1.5;
 /** Below this many pixels across, a face says little about who it is. */
 const SMALL_FACE = 40;
 /** Fewer of the examples, each left out, recognised from the others than this: the photos do not agree. */

@@ -8,7 +8,7 @@ import { DomainError } from '../errors.js';
 import { toRelativeBox } from '../intake/intake.js';
 import type { FaceRecord, FaceStore } from '../storage/face-store.js';
 import type { ConceptRecord } from '../storage/store-records.js';
-import type { Match, Scope } from '../types.js';
+import type { Match, Scope, Timings } from '../types.js';
 import type { FaceBank } from './face-bank.js';
 import { calibratePerson, exampleFace, nameFaces, type PersonCalibration } from './faces.js';
 
@@ -97,10 +97,11 @@ export class People {
 
   /**
    * One match per person concept given (present or not), each with the face it was scored on; none when faces are
-   * off or the user has no person.
+   * off or the user has no person. Adds the time it took to `timings.faces`.
    */
-  async recognize(scope: Scope, image: DecodedImage, persons: ConceptRecord[]): Promise<Match[]> {
+  async recognize(scope: Scope, image: DecodedImage, persons: ConceptRecord[], timings: Timings): Promise<Match[]> {
     if (!this.faces || persons.length === 0) return [];
+    const started = performance.now();
     const { model } = this.faces;
     const [examples, faces] = await Promise.all([this.examples(scope, persons), model.detect(image)]);
     const vectors = await model.embed(image, faces);
@@ -108,6 +109,7 @@ export class People {
       vectors,
       persons.map((p) => ({ id: p.id, threshold: p.threshold, examples: examples.get(p.id) ?? [] })),
     );
+    timings.faces = performance.now() - started;
     return persons.map((p, j) => {
       const { face, score, present } = named[j];
       const box = face >= 0 ? toRelativeBox(faces[face].box, image) : ([0, 0, 1, 1] as Match['box']);

@@ -32,6 +32,8 @@ const ROW_CAP = 1_000_000;
 const COLUMNS = ['concept_id', 'negative', 'photo', 'box', 'width', 'vector', 'concept_version'];
 /** Rows younger than this may belong to a save still in flight, so the sweep leaves them. */
 const SWEEP_GRACE_MS = 10 * 60_000;
+/** Versions older than this are removed by `compact`; deleted faces then leave no trace in the files. */
+const KEEP_VERSIONS_MS = 60 * 60_000;
 
 function faceSchema(dim: number): Schema {
   const { Field: F, Schema: S, Utf8, Int32, Float32, Float64 } = arrow;
@@ -148,6 +150,13 @@ export class FaceStore {
       removed += (await withCommitRetry(() => this.table.delete(where))).numDeletedRows;
     }
     return removed;
+  }
+
+  /** Periodic upkeep beside the concept store's: sweep orphans, compact files, drop versions older than an hour. */
+  async compact(): Promise<void> {
+    await this.sweepOrphans();
+    await withCommitRetry(() => this.table.optimize({ cleanupOlderThan: new Date(Date.now() - KEEP_VERSIONS_MS) }));
+    await ensureScalarIndex(this.table, 'user');
   }
 
   /** The faces one save wrote for `conceptId` at `version`: undone when its commit failed. */
