@@ -4,6 +4,7 @@ const lane = (names: string[]) => names.map((n) => `tests/${n}.test.ts`);
 /** Pure logic, fakes and small local files: no model, no database, no server (npm run test:unit). */
 const unit = lane([
   'conditioning',
+  'face-decisions',
   'intake',
   'lifecycle',
   'locks',

@@ -277,7 +277,7 @@ export class ConceptService {
    * store, written ahead of the concept row that makes them visible; no head, no refinement.
    */
   private async registerPerson(scope: Scope, input: NewConcept): Promise<Concept> {
-    const people = this.people();
+    const people = this.people(scope);
     const faces = await people.photoFaces(await this.decodeAll(input.images), false);
     const { threshold, quality } = people.calibrate(faces);
     const id = randomUUID();
@@ -295,7 +295,7 @@ export class ConceptService {
 
   /** More photos of a person, or photos without them (whose faces its threshold is then held above too). */
   private async addPersonPhotos(scope: Scope, person: ConceptRecord, images: ImageInput[], negative: boolean) {
-    const people = this.people();
+    const people = this.people(scope);
     const first = person.imageCount + person.negativeCount;
     const faces = await people.photoFaces(await this.decodeAll(images), negative, first);
     return this.writePerson(scope, person.id, faces, async (state) => {
@@ -319,9 +319,11 @@ export class ConceptService {
     });
   }
 
-  private people(): People {
-    if (!this.options.people?.enabled) throw new DomainError('unprocessable', FACES_OFF);
-    return this.options.people;
+  private people(scope: Scope): People {
+    const people = this.options.people;
+    if (!people) throw new DomainError('unprocessable', FACES_OFF);
+    people.assertAllowed(scope.tenant);
+    return people;
   }
 
   /**
@@ -334,7 +336,7 @@ export class ConceptService {
     faces: PhotoFace[],
     concepts: (state: UserState) => Promise<ConceptRecord[]>,
   ): Promise<Concept> {
-    const people = this.people();
+    const people = this.people(scope);
     let version = 0;
     try {
       return await this.write(scope, async (state) => {

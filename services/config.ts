@@ -49,6 +49,8 @@ export interface FaceConfig {
   on: boolean;
   /** Photos of strangers (files, or folders of them) whose faces every person's threshold is held above. */
   bankPhotos: string[];
+  /** The tenants faces are on for; empty or absent: every tenant. */
+  tenants?: string[];
 }
 
 export interface VlmConfig extends Omit<VlmSettings, 'modelsDir'> {
@@ -129,8 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
 }
 
 /**
- * NOMEN_FACES=on turns person concepts on; NOMEN_FACE_BANK_PHOTOS names folders of photos of strangers, by default the
- * shared face distractors and group photos beside the models folder when they are there.
+ * NOMEN_FACES=on turns person concepts on, for the tenants NOMEN_FACES_TENANTS lists (all when empty);
+ * NOMEN_FACE_BANK_PHOTOS names folders of photos of strangers, by default the shared face distractors and group
+ * photos beside the models folder when they are there.
  */
 export function facesFromEnv(env: NodeJS.ProcessEnv, modelsDir: string): FaceConfig {
   const raw = (env.NOMEN_FACES ?? '').trim().toLowerCase();
@@ -141,7 +144,7 @@ export function facesFromEnv(env: NodeJS.ProcessEnv, modelsDir: string): FaceCon
     env.NOMEN_FACE_BANK_PHOTOS !== undefined
       ? list(env.NOMEN_FACE_BANK_PHOTOS).map((p) => path.resolve(p))
       : shared.filter((f) => existsSync(f));
-  return { on: ['on', '1', 'true'].includes(raw), bankPhotos };
+  return { on: ['on', '1', 'true'].includes(raw), bankPhotos, tenants: list(env.NOMEN_FACES_TENANTS) };
 }
 
 /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../concepts/intake/intake.js';
 import { DomainError } from '../concepts/errors.js';
-import { exampleFace, faceScore, nameFaces } from '../concepts/people/faces.js';
+import { exampleFace, faceScore } from '../concepts/people/faces.js';
 import { applySimilarity, similarity, TEMPLATE_112, type Point } from '../models/faces/align.js';
 import { loadFaceModel } from '../models/load.js';
 import type { DecodedImage, FaceModel } from '../models/types.js';
@@ -108,33 +108,6 @@ describe('face model (yunet + mobilefacenet)', () => {
     })();
     expect(error).toBeInstanceOf(DomainError);
     expect((error as DomainError).code).toBe('unprocessable');
-  });
-});
-
-describe('naming the faces of a photo', () => {
-  const unit = (...v: number[]) => Float32Array.from(v.map((x) => x / Math.hypot(...v)));
-  const [a, b, c] = [unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)];
-
-  it('names each person at most once and each face at most once, best margin first', () => {
-    const faces = [unit(1, 0.1, 0), unit(1, 0.3, 0), unit(0, 0, 1)];
-    const named = nameFaces(faces, [
-      { id: 'A', threshold: 0.5, examples: [a] },
-      { id: 'A2', threshold: 0.5, examples: [unit(1, 0.12, 0)] },
-      { id: 'B', threshold: 0.5, examples: [b] },
-    ]);
-    // Face 0 is A2's (the higher margin); A takes the next face, which still reaches its threshold.
-    expect(named.map((n) => [n.face, n.present])).toEqual([
-      [1, true],
-      [0, true],
-      [expect.any(Number), false],
-    ]);
-    expect(nameFaces([c], [{ id: 'B', threshold: 0.5, examples: [b] }])[0].present).toBe(false);
-  });
-
-  it('answers not present, with no face, for a photo without faces', () => {
-    expect(nameFaces([], [{ id: 'A', threshold: 0.5, examples: [a] }])).toEqual([
-      { face: -1, score: 0, present: false },
-    ]);
   });
 });
 

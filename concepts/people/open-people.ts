@@ -13,7 +13,7 @@ export interface PeopleConfig {
   objectStorage?: ObjectStorage;
   modelsDir: string;
   limits: IntakeLimits;
-  faces?: { on: boolean; bankPhotos: string[] };
+  faces?: { on: boolean; bankPhotos: string[]; tenants?: string[] };
 }
 
 /** The face store opens with faces off too, so that deleting a person still removes its face vectors. */
@@ -27,5 +27,5 @@ export async function openPeople(config: PeopleConfig, log: (message: string) =>
   const bank = await buildFaceBank(model, files, config.limits);
   if (bank.vectors.length === 0)
     log('the face bank is empty (NOMEN_FACE_BANK_PHOTOS): person thresholds rest on their floor alone');
-  return new People(store, { model, bank });
+  return new People(store, { model, bank, tenants: new Set(config.faces.tenants) });
 }

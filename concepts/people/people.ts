@@ -32,14 +32,28 @@ export function isFaceConcept(record: Pick<ConceptRecord, 'encoder'>): boolean {
 export class People {
   private readonly cache = new Map<string, { signature: string; examples: Map<string, Float32Array[]> }>();
 
-  /** `faces` absent: faces are off; stored face vectors can still be deleted. */
+  /**
+   * `faces` absent: faces are off; stored face vectors can still be deleted. `tenants`, when not empty, are the only
+   * ones faces are on for.
+   */
   constructor(
     readonly store: FaceStore,
-    private readonly faces?: { model: FaceModel; bank: FaceBank },
+    private readonly faces?: { model: FaceModel; bank: FaceBank; tenants?: ReadonlySet<string> },
   ) {}
 
-  get enabled(): boolean {
-    return this.faces !== undefined;
+  allows(tenant: string): boolean {
+    return this.faces !== undefined && (!this.faces.tenants?.size || this.faces.tenants.has(tenant));
+  }
+
+  /** Throws the 422 that says why this tenant cannot have people. */
+  assertAllowed(tenant: string): void {
+    if (!this.faces) throw new DomainError('unprocessable', FACES_OFF);
+    if (!this.allows(tenant))
+      throw new DomainError(
+        'unprocessable',
+        'person concepts are learned and recognised by their faces, which this server turns on for some tenants ' +
+          'only: the operator adds this one to NOMEN_FACES_TENANTS',
+      );
   }
 
   /** The face model, when faces are on (evaluations time it). */
@@ -100,7 +114,7 @@ export class People {
    * off or the user has no person. Adds the time it took to `timings.faces`.
    */
   async recognize(scope: Scope, image: DecodedImage, persons: ConceptRecord[], timings: Timings): Promise<Match[]> {
-    if (!this.faces || persons.length === 0) return [];
+    if (!this.faces || persons.length === 0 || !this.allows(scope.tenant)) return [];
     const started = performance.now();
     const { model } = this.faces;
     const [examples, faces] = await Promise.all([this.examples(scope, persons), model.detect(image)]);
