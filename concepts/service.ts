@@ -20,7 +20,7 @@ import { defaultRegionOptions } from './recognition/regions.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './learning/training.js';
 import { assessQuality, UNCALIBRATED } from './learning/quality.js';
 import { isPersonCategory } from './people/faces.js';
-import { FACES_OFF, isFaceConcept, type People, type PhotoFace } from './people/people.js';
+import { FACES_OFF, isFaceConcept, type People, type PhotoFace, withoutPersons } from './people/people.js';
 import type {
   Concept,
   ConceptPatch,
@@ -561,7 +561,7 @@ export class ConceptService {
     timings.load = performance.now() - t;
     const persons = state.concepts.filter(isFaceConcept);
     const [matches, people] = await Promise.all([
-      recognizeImage(image, objectHeads(state, persons), this.models, timings, this.options.regions),
+      recognizeImage(image, withoutPersons(state.heads, persons), this.models, timings, this.options.regions),
       this.options.people?.recognize(scope, image, persons, timings) ?? [],
     ]);
     return [...matches, ...people].filter((m) => all || m.present);
@@ -702,19 +702,4 @@ export class ConceptService {
     this.users.remember(scope, { concepts: records, views });
     return records;
   }
-}
-
-/** The user's heads without its persons' rows: their heads are blank, their faces decide. */
-function objectHeads(state: UserState, persons: ConceptRecord[]): UserState['heads'] {
-  if (persons.length === 0) return state.heads;
-  const { ids, names, weights, bias, thresholds } = state.heads;
-  const keep = ids.flatMap((id, i) => (persons.some((p) => p.id === id) ? [] : [i]));
-  const rows = keep.map((i) => weights.data.subarray(i * weights.cols, (i + 1) * weights.cols));
-  return {
-    ids: keep.map((i) => ids[i]),
-    names: keep.map((i) => names[i]),
-    weights: stack(rows, weights.cols),
-    bias: Float32Array.from(keep, (i) => bias[i]),
-    thresholds: Float64Array.from(keep, (i) => thresholds[i]),
-  };
 }

@@ -9,6 +9,8 @@ import { toRelativeBox } from '../intake/intake.js';
 import type { FaceRecord, FaceStore } from '../storage/face-store.js';
 import type { ConceptRecord } from '../storage/store-records.js';
 import type { Match, Scope, Timings } from '../types.js';
+import { stack } from '../matrix.js';
+import type { UserHeads } from '../recognition/recognize.js';
 import type { FaceBank } from './face-bank.js';
 import { calibratePerson, exampleFace, nameFaces, type PersonCalibration } from './faces.js';
 
@@ -27,6 +29,28 @@ export type PhotoFace = Omit<FaceRecord, 'conceptId'>;
 
 export function isFaceConcept(record: Pick<ConceptRecord, 'encoder'>): boolean {
   return record.encoder.startsWith(FACE_ENCODER);
+}
+
+/** Per stacked heads of a user, the same without its persons' rows (kept while the user's copy in memory is). */
+const objectHeads = new WeakMap<UserHeads, UserHeads>();
+
+/** A user's heads without its persons' rows: their heads are blank, their faces decide. */
+export function withoutPersons(heads: UserHeads, persons: ConceptRecord[]): UserHeads {
+  if (persons.length === 0) return heads;
+  const known = objectHeads.get(heads);
+  if (known) return known;
+  const { ids, names, weights, bias, thresholds } = heads;
+  const keep = ids.flatMap((id, i) => (persons.some((p) => p.id === id) ? [] : [i]));
+  const rows = keep.map((i) => weights.data.subarray(i * weights.cols, (i + 1) * weights.cols));
+  const kept = {
+    ids: keep.map((i) => ids[i]),
+    names: keep.map((i) => names[i]),
+    weights: stack(rows, weights.cols),
+    bias: Float32Array.from(keep, (i) => bias[i]),
+    thresholds: Float64Array.from(keep, (i) => thresholds[i]),
+  };
+  objectHeads.set(heads, kept);
+  return kept;
 }
 
 export class People {
