@@ -4,6 +4,7 @@ const lane = (names: string[]) => names.map((n) => `tests/${n}.test.ts`);
 /** Pure logic, fakes and small local files (at most a LanceDB in a temp folder): no model, no server. */
 const unit = lane([
   'conditioning',
+  'face-decisions',
   'intake',
   'lifecycle',
   'locks',
@@ -23,6 +24,7 @@ const integration = lane([
   'clip',
   'detector',
   'encoder',
+  'faces',
   'fetch-models',
   'heads',
   'open-world',

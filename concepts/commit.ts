@@ -7,6 +7,7 @@ import { toConcept } from './concept-records.js';
 import { assessQuality } from './learning/quality.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld } from './learning/training.js';
 import type { Lock } from './locks.js';
+import { isFaceConcept } from './people/people.js';
 import { toScore } from './recognition/recognize.js';
 import type { ServiceModels, ServiceOptions } from './service-options.js';
 import type { ConceptStore, CropInput, OriginalInput } from './storage/store.js';
@@ -80,7 +81,9 @@ export class ConceptCommits {
   ): Promise<ConceptRecord[]> {
     this.users.forget(scope);
     const trained = await trainHeads(
-      concepts.map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
+      concepts
+        .filter((c) => !isFaceConcept(c))
+        .map((c) => ({ id: c.id, category: c.category, views: views.filter((v) => v.conceptId === c.id) })),
       this.heads.bank,
       this.models.algebra,
       this.models.encoder.dim,

@@ -6,7 +6,7 @@ import type { EmbeddedView } from './learning/examples.js';
 import { UNCALIBRATED } from './learning/quality.js';
 import type { CropInput } from './storage/store.js';
 import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
-import type { Concept, Quality, Scope } from './types.js';
+import type { Concept, NewConcept, Quality, Scope } from './types.js';
 
 /** Names compare case-insensitively, without surrounding blanks. */
 export const nameKey = (name: string) => name.trim().toLowerCase();
@@ -22,6 +22,36 @@ export function findConcept(concepts: ConceptRecord[], id: string): ConceptRecor
 export function assertNameFree(concepts: ConceptRecord[], name: string): void {
   if (concepts.some((c) => c.nameKey === nameKey(name)))
     throw new DomainError('name_taken', `a concept named "${name}" exists already`);
+}
+
+/** A new concept's row with a blank head of `dim` values (a draft's is trained at its commit; a person keeps it). */
+export function newConceptRecord(
+  scope: Scope,
+  id: string,
+  input: NewConcept,
+  dim: number,
+  own: Pick<ConceptRecord, 'threshold' | 'encoder' | 'draftPhotos' | 'quality'>,
+): ConceptRecord {
+  const name = input.name.trim();
+  const now = new Date().toISOString();
+  return {
+    tenant: scope.tenant,
+    user: scope.user,
+    id,
+    name,
+    nameKey: nameKey(name),
+    category: (input.category ?? '').trim(),
+    description: (input.description ?? '').trim(),
+    headWeights: new Float32Array(dim),
+    headBias: 0,
+    nameThreshold: own.threshold,
+    imageCount: input.images.length,
+    negativeCount: 0,
+    version: 0,
+    createdAt: now,
+    updatedAt: now,
+    ...own,
+  };
 }
 
 export function toConcept(r: ConceptRecord): Concept {

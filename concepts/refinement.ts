@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { cropRegion } from '../models/image/boxes.js';
 import { bulk } from '../models/runtime/priority.js';
 import type { ConceptCommits } from './commit.js';
-import { assertNameFree, nameKey, referenceCrops, viewRecord } from './concept-records.js';
+import { assertNameFree, newConceptRecord, referenceCrops, viewRecord } from './concept-records.js';
 import { decodeExamples, decodeImage, toPixelBox } from './intake/intake.js';
 import type { JobRef } from './job-queue.js';
 import { embedDraft, embedRefinement } from './learning/examples.js';
@@ -40,7 +40,6 @@ export class DraftRefinement {
    */
   async draft(scope: Scope, input: NewConcept): Promise<Concept> {
     const name = input.name.trim();
-    const category = (input.category ?? '').trim();
     const photos = await decodeExamples(input.images, this.options.limits);
     const id = randomUUID();
     // A draft's subjects are the given boxes or the whole photos: their crops are drawn while the photos are embedded.
@@ -51,34 +50,18 @@ export class DraftRefinement {
     );
     cropping.catch(() => undefined); // a rejection surfaces at its await below, not as an unhandled one
     const embedded = await embedDraft(photos, this.models);
-    const now = new Date().toISOString();
     const views = embedded.flatMap((p, i) => p.views.map((v) => viewRecord(scope, id, v, photos[i].image)));
     const crops = await cropping;
     const refine = this.options.refine ?? true;
     const originals = refine ? input.images.map((image, photo) => ({ conceptId: id, photo, bytes: image.bytes })) : [];
     return this.commits.write(scope, async (state) => {
       assertNameFree(state.concepts, name);
-      const record: ConceptRecord = {
-        tenant: scope.tenant,
-        user: scope.user,
-        id,
-        name,
-        nameKey: nameKey(name),
-        category,
-        description: (input.description ?? '').trim(),
-        headWeights: new Float32Array(this.models.encoder.dim),
-        headBias: 0,
+      const record = newConceptRecord(scope, id, input, this.models.encoder.dim, {
         threshold: 0.5,
-        nameThreshold: 0.5,
-        imageCount: photos.length,
-        negativeCount: 0,
-        version: 0,
-        createdAt: now,
-        updatedAt: now,
         encoder: this.models.encoder.name,
         draftPhotos: refine ? photos.length : 0,
         quality: '',
-      };
+      });
       // The other heads learn of the new concept at its refinement.
       return {
         concepts: [...state.concepts, record],

@@ -4,6 +4,7 @@ import type { IntakeLimits } from './intake/intake.js';
 import type { JobRef } from './job-queue.js';
 import type { TrainingOptions } from './learning/training.js';
 import type { Lock } from './locks.js';
+import type { People } from './people/people.js';
 import type { RegionOptions } from './recognition/regions.js';
 
 export interface ServiceModels {
@@ -32,4 +33,6 @@ export interface ServiceOptions {
   refine?: boolean;
   /** Hears of a refinement that failed: it runs again a minute later (three runs in all), else at the next start. */
   onRefineError?: (err: unknown, concept: JobRef) => void;
+  /** Person concepts and their face vectors (concepts/people/); absent: persons are refused, as with faces off. */
+  people?: People;
 }

@@ -11,6 +11,9 @@ import { KeyedLock, Slots } from './locks.js';
 import { stack } from './matrix.js';
 import { recognizeImage } from './recognition/recognize.js';
 import { defaultRegionOptions } from './recognition/regions.js';
+import { isPersonCategory } from './people/faces.js';
+import { isFaceConcept, withoutPersons } from './people/people.js';
+import { PersonConcepts } from './people/person-concepts.js';
 import { DraftRefinement } from './refinement.js';
 import type { ServiceModels, ServiceOptions } from './service-options.js';
 import type { ConceptStore, CropInput } from './storage/store.js';
@@ -26,6 +29,7 @@ export class ConceptService {
   private readonly users: UserCache;
   private readonly commits: ConceptCommits;
   private readonly refinement: DraftRefinement;
+  private readonly persons: PersonConcepts;
 
   private constructor(
     private readonly store: ConceptStore,
@@ -44,6 +48,7 @@ export class ConceptService {
     this.users = new UserCache(store, dim, options.cachedUsers);
     this.commits = new ConceptCommits(store, this.users, options.lock ?? new KeyedLock(), models, options, heads);
     this.refinement = new DraftRefinement(store, this.users, this.commits, models, options);
+    this.persons = new PersonConcepts(this.commits, options.limits, dim, MAX_CONCEPT_IMAGES, options.people);
   }
 
   /** `regions` are photos of the open world (region-bank.ts): half train every head, half calibrate every threshold. */
@@ -109,6 +114,8 @@ export class ConceptService {
    * and embeds (`uploads`), so that a burst of uploads holds a bounded number of decoded photos.
    */
   async register(scope: Scope, input: NewConcept): Promise<Concept> {
+    if (isPersonCategory(input.category))
+      return this.uploads.run(() => bulk(() => this.persons.register(scope, input)));
     const concept = await this.refinement.queue.registration(() =>
       this.uploads.run(() => bulk(() => this.refinement.draft(scope, input))),
     );
@@ -132,6 +139,8 @@ export class ConceptService {
   ): Promise<Concept> {
     return this.commits.write(scope, async (state) => {
       const current = findConcept(state.concepts, id);
+      if (patch.category !== undefined && isPersonCategory(patch.category) !== isFaceConcept(current))
+        throw new DomainError('unprocessable', 'a person and an object are learned apart: register the concept anew');
       if (onlyIf && !onlyIf(toConcept(current)))
         return { concepts: state.concepts, newViews: [], crops: [], result: id, train: new Set() };
       const name = patch.name?.trim();
@@ -159,6 +168,7 @@ export class ConceptService {
 
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
     const existing = findConcept((await this.users.get(scope)).concepts, id);
+    if (isFaceConcept(existing)) return this.persons.addPhotos(scope, existing, images, negative);
     const photos = await decodeExamples(images, this.options.limits);
     // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
     const firstPhoto = existing.imageCount + existing.negativeCount;
@@ -204,6 +214,7 @@ export class ConceptService {
       findConcept(state.concepts, id);
       this.users.forget(scope);
       await this.store.deleteConcept(scope, id);
+      await this.options.people?.deleteConcept(scope, id);
       const rest = state.concepts.filter((c) => c.id !== id);
       if (rest.length > 0)
         await this.commits.retrainAndSave(
@@ -220,6 +231,7 @@ export class ConceptService {
     await this.commits.exclusive(scope, async () => {
       this.users.forget(scope);
       await this.store.deleteUser(scope);
+      await this.options.people?.deleteUser(scope);
     });
   }
 
@@ -238,8 +250,12 @@ export class ConceptService {
     const t = performance.now();
     const state = await this.users.get(scope);
     timings.load = performance.now() - t;
-    const matches = await recognizeImage(image, state.heads, this.models, timings, this.options.regions);
-    return all ? matches : matches.filter((m) => m.present);
+    const persons = state.concepts.filter(isFaceConcept);
+    const [matches, people] = await Promise.all([
+      recognizeImage(image, withoutPersons(state.heads, persons), this.models, timings, this.options.regions),
+      this.options.people?.recognize(scope, image, persons, timings) ?? [],
+    ]);
+    return [...matches, ...people].filter((m) => all || m.present);
   }
 
   /** A reference crop of the concept's subject, for conditioning a multimodal model. */
@@ -256,6 +272,9 @@ export class ConceptService {
     const { concepts } = await this.users.get(scope);
     const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
     if (!found) throw new DomainError('not_found', `no concept ${ref}`);
+    // Frames are kept as image-encoder vectors only: keeping faces of every frame is what faces must not do.
+    if (isFaceConcept(found))
+      throw new DomainError('unprocessable', `${found.name} is a person: videos are not searched for faces`);
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
   }
 }

@@ -71,6 +71,30 @@ export interface OnnxDetectorEntry extends Common {
   nmsIou: number;
 }
 
+/** A face detector with 5 landmarks (YuNet's raw head: per stride cls, obj, bbox, kps; decode and NMS outside). */
+export interface OnnxFaceDetectorEntry extends Common {
+  kind: 'onnx-face-detector';
+  model: string;
+  input: string;
+  /** Square input side; the photo is letterboxed into it (BGR, raw 0-255). */
+  size: number;
+  minScore: number;
+  nmsIou: number;
+}
+
+/** A face embedding of an aligned face (5-point similarity transform onto the 112x112 template). */
+export interface OnnxFaceEmbedderEntry extends Common {
+  kind: 'onnx-face-embedder';
+  model: string;
+  input: string;
+  output: string;
+  size: number;
+  /** RGB pixels scaled to [0, 1], then (x - mean) / std per channel. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  dim: number;
+}
+
 export interface TransformersClipEntry extends Common {
   kind: 'transformers-clip';
   /** Hugging Face repo id the folder mirrors. */
@@ -90,7 +114,13 @@ export interface TransformersVlmEntry extends Common {
   dtype: Record<'vision_encoder' | 'embed_tokens' | 'decoder_model_merged', 'fp32' | 'fp16' | 'q8' | 'q4'>;
 }
 
-export type CatalogEntry = OnnxEncoderEntry | OnnxDetectorEntry | TransformersClipEntry | TransformersVlmEntry;
+export type CatalogEntry =
+  | OnnxEncoderEntry
+  | OnnxDetectorEntry
+  | OnnxFaceDetectorEntry
+  | OnnxFaceEmbedderEntry
+  | TransformersClipEntry
+  | TransformersVlmEntry;
 
 /** Files of a transformers.js model repo, from `main` on the Hugging Face hub (not yet pinned: no checksums). */
 function hubFiles(repo: string, paths: string[]): ModelFile[] {
@@ -184,6 +214,50 @@ export const catalog: CatalogEntry[] = [
         url:
           'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/' +
           '3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
+      },
+    ],
+  },
+  {
+    kind: 'onnx-face-detector',
+    folder: 'yunet',
+    description: 'YuNet-s 640 (libfacedetection v3): face boxes with 5 landmarks, for aligning faces',
+    license: 'Apache-2.0',
+    model: 'yunet_s_640_640.onnx',
+    input: 'input',
+    size: 640,
+    minScore: 0.6,
+    nmsIou: 0.3,
+    files: [
+      {
+        path: 'yunet_s_640_640.onnx',
+        bytes: 232589,
+        sha256: '8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4',
+        url:
+          'https://github.com/ShiqiYu/libfacedetection.train/raw/' +
+          '2b5e61dee21441ef4676505f835ab63ee53bae1e/onnx/yunet_s_640_640.onnx',
+      },
+    ],
+  },
+  {
+    kind: 'onnx-face-embedder',
+    folder: 'mobilefacenet',
+    description: 'MobileFaceNet (foamliu), 128-d identity vectors of aligned 112x112 faces: person concepts',
+    license: 'Apache-2.0 (weights trained on MS-Celeb-1M)',
+    model: 'MobileFaceNet.onnx',
+    input: 'input0',
+    output: 'output0',
+    size: 112,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    dim: 128,
+    files: [
+      {
+        path: 'MobileFaceNet.onnx',
+        bytes: 3998070,
+        sha256: 'b7120c095d60094f28a4a54ba6a8bf51b297a6273fb40ef6350dfec1f63d9507',
+        url:
+          'https://github.com/foamliu/MobileFaceNet/raw/' +
+          '408e13c0bcd1c10b666f00b07efcc2eab3c5d195/weights/MobileFaceNet.onnx',
       },
     ],
   },

@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { catalog, catalogEntry, type CatalogEntry } from './catalog.js';
 import type { ModelThreads } from './runtime/ort.js';
+import { OnnxFaceModel } from './faces/face-model.js';
 import { YoloxDetector } from './vision/detector.js';
 import { OnnxImageEncoder } from './vision/encoder.js';
-import type { ImageEncoder, LinearAlgebra, ObjectDetector, VisionLanguageModel } from './types.js';
+import type { FaceModel, ImageEncoder, LinearAlgebra, ObjectDetector, VisionLanguageModel } from './types.js';
 import { NoVlm } from './vlm/vlm-none.js';
 import type { OpenAiVlmOptions } from './vlm/vlm-openai.js';
 
@@ -45,6 +46,22 @@ export async function openDetector(threads: ModelThreads, modelsDir: string, fol
   if (entry.kind !== 'onnx-detector')
     throw new Error(`model "${folder}" (kind ${entry.kind}) is not an object detector`);
   return YoloxDetector.open(threads, modelsDir, entry);
+}
+
+export const DEFAULT_FACE_MODELS = { detector: 'yunet', embedder: 'mobilefacenet' } as const;
+
+/** The face model of a detector with landmarks and a face embedding (person concepts). */
+export async function openFaceModel(
+  threads: ModelThreads,
+  modelsDir: string,
+  folders: { detector: string; embedder: string } = DEFAULT_FACE_MODELS,
+): Promise<FaceModel> {
+  const [detector, embedder] = [entryFor(folders.detector), entryFor(folders.embedder)];
+  if (detector.kind !== 'onnx-face-detector')
+    throw new Error(`model "${folders.detector}" (kind ${detector.kind}) is not a face detector`);
+  if (embedder.kind !== 'onnx-face-embedder')
+    throw new Error(`model "${folders.embedder}" (kind ${embedder.kind}) is not a face embedding`);
+  return OnnxFaceModel.open(threads, modelsDir, detector, embedder);
 }
 
 /**

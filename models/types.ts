@@ -134,3 +134,21 @@ export interface VisionLanguageModel {
   health(): Promise<ModelHealth>;
   dispose(): Promise<void>;
 }
+
+/** A face found in an image: its box, the detector's confidence and 5 landmarks (eyes, nose, mouth corners). */
+export interface Face {
+  box: PixelBox;
+  score: number;
+  landmarks: [number, number][];
+}
+
+/** Finds faces and turns each into an L2-normalised identity vector of `dim` floats (models/faces/). */
+export interface FaceModel {
+  /** Names the detector and the embedding together: vectors and thresholds belong to this pair. */
+  readonly name: string;
+  readonly dim: number;
+  /** Faces best first. */
+  detect(image: DecodedImage): Promise<Face[]>;
+  embed(image: DecodedImage, faces: Face[]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
+}

@@ -41,6 +41,16 @@ export interface Config {
   vlm?: VlmConfig;
   /** Where the region bank of the open world lives, and the ordinary photos it is built from. */
   bank: BankSource;
+  /** Person concepts by their faces: off unless the operator opts in (faces are biometric data). */
+  faces: FaceConfig;
+}
+
+export interface FaceConfig {
+  on: boolean;
+  /** Photos of strangers (files, or folders of them) whose faces every person's threshold is held above. */
+  bankPhotos: string[];
+  /** The tenants faces are on for; empty or absent: every tenant. */
+  tenants?: string[];
 }
 
 export interface VlmConfig extends Omit<VlmSettings, 'modelsDir'> {
@@ -116,7 +126,25 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     videos: videosFromEnv(env),
     vlm: vlmFromEnv(env),
     bank: bankFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),
+    faces: facesFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),
   };
+}
+
+/**
+ * NOMEN_FACES=on turns person concepts on, for the tenants NOMEN_FACES_TENANTS lists (all when empty);
+ * NOMEN_FACE_BANK_PHOTOS names folders of photos of strangers, by default the shared face distractors and group
+ * photos beside the models folder when they are there.
+ */
+export function facesFromEnv(env: NodeJS.ProcessEnv, modelsDir: string): FaceConfig {
+  const raw = (env.NOMEN_FACES ?? '').trim().toLowerCase();
+  if (!['', 'on', 'off', '1', '0', 'true', 'false'].includes(raw))
+    throw new Error(`NOMEN_FACES must be on or off, got "${env.NOMEN_FACES}"`);
+  const shared = ['distractors', 'groups'].map((f) => path.resolve(modelsDir, '../data/faces', f));
+  const bankPhotos =
+    env.NOMEN_FACE_BANK_PHOTOS !== undefined
+      ? list(env.NOMEN_FACE_BANK_PHOTOS).map((p) => path.resolve(p))
+      : shared.filter((f) => existsSync(f));
+  return { on: ['on', '1', 'true'].includes(raw), bankPhotos, tenants: list(env.NOMEN_FACES_TENANTS) };
 }
 
 /**

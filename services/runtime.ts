@@ -9,6 +9,8 @@ import { Personalizer } from '../concepts/captioning/personalize.js';
 import { ConceptService } from '../concepts/service.js';
 import type { ServiceModels, ServiceOptions } from '../concepts/service-options.js';
 import { ConceptStore } from '../concepts/storage/store.js';
+import { openPeople } from '../concepts/people/open-people.js';
+import type { People } from '../concepts/people/people.js';
 import { bankIdentity, openBank, type BankSource } from '../concepts/learning/region-bank-file.js';
 import type { JobLog } from '../concepts/video/video-jobs.js';
 import { defaultVideoOptions } from '../concepts/video/video-options.js';
@@ -19,7 +21,7 @@ import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { ModelThreads } from '../models/runtime/ort.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm/vlm-none.js';
-import { type Config, vlmFromEnv } from './config.js';
+import { type Config, type FaceConfig, vlmFromEnv } from './config.js';
 import { BullQueue } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
@@ -36,6 +38,8 @@ export interface Runtime {
   /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
   redis?: Redis;
   personal: Personalizer;
+  /** Person concepts' face vectors, and the face model when faces are on. */
+  people: People;
   close(): Promise<void>;
 }
 
@@ -49,7 +53,7 @@ export async function openRuntime(
     Config,
     'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'
   > &
-    Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank: BankSource },
+    Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank: BankSource; faces?: FaceConfig },
   timer?: ModelTimer,
   log?: JobLog,
 ): Promise<Runtime> {
@@ -65,6 +69,7 @@ export async function openRuntime(
   const identity = await bankIdentity(config.modelsDir, config.encoder, config.detector);
   const regionBank = await openBank(config.bank, identity, { encoder, detector }, (m) => log?.info({}, m));
   const store = await ConceptStore.open(config.dataUri, encoder.dim, config.objectStorage);
+  const people = await openPeople(config, threads, (m) => log?.info({}, m));
   const loaded = { encoder, detector, algebra };
   const models = timer ? timedModels(loaded, timer) : loaded;
   // Several processes on one dataset serialise each user's writes through Redis.
@@ -81,6 +86,7 @@ export async function openRuntime(
       lock: redis && new RedisLock(redis),
       refineQuietMs: config.refineQuietMs,
       refine: config.refine,
+      people,
       onRefineError: (err, concept) =>
         log?.error(
           { err, concept: concept.id },
@@ -117,6 +123,7 @@ export async function openRuntime(
     vlm,
     redis,
     personal,
+    people,
     async close() {
       await videos.close();
       await service.close();
@@ -124,6 +131,7 @@ export async function openRuntime(
       await vlm.dispose();
       await Promise.all([encoder.dispose(), detector?.dispose(), algebra.dispose()]);
       store.close();
+      await people.close();
       videoStore.close();
       redis?.disconnect();
     },

@@ -123,9 +123,9 @@ if (!stopping) {
     log,
     metrics,
   });
-  const videos = runtime.videos;
+  const { videos, people } = runtime;
   compaction = scheduleCompaction(
-    { compact: () => store.compact().then(() => videos.compact()) },
+    { compact: () => store.compact().then(() => videos.compact().then(() => people.store.compact())) },
     config.compactIntervalS,
     log,
   );

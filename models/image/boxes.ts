@@ -39,3 +39,22 @@ export function iou(a: PixelBox, b: PixelBox): number {
   const inter = w * h;
   return inter / (a.w * a.h + b.w * b.h - inter);
 }
+
+/**
+ * Greedy non-maximum suppression, best score first: a box goes when it overlaps a kept one by more than `maxIou`
+ * (only one that `rival` says competes with it, when given).
+ */
+export function nms<T extends { box: PixelBox; score: number }>(
+  candidates: T[],
+  maxIou: number,
+  limit: number,
+  rival: (a: T, b: T) => boolean = () => true,
+): T[] {
+  candidates.sort((a, b) => b.score - a.score);
+  const kept: T[] = [];
+  for (const c of candidates) {
+    if (kept.length >= limit) break;
+    if (!kept.some((k) => rival(k, c) && iou(k.box, c.box) > maxIou)) kept.push(c);
+  }
+  return kept;
+}

@@ -1,6 +1,6 @@
 /** Whole-image scaling into a model's input through libvips: far quicker than resample.ts for a whole photo. */
 import sharp from 'sharp';
-import { type TensorCanvas, writer } from './resample.js';
+import { fillCanvas, type TensorCanvas, writer } from './resample.js';
 import type { DecodedImage, PixelBox } from '../types.js';
 
 /**
@@ -22,4 +22,33 @@ export async function drawScaled(image: DecodedImage, canvas: TensorCanvas, dst:
       out[o + oB] = px[i + 2] * gB + bB;
     }
   }
+}
+
+/**
+ * A detector's square NCHW input of raw 0-255 values: the image scaled to fit, top-left, `pad` elsewhere. Returns the
+ * scaled size too (rounding makes the scale differ slightly between x and y).
+ */
+export async function letterbox(
+  image: DecodedImage,
+  data: Float32Array,
+  size: number,
+  pad: number,
+  bgr: boolean,
+): Promise<{ data: Float32Array; w: number; h: number }> {
+  const r = Math.min(size / image.width, size / image.height);
+  const w = Math.max(1, Math.round(image.width * r));
+  const h = Math.max(1, Math.round(image.height * r));
+  const canvas: TensorCanvas = {
+    data,
+    offset: 0,
+    width: size,
+    height: size,
+    layout: 'nchw',
+    bgr,
+    gain: [1, 1, 1],
+    bias: [0, 0, 0],
+  };
+  fillCanvas(canvas, [pad, pad, pad]);
+  await drawScaled(image, canvas, { x: 0, y: 0, w, h });
+  return { data, w, h };
 }

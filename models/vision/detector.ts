@@ -1,10 +1,9 @@
 /** YOLOX (raw head output, decode and NMS here) as an ObjectDetector, configured by its catalog entry. */
-import { checkImage, clipBox, iou } from '../image/boxes.js';
+import { checkImage, clipBox, nms } from '../image/boxes.js';
 import type { OnnxDetectorEntry } from '../catalog.js';
 import { modelFile, readLabels } from '../files.js';
 import { type ModelThreads, ort, type Session } from '../runtime/ort.js';
-import { fillCanvas } from '../image/resample.js';
-import { drawScaled } from '../image/scale-image.js';
+import { letterbox } from '../image/scale-image.js';
 import type { DecodedImage, Detection, ObjectDetector } from '../types.js';
 
 const STRIDES = [8, 16, 32];
@@ -50,30 +49,20 @@ export class YoloxDetector implements ObjectDetector {
       throw new Error(`maxDetections must be a non-negative integer, got ${maxDetections}`);
     checkImage(image);
 
-    // Letterbox: scale to fit, top-left, pad the rest.
     const { size, padValue } = this.entry;
-    const r = Math.min(size / image.width, size / image.height);
-    const w = Math.max(1, Math.round(image.width * r));
-    const h = Math.max(1, Math.round(image.height * r));
-    const data = this.session.inputBuffer(3 * size * size);
-    const canvas = {
-      data,
-      offset: 0,
-      width: size,
-      height: size,
-      layout: 'nchw',
-      bgr: this.entry.channels === 'bgr',
-      gain: [1, 1, 1],
-      bias: [0, 0, 0],
-    } as const;
-    fillCanvas(canvas, [padValue, padValue, padValue]);
-    await drawScaled(image, canvas, { x: 0, y: 0, w, h });
+    const { data, w, h } = await letterbox(
+      image,
+      this.session.inputBuffer(3 * size * size),
+      size,
+      padValue,
+      this.entry.channels === 'bgr',
+    );
 
     const input = new ort.Tensor('float32', data, [1, 3, size, size]);
     const out = (await this.session.run({ [this.entry.input]: input }, [this.entry.output], true))[this.entry.output];
     // Map back per axis: rounding made the letterbox scale differ slightly between x and y.
     const candidates = this.decode(out, minScore, w / image.width, h / image.height, image);
-    return nms(candidates, this.entry.nmsIou, maxDetections);
+    return nms(candidates, this.entry.nmsIou, maxDetections, (a, b) => a.label === b.label);
   }
 
   async dispose(): Promise<void> {
@@ -118,15 +107,4 @@ export class YoloxDetector implements ObjectDetector {
     }
     return found;
   }
-}
-
-/** Greedy class-aware non-maximum suppression, best score first. */
-function nms(candidates: Detection[], maxIou: number, limit: number): Detection[] {
-  candidates.sort((a, b) => b.score - a.score);
-  const kept: Detection[] = [];
-  for (const c of candidates) {
-    if (kept.length >= limit) break;
-    if (!kept.some((k) => k.label === c.label && iou(k.box, c.box) > maxIou)) kept.push(c);
-  }
-  return kept;
 }

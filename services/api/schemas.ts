@@ -57,7 +57,12 @@ export type ImageSource = { data?: string; url?: string; box?: number[] } | { fi
 const trimmed = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
 
 export const ConceptName = trimmed(100).min(1, 'must not be empty').openapi({ example: 'Biscuit' });
-export const Category = trimmed(100).openapi({ example: 'dog' });
+export const Category = trimmed(100).openapi({
+  example: 'dog',
+  description:
+    'person (also man, woman, child...) learns and recognises a person by their face, one per photo (a box picks ' +
+    'it among several); the server needs NOMEN_FACES=on for that, else 422',
+});
 export const Description = trimmed(2000);
 
 export const Concept = z
