@@ -8,6 +8,8 @@ import { Describer } from '../concepts/captioning/describe.js';
 import { Personalizer } from '../concepts/captioning/personalize.js';
 import { ConceptService, type ServiceModels, type ServiceOptions } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/storage/store.js';
+import { defaultLibraryOptions, PhotoLibrary } from '../concepts/library/library.js';
+import { PhotoStore } from '../concepts/library/photo-store.js';
 import { bankIdentity, openBank, type BankSource } from '../concepts/learning/region-bank-file.js';
 import { defaultVideoOptions, type JobLog, VideoService } from '../concepts/video/videos.js';
 import { VideoStore } from '../concepts/video/video-store.js';
@@ -26,6 +28,7 @@ export interface Runtime {
   store: ConceptStore;
   models: ServiceModels;
   videos: VideoService;
+  library: PhotoLibrary;
   vlm: VisionLanguageModel;
   /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
   redis?: Redis;
@@ -85,6 +88,8 @@ export async function openRuntime(
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
+  const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, config.objectStorage);
+  const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits));
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
   const vlm = timer ? timedVlm(opened, timer) : opened;
@@ -106,17 +111,20 @@ export async function openRuntime(
     store,
     models,
     videos,
+    library,
     vlm,
     redis,
     personal,
     async close() {
       await videos.close();
+      await library.close();
       await service.close();
       await describer?.idle();
       await vlm.dispose();
       await Promise.all([encoder.dispose(), detector?.dispose(), algebra.dispose()]);
       store.close();
       videoStore.close();
+      photoStore.close();
       redis?.disconnect();
     },
   };

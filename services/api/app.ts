@@ -26,6 +26,10 @@ import { registerMetrics } from './routes/metrics.js';
 import { registerUpdateConcept } from './routes/concepts-update.js';
 import { registerHealth } from './routes/health.js';
 import { registerRecognize } from './routes/recognize.js';
+import { registerGetPhotoJob } from './routes/photo-jobs-get.js';
+import { registerAddPhotos } from './routes/photos-add.js';
+import { registerDeletePhoto } from './routes/photos-delete.js';
+import { registerFindPhotos } from './routes/photos-find.js';
 import { registerDeleteUser } from './routes/users-delete.js';
 import { registerDeleteVideo } from './routes/videos-delete.js';
 import { registerGetVideo } from './routes/videos-get.js';
@@ -51,6 +55,10 @@ const ROUTES = [
   registerGetVideo,
   registerVideoMoments,
   registerDeleteVideo,
+  registerAddPhotos,
+  registerGetPhotoJob,
+  registerFindPhotos,
+  registerDeletePhoto,
 ];
 
 export function createApp(deps: Deps): Api {

@@ -135,3 +135,18 @@ export const Moment = z
     peak: z.number().openapi({ description: 'when the score is highest, in seconds' }),
   })
   .openapi('Moment');
+
+export const PhotoId = z
+  .string()
+  .regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be a photo id: 1 to 128 characters of A-Z a-z 0-9 . _ @ -')
+  .openapi({ example: 'IMG_0042.jpg' });
+
+export const PhotoParams = z.object({ user: UserId, id: PhotoId.openapi({ param: { name: 'id', in: 'path' } }) });
+
+export const LibraryPhoto = z
+  .object({
+    id: PhotoId,
+    score: z.number().min(0).max(1).openapi({ description: "the concept's score on the photo's best region" }),
+    box: Box,
+  })
+  .openapi('LibraryPhoto');

@@ -1,0 +1,280 @@
+/**
+ * The photo library: a user's photos indexed once as the region vectors recognition embeds, and every photo of a
+ * concept found by scoring those vectors with the concept's current head and threshold, for concepts registered
+ * before or after the photos, without decoding any photo again.
+ *
+ * Indexing runs as jobs, one at a time in this process, as bulk model work (requests go first). Job state is kept
+ * in memory: a restart loses queued photos, which the app posts again (indexing is idempotent per photo id).
+ */
+import { randomUUID } from 'node:crypto';
+import type { DecodedImage } from '../../models/types.js';
+import { bulk } from '../../models/runtime/priority.js';
+import { DomainError } from '../errors.js';
+import { decodeImage, type IntakeLimits } from '../intake/intake.js';
+import { KeyedLock, Slots } from '../locks.js';
+import { stack } from '../matrix.js';
+import { toScore } from '../recognition/recognize.js';
+import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
+import { bestRegions, embedRegions } from '../recognition/stored-regions.js';
+import type { ConceptService, ServiceModels } from '../service.js';
+import type { Box, Scope } from '../types.js';
+import type { IndexedPhoto } from './photo-records.js';
+import type { PhotoStore } from './photo-store.js';
+
+/** The app's own photo id (SPEC "photo id"). */
+export const PHOTO_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+
+export interface LibraryOptions {
+  /** Photos one request may post. */
+  maxPhotos: number;
+  limits: IntakeLimits;
+  regions: RegionOptions;
+  /** Photos embedded and written together: one commit each, so a photo is indexed whole or not at all. */
+  photosPerWrite: number;
+  /** How long a finished job's status stays readable. */
+  keepJobsMs: number;
+}
+
+export type JobStatus = 'queued' | 'processing' | 'ready' | 'failed';
+
+export interface PhotoJob {
+  job: string;
+  status: JobStatus;
+  done: number;
+  total: number;
+  errors: { photo: string; message: string }[];
+}
+
+export interface LibraryPhoto {
+  id: string;
+  score: number;
+  box: Box;
+}
+
+export interface FindOptions {
+  limit: number;
+  cursor?: string;
+  /** Every scored photo, not only those where the concepts are present. */
+  all: boolean;
+}
+
+interface Pending {
+  id: string;
+  bytes?: Uint8Array;
+  cancelled: boolean;
+}
+
+interface Job extends PhotoJob {
+  scope: Scope;
+  photos: Pending[];
+  finishedAt?: number;
+}
+
+const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
+const sameScope = (a: Scope, b: Scope) => a.tenant === b.tenant && a.user === b.user;
+
+/** Opaque position after a photo in best-first order. */
+function encodeCursor(p: LibraryPhoto): string {
+  return Buffer.from(JSON.stringify([p.score, p.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { score: number; id: string } {
+  try {
+    const [score, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof score === 'number' && typeof id === 'string') return { score, id };
+  } catch {
+    // Answered below.
+  }
+  throw new DomainError('invalid_request', 'cursor: not a cursor this server gave');
+}
+
+export class PhotoLibrary {
+  private readonly jobs = new Map<string, Job>();
+  /** Indexing jobs run one at a time, leaving the other core to requests. */
+  private readonly running = new Slots(1);
+  /** A user's writes and deletions, one at a time, so that a deletion never misses a photo being written. */
+  private readonly locks = new KeyedLock();
+  private readonly started = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly store: PhotoStore,
+    private readonly concepts: ConceptService,
+    private readonly models: ServiceModels,
+    readonly options: LibraryOptions,
+  ) {}
+
+  /** Queues photos for indexing; ids are checked here, photos are decoded by the job. */
+  add(scope: Scope, photos: { id: string; bytes: Uint8Array }[]): { job: string; accepted: number } {
+    const { maxPhotos } = this.options;
+    if (photos.length === 0) throw new DomainError('invalid_request', 'send at least one photo');
+    if (photos.length > maxPhotos)
+      throw new DomainError('too_large', `send at most ${maxPhotos} photos per request, got ${photos.length}`);
+    const seen = new Set<string>();
+    for (const { id } of photos) {
+      if (!PHOTO_ID.test(id))
+        throw new DomainError('invalid_request', `photo id ${JSON.stringify(id)}: 1 to 128 of A-Z a-z 0-9 . _ @ -`);
+      if (seen.has(id)) throw new DomainError('invalid_request', `photo id ${id} appears twice in the request`);
+      seen.add(id);
+    }
+    this.forgetOldJobs();
+    const job: Job = {
+      scope,
+      job: randomUUID(),
+      status: 'queued',
+      done: 0,
+      total: photos.length,
+      errors: [],
+      photos: photos.map((p) => ({ ...p, cancelled: false })),
+    };
+    this.jobs.set(job.job, job);
+    const run = this.running.run(() => bulk(() => this.run(job)));
+    this.started.add(run);
+    void run.finally(() => this.started.delete(run));
+    return { job: job.job, accepted: photos.length };
+  }
+
+  job(scope: Scope, id: string): PhotoJob {
+    const job = this.jobs.get(id);
+    if (!job || !sameScope(job.scope, scope)) throw new DomainError('not_found', `no photo job ${id}`);
+    const { status, done, total, errors } = job;
+    return { job: id, status, done, total, errors };
+  }
+
+  /**
+   * The photos in which every concept of `refs` (ids or names) is present, best first (a photo's score is its lowest
+   * over the concepts; its box the first concept's best region); with `all`, every photo.
+   */
+  async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
+    const dim = this.store.dim;
+    const best = await bestRegions(
+      this.store.batches(scope),
+      stack(
+        heads.map((h) => h.weights),
+        dim,
+      ),
+      this.models.algebra,
+      (batch, i) => batch.photo[i],
+      (batch, i) => batch.boxes.subarray(i * 4, i * 4 + 4),
+    );
+    const photos: LibraryPhoto[] = [];
+    for (const [id, regions] of best) {
+      const scores = regions.map((r, j) => toScore(r.raw + heads[j].bias));
+      if (!options.all && scores.some((s, j) => s < heads[j].concept.threshold)) continue;
+      const box = [...regions[0].kept].map((v) => Math.round(v * 1e4) / 1e4) as Box;
+      photos.push({ id, score: Math.min(...scores), box });
+    }
+    photos.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    const start = after
+      ? photos.findIndex((p) => p.score < after.score || (p.score === after.score && p.id > after.id))
+      : 0;
+    const page = start < 0 ? [] : photos.slice(start, start + options.limit);
+    const more = start >= 0 && start + options.limit < photos.length;
+    return { photos: page, ...(more && { next: encodeCursor(page.at(-1)!) }) };
+  }
+
+  /** Removes a photo from the library, and from any job yet to index it. */
+  async remove(scope: Scope, id: string): Promise<void> {
+    await this.locks.run(keyOf(scope), async () => {
+      let pending = false;
+      for (const job of this.jobs.values())
+        if (sameScope(job.scope, scope))
+          for (const p of job.photos) if (p.id === id && !p.cancelled) pending = p.cancelled = true;
+      if (!(await this.store.remove(scope, id)) && !pending) throw new DomainError('not_found', `no photo ${id}`);
+    });
+  }
+
+  /** Every photo and job of a user. */
+  async removeUser(scope: Scope): Promise<void> {
+    await this.locks.run(keyOf(scope), async () => {
+      for (const [id, job] of this.jobs)
+        if (sameScope(job.scope, scope)) {
+          for (const p of job.photos) p.cancelled = true;
+          this.jobs.delete(id);
+        }
+      await this.store.removeUser(scope);
+    });
+  }
+
+  /** Stops taking photos; queued ones are dropped (the app posts them again), the chunk being written finishes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.jobs.values()) for (const p of job.photos) p.cancelled = true;
+    await Promise.all(this.started);
+  }
+
+  private async run(job: Job): Promise<void> {
+    if (this.closed || job.photos.every((p) => p.cancelled)) return this.finish(job);
+    job.status = 'processing';
+    const { photosPerWrite } = this.options;
+    try {
+      for (let i = 0; i < job.photos.length; i += photosPerWrite) {
+        const chunk = job.photos.slice(i, i + photosPerWrite);
+        const known = await this.store.existing(
+          job.scope,
+          chunk.map((p) => p.id),
+        );
+        const decoded = await this.decode(
+          job,
+          chunk.filter((p) => !p.cancelled && !known.has(p.id)),
+        );
+        const regions = await embedRegions(
+          decoded.map((d) => d.image),
+          this.models,
+          this.options.regions,
+        );
+        await this.locks.run(keyOf(job.scope), async () => {
+          // Checked again under the lock: a deletion or another job may have come in meanwhile.
+          const again = await this.store.existing(
+            job.scope,
+            decoded.map((d) => d.photo.id),
+          );
+          const fresh: IndexedPhoto[] = decoded
+            .map((d, k) => ({ id: d.photo.id, regions: regions[k], cancelled: d.photo.cancelled }))
+            .filter((p) => !p.cancelled && !again.has(p.id));
+          await this.store.add(job.scope, fresh);
+        });
+        for (const p of chunk) p.bytes = undefined;
+        job.done += chunk.length;
+      }
+      this.finish(job, job.errors.length === job.total ? 'failed' : 'ready');
+    } catch (err) {
+      job.errors.push({ photo: '', message: `indexing failed: ${err instanceof Error ? err.message : String(err)}` });
+      this.finish(job, 'failed');
+    }
+  }
+
+  /** The photos that decode; the others are the job's errors. */
+  private async decode(job: Job, photos: Pending[]): Promise<{ photo: Pending; image: DecodedImage }[]> {
+    const decoded = await Promise.all(
+      photos.map(async (photo) => {
+        try {
+          return { photo, image: (await decodeImage(photo.bytes!, this.options.limits)).image };
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          job.errors.push({ photo: photo.id, message: err.message });
+          return undefined;
+        }
+      }),
+    );
+    return decoded.filter((d) => d !== undefined);
+  }
+
+  private finish(job: Job, status: JobStatus = 'ready'): void {
+    job.status = status;
+    job.photos = [];
+    job.finishedAt = Date.now();
+  }
+
+  private forgetOldJobs(): void {
+    const before = Date.now() - this.options.keepJobsMs;
+    for (const [id, job] of this.jobs)
+      if (job.finishedAt !== undefined && job.finishedAt < before) this.jobs.delete(id);
+  }
+}
+
+export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {
+  return { maxPhotos: 100, limits, regions: defaultRegionOptions, photosPerWrite: 8, keepJobsMs: 60 * 60_000 };
+}
