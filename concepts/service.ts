@@ -20,6 +20,7 @@ import { defaultRegionOptions } from './recognition/regions.js';
 import { defaultTrainingOptions, trainHeads, type OpenWorld, type TrainingOptions } from './learning/training.js';
 import { assessQuality, UNCALIBRATED } from './learning/quality.js';
 import type {
+  Box,
   Concept,
   ConceptPatch,
   ImageInput,
@@ -89,6 +90,12 @@ interface Change {
 }
 
 const nameKey = (name: string) => name.trim().toLowerCase();
+
+/** The number a concept's next photo takes: after every photo it has, also those that corrections added. */
+function nextPhoto(state: UserState, c: ConceptRecord): number {
+  const used = state.views.filter((v) => v.conceptId === c.id).map((v) => v.photo + 1);
+  return Math.max(c.imageCount + c.negativeCount, ...used);
+}
 
 export class ConceptService {
   private readonly locks: Lock;
@@ -373,10 +380,11 @@ export class ConceptService {
   }
 
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
-    const existing = this.find(await this.users.get(scope), id);
+    const state = await this.users.get(scope);
+    const existing = this.find(state, id);
     const photos = await this.decodeAll(images);
     // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
-    const firstPhoto = existing.imageCount + existing.negativeCount;
+    const firstPhoto = nextPhoto(state, existing);
     let views: ViewRecord[];
     let crops: CropInput[] = [];
     if (negative) {
@@ -395,9 +403,21 @@ export class ConceptService {
       );
       crops = await this.crops(id, photos, embedded, firstPhoto);
     }
+    return this.addGroups(scope, id, views, crops, photos.length, negative);
+  }
+
+  /** Adds photos' views (`count` photos, negative or not) to a concept and retrains. */
+  private addGroups(
+    scope: Scope,
+    id: string,
+    views: ViewRecord[],
+    crops: CropInput[],
+    count: number,
+    negative: boolean,
+  ): Promise<Concept> {
     return this.write(scope, async (state) => {
       const current = this.find(state, id);
-      if (!negative && current.imageCount + photos.length > MAX_CONCEPT_IMAGES) {
+      if (!negative && current.imageCount + count > MAX_CONCEPT_IMAGES) {
         throw new DomainError(
           'unprocessable',
           `a concept holds at most ${MAX_CONCEPT_IMAGES} photos; it has ${current.imageCount}`,
@@ -405,11 +425,59 @@ export class ConceptService {
       }
       const updated: ConceptRecord = {
         ...current,
-        imageCount: current.imageCount + (negative ? 0 : photos.length),
-        negativeCount: current.negativeCount + (negative ? photos.length : 0),
+        imageCount: current.imageCount + (negative ? 0 : count),
+        negativeCount: current.negativeCount + (negative ? count : 0),
         updatedAt: new Date().toISOString(),
       };
       return { concepts: state.concepts.map((c) => (c.id === id ? updated : c)), newViews: views, crops, result: id };
+    });
+  }
+
+  /**
+   * One region given by its vector (a correction from the photo library) as a new photo of the concept, an example
+   * or a negative; retrains. Answers the concept and the photo's number, which `removePhoto` takes back.
+   */
+  async addRegion(
+    scope: Scope,
+    id: string,
+    region: { vector: Float32Array; box: Box },
+    negative: boolean,
+  ): Promise<{ concept: Concept; photo: number }> {
+    const state = await this.users.get(scope);
+    const photo = nextPhoto(state, this.find(state, id));
+    const view: ViewRecord = {
+      tenant: scope.tenant,
+      user: scope.user,
+      conceptId: id,
+      kind: negative ? 'negative' : 'positive',
+      vector: region.vector,
+      photo,
+      box: region.box,
+      variant: 'correction',
+    };
+    return { concept: await this.addGroups(scope, id, [view], [], 1, negative), photo };
+  }
+
+  /** Takes back a photo that `addRegion` added: its views are deleted and the heads retrained. */
+  async removePhoto(scope: Scope, id: string, photo: number): Promise<Concept> {
+    return this.locks.run(this.key(scope), async () => {
+      const state = await this.users.get(scope);
+      const current = this.find(state, id);
+      const gone = state.views.filter((v) => v.conceptId === id && v.photo === photo);
+      if (gone.length === 0) throw new DomainError('not_found', `concept ${id} has no photo ${photo}`);
+      const negative = gone[0].kind === 'negative';
+      this.users.forget(scope);
+      await this.store.deleteViews(scope, id, photo);
+      const updated: ConceptRecord = {
+        ...current,
+        imageCount: current.imageCount - (negative ? 0 : 1),
+        negativeCount: current.negativeCount - (negative ? 1 : 0),
+        updatedAt: new Date().toISOString(),
+      };
+      const concepts = state.concepts.map((c) => (c.id === id ? updated : c));
+      const views = state.views.filter((v) => !gone.includes(v));
+      const saved = await this.retrainAndSave(scope, concepts, views, [], []);
+      return toConcept(saved.find((c) => c.id === id)!);
     });
   }
 

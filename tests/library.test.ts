@@ -16,6 +16,7 @@ const b64 = (subject: string, n: number) => photo(subject, n).toString('base64')
 
 let tenants: TwoTenants;
 let app: Api;
+let dogId: string;
 
 interface Answer {
   status: number;
@@ -98,7 +99,7 @@ describe('photo library', () => {
     expect(posted.status, JSON.stringify(posted.body)).toBe(202);
     expect(await finished(posted.body.job)).toMatchObject({ status: 'ready', done: 2, total: 2 });
 
-    await register('dog', 'dog');
+    dogId = await register('dog', 'dog');
     await register('cat', 'cat');
     const dogs = await find('concept=dog');
     expect(dogs.status, JSON.stringify(dogs.body)).toBe(200);
@@ -192,6 +193,44 @@ describe('photo library', () => {
     const paths = Object.keys((await doc.json()).paths);
     for (const path of ['/v1/users/{user}/photos', '/v1/users/{user}/photo-jobs/{job}', '/v1/users/{user}/photos/{id}'])
       expect(paths).toContain(path);
+  });
+
+  it('learns from corrections and undoes them', async () => {
+    const scoreOf = async (id: string) =>
+      (await find('concept=dog&all=true&limit=100')).body.photos.find((p: any) => p.id === id).score as number;
+    const concept = async () => (await call('GET', `/v1/users/alice/concepts/${dogId}`)).body;
+    const before = await scoreOf('teapot-3');
+    const negatives = (await concept()).negativeCount;
+    const wrong = await call('POST', `/v1/users/alice/concepts/${dogId}/feedback`, {
+      json: { photo: 'teapot-3', correct: false },
+    });
+    expect(wrong.status, JSON.stringify(wrong.body)).toBe(201);
+    expect(wrong.body).toMatchObject({ photo: 'teapot-3', correct: false, box: expect.any(Array) });
+    expect((await concept()).negativeCount).toBe(negatives + 1);
+    expect(await scoreOf('teapot-3')).toBeLessThan(before);
+    // A missed one, sent as an image with a box: an example of the concept.
+    const images = (await concept()).imageCount;
+    const missed = await call('POST', `/v1/users/alice/concepts/${dogId}/feedback`, {
+      json: { image: { data: b64('dog', 1) }, box: [0, 0, 1, 1], correct: true },
+    });
+    expect(missed.status, JSON.stringify(missed.body)).toBe(201);
+    expect(missed.body.photo).toBeUndefined();
+    expect((await concept()).imageCount).toBe(images + 1);
+    const listed = await call('GET', `/v1/users/alice/concepts/${dogId}/feedback`);
+    expect(listed.body.feedback.map((f: any) => f.id)).toEqual([wrong.body.id, missed.body.id]);
+
+    for (const f of [wrong.body, missed.body])
+      expect((await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${f.id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/users/alice/concepts/${dogId}/feedback`)).body.feedback).toEqual([]);
+    expect(await concept()).toMatchObject({ negativeCount: negatives, imageCount: images });
+    expect(await scoreOf('teapot-3')).toBeCloseTo(before, 3);
+
+    const feedback = (json: unknown) => call('POST', `/v1/users/alice/concepts/${dogId}/feedback`, { json });
+    expect((await feedback({ photo: 'never-indexed', correct: false })).status).toBe(404);
+    expect((await feedback({ photo: 'dog-3', image: { data: b64('dog', 1) }, correct: false })).status).toBe(400);
+    expect((await feedback({ photo: 'dog-3' })).status).toBe(400);
+    const undo = await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${crypto.randomUUID()}`);
+    expect(undo.status).toBe(404);
   });
 
   it("keeps tenants apart and deletes a photo, and a user's library with the user", async () => {

@@ -6,7 +6,7 @@ import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from '../storage/arrow.js';
 import { columnValues, floats, tableOf } from '../storage/tables.js';
 import type { StoredRegion } from '../recognition/stored-regions.js';
-import type { Scope } from '../types.js';
+import type { Box, Scope } from '../types.js';
 
 export const PHOTO_REGIONS_TABLE = 'photo_regions';
 
@@ -62,4 +62,69 @@ export function photoBatchFromArrow(batch: RecordBatch, dim: number): PhotoBatch
     vectors: columnValues(vector, dim),
     rows: batch.numRows,
   };
+}
+
+export const FEEDBACK_TABLE = 'concept_feedback';
+
+/** A correction of a concept: which region of which photo, and the concept photo it became. */
+export interface FeedbackRecord {
+  id: string;
+  conceptId: string;
+  /** The library photo corrected; empty for a photo sent with the correction. */
+  photoId: string;
+  correct: boolean;
+  /** The region taken, in fractions of the photo. */
+  box: Box;
+  /** The concept's photo number that holds the region's view. */
+  conceptPhoto: number;
+  createdAt: string;
+}
+
+const { Int32, Float64 } = arrow;
+
+export function feedbackSchema(): Schema {
+  return new S([
+    new F('tenant', new Utf8(), false),
+    new F('user', new Utf8(), false),
+    new F('id', new Utf8(), false),
+    new F('concept_id', new Utf8(), false),
+    new F('photo_id', new Utf8(), false),
+    new F('correct', new Int32(), false),
+    new F('box', floats(4, new Float64()), false),
+    new F('concept_photo', new Int32(), false),
+    new F('created_at', new Utf8(), false),
+  ]);
+}
+
+export function feedbackToArrow(scope: Scope, r: FeedbackRecord): ArrowTable {
+  return tableOf(
+    feedbackSchema(),
+    {
+      tenant: [scope.tenant],
+      user: [scope.user],
+      id: [r.id],
+      concept_id: [r.conceptId],
+      photo_id: [r.photoId],
+      correct: [r.correct ? 1 : 0],
+      box: [r.box],
+      concept_photo: [r.conceptPhoto],
+      created_at: [r.createdAt],
+    },
+    1,
+  );
+}
+
+export function feedbackFromArrow(t: ArrowTable): FeedbackRecord[] {
+  if (t.numRows === 0) return []; // an empty result may come without columns
+  const names = ['id', 'concept_id', 'photo_id', 'correct', 'box', 'concept_photo', 'created_at'];
+  const [id, concept, photo, correct, box, conceptPhoto, created] = names.map((n) => t.getChild(n)!);
+  return Array.from({ length: t.numRows }, (_, i) => ({
+    id: id.get(i),
+    conceptId: concept.get(i),
+    photoId: photo.get(i),
+    correct: correct.get(i) === 1,
+    box: [...box.get(i)] as Box,
+    conceptPhoto: conceptPhoto.get(i),
+    createdAt: created.get(i),
+  }));
 }

@@ -11,6 +11,11 @@ import { ensureScalarIndex, openTable } from '../storage/tables.js';
 import type { StoredRegion } from '../recognition/stored-regions.js';
 import type { Scope } from '../types.js';
 import {
+  FEEDBACK_TABLE,
+  type FeedbackRecord,
+  feedbackFromArrow,
+  feedbackSchema,
+  feedbackToArrow,
   type IndexedPhoto,
   type PhotoBatch,
   photoBatchFromArrow,
@@ -24,18 +29,21 @@ export class PhotoStore {
   private constructor(
     private readonly db: lancedb.Connection,
     private readonly regions: Table,
+    private readonly feedback: Table,
     readonly dim: number,
   ) {}
 
   static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<PhotoStore> {
     const db = await connectData(uri, storage);
     const regions = await openTable(db, PHOTO_REGIONS_TABLE, photoRegionSchema(dim), 'vector');
+    const feedback = await openTable(db, FEEDBACK_TABLE, feedbackSchema());
     await ensureScalarIndex(regions, 'user');
-    return new PhotoStore(db, regions, dim);
+    return new PhotoStore(db, regions, feedback, dim);
   }
 
   close(): void {
     this.regions.close();
+    this.feedback.close();
     this.db.close();
   }
 
@@ -81,6 +89,25 @@ export class PhotoStore {
 
   async removeUser(scope: Scope): Promise<void> {
     await withCommitRetry(() => this.regions.delete(scopeWhere(scope)));
+    await withCommitRetry(() => this.feedback.delete(scopeWhere(scope)));
+  }
+
+  async addFeedback(scope: Scope, record: FeedbackRecord): Promise<void> {
+    const data = feedbackToArrow(scope, record);
+    await withCommitRetry(() => this.feedback.add(data));
+  }
+
+  /** A concept's corrections, oldest first; one of them when `id` is given. */
+  async listFeedback(scope: Scope, conceptId: string, id?: string): Promise<FeedbackRecord[]> {
+    const where = and(scopeWhere(scope), eq('concept_id', conceptId), ...(id === undefined ? [] : [eq('id', id)]));
+    const rows = feedbackFromArrow(await this.feedback.query().where(where).toArrow());
+    return rows.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async removeFeedback(scope: Scope, conceptId: string, id: string): Promise<void> {
+    await withCommitRetry(() =>
+      this.feedback.delete(and(scopeWhere(scope), eq('concept_id', conceptId), eq('id', id))),
+    );
   }
 
   /** Every stored region of the user (or of one photo), batch by batch: memory stays flat however large the library. */

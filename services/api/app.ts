@@ -18,6 +18,9 @@ import { registerCaption } from './routes/caption.js';
 import { registerChatCompletions } from './routes/chat-completions.js';
 import { registerAddImages } from './routes/concepts-images.js';
 import { registerCreateConcept } from './routes/concepts-create.js';
+import { registerAddFeedback } from './routes/concepts-feedback-add.js';
+import { registerDeleteFeedback } from './routes/concepts-feedback-delete.js';
+import { registerListFeedback } from './routes/concepts-feedback-list.js';
 import { registerDeleteConcept } from './routes/concepts-delete.js';
 import { registerGetConcept } from './routes/concepts-get.js';
 import { registerListConcepts } from './routes/concepts-list.js';
@@ -59,6 +62,9 @@ const ROUTES = [
   registerGetPhotoJob,
   registerFindPhotos,
   registerDeletePhoto,
+  registerAddFeedback,
+  registerListFeedback,
+  registerDeleteFeedback,
 ];
 
 export function createApp(deps: Deps): Api {

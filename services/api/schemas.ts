@@ -150,3 +150,22 @@ export const LibraryPhoto = z
     box: Box,
   })
   .openapi('LibraryPhoto');
+
+export const Feedback = z
+  .object({
+    id: z.string().openapi({ format: 'uuid' }),
+    photo: PhotoId.optional().openapi({ description: 'the library photo corrected' }),
+    correct: z.boolean(),
+    box: Box.openapi({ description: 'the region of the photo the correction took' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Feedback');
+
+export const FeedbackParams = z.object({
+  user: UserId,
+  id: ConceptId,
+  feedback: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a correction id (a UUID)')
+    .openapi({ param: { name: 'feedback', in: 'path' }, format: 'uuid', type: 'string' }),
+});
