@@ -24,6 +24,7 @@ const integration = lane([
   'encoder',
   'fetch-models',
   'heads',
+  'library-text',
   'open-world',
   'ort',
   'recognition',

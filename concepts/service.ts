@@ -434,31 +434,33 @@ export class ConceptService {
   }
 
   /**
-   * One region given by its vector (a correction from the photo library) as a new photo of the concept, an example
-   * or a negative; retrains. Answers the concept and the photo's number, which `removePhoto` takes back.
+   * Regions of one photo given by their vectors (a correction from the photo library) as a new photo of the concept,
+   * an example or a negative; retrains. Answers the concept and the photo's number, which `removePhoto` takes back.
    */
-  async addRegion(
+  async addRegions(
     scope: Scope,
     id: string,
-    region: { vector: Float32Array; box: Box },
+    regions: { vector: Float32Array; box: Box }[],
     negative: boolean,
   ): Promise<{ concept: Concept; photo: number }> {
     const state = await this.users.get(scope);
     const photo = nextPhoto(state, this.find(state, id));
-    const view: ViewRecord = {
-      tenant: scope.tenant,
-      user: scope.user,
-      conceptId: id,
-      kind: negative ? 'negative' : 'positive',
-      vector: region.vector,
-      photo,
-      box: region.box,
-      variant: 'correction',
-    };
-    return { concept: await this.addGroups(scope, id, [view], [], 1, negative), photo };
+    const views = regions.map(
+      (r): ViewRecord => ({
+        tenant: scope.tenant,
+        user: scope.user,
+        conceptId: id,
+        kind: negative ? 'negative' : 'positive',
+        vector: r.vector,
+        photo,
+        box: r.box,
+        variant: 'correction',
+      }),
+    );
+    return { concept: await this.addGroups(scope, id, views, [], 1, negative), photo };
   }
 
-  /** Takes back a photo that `addRegion` added: its views are deleted and the heads retrained. */
+  /** Takes back a photo that `addRegions` added: its views are deleted and the heads retrained. */
   async removePhoto(scope: Scope, id: string, photo: number): Promise<Concept> {
     return this.locks.run(this.key(scope), async () => {
       const state = await this.users.get(scope);

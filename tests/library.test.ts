@@ -186,6 +186,9 @@ describe('photo library', () => {
     expect((await find('')).status).toBe(400);
     expect((await find('concept=dog&limit=0')).status).toBe(400);
     expect((await find('concept=dog&cursor=nonsense')).status).toBe(400);
+    const text = await find('concept=dog&text=at%20the%20beach');
+    expect(text.status).toBe(422);
+    expect(text.body.error.message).toMatch(/mobilenetv2-12-int8 has no text side.*clip-vit-base-patch32/);
     expect((await call('GET', '/v1/users/alice/photo-jobs/not-a-job')).status).toBe(400);
     expect((await call('GET', `/v1/users/alice/photo-jobs/${crypto.randomUUID()}`)).status).toBe(404);
     expect((await call('DELETE', '/v1/users/alice/photos/never-indexed')).status).toBe(404);
@@ -226,6 +229,19 @@ describe('photo library', () => {
     expect(await scoreOf('teapot-3')).toBeCloseTo(before, 3);
 
     const feedback = (json: unknown) => call('POST', `/v1/users/alice/concepts/${dogId}/feedback`, { json });
+    // The user's word on a library photo holds in the answers, until it is taken back.
+    const dogs = async () => (await find('concept=dog')).body.photos.map((p: any) => p.id).sort();
+    const answered = await dogs();
+    expect(answered).toContain('dog-4');
+    const notDog = await feedback({ photo: 'dog-4', correct: false });
+    const isDog = await feedback({ photo: 'cat-4', correct: true });
+    expect(notDog.status).toBe(201);
+    expect(await dogs()).not.toContain('dog-4');
+    expect(await dogs()).toContain('cat-4');
+    for (const f of [notDog.body, isDog.body])
+      expect((await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${f.id}`)).status).toBe(204);
+    expect(await dogs()).toEqual(answered);
+
     expect((await feedback({ photo: 'never-indexed', correct: false })).status).toBe(404);
     expect((await feedback({ photo: 'dog-3', image: { data: b64('dog', 1) }, correct: false })).status).toBe(400);
     expect((await feedback({ photo: 'dog-3' })).status).toBe(400);

@@ -7,7 +7,7 @@
  * in memory: a restart loses queued photos, which the app posts again (indexing is idempotent per photo id).
  */
 import { randomUUID } from 'node:crypto';
-import type { DecodedImage } from '../../models/types.js';
+import type { DecodedImage, ImageEncoder, TextEncoder } from '../../models/types.js';
 import { iou } from '../../models/image/boxes.js';
 import { bulk } from '../../models/runtime/priority.js';
 import { DomainError } from '../errors.js';
@@ -75,6 +75,8 @@ export interface FindOptions {
   cursor?: string;
   /** Every scored photo, not only those where the concepts are present. */
   all: boolean;
+  /** Ranks the photos by their similarity to this text (encoders with a text side). */
+  text?: string;
 }
 
 interface Pending {
@@ -93,14 +95,14 @@ const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
 const sameScope = (a: Scope, b: Scope) => a.tenant === b.tenant && a.user === b.user;
 
 /** Opaque position after a photo in best-first order. */
-function encodeCursor(p: LibraryPhoto): string {
-  return Buffer.from(JSON.stringify([p.score, p.id])).toString('base64url');
+function encodeCursor(p: { rank: number; id: string }): string {
+  return Buffer.from(JSON.stringify([p.rank, p.id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { score: number; id: string } {
+function decodeCursor(cursor: string): { rank: number; id: string } {
   try {
-    const [score, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof score === 'number' && typeof id === 'string') return { score, id };
+    const [rank, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof rank === 'number' && typeof id === 'string') return { rank, id };
   } catch {
     // Answered below.
   }
@@ -162,50 +164,80 @@ export class PhotoLibrary {
 
   /**
    * The photos in which every concept of `refs` (ids or names) is present, best first (a photo's score is its lowest
-   * over the concepts; its box the first concept's best region); with `all`, every photo.
+   * over the concepts; its box the first concept's best region); with `all`, every photo; with `text`, most like
+   * the text first.
    */
   async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
-    const dim = this.store.dim;
+    const rows = heads.map((h) => h.weights);
+    // The text's vector joins the heads: its best region's similarity ranks the photos.
+    if (options.text !== undefined) rows.push(await this.embedText(options.text));
     const best = await bestRegions(
       this.store.batches(scope),
-      stack(
-        heads.map((h) => h.weights),
-        dim,
-      ),
+      stack(rows, this.store.dim),
       this.models.algebra,
       (batch, i) => batch.photo[i],
       (batch, i) => batch.boxes.subarray(i * 4, i * 4 + 4),
     );
-    const photos: LibraryPhoto[] = [];
+    // The user's word on a photo overrides the head's: a photo said to be wrong is never answered, a missed one is.
+    const said = await Promise.all(
+      heads.map(async (h) => {
+        const feedback = await this.store.listFeedback(scope, h.concept.id);
+        return new Map(feedback.filter((f) => f.photoId).map((f) => [f.photoId, f.correct]));
+      }),
+    );
+    const present = (id: string, score: number, j: number) => said[j].get(id) ?? score >= heads[j].concept.threshold;
+    const ranked: (LibraryPhoto & { rank: number })[] = [];
     for (const [id, regions] of best) {
-      const scores = regions.map((r, j) => toScore(r.raw + heads[j].bias));
-      if (!options.all && scores.some((s, j) => s < heads[j].concept.threshold)) continue;
+      const scores = heads.map((h, j) => toScore(regions[j].raw + h.bias));
+      if (!options.all && scores.some((s, j) => !present(id, s, j))) continue;
       const box = [...regions[0].kept].map((v) => Math.round(v * 1e4) / 1e4) as Box;
-      photos.push({ id, score: Math.min(...scores), box });
+      const score = Math.min(...scores);
+      const rank = options.text === undefined ? score : Math.round(regions[heads.length].raw * 1e6) / 1e6;
+      ranked.push({ id, score, box, rank });
     }
-    photos.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    ranked.sort((a, b) => b.rank - a.rank || (a.id < b.id ? -1 : 1));
     const start = after
-      ? photos.findIndex((p) => p.score < after.score || (p.score === after.score && p.id > after.id))
+      ? ranked.findIndex((p) => p.rank < after.rank || (p.rank === after.rank && p.id > after.id))
       : 0;
-    const page = start < 0 ? [] : photos.slice(start, start + options.limit);
-    const more = start >= 0 && start + options.limit < photos.length;
-    return { photos: page, ...(more && { next: encodeCursor(page.at(-1)!) }) };
+    const page = start < 0 ? [] : ranked.slice(start, start + options.limit);
+    const more = start >= 0 && start + options.limit < ranked.length;
+    return {
+      photos: page.map(({ id, score, box }) => ({ id, score, box })),
+      ...(more && { next: encodeCursor(page.at(-1)!) }),
+    };
+  }
+
+  private async embedText(text: string): Promise<Float32Array> {
+    const { encoder } = this.models;
+    if (!('embedText' in encoder))
+      throw new DomainError(
+        'unprocessable',
+        `the active encoder ${encoder.name} has no text side, so photos cannot be ranked by text; a CLIP or SigLIP ` +
+          'encoder has one: npm run fetch-models clip-vit-base-patch32, then NOMEN_ENCODER=clip-vit-base-patch32',
+      );
+    const [vector] = await (encoder as ImageEncoder & TextEncoder).embedText([text]);
+    return vector;
   }
 
   /**
-   * A correction: the photo's region (the one nearest `box`, else the concept's best) becomes a negative of the
-   * concept when the match was wrong, an example when it was missed; the concept's heads are retrained.
+   * A correction: the photo's region (the one nearest `box`, else the concept's best; every region for a wrong
+   * photo without a box) becomes a negative of the concept when the match was wrong, an example when it was
+   * missed; the concept's heads are retrained.
    */
   async correct(scope: Scope, conceptId: string, correction: Correction): Promise<Feedback> {
     const head = await this.concepts.head(scope, conceptId);
     const regions =
       correction.photo === undefined ? await this.embedSent(correction) : await this.stored(scope, correction.photo);
+    // A wrong photo without a box: the concept is nowhere in it, so every region is a negative, as with negative
+    // photos; otherwise the one region meant.
+    const every = !correction.correct && !correction.box;
     const region = correction.box
       ? nearest(regions, correction.box)
       : regions[await this.bestRegion(regions, head.weights)];
-    const { photo } = await this.concepts.addRegion(scope, head.concept.id, region, !correction.correct);
+    const taken = every ? regions : [region];
+    const { photo } = await this.concepts.addRegions(scope, head.concept.id, taken, !correction.correct);
     const record: FeedbackRecord = {
       id: randomUUID(),
       conceptId: head.concept.id,

@@ -161,11 +161,15 @@ export const Feedback = z
   })
   .openapi('Feedback');
 
+/** A path parameter holding an id this server made (a lower-case UUID). */
+export const UuidParam = (name: string, what: string) =>
+  z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `must be ${what} (a UUID)`)
+    .openapi({ param: { name, in: 'path' }, format: 'uuid', type: 'string' });
+
 export const FeedbackParams = z.object({
   user: UserId,
   id: ConceptId,
-  feedback: z
-    .string()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a correction id (a UUID)')
-    .openapi({ param: { name: 'feedback', in: 'path' }, format: 'uuid', type: 'string' }),
+  feedback: UuidParam('feedback', 'a correction id'),
 });

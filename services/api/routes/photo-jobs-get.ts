@@ -2,15 +2,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Api, Deps } from '../context.js';
 import { errorResponses } from '../errors.js';
-import { UserId } from '../schemas.js';
+import { UserId, UuidParam } from '../schemas.js';
 
-const Params = z.object({
-  user: UserId,
-  job: z
-    .string()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a job id (a UUID)')
-    .openapi({ param: { name: 'job', in: 'path' }, format: 'uuid', type: 'string' }),
-});
+const Params = z.object({ user: UserId, job: UuidParam('job', 'a job id') });
 
 const PhotoJob = z
   .object({

@@ -34,6 +34,18 @@ const Query = z.object({
     .stringbool()
     .default(false)
     .openapi({ param: { name: 'all', in: 'query' }, description: 'every scored photo, present or not' }),
+  text: z
+    .string()
+    .trim()
+    .min(1)
+    .max(300)
+    .optional()
+    .openapi({
+      param: { name: 'text', in: 'query' },
+      description:
+        "ranks the concept's photos by this text; needs an encoder with a text side (CLIP, SigLIP), else 422",
+      example: 'at the beach',
+    }),
 });
 
 const route = createRoute({
@@ -54,7 +66,7 @@ const route = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(400, 401, 404, 422),
   },
 });
 
