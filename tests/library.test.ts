@@ -56,14 +56,16 @@ async function index(photos: { id: string; data: string }[], user = 'alice'): Pr
 
 const find = async (query: string, key?: string) => call('GET', `/v1/users/alice/photos?${query}`, { key });
 
-async function regionRows(where?: string): Promise<number> {
+async function rows(table: string, where?: string): Promise<number> {
   const db = await lancedb.connect(tenants.config.dataUri);
   try {
-    return await (await db.openTable('photo_regions')).countRows(where);
+    return await (await db.openTable(table)).countRows(where);
   } finally {
     db.close();
   }
 }
+
+const regionRows = (where?: string) => rows('photo_regions', where);
 
 async function register(name: string, category: string): Promise<string> {
   const images = [0, 1, 2].map((n) => ({ data: b64(name, n) }));
@@ -247,6 +249,16 @@ describe('photo library', () => {
     expect((await feedback({ photo: 'dog-3' })).status).toBe(400);
     const undo = await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${crypto.randomUUID()}`);
     expect(undo.status).toBe(404);
+
+    // A deleted concept takes the record of its corrections with it.
+    const teapot = await register('teapot', 'teapot');
+    expect(
+      (await call('POST', `/v1/users/alice/concepts/${teapot}/feedback`, { json: { photo: 'dog-3', correct: false } }))
+        .status,
+    ).toBe(201);
+    expect(await rows('concept_feedback', `concept_id = '${teapot}'`)).toBe(1);
+    expect((await call('DELETE', `/v1/users/alice/concepts/${teapot}`)).status).toBe(204);
+    expect(await rows('concept_feedback', `concept_id = '${teapot}'`)).toBe(0);
   });
 
   it("keeps tenants apart and deletes a photo, and a user's library with the user", async () => {

@@ -271,6 +271,11 @@ export class PhotoLibrary {
     await this.store.removeFeedback(scope, concept.id, id);
   }
 
+  /** Drops the record of a deleted concept's corrections (their views went with the concept). */
+  async forgetConcept(scope: Scope, conceptId: string): Promise<void> {
+    await this.store.removeFeedback(scope, conceptId);
+  }
+
   private async stored(scope: Scope, photo: string): Promise<StoredRegion[]> {
     const regions = await this.store.photo(scope, photo);
     if (regions.length === 0) throw new DomainError('not_found', `no photo ${photo} in the library`);

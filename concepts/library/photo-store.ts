@@ -25,6 +25,9 @@ import {
   PHOTO_SCORE_COLUMNS,
 } from './photo-records.js';
 
+const feedbackWhere = (scope: Scope, conceptId: string, id?: string) =>
+  and(scopeWhere(scope), eq('concept_id', conceptId), ...(id === undefined ? [] : [eq('id', id)]));
+
 export class PhotoStore {
   private constructor(
     private readonly db: lancedb.Connection,
@@ -99,15 +102,18 @@ export class PhotoStore {
 
   /** A concept's corrections, oldest first; one of them when `id` is given. */
   async listFeedback(scope: Scope, conceptId: string, id?: string): Promise<FeedbackRecord[]> {
-    const where = and(scopeWhere(scope), eq('concept_id', conceptId), ...(id === undefined ? [] : [eq('id', id)]));
-    const rows = feedbackFromArrow(await this.feedback.query().where(where).toArrow());
+    const rows = feedbackFromArrow(
+      await this.feedback
+        .query()
+        .where(feedbackWhere(scope, conceptId, id))
+        .toArrow(),
+    );
     return rows.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async removeFeedback(scope: Scope, conceptId: string, id: string): Promise<void> {
-    await withCommitRetry(() =>
-      this.feedback.delete(and(scopeWhere(scope), eq('concept_id', conceptId), eq('id', id))),
-    );
+  /** One correction of a concept, or all of them. */
+  async removeFeedback(scope: Scope, conceptId: string, id?: string): Promise<void> {
+    await withCommitRetry(() => this.feedback.delete(feedbackWhere(scope, conceptId, id)));
   }
 
   /** Every stored region of the user (or of one photo), batch by batch: memory stays flat however large the library. */
