@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as lancedb from '@lancedb/lancedb';
+import { PHOTO_REGIONS_TABLE } from '../concepts/library/photo-records.js';
 import { createApp } from '../services/api/app.js';
 import { loadConfig } from '../services/config.js';
 import { cpuModel, cpuSeconds } from './lib/cpu.js';
@@ -90,6 +92,9 @@ async function main() {
     }
     const indexS = (performance.now() - t) / 1000;
     const indexCpu = cpuSeconds() - cpu;
+    const db = await lancedb.connect(dataDir);
+    const regions = await (await db.openTable(PHOTO_REGIONS_TABLE)).countRows();
+    db.close();
 
     const scope = { tenant: 'eval', user: USER };
     const ids = new Map<string, string>();
@@ -171,7 +176,8 @@ async function main() {
     );
     console.log(
       `indexing: ${f(photos.length / indexS)} photos/s (${indexS.toFixed(1)} s wall, ` +
-        `${((indexCpu / photos.length) * 1000).toFixed(0)} ms CPU per photo, batches of ${batch})`,
+        `${((indexCpu / photos.length) * 1000).toFixed(0)} ms CPU per photo, batches of ${batch}), ` +
+        `${(regions / photos.length).toFixed(1)} regions kept per photo`,
     );
     const before = await measure('GET photos?concept=');
 

@@ -128,6 +128,7 @@ export class PhotoLibrary {
   /** Queues photos for indexing; ids are checked here, photos are decoded by the job. */
   add(scope: Scope, photos: { id: string; bytes: Uint8Array }[]): { job: string; accepted: number } {
     const { maxPhotos } = this.options;
+    if (this.closed) throw new DomainError('unavailable', 'the server is stopping: post the photos again shortly');
     if (photos.length === 0) throw new DomainError('invalid_request', 'send at least one photo');
     if (photos.length > maxPhotos)
       throw new DomainError('too_large', `send at most ${maxPhotos} photos per request, got ${photos.length}`);
@@ -323,7 +324,7 @@ export class PhotoLibrary {
     });
   }
 
-  /** Stops taking photos; queued ones are dropped (the app posts them again), the chunk being written finishes. */
+  /** Stops taking photos; queued jobs fail (the app posts them again), the chunk being written finishes. */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.jobs.values()) for (const p of job.photos) p.cancelled = true;
@@ -331,7 +332,11 @@ export class PhotoLibrary {
   }
 
   private async run(job: Job): Promise<void> {
-    if (this.closed || job.photos.every((p) => p.cancelled)) return this.finish(job);
+    if (this.closed) {
+      job.errors.push({ photo: '', message: 'the server stopped before the job ran: post the photos again' });
+      return this.finish(job, 'failed');
+    }
+    if (job.photos.every((p) => p.cancelled)) return this.finish(job);
     job.status = 'processing';
     const { photosPerWrite } = this.options;
     try {
