@@ -84,9 +84,10 @@ async function main() {
           `${regions} regions each, ${dim}-d float32 vectors (generated)`,
       );
       console.log(`CPU: ${cpuModel()}, ${os.availableParallelism()} cores`);
+      const all = photos + others;
       console.log(
-        `write: ${((photos + others) / writeS).toFixed(0)} photos/s; on disk ${(bytes / (photos + others)).toFixed(0)} ` +
-          `bytes per photo (${(bytes / 1024 ** 2).toFixed(0)} MB after compaction)`,
+        `write: ${(all / writeS).toFixed(0)} photos/s; on disk ${(bytes / all).toFixed(0)} bytes per photo ` +
+          `(${(bytes / 1024 ** 2).toFixed(0)} MB after compaction)`,
       );
       console.log(
         `GET photos?concept= (all=true, limit 50), in process: p50 ${percentile(ms, 50).toFixed(1)} ms, p99 ` +
