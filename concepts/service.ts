@@ -331,12 +331,11 @@ export class ConceptService {
     conceptId: string,
     photos: { image: DecodedImage }[],
     embedded: { subject: PixelBox }[],
-    first = 0,
   ): Promise<CropInput[]> {
     return Promise.all(
       embedded.map(async (p, i) => ({
         conceptId,
-        photo: first + i,
+        photo: i,
         jpeg: await encodeJpeg(photos[i].image, p.subject),
       })),
     );
@@ -380,11 +379,9 @@ export class ConceptService {
   }
 
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
-    const state = await this.users.get(scope);
-    const existing = this.find(state, id);
+    const existing = this.find(await this.users.get(scope), id);
     const photos = await this.decodeAll(images);
-    // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
-    const firstPhoto = nextPhoto(state, existing);
+    // Numbered from 0 here; `addGroups` moves them after every photo the concept has, so each stays its own group.
     let views: ViewRecord[];
     let crops: CropInput[] = [];
     if (negative) {
@@ -394,28 +391,32 @@ export class ConceptService {
         this.options.regions,
       );
       views = embedded.flatMap((vs, i) =>
-        vs.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)),
+        vs.map((v) => this.viewRecord(scope, id, { ...v, photo: i }, photos[i].image)),
       );
     } else {
       const embedded = await embedExamples(photos, existing.category, this.models, this.options.regions);
       views = embedded.flatMap((p, i) =>
-        p.views.map((v) => this.viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)),
+        p.views.map((v) => this.viewRecord(scope, id, { ...v, photo: i }, photos[i].image)),
       );
-      crops = await this.crops(id, photos, embedded, firstPhoto);
+      crops = await this.crops(id, photos, embedded);
     }
-    return this.addGroups(scope, id, views, crops, photos.length, negative);
+    return (await this.addGroups(scope, id, views, crops, photos.length, negative)).concept;
   }
 
-  /** Adds photos' views (`count` photos, negative or not) to a concept and retrains. */
-  private addGroups(
+  /**
+   * Adds photos' views and crops (`count` photos numbered from 0, negative or not) to a concept and retrains; under
+   * the user's lock they are numbered after every photo the concept has. Answers the first photo's number.
+   */
+  private async addGroups(
     scope: Scope,
     id: string,
     views: ViewRecord[],
     crops: CropInput[],
     count: number,
     negative: boolean,
-  ): Promise<Concept> {
-    return this.write(scope, async (state) => {
+  ): Promise<{ concept: Concept; first: number }> {
+    let first = 0;
+    const concept = await this.write(scope, async (state) => {
       const current = this.find(state, id);
       if (!negative && current.imageCount + count > MAX_CONCEPT_IMAGES) {
         throw new DomainError(
@@ -423,14 +424,21 @@ export class ConceptService {
           `a concept holds at most ${MAX_CONCEPT_IMAGES} photos; it has ${current.imageCount}`,
         );
       }
+      first = nextPhoto(state, current);
       const updated: ConceptRecord = {
         ...current,
         imageCount: current.imageCount + (negative ? 0 : count),
         negativeCount: current.negativeCount + (negative ? count : 0),
         updatedAt: new Date().toISOString(),
       };
-      return { concepts: state.concepts.map((c) => (c.id === id ? updated : c)), newViews: views, crops, result: id };
+      return {
+        concepts: state.concepts.map((c) => (c.id === id ? updated : c)),
+        newViews: views.map((v) => ({ ...v, photo: first + v.photo })),
+        crops: crops.map((c) => ({ ...c, photo: first + c.photo })),
+        result: id,
+      };
     });
+    return { concept, first };
   }
 
   /**
@@ -443,8 +451,6 @@ export class ConceptService {
     regions: { vector: Float32Array; box: Box }[],
     negative: boolean,
   ): Promise<{ concept: Concept; photo: number }> {
-    const state = await this.users.get(scope);
-    const photo = nextPhoto(state, this.find(state, id));
     const views = regions.map(
       (r): ViewRecord => ({
         tenant: scope.tenant,
@@ -452,12 +458,13 @@ export class ConceptService {
         conceptId: id,
         kind: negative ? 'negative' : 'positive',
         vector: r.vector,
-        photo,
+        photo: 0,
         box: r.box,
         variant: 'correction',
       }),
     );
-    return { concept: await this.addGroups(scope, id, views, [], 1, negative), photo };
+    const { concept, first } = await this.addGroups(scope, id, views, [], 1, negative);
+    return { concept, photo: first };
   }
 
   /** Takes back a photo that `addRegions` added: its views are deleted and the heads retrained. */

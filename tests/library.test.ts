@@ -250,6 +250,13 @@ describe('photo library', () => {
     const undo = await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${crypto.randomUUID()}`);
     expect(undo.status).toBe(404);
 
+    // Corrections at the same time are photos of their own: each is undone alone.
+    const together = await Promise.all(['teapot-3', 'cat-3'].map((photo) => feedback({ photo, correct: false })));
+    expect((await concept()).negativeCount).toBe(negatives + 2);
+    for (const f of together)
+      expect((await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${f.body.id}`)).status).toBe(204);
+    expect((await concept()).negativeCount).toBe(negatives);
+
     // A deleted concept takes the record of its corrections with it.
     const teapot = await register('teapot', 'teapot');
     expect(
