@@ -13,22 +13,14 @@ import { PhotoStore } from '../concepts/library/photo-store.js';
 import { embedBankPhoto, joinBank } from '../concepts/learning/region-bank.js';
 import { ConceptService } from '../concepts/service.js';
 import { ConceptStore } from '../concepts/storage/store.js';
-import type { TransformersClipEntry } from '../models/catalog.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import type { ImageEncoder, TextEncoder } from '../models/types.js';
 import { loadClip } from '../models/vision/clip.js';
 import { makeTinyClip } from '../scripts/make-tiny-clip.js';
 import { photo } from './support/subjects.js';
+import { tinyClipEntry } from './support/tiny-clip.js';
 
-const entry: TransformersClipEntry = {
-  kind: 'transformers-clip',
-  folder: 'tiny-clip',
-  description: 'generated test model',
-  license: 'none',
-  repo: 'nomen/tiny-clip',
-  dtype: 'fp32',
-  files: [],
-};
+const entry = tinyClipEntry;
 const scope = { tenant: 't', user: 'u' };
 const PHOTOS = [
   ['dog', 3],
