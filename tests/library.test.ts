@@ -167,6 +167,11 @@ describe('photo library', () => {
     const badPart = await call('POST', '/v1/users/alice/photos', { form });
     expect(badPart.status, JSON.stringify(badPart.body)).toBe(400);
     expect(badPart.body.error.message).toContain('bad id!');
+    const repeated = new FormData();
+    for (let i = 0; i < 2; i++) repeated.append('same', new File([photo('dog', 0)], 'x.jpg', { type: 'image/jpeg' }));
+    const samePart = await call('POST', '/v1/users/alice/photos', { form: repeated });
+    expect(samePart.status, JSON.stringify(samePart.body)).toBe(400);
+    expect(samePart.body.error.message).toContain('one part per photo id');
     const twice = await call('POST', '/v1/users/alice/photos', {
       json: {
         photos: [
