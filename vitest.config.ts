@@ -27,6 +27,7 @@ const integration = lane([
   'faces',
   'fetch-models',
   'heads',
+  'library-text',
   'open-world',
   'ort',
   'recognition',

@@ -2,10 +2,10 @@
 import { bulk } from '../models/runtime/priority.js';
 import type { DecodedImage } from '../models/types.js';
 import { ConceptCommits } from './commit.js';
-import { assertNameFree, findConcept, nameKey, referenceCrops, toConcept, viewRecord } from './concept-records.js';
+import { ConceptPhotos } from './concept-photos.js';
+import { assertNameFree, findConcept, nameKey, toConcept } from './concept-records.js';
 import { DomainError } from './errors.js';
 import { decodeExamples, decodeImage } from './intake/intake.js';
-import { embedExamples, embedNegatives } from './learning/examples.js';
 import { splitBank, type RegionBank } from './learning/region-bank.js';
 import { KeyedLock, Slots } from './locks.js';
 import { stack } from './matrix.js';
@@ -16,9 +16,19 @@ import { isFaceConcept, withoutPersons } from './people/people.js';
 import { PersonConcepts } from './people/person-concepts.js';
 import { DraftRefinement } from './refinement.js';
 import type { ServiceModels, ServiceOptions } from './service-options.js';
-import type { ConceptStore, CropInput } from './storage/store.js';
-import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
-import type { Concept, ConceptPatch, ImageInput, Match, NewConcept, Recognition, Scope, Timings } from './types.js';
+import type { ConceptStore } from './storage/store.js';
+import type { ConceptRecord } from './storage/store-records.js';
+import type {
+  Box,
+  Concept,
+  ConceptPatch,
+  ImageInput,
+  Match,
+  NewConcept,
+  Recognition,
+  Scope,
+  Timings,
+} from './types.js';
 import { UserCache } from './user-cache.js';
 
 const MAX_CONCEPT_IMAGES = 20;
@@ -30,6 +40,7 @@ export class ConceptService {
   private readonly commits: ConceptCommits;
   private readonly refinement: DraftRefinement;
   private readonly persons: PersonConcepts;
+  private readonly photos: ConceptPhotos;
 
   private constructor(
     private readonly store: ConceptStore,
@@ -48,6 +59,7 @@ export class ConceptService {
     this.users = new UserCache(store, dim, options.cachedUsers);
     this.commits = new ConceptCommits(store, this.users, options.lock ?? new KeyedLock(), models, options, heads);
     this.refinement = new DraftRefinement(store, this.users, this.commits, models, options);
+    this.photos = new ConceptPhotos(store, this.users, this.commits, models, options, MAX_CONCEPT_IMAGES);
     this.persons = new PersonConcepts(this.commits, options.limits, dim, MAX_CONCEPT_IMAGES, options.people);
   }
 
@@ -169,43 +181,25 @@ export class ConceptService {
   private async addPhotos(scope: Scope, id: string, images: ImageInput[], negative: boolean): Promise<Concept> {
     const existing = findConcept((await this.users.get(scope)).concepts, id);
     if (isFaceConcept(existing)) return this.persons.addPhotos(scope, existing, images, negative);
-    const photos = await decodeExamples(images, this.options.limits);
-    // Photo numbers continue after every photo the concept already has, so each photo stays its own group.
-    const firstPhoto = existing.imageCount + existing.negativeCount;
-    let views: ViewRecord[];
-    let crops: CropInput[] = [];
-    if (negative) {
-      const embedded = await embedNegatives(
-        photos.map((p) => p.image),
-        this.models,
-        this.options.regions,
-      );
-      views = embedded.flatMap((vs, i) =>
-        vs.map((v) => viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)),
-      );
-    } else {
-      const embedded = await embedExamples(photos, existing.category, this.models, this.options.regions);
-      views = embedded.flatMap((p, i) =>
-        p.views.map((v) => viewRecord(scope, id, { ...v, photo: firstPhoto + i }, photos[i].image)),
-      );
-      crops = await referenceCrops(id, photos, embedded, firstPhoto);
-    }
-    return this.commits.write(scope, async (state) => {
-      const current = findConcept(state.concepts, id);
-      if (!negative && current.imageCount + photos.length > MAX_CONCEPT_IMAGES) {
-        throw new DomainError(
-          'unprocessable',
-          `a concept holds at most ${MAX_CONCEPT_IMAGES} photos; it has ${current.imageCount}`,
-        );
-      }
-      const updated: ConceptRecord = {
-        ...current,
-        imageCount: current.imageCount + (negative ? 0 : photos.length),
-        negativeCount: current.negativeCount + (negative ? photos.length : 0),
-        updatedAt: new Date().toISOString(),
-      };
-      return { concepts: state.concepts.map((c) => (c.id === id ? updated : c)), newViews: views, crops, result: id };
-    });
+    return this.photos.add(scope, existing, await decodeExamples(images, this.options.limits), negative);
+  }
+
+  /**
+   * Regions of one photo given by their vectors (a correction from the photo library) as a new photo of the concept,
+   * an example or a negative; retrains. Answers the concept and the photo's number, which `removePhoto` takes back.
+   */
+  addRegions(
+    scope: Scope,
+    id: string,
+    regions: { vector: Float32Array; box: Box }[],
+    negative: boolean,
+  ): Promise<{ concept: Concept; photo: number }> {
+    return this.photos.addRegions(scope, id, regions, negative);
+  }
+
+  /** Takes back a photo that `addRegions` added: its views are deleted and the heads retrained. */
+  removePhoto(scope: Scope, id: string, photo: number): Promise<Concept> {
+    return this.photos.remove(scope, id, photo);
   }
 
   async remove(scope: Scope, id: string): Promise<void> {
@@ -272,9 +266,12 @@ export class ConceptService {
     const { concepts } = await this.users.get(scope);
     const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
     if (!found) throw new DomainError('not_found', `no concept ${ref}`);
-    // Frames are kept as image-encoder vectors only: keeping faces of every frame is what faces must not do.
+    // Frames and library photos keep image-encoder vectors only: faces are kept for a person's examples alone.
     if (isFaceConcept(found))
-      throw new DomainError('unprocessable', `${found.name} is a person: videos are not searched for faces`);
+      throw new DomainError(
+        'unprocessable',
+        `${found.name} is a person: stored videos and library photos keep no faces; send photos to /recognize instead`,
+      );
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
   }
 }

@@ -11,6 +11,8 @@ import type { ServiceModels, ServiceOptions } from '../concepts/service-options.
 import { ConceptStore } from '../concepts/storage/store.js';
 import { openPeople } from '../concepts/people/open-people.js';
 import type { People } from '../concepts/people/people.js';
+import { defaultLibraryOptions, PhotoLibrary } from '../concepts/library/library.js';
+import { PhotoStore } from '../concepts/library/photo-store.js';
 import { bankIdentity, openBank, type BankSource } from '../concepts/learning/region-bank-file.js';
 import type { JobLog } from '../concepts/video/video-jobs.js';
 import { defaultVideoOptions } from '../concepts/video/video-options.js';
@@ -34,6 +36,7 @@ export interface Runtime {
   /** The threads the models run in ('ok' or why not, for /readyz). */
   threads: ModelThreads;
   videos: VideoService;
+  library: PhotoLibrary;
   vlm: VisionLanguageModel;
   /** What the API processes of one dataset share (REDIS_URL); absent for a single process. */
   redis?: Redis;
@@ -98,6 +101,8 @@ export async function openRuntime(
   const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
   const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
+  const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, config.objectStorage);
+  const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits));
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
   const vlm = timer ? timedVlm(opened, timer) : opened;
@@ -120,12 +125,14 @@ export async function openRuntime(
     models,
     threads,
     videos,
+    library,
     vlm,
     redis,
     personal,
     people,
     async close() {
       await videos.close();
+      await library.close();
       await service.close();
       await describer?.idle();
       await vlm.dispose();
@@ -133,6 +140,7 @@ export async function openRuntime(
       store.close();
       await people.close();
       videoStore.close();
+      photoStore.close();
       redis?.disconnect();
     },
   };

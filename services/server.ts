@@ -117,6 +117,7 @@ if (!stopping) {
   app = createApp({
     service: runtime.service,
     videos: runtime.videos,
+    library: runtime.library,
     personal: runtime.personal,
     config,
     ready,

@@ -2,22 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TransformersClipEntry } from '../models/catalog.js';
 import { openClip } from '../models/vision/clip.js';
 import { GENERIC_CATEGORIES } from '../models/vision/generic-categories.js';
 import type { ImageEncoder, TextEncoder } from '../models/types.js';
 import { type Family, TINY_CLIP, makeTinyClip } from '../scripts/make-tiny-clip.js';
 import { patternImage } from './support/pattern-image.js';
+import { tinyClipEntry } from './support/tiny-clip.js';
 
-const entry: TransformersClipEntry = {
-  kind: 'transformers-clip',
-  folder: 'tiny-clip',
-  description: 'generated test model',
-  license: 'none',
-  repo: 'nomen/tiny-clip',
-  dtype: 'fp32',
-  files: [],
-};
+const entry = tinyClipEntry;
 
 const norm = (v: Float32Array) => Math.hypot(...v);
 const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));

@@ -164,6 +164,14 @@ export class ConceptStore {
     return numDeletedRows > 0;
   }
 
+  /** Deletes the views of one photo of a concept (a correction taken back); its next save retrains without them. */
+  async deleteViews(scope: Scope, conceptId: string, photo: number): Promise<void> {
+    checkId(conceptId);
+    await withCommitRetry(() =>
+      this.views.delete(and(scopeWhere(scope), eq('concept_id', conceptId), eq('photo', photo))),
+    );
+  }
+
   /** Deletes every concept, view and crop of one user; returns how many concepts there were. */
   async deleteUser(scope: Scope): Promise<number> {
     const { numDeletedRows } = await withCommitRetry(() => this.concepts.delete(scopeWhere(scope)));

@@ -4,7 +4,16 @@
  */
 import type * as lancedb from '@lancedb/lancedb';
 import { Index, type Table } from '@lancedb/lancedb';
-import type { DataType, Field, FixedSizeList, Float32, Float64, Schema, Table as ArrowTable } from 'apache-arrow';
+import type {
+  DataType,
+  Field,
+  FixedSizeList,
+  Float32,
+  Float64,
+  Schema,
+  Table as ArrowTable,
+  Vector,
+} from 'apache-arrow';
 import { arrow } from './arrow.js';
 import { withCommitRetry } from './commit-retry.js';
 
@@ -96,4 +105,13 @@ export function tableOf(schema: Schema, columns: Record<string, Values>, length:
 /** The type of a column of `dim` floats per row (vectors, boxes). */
 export function floats(dim: number, item: Float32 | Float64): FixedSizeList {
   return new arrow.FixedSizeList(dim, new arrow.Field('item', item, true));
+}
+
+/** A column's values in place; `width` > 1 reads the items of a fixed-size list column. */
+export function columnValues<T extends Int32Array | Float64Array | Float32Array>(column: Vector, width = 1): T {
+  if (column.data.length !== 1) throw new Error(`expected one chunk per batch column, got ${column.data.length}`);
+  const data = column.data[0];
+  const items = width === 1 ? data : data.children[0];
+  const start = items.offset + (width === 1 ? 0 : data.offset * width);
+  return (items.values as T).subarray(start, start + data.length * width) as T;
 }

@@ -4,17 +4,12 @@
  * region vectors written in batches of whole frames, so that a job cut short leaves only complete frames.
  * Heads are not involved: any concept, registered before or after, can later be scored on the vectors.
  */
-import type { ImageEncoder, ObjectDetector } from '../../models/types.js';
 import { readFrames, type FrameOptions, type VideoFrame } from './frames.js';
-import { toRelativeBox } from '../intake/intake.js';
-import { proposeRegions, type RegionOptions } from '../recognition/regions.js';
+import type { RegionOptions } from '../recognition/regions.js';
+import { embedRegions, type RegionModels } from '../recognition/stored-regions.js';
 import type { FrameRegion } from './video-records.js';
 
-export interface IndexModels {
-  encoder: ImageEncoder;
-  /** Detector boxes join the fixed regions when given. */
-  detector?: ObjectDetector;
-}
+export type IndexModels = RegionModels;
 
 export interface IndexOptions extends Omit<FrameOptions, 'startS' | 'signal'> {
   regions: RegionOptions;
@@ -53,19 +48,14 @@ export async function indexVideo(
 
   const embed = async () => {
     await run.yield();
-    const regions = await Promise.all(pending.map((f) => proposeRegions(f.image, models.detector, options.regions)));
-    const vectors = await models.encoder.embed(
-      pending.flatMap((f, i) => regions[i].map((r) => ({ image: f.image, box: r.box }))),
+    const regions = await embedRegions(
+      pending.map((f) => f.image),
+      models,
+      options.regions,
     );
-    let k = 0;
     pending.forEach((f, i) => {
-      for (const r of regions[i])
-        unwritten.push({
-          frame: next,
-          t: Math.round(f.t * 1000) / 1000,
-          box: toRelativeBox(r.box, f.image),
-          vector: vectors[k++],
-        });
+      const t = Math.round(f.t * 1000) / 1000;
+      for (const r of regions[i]) unwritten.push({ frame: next, t, ...r });
       next++;
     });
     unwrittenFrames += pending.length;

@@ -2,9 +2,9 @@
  * The on-disk shape of the video store: one `videos` row per upload (its job state) and one `frames` row per
  * embedded region of a sampled frame, with the arrow conversions between them and records.
  */
-import type { RecordBatch, Schema, Table as ArrowTable, Vector } from 'apache-arrow';
+import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from '../storage/arrow.js';
-import { floats, tableOf } from '../storage/tables.js';
+import { columnValues, floats, tableOf } from '../storage/tables.js';
 import type { Box, Scope } from '../types.js';
 
 export const VIDEOS_TABLE = 'videos';
@@ -152,16 +152,7 @@ export interface FrameBatch {
   rows: number;
 }
 
-/** A column's values in place; `width` > 1 reads the items of a fixed-size list column. */
-function values<T extends Int32Array | Float64Array | Float32Array>(column: Vector, width = 1): T {
-  if (column.data.length !== 1) throw new Error(`expected one chunk per batch column, got ${column.data.length}`);
-  const data = column.data[0];
-  const items = width === 1 ? data : data.children[0];
-  const start = items.offset + (width === 1 ? 0 : data.offset * width);
-  return (items.values as T).subarray(start, start + data.length * width) as T;
-}
-
 export function frameBatchFromArrow(batch: RecordBatch, dim: number): FrameBatch {
   const [frame, t, vector] = FRAME_SCORE_COLUMNS.map((n) => batch.getChild(n)!);
-  return { frame: values(frame), t: values(t), vectors: values(vector, dim), rows: batch.numRows };
+  return { frame: columnValues(frame), t: columnValues(t), vectors: columnValues(vector, dim), rows: batch.numRows };
 }

@@ -14,6 +14,7 @@ import { InProcessQueue, type JobQueue } from '../job-queue.js';
 import { KeyedLock } from '../locks.js';
 import { PriorityGate } from '../priority.js';
 import { toScore } from '../recognition/recognize.js';
+import { bestRegions } from '../recognition/stored-regions.js';
 import type { ConceptService } from '../service.js';
 import type { Scope } from '../types.js';
 import { findMoments, type FrameScore, type Moment } from './moments.js';
@@ -154,23 +155,16 @@ export class VideoService {
     if (video.status !== 'ready')
       throw new DomainError('unprocessable', `the video is ${video.status}; moments can be asked once it is ready`);
     const head = await this.concepts.head(scope, concept);
-    const weights = { data: head.weights, rows: 1, cols: head.weights.length };
-    // Best head output per frame over its regions, batch by batch.
-    const best = new Map<number, { t: number; raw: number }>();
-    for await (const batch of this.store.frameBatches(scope, id)) {
-      const out = await this.models.algebra.mulTransposed(
-        { data: batch.vectors, rows: batch.rows, cols: weights.cols },
-        weights,
-      );
-      for (let i = 0; i < batch.rows; i++) {
-        const seen = best.get(batch.frame[i]);
-        if (!seen) best.set(batch.frame[i], { t: batch.t[i], raw: out.data[i] });
-        else if (out.data[i] > seen.raw) seen.raw = out.data[i];
-      }
-    }
+    const best = await bestRegions(
+      this.store.frameBatches(scope, id),
+      { data: head.weights, rows: 1, cols: head.weights.length },
+      this.models.algebra,
+      (batch, i) => batch.frame[i],
+      (batch, i) => batch.t[i],
+    );
     const frames = [...best.values()]
-      .sort((a, b) => a.t - b.t)
-      .map((f) => ({ t: f.t, score: toScore(f.raw + head.bias) }));
+      .sort((a, b) => a[0].kept - b[0].kept)
+      .map(([f]) => ({ t: f.kept, score: toScore(f.raw + head.bias) }));
     return { video: this.toVideo(video), frames, threshold: head.concept.threshold };
   }
 

@@ -31,6 +31,13 @@ import { registerDeleteVideo } from './routes/videos/delete.js';
 import { registerGetVideo } from './routes/videos/get.js';
 import { registerVideoMoments } from './routes/videos/moments.js';
 import { isVideoUpload, registerUploadVideo } from './routes/videos/upload.js';
+import { registerAddFeedback } from './routes/concepts/feedback-add.js';
+import { registerDeleteFeedback } from './routes/concepts/feedback-delete.js';
+import { registerListFeedback } from './routes/concepts/feedback-list.js';
+import { registerAddPhotos } from './routes/photos/add.js';
+import { registerDeletePhoto } from './routes/photos/delete.js';
+import { registerFindPhotos } from './routes/photos/find.js';
+import { registerGetPhotoJob } from './routes/photos/job-get.js';
 
 export type { Deps } from './context.js';
 
@@ -51,6 +58,13 @@ const ROUTES = [
   registerGetVideo,
   registerVideoMoments,
   registerDeleteVideo,
+  registerAddPhotos,
+  registerGetPhotoJob,
+  registerFindPhotos,
+  registerDeletePhoto,
+  registerAddFeedback,
+  registerListFeedback,
+  registerDeleteFeedback,
 ];
 
 export function createApp(deps: Deps): Api {

@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { Personalizer } from '../../concepts/captioning/personalize.js';
+import type { PhotoLibrary } from '../../concepts/library/library.js';
 import type { ConceptService } from '../../concepts/service.js';
 import type { VideoService } from '../../concepts/video/videos.js';
 import type { Config } from '../config.js';
@@ -17,6 +18,8 @@ export interface Deps {
   service: ConceptService;
   /** Video routes are served when given. */
   videos?: VideoService;
+  /** Photo library routes are served when given. */
+  library?: PhotoLibrary;
   /** Caption, ask and chat-completion routes are served when given. */
   personal?: Personalizer;
   config: Config;

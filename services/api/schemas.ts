@@ -140,3 +140,41 @@ export const Moment = z
     peak: z.number().openapi({ description: 'when the score is highest, in seconds' }),
   })
   .openapi('Moment');
+
+export const PhotoId = z
+  .string()
+  .regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be a photo id: 1 to 128 characters of A-Z a-z 0-9 . _ @ -')
+  .openapi({ example: 'IMG_0042.jpg' });
+
+export const PhotoParams = z.object({ user: UserId, id: PhotoId.openapi({ param: { name: 'id', in: 'path' } }) });
+
+export const LibraryPhoto = z
+  .object({
+    id: PhotoId,
+    score: z.number().min(0).max(1).openapi({ description: "the concept's score on the photo's best region" }),
+    box: Box,
+  })
+  .openapi('LibraryPhoto');
+
+export const Feedback = z
+  .object({
+    id: z.string().openapi({ format: 'uuid' }),
+    photo: PhotoId.optional().openapi({ description: 'the library photo corrected' }),
+    correct: z.boolean(),
+    box: Box.openapi({ description: 'the region of the photo the correction took' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Feedback');
+
+/** A path parameter holding an id this server made (a lower-case UUID). */
+export const UuidParam = (name: string, what: string) =>
+  z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `must be ${what} (a UUID)`)
+    .openapi({ param: { name, in: 'path' }, format: 'uuid', type: 'string' });
+
+export const FeedbackParams = z.object({
+  user: UserId,
+  id: ConceptId,
+  feedback: UuidParam('feedback', 'a correction id'),
+});

@@ -1,4 +1,7 @@
-/** DELETE /v1/users/{user}/concepts/{id}: the concept with every vector, head and stored image of it. */
+/**
+ * DELETE /v1/users/{user}/concepts/{id}: the concept with every vector, head and stored image of it, and the library's
+ * record of its corrections.
+ */
 import { createRoute } from '@hono/zod-openapi';
 import type { Api, Deps } from '../../context.js';
 import { errorResponses } from '../../errors.js';
@@ -16,10 +19,11 @@ const route = createRoute({
   },
 });
 
-export function registerDeleteConcept(app: Api, { service }: Deps): void {
+export function registerDeleteConcept(app: Api, { service, library }: Deps): void {
   app.openapi(route, async (c) => {
     const { user, id } = c.req.valid('param');
     await service.remove({ tenant: c.var.tenant, user }, id);
+    await library?.forgetConcept({ tenant: c.var.tenant, user }, id);
     return c.body(null, 204);
   });
 }

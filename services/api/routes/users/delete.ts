@@ -1,6 +1,6 @@
 /**
- * DELETE /v1/users/{user}: every concept, vector and stored image of the user, and every video with its frames and
- * files.
+ * DELETE /v1/users/{user}: every concept, vector and stored image of the user, every video with its frames and
+ * files, and the photo library.
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Api, Deps } from '../../context.js';
@@ -19,10 +19,10 @@ const route = createRoute({
   },
 });
 
-export function registerDeleteUser(app: Api, { service, videos }: Deps): void {
+export function registerDeleteUser(app: Api, { service, videos, library }: Deps): void {
   app.openapi(route, async (c) => {
     const scope = { tenant: c.var.tenant, user: c.req.valid('param').user };
-    await Promise.all([service.removeUser(scope), videos?.removeUser(scope)]);
+    await Promise.all([service.removeUser(scope), videos?.removeUser(scope), library?.removeUser(scope)]);
     return c.body(null, 204);
   });
 }

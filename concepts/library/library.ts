@@ -1,0 +1,429 @@
+/**
+ * The photo library: a user's photos indexed once as the region vectors recognition embeds, and every photo of a
+ * concept found by scoring those vectors with the concept's current head and threshold, for concepts registered
+ * before or after the photos, without decoding any photo again.
+ *
+ * Indexing runs as jobs, one at a time in this process, as bulk model work (requests go first). Job state is kept
+ * in memory: a restart loses queued photos, which the app posts again (indexing is idempotent per photo id).
+ */
+import { randomUUID } from 'node:crypto';
+import type { DecodedImage, ImageEncoder, TextEncoder } from '../../models/types.js';
+import { iou } from '../../models/image/boxes.js';
+import { bulk } from '../../models/runtime/priority.js';
+import { DomainError } from '../errors.js';
+import { decodeImage, type IntakeLimits } from '../intake/intake.js';
+import { KeyedLock, Slots } from '../locks.js';
+import { stack } from '../matrix.js';
+import { toScore } from '../recognition/recognize.js';
+import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
+import { bestRegions, embedRegions, type StoredRegion } from '../recognition/stored-regions.js';
+import type { ConceptService } from '../service.js';
+import type { ServiceModels } from '../service-options.js';
+import type { Box, Scope } from '../types.js';
+import type { FeedbackRecord, IndexedPhoto } from './photo-records.js';
+import type { PhotoStore } from './photo-store.js';
+
+/** The app's own photo id (SPEC "photo id"). */
+export const PHOTO_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+
+export interface LibraryOptions {
+  /** Photos one request may post. */
+  maxPhotos: number;
+  limits: IntakeLimits;
+  regions: RegionOptions;
+  /** Photos embedded and written together: one commit each, so a photo is indexed whole or not at all. */
+  photosPerWrite: number;
+  /** How long a finished job's status stays readable. */
+  keepJobsMs: number;
+}
+
+export type JobStatus = 'queued' | 'processing' | 'ready' | 'failed';
+
+export interface PhotoJob {
+  job: string;
+  status: JobStatus;
+  done: number;
+  total: number;
+  errors: { photo: string; message: string }[];
+}
+
+export interface LibraryPhoto {
+  id: string;
+  score: number;
+  box: Box;
+}
+
+/** A correction of a concept on one photo (SPEC: POST .../concepts/{id}/feedback). */
+export interface Correction {
+  /** A photo of the library, or the bytes of one sent with the correction. */
+  photo?: string;
+  bytes?: Uint8Array;
+  /** Where the concept is (or is not); else the region the concept scores best. */
+  box?: Box;
+  correct: boolean;
+}
+
+export interface Feedback {
+  id: string;
+  photo?: string;
+  correct: boolean;
+  box: Box;
+  createdAt: string;
+}
+
+export interface FindOptions {
+  limit: number;
+  cursor?: string;
+  /** Every scored photo, not only those where the concepts are present. */
+  all: boolean;
+  /** Ranks the photos by their similarity to this text (encoders with a text side). */
+  text?: string;
+}
+
+interface Pending {
+  id: string;
+  bytes?: Uint8Array;
+  cancelled: boolean;
+}
+
+interface Job extends PhotoJob {
+  scope: Scope;
+  photos: Pending[];
+  finishedAt?: number;
+}
+
+const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
+const sameScope = (a: Scope, b: Scope) => a.tenant === b.tenant && a.user === b.user;
+
+/** Opaque position after a photo in best-first order. */
+function encodeCursor(p: { rank: number; id: string }): string {
+  return Buffer.from(JSON.stringify([p.rank, p.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { rank: number; id: string } {
+  try {
+    const [rank, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof rank === 'number' && typeof id === 'string') return { rank, id };
+  } catch {
+    // Answered below.
+  }
+  throw new DomainError('invalid_request', 'cursor: not a cursor this server gave');
+}
+
+export class PhotoLibrary {
+  private readonly jobs = new Map<string, Job>();
+  /** Indexing jobs run one at a time, leaving the other core to requests. */
+  private readonly running = new Slots(1);
+  /** A user's writes and deletions, one at a time, so that a deletion never misses a photo being written. */
+  private readonly locks = new KeyedLock();
+  private readonly started = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly store: PhotoStore,
+    private readonly concepts: ConceptService,
+    private readonly models: ServiceModels,
+    readonly options: LibraryOptions,
+  ) {}
+
+  /** Queues photos for indexing; ids are checked here, photos are decoded by the job. */
+  add(scope: Scope, photos: { id: string; bytes: Uint8Array }[]): { job: string; accepted: number } {
+    const { maxPhotos } = this.options;
+    if (this.closed) throw new DomainError('unavailable', 'the server is stopping: post the photos again shortly');
+    if (photos.length === 0) throw new DomainError('invalid_request', 'send at least one photo');
+    if (photos.length > maxPhotos)
+      throw new DomainError('too_large', `send at most ${maxPhotos} photos per request, got ${photos.length}`);
+    const seen = new Set<string>();
+    for (const { id } of photos) {
+      if (!PHOTO_ID.test(id))
+        throw new DomainError('invalid_request', `photo id ${JSON.stringify(id)}: 1 to 128 of A-Z a-z 0-9 . _ @ -`);
+      if (seen.has(id)) throw new DomainError('invalid_request', `photo id ${id} appears twice in the request`);
+      seen.add(id);
+    }
+    this.forgetOldJobs();
+    const job: Job = {
+      scope,
+      job: randomUUID(),
+      status: 'queued',
+      done: 0,
+      total: photos.length,
+      errors: [],
+      photos: photos.map((p) => ({ ...p, cancelled: false })),
+    };
+    this.jobs.set(job.job, job);
+    const run = this.running.run(() => bulk(() => this.run(job)));
+    this.started.add(run);
+    void run.finally(() => this.started.delete(run));
+    return { job: job.job, accepted: photos.length };
+  }
+
+  job(scope: Scope, id: string): PhotoJob {
+    const job = this.jobs.get(id);
+    if (!job || !sameScope(job.scope, scope)) throw new DomainError('not_found', `no photo job ${id}`);
+    const { status, done, total, errors } = job;
+    return { job: id, status, done, total, errors };
+  }
+
+  /**
+   * The photos in which every concept of `refs` (ids or names) is present, best first (a photo's score is its lowest
+   * over the concepts; its box the first concept's best region); with `all`, every photo; with `text`, most like
+   * the text first.
+   */
+  async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
+    const rows = heads.map((h) => h.weights);
+    // The text's vector joins the heads: its best region's similarity ranks the photos.
+    if (options.text !== undefined) rows.push(await this.embedText(options.text));
+    const best = await bestRegions(
+      this.store.batches(scope),
+      stack(rows, this.store.dim),
+      this.models.algebra,
+      (batch, i) => batch.photo[i],
+      (batch, i) => batch.boxes.subarray(i * 4, i * 4 + 4),
+    );
+    // The user's word on a photo overrides the head's: a photo said to be wrong is never answered, a missed one is.
+    const said = await Promise.all(
+      heads.map(async (h) => {
+        const feedback = await this.store.listFeedback(scope, h.concept.id);
+        return new Map(feedback.filter((f) => f.photoId).map((f) => [f.photoId, f.correct]));
+      }),
+    );
+    const present = (id: string, score: number, j: number) => said[j].get(id) ?? score >= heads[j].concept.threshold;
+    const ranked: (LibraryPhoto & { rank: number })[] = [];
+    for (const [id, regions] of best) {
+      const scores = heads.map((h, j) => toScore(regions[j].raw + h.bias));
+      if (!options.all && scores.some((s, j) => !present(id, s, j))) continue;
+      const box = [...regions[0].kept].map((v) => Math.round(v * 1e4) / 1e4) as Box;
+      const score = Math.min(...scores);
+      const rank = options.text === undefined ? score : Math.round(regions[heads.length].raw * 1e6) / 1e6;
+      ranked.push({ id, score, box, rank });
+    }
+    ranked.sort((a, b) => b.rank - a.rank || (a.id < b.id ? -1 : 1));
+    const start = after
+      ? ranked.findIndex((p) => p.rank < after.rank || (p.rank === after.rank && p.id > after.id))
+      : 0;
+    const page = start < 0 ? [] : ranked.slice(start, start + options.limit);
+    const more = start >= 0 && start + options.limit < ranked.length;
+    return {
+      photos: page.map(({ id, score, box }) => ({ id, score, box })),
+      ...(more && { next: encodeCursor(page.at(-1)!) }),
+    };
+  }
+
+  private async embedText(text: string): Promise<Float32Array> {
+    const { encoder } = this.models;
+    if (!('embedText' in encoder))
+      throw new DomainError(
+        'unprocessable',
+        `the active encoder ${encoder.name} has no text side, so photos cannot be ranked by text; a CLIP or SigLIP ` +
+          'encoder has one: npm run fetch-models clip-vit-base-patch32, then NOMEN_ENCODER=clip-vit-base-patch32',
+      );
+    const [vector] = await (encoder as ImageEncoder & TextEncoder).embedText([text]);
+    return vector;
+  }
+
+  /**
+   * A correction: the photo's region (the one nearest `box`, else the concept's best; every region for a wrong
+   * photo without a box) becomes a negative of the concept when the match was wrong, an example when it was
+   * missed; the concept's heads are retrained.
+   */
+  async correct(scope: Scope, conceptId: string, correction: Correction): Promise<Feedback> {
+    const head = await this.concepts.head(scope, conceptId);
+    const regions =
+      correction.photo === undefined ? await this.embedSent(correction) : await this.stored(scope, correction.photo);
+    // A wrong photo without a box: the concept is nowhere in it, so every region is a negative, as with negative
+    // photos; otherwise the one region meant.
+    const every = !correction.correct && !correction.box;
+    const region = correction.box
+      ? nearest(regions, correction.box)
+      : regions[await this.bestRegion(regions, head.weights)];
+    const taken = every ? regions : [region];
+    const { photo } = await this.concepts.addRegions(scope, head.concept.id, taken, !correction.correct);
+    const record: FeedbackRecord = {
+      id: randomUUID(),
+      conceptId: head.concept.id,
+      photoId: correction.photo ?? '',
+      correct: correction.correct,
+      box: region.box,
+      conceptPhoto: photo,
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await this.store.addFeedback(scope, record);
+    } catch (err) {
+      await this.concepts.removePhoto(scope, head.concept.id, photo);
+      throw err;
+    }
+    return toFeedback(record);
+  }
+
+  /** A concept's corrections, oldest first. */
+  async feedback(scope: Scope, conceptId: string): Promise<Feedback[]> {
+    const { concept } = await this.concepts.head(scope, conceptId);
+    return (await this.store.listFeedback(scope, concept.id)).map(toFeedback);
+  }
+
+  /** Takes a correction back: its view leaves the concept, which is retrained. */
+  async undo(scope: Scope, conceptId: string, id: string): Promise<void> {
+    const { concept } = await this.concepts.head(scope, conceptId);
+    const [record] = await this.store.listFeedback(scope, concept.id, id);
+    if (!record) throw new DomainError('not_found', `concept ${concept.id} has no correction ${id}`);
+    await this.concepts.removePhoto(scope, concept.id, record.conceptPhoto);
+    await this.store.removeFeedback(scope, concept.id, id);
+  }
+
+  /** Drops the record of a deleted concept's corrections (their views went with the concept). */
+  async forgetConcept(scope: Scope, conceptId: string): Promise<void> {
+    await this.store.removeFeedback(scope, conceptId);
+  }
+
+  private async stored(scope: Scope, photo: string): Promise<StoredRegion[]> {
+    const regions = await this.store.photo(scope, photo);
+    if (regions.length === 0) throw new DomainError('not_found', `no photo ${photo} in the library`);
+    return regions;
+  }
+
+  private async embedSent({ bytes }: Correction): Promise<StoredRegion[]> {
+    if (!bytes) throw new DomainError('invalid_request', 'send photo (a library photo id) or image');
+    const { image } = await decodeImage(bytes, this.options.limits);
+    const [regions] = await embedRegions([image], this.models, this.options.regions);
+    return regions;
+  }
+
+  private async bestRegion(regions: StoredRegion[], weights: Float32Array): Promise<number> {
+    const out = await this.models.algebra.mulTransposed(
+      stack(
+        regions.map((r) => r.vector),
+        this.store.dim,
+      ),
+      { data: weights, rows: 1, cols: weights.length },
+    );
+    return out.data.indexOf(Math.max(...out.data));
+  }
+
+  /** Removes a photo from the library, and from any job yet to index it. */
+  async remove(scope: Scope, id: string): Promise<void> {
+    await this.locks.run(keyOf(scope), async () => {
+      let pending = false;
+      for (const job of this.jobs.values())
+        if (sameScope(job.scope, scope))
+          for (const p of job.photos) if (p.id === id && !p.cancelled) pending = p.cancelled = true;
+      if (!(await this.store.remove(scope, id)) && !pending) throw new DomainError('not_found', `no photo ${id}`);
+    });
+  }
+
+  /** Every photo and job of a user. */
+  async removeUser(scope: Scope): Promise<void> {
+    await this.locks.run(keyOf(scope), async () => {
+      for (const [id, job] of this.jobs)
+        if (sameScope(job.scope, scope)) {
+          for (const p of job.photos) p.cancelled = true;
+          this.jobs.delete(id);
+        }
+      await this.store.removeUser(scope);
+    });
+  }
+
+  /** Stops taking photos; queued jobs fail (the app posts them again), the chunk being written finishes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.jobs.values()) for (const p of job.photos) p.cancelled = true;
+    await Promise.all(this.started);
+  }
+
+  private async run(job: Job): Promise<void> {
+    if (this.closed) {
+      job.errors.push({ photo: '', message: 'the server stopped before the job ran: post the photos again' });
+      return this.finish(job, 'failed');
+    }
+    if (job.photos.every((p) => p.cancelled)) return this.finish(job);
+    job.status = 'processing';
+    const { photosPerWrite } = this.options;
+    try {
+      for (let i = 0; i < job.photos.length; i += photosPerWrite) {
+        const chunk = job.photos.slice(i, i + photosPerWrite);
+        const known = await this.store.existing(
+          job.scope,
+          chunk.map((p) => p.id),
+        );
+        const decoded = await this.decode(
+          job,
+          chunk.filter((p) => !p.cancelled && !known.has(p.id)),
+        );
+        const regions = await embedRegions(
+          decoded.map((d) => d.image),
+          this.models,
+          this.options.regions,
+        );
+        await this.locks.run(keyOf(job.scope), async () => {
+          // Checked again under the lock: a deletion or another job may have come in meanwhile.
+          const again = await this.store.existing(
+            job.scope,
+            decoded.map((d) => d.photo.id),
+          );
+          const fresh: IndexedPhoto[] = decoded
+            .map((d, k) => ({ id: d.photo.id, regions: regions[k], cancelled: d.photo.cancelled }))
+            .filter((p) => !p.cancelled && !again.has(p.id));
+          await this.store.add(job.scope, fresh);
+        });
+        for (const p of chunk) p.bytes = undefined;
+        job.done += chunk.length;
+      }
+      this.finish(job, job.errors.length === job.total ? 'failed' : 'ready');
+    } catch (err) {
+      job.errors.push({ photo: '', message: `indexing failed: ${err instanceof Error ? err.message : String(err)}` });
+      this.finish(job, 'failed');
+    }
+  }
+
+  /** The photos that decode; the others are the job's errors. */
+  private async decode(job: Job, photos: Pending[]): Promise<{ photo: Pending; image: DecodedImage }[]> {
+    const decoded = await Promise.all(
+      photos.map(async (photo) => {
+        try {
+          return { photo, image: (await decodeImage(photo.bytes!, this.options.limits)).image };
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          job.errors.push({ photo: photo.id, message: err.message });
+          return undefined;
+        }
+      }),
+    );
+    return decoded.filter((d) => d !== undefined);
+  }
+
+  private finish(job: Job, status: JobStatus = 'ready'): void {
+    job.status = status;
+    job.photos = [];
+    job.finishedAt = Date.now();
+  }
+
+  private forgetOldJobs(): void {
+    const before = Date.now() - this.options.keepJobsMs;
+    for (const [id, job] of this.jobs)
+      if (job.finishedAt !== undefined && job.finishedAt < before) this.jobs.delete(id);
+  }
+}
+
+/** The region that overlaps `box` most. */
+function nearest(regions: StoredRegion[], box: Box): StoredRegion {
+  const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
+  let best = regions[0];
+  for (const r of regions) if (iou(pixels(r.box), pixels(box)) > iou(pixels(best.box), pixels(box))) best = r;
+  return best;
+}
+
+function toFeedback(r: FeedbackRecord): Feedback {
+  return {
+    id: r.id,
+    ...(r.photoId && { photo: r.photoId }),
+    correct: r.correct,
+    box: r.box.map((v) => Math.round(v * 1e4) / 1e4) as Box,
+    createdAt: r.createdAt,
+  };
+}
+
+export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {
+  return { maxPhotos: 100, limits, regions: defaultRegionOptions, photosPerWrite: 8, keepJobsMs: 60 * 60_000 };
+}

@@ -1,0 +1,130 @@
+/**
+ * The on-disk shape of the photo library: one `photo_regions` row per region of an indexed photo (its box and the
+ * encoder's vector), with the arrow conversions. The photo itself is not kept.
+ */
+import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
+import { arrow } from '../storage/arrow.js';
+import { columnValues, floats, tableOf } from '../storage/tables.js';
+import type { StoredRegion } from '../recognition/stored-regions.js';
+import type { Box, Scope } from '../types.js';
+
+export const PHOTO_REGIONS_TABLE = 'photo_regions';
+
+/** One indexed photo: the app's id and the regions recognition would embed on it. */
+export interface IndexedPhoto {
+  id: string;
+  regions: StoredRegion[];
+}
+
+const { Field: F, Schema: S, Utf8, Float32 } = arrow;
+
+export function photoRegionSchema(dim: number): Schema {
+  return new S([
+    new F('tenant', new Utf8(), false),
+    new F('user', new Utf8(), false),
+    new F('photo_id', new Utf8(), false),
+    new F('box', floats(4, new Float32()), false),
+    new F('vector', floats(dim, new Float32()), false),
+  ]);
+}
+
+export function photoRegionsToArrow(scope: Scope, photos: readonly IndexedPhoto[], dim: number): ArrowTable {
+  const rows = photos.flatMap((p) => p.regions.map((r) => ({ id: p.id, ...r })));
+  return tableOf(
+    photoRegionSchema(dim),
+    {
+      tenant: rows.map(() => scope.tenant),
+      user: rows.map(() => scope.user),
+      photo_id: rows.map((r) => r.id),
+      box: rows.map((r) => r.box),
+      vector: rows.map((r) => r.vector),
+    },
+    rows.length,
+  );
+}
+
+/** The columns a query reads. */
+export const PHOTO_SCORE_COLUMNS = ['photo_id', 'box', 'vector'];
+
+/** A batch of photo regions as flat arrays: boxes 4 and vectors `dim` floats a row, row-major. */
+export interface PhotoBatch {
+  photo: string[];
+  boxes: Float32Array;
+  vectors: Float32Array;
+  rows: number;
+}
+
+export function photoBatchFromArrow(batch: RecordBatch, dim: number): PhotoBatch {
+  const [photo, box, vector] = PHOTO_SCORE_COLUMNS.map((n) => batch.getChild(n)!);
+  return {
+    photo: photo.toArray() as string[],
+    boxes: columnValues(box, 4),
+    vectors: columnValues(vector, dim),
+    rows: batch.numRows,
+  };
+}
+
+export const FEEDBACK_TABLE = 'concept_feedback';
+
+/** A correction of a concept: which region of which photo, and the concept photo it became. */
+export interface FeedbackRecord {
+  id: string;
+  conceptId: string;
+  /** The library photo corrected; empty for a photo sent with the correction. */
+  photoId: string;
+  correct: boolean;
+  /** The region taken, in fractions of the photo. */
+  box: Box;
+  /** The concept's photo number that holds the region's view. */
+  conceptPhoto: number;
+  createdAt: string;
+}
+
+const { Int32, Float64 } = arrow;
+
+export function feedbackSchema(): Schema {
+  return new S([
+    new F('tenant', new Utf8(), false),
+    new F('user', new Utf8(), false),
+    new F('id', new Utf8(), false),
+    new F('concept_id', new Utf8(), false),
+    new F('photo_id', new Utf8(), false),
+    new F('correct', new Int32(), false),
+    new F('box', floats(4, new Float64()), false),
+    new F('concept_photo', new Int32(), false),
+    new F('created_at', new Utf8(), false),
+  ]);
+}
+
+export function feedbackToArrow(scope: Scope, r: FeedbackRecord): ArrowTable {
+  return tableOf(
+    feedbackSchema(),
+    {
+      tenant: [scope.tenant],
+      user: [scope.user],
+      id: [r.id],
+      concept_id: [r.conceptId],
+      photo_id: [r.photoId],
+      correct: [r.correct ? 1 : 0],
+      box: [r.box],
+      concept_photo: [r.conceptPhoto],
+      created_at: [r.createdAt],
+    },
+    1,
+  );
+}
+
+export function feedbackFromArrow(t: ArrowTable): FeedbackRecord[] {
+  if (t.numRows === 0) return []; // an empty result may come without columns
+  const names = ['id', 'concept_id', 'photo_id', 'correct', 'box', 'concept_photo', 'created_at'];
+  const [id, concept, photo, correct, box, conceptPhoto, created] = names.map((n) => t.getChild(n)!);
+  return Array.from({ length: t.numRows }, (_, i) => ({
+    id: id.get(i),
+    conceptId: concept.get(i),
+    photoId: photo.get(i),
+    correct: correct.get(i) === 1,
+    box: [...box.get(i)] as Box,
+    conceptPhoto: conceptPhoto.get(i),
+    createdAt: created.get(i),
+  }));
+}

@@ -1,0 +1,133 @@
+/**
+ * The library's table: every region of every indexed photo, scoped by tenant and user. Each write is one commit,
+ * so a photo's regions appear together or not at all.
+ */
+import type * as lancedb from '@lancedb/lancedb';
+import type { Table } from '@lancedb/lancedb';
+import { withCommitRetry } from '../storage/commit-retry.js';
+import { connectData, type ObjectStorage } from '../storage/object-storage.js';
+import { and, eq, oneOf, scopeWhere } from '../storage/sql.js';
+import { ensureScalarIndex, openTable } from '../storage/tables.js';
+import type { StoredRegion } from '../recognition/stored-regions.js';
+import type { Scope } from '../types.js';
+import {
+  FEEDBACK_TABLE,
+  type FeedbackRecord,
+  feedbackFromArrow,
+  feedbackSchema,
+  feedbackToArrow,
+  type IndexedPhoto,
+  type PhotoBatch,
+  photoBatchFromArrow,
+  photoRegionSchema,
+  photoRegionsToArrow,
+  PHOTO_REGIONS_TABLE,
+  PHOTO_SCORE_COLUMNS,
+} from './photo-records.js';
+
+const feedbackWhere = (scope: Scope, conceptId: string, id?: string) =>
+  and(scopeWhere(scope), eq('concept_id', conceptId), ...(id === undefined ? [] : [eq('id', id)]));
+
+export class PhotoStore {
+  private constructor(
+    private readonly db: lancedb.Connection,
+    private readonly regions: Table,
+    private readonly feedback: Table,
+    readonly dim: number,
+  ) {}
+
+  static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<PhotoStore> {
+    const db = await connectData(uri, storage);
+    const regions = await openTable(db, PHOTO_REGIONS_TABLE, photoRegionSchema(dim), 'vector');
+    const feedback = await openTable(db, FEEDBACK_TABLE, feedbackSchema());
+    await ensureScalarIndex(regions, 'user');
+    return new PhotoStore(db, regions, feedback, dim);
+  }
+
+  close(): void {
+    this.regions.close();
+    this.feedback.close();
+    this.db.close();
+  }
+
+  /** Which of `ids` (all by default) the user's library holds. */
+  async existing(scope: Scope, ids?: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (ids?.length === 0) return found;
+    const where = ids ? and(scopeWhere(scope), oneOf('photo_id', ids)) : scopeWhere(scope);
+    for await (const batch of this.regions.query().where(where).select(['photo_id'])) {
+      const column = batch.getChild('photo_id')!;
+      for (let i = 0; i < batch.numRows; i++) found.add(column.get(i));
+    }
+    return found;
+  }
+
+  /** Adds photos' regions in one commit. */
+  async add(scope: Scope, photos: IndexedPhoto[]): Promise<void> {
+    if (photos.every((p) => p.regions.length === 0)) return;
+    const data = photoRegionsToArrow(scope, photos, this.dim);
+    await withCommitRetry(() => this.regions.add(data));
+  }
+
+  /** One photo's regions; none when it is not in the library. */
+  async photo(scope: Scope, id: string): Promise<StoredRegion[]> {
+    const regions: StoredRegion[] = [];
+    for await (const batch of this.batches(scope, id)) {
+      for (let i = 0; i < batch.rows; i++)
+        regions.push({
+          box: [...batch.boxes.subarray(i * 4, i * 4 + 4)] as StoredRegion['box'],
+          vector: batch.vectors.slice(i * this.dim, (i + 1) * this.dim),
+        });
+    }
+    return regions;
+  }
+
+  /** Removes a photo; whether it was there. */
+  async remove(scope: Scope, id: string): Promise<boolean> {
+    const where = and(scopeWhere(scope), eq('photo_id', id));
+    if ((await this.regions.countRows(where)) === 0) return false;
+    await withCommitRetry(() => this.regions.delete(where));
+    return true;
+  }
+
+  async removeUser(scope: Scope): Promise<void> {
+    await withCommitRetry(() => this.regions.delete(scopeWhere(scope)));
+    await withCommitRetry(() => this.feedback.delete(scopeWhere(scope)));
+  }
+
+  async addFeedback(scope: Scope, record: FeedbackRecord): Promise<void> {
+    const data = feedbackToArrow(scope, record);
+    await withCommitRetry(() => this.feedback.add(data));
+  }
+
+  /** A concept's corrections, oldest first; one of them when `id` is given. */
+  async listFeedback(scope: Scope, conceptId: string, id?: string): Promise<FeedbackRecord[]> {
+    const rows = feedbackFromArrow(
+      await this.feedback
+        .query()
+        .where(feedbackWhere(scope, conceptId, id))
+        .toArrow(),
+    );
+    return rows.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** One correction of a concept, or all of them. */
+  async removeFeedback(scope: Scope, conceptId: string, id?: string): Promise<void> {
+    await withCommitRetry(() => this.feedback.delete(feedbackWhere(scope, conceptId, id)));
+  }
+
+  /** Every stored region of the user (or of one photo), batch by batch: memory stays flat however large the library. */
+  async *batches(scope: Scope, photoId?: string): AsyncGenerator<PhotoBatch> {
+    const where = photoId === undefined ? scopeWhere(scope) : and(scopeWhere(scope), eq('photo_id', photoId));
+    // Plain queries have no default limit: this reads every row of the user.
+    for await (const batch of this.regions.query().where(where).select(PHOTO_SCORE_COLUMNS)) {
+      if (batch.numRows > 0) yield photoBatchFromArrow(batch, this.dim);
+    }
+  }
+
+  /** Periodic upkeep: merge small files, fold new rows into the index, drop old versions. */
+  async compact(keepVersionsMs = 60 * 60_000): Promise<void> {
+    await withCommitRetry(() => this.regions.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
+    await ensureScalarIndex(this.regions, 'user');
+  }
+}

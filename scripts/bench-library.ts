@@ -1,0 +1,104 @@
+/**
+ * The photo library at scale: generated region vectors for `--photos` photos of one user (and `--others` photos
+ * of other users beside them) written through the library's store, then `GET photos?concept=` answered in process
+ * for a concept registered from real photos: query p50/p99, bytes on disk per photo, write rate.
+ * Usage: npm run bench:library [-- --photos 10000 --others 0 --regions 11 --queries 20]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PhotoStore } from '../concepts/library/photo-store.js';
+import type { IndexedPhoto } from '../concepts/library/photo-records.js';
+import { PHOTO_REGIONS_TABLE } from '../concepts/library/photo-records.js';
+import { seeded } from '../concepts/random.js';
+import type { Scope } from '../concepts/types.js';
+import { cpuModel } from './lib/cpu.js';
+import { percentile } from './lib/metrics.js';
+import { sharedData } from './lib/open-world.js';
+import { openScriptRuntime } from './lib/runtime.js';
+
+const { values: args } = parseArgs({
+  options: {
+    photos: { type: 'string', default: '10000' },
+    others: { type: 'string', default: '0' },
+    regions: { type: 'string', default: '11' },
+    queries: { type: 'string', default: '20' },
+    dim: { type: 'string', default: '1280' },
+  },
+});
+
+/** Unit vectors, seeded: what the store and the scan see is the same as for real ones. */
+function generated(n: number, regions: number, dim: number, rnd: () => number, prefix: string): IndexedPhoto[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    regions: Array.from({ length: regions }, () => {
+      const v = Float32Array.from({ length: dim }, () => rnd() - 0.5);
+      const norm = Math.hypot(...v);
+      return { box: [0, 0, 1, 1], vector: v.map((x) => x / norm) };
+    }),
+  }));
+}
+
+async function bytesUnder(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) total += (await stat(path.join(e.parentPath, e.name))).size;
+  return total;
+}
+
+async function main() {
+  const [photos, others, regions, dim] = [args.photos, args.others, args.regions, args.dim].map(Number);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-library-'));
+  const scope: Scope = { tenant: 'bench', user: 'owner' };
+  const rnd = seeded(1);
+  try {
+    const store = await PhotoStore.open(dataDir, dim);
+    const t = performance.now();
+    const chunk = 1000;
+    for (let i = 0; i < photos; i += chunk)
+      await store.add(scope, generated(Math.min(chunk, photos - i), regions, dim, rnd, `p${i}-`));
+    for (let i = 0; i < others; i += chunk)
+      await store.add({ tenant: 'bench', user: `other-${i / chunk}` }, generated(chunk, regions, dim, rnd, 'o'));
+    const writeS = (performance.now() - t) / 1000;
+    await store.compact(0);
+    store.close();
+    const bytes = await bytesUnder(path.join(dataDir, `${PHOTO_REGIONS_TABLE}.lance`));
+
+    const runtime = await openScriptRuntime(dataDir);
+    try {
+      const images = [0, 1, 2].map((n) => ({
+        bytes: readFileSync(path.join(sharedData, 'dreambooth/dog', `0${n}.jpg`)),
+      }));
+      const { id } = await runtime.service.register(scope, { name: 'Biscuit', category: 'dog', images });
+      await runtime.service.refined();
+      const ms: number[] = [];
+      for (let q = 0; q < Number(args.queries); q++) {
+        const s = performance.now();
+        await runtime.library.find(scope, [id], { limit: 50, all: true });
+        ms.push(performance.now() - s);
+      }
+      console.log(
+        `\nnomen bench:library: ${photos} photos of one user${others ? ` and ${others} of other users` : ''}, ` +
+          `${regions} regions each, ${dim}-d float32 vectors (generated)`,
+      );
+      console.log(`CPU: ${cpuModel()}, ${os.availableParallelism()} cores`);
+      const all = photos + others;
+      console.log(
+        `write: ${(all / writeS).toFixed(0)} photos/s; on disk ${(bytes / all).toFixed(0)} bytes per photo ` +
+          `(${(bytes / 1024 ** 2).toFixed(0)} MB after compaction)`,
+      );
+      console.log(
+        `GET photos?concept= (all=true, limit 50), in process: p50 ${percentile(ms, 50).toFixed(1)} ms, p99 ` +
+          `${percentile(ms, 99).toFixed(1)} ms over ${ms.length} queries`,
+      );
+    } finally {
+      await runtime.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
