@@ -63,7 +63,10 @@ export function retryingFetch(inner: typeof fetch, retries: number, maxWaitS: nu
   return async (input, init) => {
     const request = new Request(input, init);
     for (let attempt = 0; ; attempt++) {
-      const res = await inner(request.clone());
+      const res = await inner(request.clone()).catch((e: Error) => {
+        const cause = e.cause instanceof Error ? e.cause.message : e.message;
+        throw new NomenError(0, 'network', `cannot reach ${new URL(request.url).origin}: ${cause}`);
+      });
       if (!RETRIED.has(res.status) || attempt >= retries) return res;
       const after = Number(res.headers.get('Retry-After'));
       await res.body?.cancel();
