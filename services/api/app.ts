@@ -21,6 +21,7 @@ import { registerCreateConcept } from './routes/concepts/create.js';
 import { registerDeleteConcept } from './routes/concepts/delete.js';
 import { registerGetConcept } from './routes/concepts/get.js';
 import { registerListConcepts } from './routes/concepts/list.js';
+import { registerConsole } from './routes/console/console.js';
 import { registerDocs } from './routes/system/docs.js';
 import { registerMetrics } from './routes/system/metrics.js';
 import { registerUpdateConcept } from './routes/concepts/update.js';
@@ -120,6 +121,7 @@ export function createApp(deps: Deps): Api {
     security: [{ bearer: [] }],
   });
   registerDocs(app);
+  registerConsole(app);
 
   app.notFound((c) => errorJson(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError(onError);
