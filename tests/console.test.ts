@@ -1,17 +1,21 @@
 /**
  * /console in a real browser (Debian's chromium through playwright-core) against the built server on the real
  * models: register from shared photos, recognise with the box drawn, caption through the OpenAI-protocol stand-in,
- * rename, delete, the API's errors; on a desktop and a phone width. Screenshots are kept in test-artifacts/.
+ * a video's timeline, "not Biscuit", rename, delete, the API's errors; on a desktop and a phone width.
+ * Screenshots are kept in test-artifacts/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeVideo } from '../scripts/lib/make-video.js';
 import { KEY, photoPath, useNomenServer } from './support/nomen-server.js';
 
 const artifacts = path.resolve(import.meta.dirname, '../test-artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const nomen = useNomenServer('console');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'nomen-console-test-'));
 
 describe('the console in a browser', () => {
   let browser: Browser;
@@ -36,6 +40,7 @@ describe('the console in a browser', () => {
 
   afterAll(async () => {
     await browser?.close();
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('connects with a key and a user, and shows the API error for a wrong key in its words', async () => {
@@ -89,6 +94,32 @@ describe('the console in a browser', () => {
     await expect.poll(() => nomen.standIn.requests.length).toBeGreaterThan(1);
     await expect.poll(() => page.locator('#answer').textContent()).toMatch(/Biscuit/);
     await shot('caption');
+  });
+
+  it('indexes a video and shows the concept on its timeline', async () => {
+    const clip = path.join(tmp, 'clip.mp4');
+    const shots = [photoPath('teapot', 4), photoPath('dog', 3), photoPath('dog', 4)].map((photo) => ({
+      photo,
+      seconds: 3,
+    }));
+    await makeVideo(shots, clip, { width: 320, height: 240, fps: 10, preset: 'ultrafast' });
+    await page.locator('#video').setInputFiles(clip);
+    const moment = page.getByRole('group', { name: 'Biscuit in the video' }).getByRole('button').first();
+    await moment.waitFor({ timeout: 60_000 });
+    expect(await moment.getAttribute('aria-label')).toMatch(/^Biscuit [\d.]+ s to [\d.]+ s, score 0\.\d\d$/);
+    const track = await page.locator('.track').first().boundingBox();
+    // The dog is on screen from 3 s of 9: its moment starts right of the track's first third's start.
+    expect((await moment.boundingBox())!.x).toBeGreaterThan(track!.x + track!.width / 4);
+    await moment.click();
+    expect(await page.locator('video').evaluate((v: HTMLVideoElement) => v.currentTime)).toBeGreaterThan(2);
+    await shot('video');
+  });
+
+  it('marks a match as "not Biscuit": the concept gains a negative', async () => {
+    await page.getByRole('button', { name: 'Recognise' }).click();
+    await page.getByRole('button', { name: 'Not Biscuit' }).click();
+    await expect.poll(() => page.locator('#answer').textContent()).toMatch(/^Biscuit learned that this is not it/);
+    await page.locator('.concept', { hasText: '1 negatives' }).waitFor();
   });
 
   it('is usable at a phone width, by keyboard', async () => {

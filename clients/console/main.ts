@@ -39,28 +39,34 @@ const client = () => new NomenClient({ url: location.origin, key: keyInput.value
 const user = () => userInput.value.trim();
 const fmt = (n: number) => n.toFixed(2);
 
-/** Runs an action of a button, showing the API's own words when it fails. */
-async function act(button: HTMLButtonElement, action: () => Promise<void>): Promise<void> {
+/** Runs an action (of a button, disabled meanwhile), showing the API's own words when it fails. */
+async function act(action: () => Promise<void>, button?: HTMLButtonElement): Promise<void> {
   alert.hidden = true;
-  button.disabled = true;
+  if (button) button.disabled = true;
   try {
     await action();
   } catch (e) {
     alert.textContent = e instanceof NomenError ? `${e.message} (${e.code})` : (e as Error).message;
     alert.hidden = false;
   } finally {
-    button.disabled = false;
+    if (button) button.disabled = false;
   }
 }
 
 function button(label: string, action: () => Promise<void>, attrs: Attrs = {}): HTMLButtonElement {
-  const b: HTMLButtonElement = h('button', { type: 'button', ...attrs, onclick: () => void act(b, action) }, label);
+  const b: HTMLButtonElement = h('button', { type: 'button', ...attrs, onclick: () => void act(action, b) }, label);
   return b;
 }
 
-/** A file picker that also takes files dropped on it. */
-function dropZone(id: string, label: string, multiple: boolean, onFiles: (files: File[]) => void): HTMLElement {
-  const input = h('input', { id, type: 'file', accept: 'image/*', multiple, class: 'file' });
+/** A file picker that also takes files dropped on it: images, or with `kind` video, videos. */
+function dropZone(
+  id: string,
+  label: string,
+  multiple: boolean,
+  onFiles: (files: File[]) => void,
+  kind: 'image' | 'video' = 'image',
+): HTMLElement {
+  const input = h('input', { id, type: 'file', accept: `${kind}/*`, multiple, class: 'file' });
   input.addEventListener('change', () => onFiles([...(input.files ?? [])]));
   const zone = h('label', { class: 'drop', for: id }, label, input);
   zone.addEventListener('dragover', (e) => (e.preventDefault(), zone.classList.add('over')));
@@ -68,7 +74,7 @@ function dropZone(id: string, label: string, multiple: boolean, onFiles: (files:
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    onFiles([...(e.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith('image/')));
+    onFiles([...(e.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith(`${kind}/`)));
   });
   return zone;
 }
@@ -109,10 +115,10 @@ function showExamples(): void {
   );
   const ex = examples[selected];
   exampleStage.hidden = !ex;
+  boxInput.value = ex?.box ? ex.box.map(fmt).join(',') : '';
   if (!ex) return;
   exampleStage.replaceChildren(h('img', { src: ex.url, alt: `example ${selected + 1}: drag to box the concept` }));
   if (ex.box) exampleStage.append(boxElement(ex.box, 'box', 'draft'));
-  boxInput.value = ex.box ? ex.box.map(fmt).join(',') : '';
 }
 
 function drawBox(): void {
@@ -232,11 +238,23 @@ function showMatches(found: Match[]): void {
   for (const m of found.filter((f) => f.present))
     photoStage.append(boxElement(m.box, `${m.name} ${fmt(m.score)}`, 'match'));
   matches.replaceChildren(
-    ...(found.length ? found : []).map((m) =>
-      h('li', {}, `${m.name}: ${fmt(m.score)} ${m.present ? 'present' : 'absent'}, box ${m.box.map(fmt).join(', ')}`),
+    ...found.map((m) =>
+      h(
+        'li',
+        {},
+        `${m.name}: ${fmt(m.score)} ${m.present ? 'present' : 'absent'}, box ${m.box.map(fmt).join(', ')} `,
+        m.present ? button(`Not ${m.name}`, () => notThis(m), { class: 'danger' }) : '',
+      ),
     ),
   );
   if (!found.length) matches.append(h('li', {}, 'None of the concepts is in this photo.'));
+}
+
+/** A wrong match: the photo, boxed where it was found, becomes a negative of the concept, which is retrained. */
+async function notThis(m: Match): Promise<void> {
+  const c = await client().addImages(user(), m.id, [{ bytes: needPhoto(), box: m.box }], true);
+  answer.textContent = `${c.name} learned that this is not it (${c.negativeCount} negatives).`;
+  await Promise.all([listConcepts(), recognize(false)]);
 }
 
 async function recognize(all: boolean): Promise<void> {
@@ -257,6 +275,43 @@ async function describe(ask: boolean): Promise<void> {
       showMatches(done.concepts);
     }
   }
+}
+
+// A video, indexed, then a timeline per concept of the moments it appears in; a moment seeks the video.
+const player = h('video', { controls: true, hidden: true, class: 'player' });
+const videoProgress = h('progress', { id: 'video-progress', max: '1', value: '0', hidden: true });
+const timelines = h('div', { id: 'timelines', class: 'timelines' });
+
+async function indexVideo(file: File): Promise<void> {
+  player.src = URL.createObjectURL(file);
+  player.hidden = false;
+  timelines.replaceChildren();
+  videoProgress.hidden = false;
+  const { id } = await client().uploadVideo(user(), file, { name: file.name });
+  const video = await client().waitForVideo(user(), id, (v) => (videoProgress.value = v.progress));
+  const concepts = await client().listConcepts(user());
+  const rows = await Promise.all(concepts.map(async (c) => ({ c, moments: await client().moments(user(), id, c.id) })));
+  timelines.replaceChildren(
+    ...rows.map(({ c, moments }) =>
+      h(
+        'div',
+        { class: 'timeline', role: 'group', 'aria-label': `${c.name} in the video` },
+        h('span', { class: 'timeline-name' }, `${c.name} (${moments.length})`),
+        h(
+          'div',
+          { class: 'track' },
+          ...moments.map((m) => {
+            const at = `${c.name} ${fmt(m.start)} s to ${fmt(m.end)} s, score ${fmt(m.score)}`;
+            const seek = h('button', { type: 'button', class: 'moment', 'aria-label': at, title: at });
+            seek.addEventListener('click', () => (player.currentTime = m.peak));
+            seek.style.left = `${(m.start / video.durationS) * 100}%`;
+            seek.style.width = `${Math.max(1, ((m.end - m.start) / video.durationS) * 100)}%`;
+            return seek;
+          }),
+        ),
+      ),
+    ),
+  );
 }
 
 function field(label: string, input: HTMLElement): HTMLElement {
@@ -332,6 +387,21 @@ document.body.append(
       ),
       answer,
       matches,
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'h-video' },
+      h('h2', { id: 'h-video' }, 'Moments in a video'),
+      dropZone(
+        'video',
+        'Drop a video here, or choose it',
+        false,
+        (files) => files[0] && void act(() => indexVideo(files[0])),
+        'video',
+      ),
+      videoProgress,
+      player,
+      timelines,
     ),
   ),
 );

@@ -33,10 +33,10 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-// Images are the user's own files, shown through blob: URLs; every request goes to this origin.
+// Images and videos are the user's own files, shown through blob: URLs; every request goes to this origin.
 const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src blob:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export function registerConsole(app: Api): void {
   const dir = assetsDir();
