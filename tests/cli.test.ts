@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeVideo } from '../scripts/lib/make-video.js';
-import { KEY, photoPath, useNomenServer } from './support/nomen-server.js';
+import { dogClip, KEY, photoPath, useNomenServer } from './support/nomen-server.js';
 
 const CLI = path.resolve(import.meta.dirname, '../dist/cli/nomen.js');
 const nomen = useNomenServer('cli');
@@ -71,12 +70,7 @@ describe('the nomen command line', () => {
   });
 
   it('indexes a video with a progress bar and lists the moments of the concept', async () => {
-    const clip = path.join(tmp, 'clip.mp4');
-    const shots = [photoPath('teapot', 4), photoPath('dog', 3), photoPath('dog', 4)].map((photo) => ({
-      photo,
-      seconds: 3,
-    }));
-    await makeVideo(shots, clip, { width: 320, height: 240, fps: 10, preset: 'ultrafast' });
+    const clip = await dogClip(tmp);
     const added = await cli(['videos', 'add', clip, '--user', 'alice']);
     expect(added.stderr).toMatch(/uploading clip\.mp4[\s\S]*\[#{30}\] 100% ready/);
     const id = /^([0-9a-f-]{36}): ready/.exec(added.stdout)?.[1];

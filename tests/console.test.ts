@@ -9,8 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVideo } from '../scripts/lib/make-video.js';
-import { KEY, photoPath, useNomenServer } from './support/nomen-server.js';
+import { dogClip, KEY, photoPath, useNomenServer } from './support/nomen-server.js';
 
 const artifacts = path.resolve(import.meta.dirname, '../test-artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -97,12 +96,7 @@ describe('the console in a browser', () => {
   });
 
   it('indexes a video and shows the concept on its timeline', async () => {
-    const clip = path.join(tmp, 'clip.mp4');
-    const shots = [photoPath('teapot', 4), photoPath('dog', 3), photoPath('dog', 4)].map((photo) => ({
-      photo,
-      seconds: 3,
-    }));
-    await makeVideo(shots, clip, { width: 320, height: 240, fps: 10, preset: 'ultrafast' });
+    const clip = await dogClip(tmp);
     await page.locator('#video').setInputFiles(clip);
     const moment = page.getByRole('group', { name: 'Biscuit in the video' }).getByRole('button').first();
     await moment.waitFor({ timeout: 60_000 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { makeVideo } from '../../scripts/lib/make-video.js';
 import { type ServerProcess, startServer } from '../../scripts/lib/server-process.js';
 import { OpenAiStandIn, STAND_IN_MODEL } from './openai-server.js';
 
@@ -13,6 +14,17 @@ const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
 export const photoPath = (subject: string, n: number) => path.join(PHOTOS, subject, `0${n}.jpg`);
 export const KEY = 'outside-key-0123456789';
+
+/** A 9 s clip in `dir`: a teapot for 3 s, then the dog (photos 3 and 4, never registered) from 3 s to the end. */
+export async function dogClip(dir: string): Promise<string> {
+  const clip = path.join(dir, 'clip.mp4');
+  const shots = [photoPath('teapot', 4), photoPath('dog', 3), photoPath('dog', 4)].map((photo) => ({
+    photo,
+    seconds: 3,
+  }));
+  await makeVideo(shots, clip, { width: 320, height: 240, fps: 10, preset: 'ultrafast' });
+  return clip;
+}
 
 export interface NomenServer {
   readonly url: string;
