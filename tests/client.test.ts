@@ -50,6 +50,9 @@ describe('the TypeScript client', () => {
     expect((await nomenClient.listConcepts(USER)).map((c) => c.name)).toEqual(['Biscuit']);
     expect(await nomenClient.updateConcept(USER, biscuit, { name: 'Biscuit II' })).toMatchObject({ id: biscuit });
     expect((await nomenClient.getConcept(USER, biscuit)).name).toBe('Biscuit II');
+    const crop = new Uint8Array(await (await nomenClient.referenceCrop(USER, biscuit, 2)).arrayBuffer());
+    expect([...crop.subarray(0, 2)]).toEqual([0xff, 0xd8]);
+    expect((await apiError(nomenClient.referenceCrop(USER, biscuit, 3))).code).toBe('not_found');
     await nomenClient.updateConcept(USER, biscuit, { name: 'Biscuit' });
   });
 

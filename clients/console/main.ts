@@ -32,8 +32,6 @@ const keyInput = h('input', {
 const userInput = h('input', { id: 'user', required: true, value: store.getItem('nomen.user') ?? '' });
 const alert = h('p', { id: 'error', role: 'alert', class: 'error', hidden: true });
 const conceptList = h('ul', { id: 'concepts', class: 'concepts', 'aria-live': 'polite' });
-/** The first photo registered for each concept in this session, shown as its reference. */
-const references = new Map<string, string>();
 
 const client = () => new NomenClient({ url: location.origin, key: keyInput.value.trim() || undefined, retries: 2 });
 const user = () => userInput.value.trim();
@@ -156,7 +154,6 @@ async function register(): Promise<void> {
   let c = await client()
     .createConcept(user(), { name: nameInput.value.trim(), category: categoryInput.value.trim() || undefined, images })
     .finally(() => (registerStatus.textContent = ''));
-  references.set(c.id, examples[0].url);
   for (; c.status === 'refining'; c = await client().getConcept(user(), c.id)) {
     registerStatus.textContent = `${c.name}: refining...`;
     await listConcepts();
@@ -174,11 +171,17 @@ const quality = (c: Concept) => [c.quality.level, ...c.quality.reasons].join('; 
 
 function conceptItem(c: Concept): HTMLElement {
   const rename = h('input', { value: c.name, 'aria-label': `new name for ${c.name}`, maxlength: '100' });
-  const ref = references.get(c.id);
+  const ref = h('img', { alt: `${c.name}, cropped from its first photo`, class: 'ref', hidden: true });
+  // The crop needs the key, so it comes through the client rather than from the img's own request.
+  client()
+    .referenceCrop(user(), c.id)
+    .then((crop) => ((ref.src = URL.createObjectURL(crop)), (ref.hidden = false)))
+    // A crop that cannot be had leaves the item as it is: the concept's own line says what matters.
+    .catch(() => undefined);
   return h(
     'li',
     { class: 'concept', 'data-id': c.id },
-    ref ? h('img', { src: ref, alt: `${c.name}, a photo it was registered from`, class: 'ref' }) : '',
+    ref,
     h(
       'div',
       {},

@@ -160,6 +160,12 @@ export class NomenClient {
     await ok(this.api.DELETE('/v1/users/{user}/concepts/{id}', { params: { path: { user, id } } }));
   }
 
+  /** The subject as cropped from example photo `n` (from 0): a JPEG. */
+  referenceCrop(user: string, id: string, n = 0): Promise<Blob> {
+    const params = { path: { user, id, n } };
+    return ok(this.api.GET('/v1/users/{user}/concepts/{id}/crops/{n}', { params, parseAs: 'blob' }));
+  }
+
   /** Adds example photos to a concept (with `negative`, photos in which it is not) and retrains it. */
   addImages(user: string, id: string, images: ExampleImage[], negative = false): Promise<Concept> {
     const form = examples(images);

@@ -475,6 +475,67 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/users/{user}/concepts/{id}/crops/{n}': {
+    /** A reference crop of a concept's subject */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+          id: string;
+          /** which example photo, from 0 */
+          n?: number | null;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** The crop, JPEG */
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            'image/jpeg': Blob;
+          };
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/users/{user}/recognize': {
     get?: never;
     put?: never;

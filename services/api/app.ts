@@ -18,6 +18,7 @@ import { registerCaption } from './routes/captions/caption.js';
 import { registerChatCompletions } from './routes/openai/chat-completions.js';
 import { registerAddImages } from './routes/concepts/images.js';
 import { registerCreateConcept } from './routes/concepts/create.js';
+import { registerConceptCrop } from './routes/concepts/crop.js';
 import { registerDeleteConcept } from './routes/concepts/delete.js';
 import { registerGetConcept } from './routes/concepts/get.js';
 import { registerListConcepts } from './routes/concepts/list.js';
@@ -43,6 +44,7 @@ const ROUTES = [
   registerUpdateConcept,
   registerDeleteConcept,
   registerAddImages,
+  registerConceptCrop,
   registerRecognize,
   registerCaption,
   registerAsk,
