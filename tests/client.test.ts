@@ -53,6 +53,7 @@ describe('the TypeScript client', () => {
     const crop = new Uint8Array(await (await nomenClient.referenceCrop(USER, biscuit, 2)).arrayBuffer());
     expect([...crop.subarray(0, 2)]).toEqual([0xff, 0xd8]);
     expect((await apiError(nomenClient.referenceCrop(USER, biscuit, 3))).code).toBe('not_found');
+    expect((await apiError(nomenClient.referenceCrop('bob', biscuit))).code).toBe('not_found');
     await nomenClient.updateConcept(USER, biscuit, { name: 'Biscuit' });
   });
 
