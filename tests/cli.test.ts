@@ -72,7 +72,7 @@ describe('the nomen command line', () => {
   it('indexes a video with a progress bar and lists the moments of the concept', async () => {
     const clip = await dogClip(tmp);
     const added = await cli(['videos', 'add', clip, '--user', 'alice']);
-    expect(added.stderr).toMatch(/uploading clip\.mp4[\s\S]*\[#{30}\] 100% ready/);
+    expect(added.stderr).toMatch(/\[#{30}\] 100% uploaded of clip\.mp4\n[\s\S]*\[#{30}\] 100% ready\n$/);
     const id = /^([0-9a-f-]{36}): ready/.exec(added.stdout)?.[1];
     expect(id, added.stdout).toBeDefined();
     const moments = await cli(['videos', 'moments', id!, 'biscuit', '--user', 'alice', '--json']);

@@ -114,7 +114,10 @@ describe('the TypeScript client', () => {
   it('indexes an uploaded video and finds the concept in it', async () => {
     const nomenClient = client();
     const clip = await dogClip(tmp);
-    const accepted = await nomenClient.uploadVideo(USER, await fromFile(clip, 'video/mp4'));
+    const sent: number[] = [];
+    const onUpload = (bytes: number, total: number) => sent.push(bytes / total);
+    const accepted = await nomenClient.uploadVideo(USER, await fromFile(clip, 'video/mp4'), { onUpload });
+    expect(sent.at(-1)).toBe(1);
     const progress: number[] = [];
     const video = await nomenClient.waitForVideo(USER, accepted.id, (v) => progress.push(v.progress), 200);
     expect(video.status).toBe('ready');

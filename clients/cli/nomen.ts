@@ -9,7 +9,6 @@ import {
   type Match,
   NomenClient,
   NomenError,
-  type Video,
 } from '../typescript/node.js';
 
 const USAGE = `usage: nomen <command> [options]
@@ -62,10 +61,11 @@ const conceptLine = (c: Concept) =>
 const matchLine = (m: Match) =>
   `${m.name}\t${fmt(m.score)}\t${m.present ? 'present' : 'absent'}\tbox ${m.box.map(fmt).join(',')}`;
 
-function bar(v: Video): string {
+/** A progress bar that redraws itself on its line. */
+function bar(fraction: number, what: string): string {
   const width = 30;
-  const done = Math.round(v.progress * width);
-  return `\r[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${Math.round(v.progress * 100)}% ${v.status}`;
+  const done = Math.round(fraction * width);
+  return `\r[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${Math.round(fraction * 100)}% ${what}`;
 }
 
 function parseBox(text: string): [number, number, number, number] {
@@ -187,11 +187,12 @@ async function run(
     case 'videos add': {
       need(1, 'a video file');
       const file = await fromFile(args[0]);
-      progress(`uploading ${file.name} (${mb(file.size)})\n`);
       const fps = values.fps === undefined ? undefined : Number(values.fps);
-      const accepted = await client.uploadVideo(user, file, { fps, name: file.name });
+      const onUpload = (sent: number, total: number) => progress(bar(sent / total, `uploaded of ${file.name}`));
+      const accepted = await client.uploadVideo(user, file, { fps, name: file.name, onUpload });
+      progress('\n');
       if (values['no-wait']) return print(accepted, `${accepted.id}: ${accepted.status}`);
-      const video = await client.waitForVideo(user, accepted.id, (v) => progress(bar(v)));
+      const video = await client.waitForVideo(user, accepted.id, (v) => progress(bar(v.progress, v.status)));
       progress('\n');
       return print(video, `${video.id}: ready, ${video.durationS} s, ${video.frames} frames indexed`);
     }

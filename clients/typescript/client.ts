@@ -86,6 +86,28 @@ async function errorOf(res: Response, body?: unknown): Promise<NomenError> {
   );
 }
 
+/**
+ * A fetch that streams the request's body through a counter, for a progress bar on a long upload (Node: browsers
+ * stream request bodies only over HTTP/2).
+ */
+function countingFetch(inner: typeof fetch, onUpload: (sent: number, total: number) => void): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (!request.body) return inner(request);
+    const body = await request.blob();
+    let sent = 0;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        onUpload((sent += chunk.byteLength), body.size);
+        out.enqueue(chunk);
+      },
+    });
+    const { method, headers, signal } = request;
+    const stream = body.stream().pipeThrough(counter);
+    return inner(new Request(request.url, { method, headers, signal, body: stream, duplex: 'half' } as RequestInit));
+  };
+}
+
 /** The data of an openapi-fetch answer, or its error thrown as a NomenError. */
 async function ok<R extends { data?: unknown; error?: unknown; response: Response }>(
   p: Promise<R>,
@@ -115,12 +137,17 @@ export class NomenClient {
   /** The typed openapi-fetch client underneath, for calls this class does not wrap. */
   readonly api: Client<paths>;
 
+  /** The caller's fetch wrapped in the retries; `counted` also reports the bytes sent. */
+  private readonly fetch: (counted?: (sent: number, total: number) => void) => typeof fetch;
+
   constructor(options: ClientOptions) {
-    const retries = options.retries ?? 3;
+    const base = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const retry = (f: typeof fetch) => retryingFetch(f, options.retries ?? 3, options.maxRetryAfterS ?? 30);
+    this.fetch = (counted) => retry(counted ? countingFetch(base, counted) : base);
     this.api = createClient<paths>({
       baseUrl: options.url.replace(/\/+$/, ''),
       headers: options.key ? { Authorization: `Bearer ${options.key}` } : {},
-      fetch: retryingFetch(options.fetch ?? globalThis.fetch.bind(globalThis), retries, options.maxRetryAfterS ?? 30),
+      fetch: this.fetch(),
     });
   }
 
@@ -232,11 +259,16 @@ export class NomenClient {
   }
 
   /** Uploads a video for indexing; poll `video` (or `waitForVideo`) until it is ready. */
-  uploadVideo(user: string, file: Bytes, options: { fps?: number; name?: string } = {}) {
+  uploadVideo(
+    user: string,
+    file: Bytes,
+    options: { fps?: number; name?: string; onUpload?: (sent: number, total: number) => void } = {},
+  ) {
     const form = new FormData();
     form.set('file', blob(file), options.name ?? 'video');
     if (options.fps !== undefined) form.set('fps', String(options.fps));
-    return ok(this.api.POST('/v1/users/{user}/videos', { params: { path: { user } }, body: form as never }));
+    const fetch = options.onUpload && this.fetch(options.onUpload);
+    return ok(this.api.POST('/v1/users/{user}/videos', { params: { path: { user } }, body: form as never, fetch }));
   }
 
   video(user: string, id: string): Promise<Video> {
