@@ -59,12 +59,18 @@ describe('the console in a browser', () => {
     await page.getByLabel('Category').fill('dog');
     await page.locator('#examples').setInputFiles([0, 1, 2].map((n) => photoPath('dog', n)));
     expect(await page.locator('.thumb').count()).toBe(3);
+    await page.getByLabel(/^Box on the selected photo/).fill('2,0,1');
+    await page.getByLabel(/^Box on the selected photo/).press('Tab');
+    const boxError = page.getByRole('alert').filter({ hasText: 'A box is four fractions' });
+    await boxError.waitFor();
+    await page.locator('.stage').first().scrollIntoViewIfNeeded();
     const stage = await page.locator('.stage').first().boundingBox();
     await page.mouse.move(stage!.x + 2, stage!.y + 2);
     await page.mouse.down();
     await page.mouse.move(stage!.x + stage!.width - 2, stage!.y + stage!.height - 2, { steps: 5 });
     await page.mouse.up();
     expect(await page.getByLabel(/^Box on the selected photo/).inputValue()).toMatch(/^0\.0\d,0\.0\d,0\.9\d,0\.9\d$/);
+    expect(await boxError.isHidden()).toBe(true);
     await shot('register');
     await page.getByRole('button', { name: 'Register' }).click();
     await expect

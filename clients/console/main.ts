@@ -92,6 +92,11 @@ const categoryInput = h('input', { id: 'category', maxlength: '100', placeholder
 const thumbs = h('div', { class: 'thumbs', role: 'list' });
 const exampleStage = h('div', { class: 'stage', hidden: true });
 const boxInput = h('input', { id: 'box', placeholder: 'x,y,w,h (fractions)', inputmode: 'decimal' });
+const boxError = h(
+  'p',
+  { role: 'alert', class: 'error', hidden: true },
+  'A box is four fractions of the photo: x,y,w,h (e.g. 0.1,0.2,0.5,0.6).',
+);
 const registerStatus = h('p', { id: 'register-status', role: 'status' });
 
 function showExamples(): void {
@@ -128,6 +133,7 @@ function drawBox(): void {
   };
   exampleStage.addEventListener('pointerdown', (e) => {
     start = at(e);
+    boxError.hidden = true;
     exampleStage.setPointerCapture(e.pointerId);
     e.preventDefault();
   });
@@ -141,8 +147,10 @@ function drawBox(): void {
   exampleStage.addEventListener('pointerup', () => (start = undefined));
   boxInput.addEventListener('change', () => {
     const box = boxInput.value.split(',').map(Number);
+    const valid = box.length === 4 && box.every((v) => v >= 0 && v <= 1);
+    boxError.hidden = valid || !boxInput.value.trim();
     if (!examples[selected]) return;
-    examples[selected].box = box.length === 4 && box.every((v) => v >= 0 && v <= 1) ? (box as Box) : undefined;
+    examples[selected].box = valid ? (box as Box) : undefined;
     showExamples();
   });
 }
@@ -359,6 +367,7 @@ document.body.append(
       thumbs,
       exampleStage,
       field('Box on the selected photo (optional; or drag on it)', boxInput),
+      boxError,
       button('Register', register, { id: 'register' }),
       registerStatus,
     ),
