@@ -54,6 +54,12 @@ describe('the TypeScript client', () => {
     expect([...crop.subarray(0, 2)]).toEqual([0xff, 0xd8]);
     expect((await apiError(nomenClient.referenceCrop(USER, biscuit, 3))).code).toBe('not_found');
     expect((await apiError(nomenClient.referenceCrop('bob', biscuit))).code).toBe('not_found');
+    const headers = { Authorization: `Bearer ${KEY}` };
+    const bad = await fetch(`${nomen.url}/v1/users/${USER}/concepts/${biscuit}/crops/first`, { headers });
+    expect({ status: bad.status, body: await bad.json() }).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_request' } },
+    });
     await nomenClient.updateConcept(USER, biscuit, { name: 'Biscuit' });
   });
 
