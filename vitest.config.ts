@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 const lane = (names: string[]) => names.map((n) => `tests/${n}.test.ts`);
 /** Pure logic, fakes and small local files (at most a LanceDB in a temp folder): no model, no server. */
 const unit = lane([
+  'client-types',
   'conditioning',
   'face-decisions',
   'intake',

@@ -18,9 +18,11 @@ import { registerCaption } from './routes/captions/caption.js';
 import { registerChatCompletions } from './routes/openai/chat-completions.js';
 import { registerAddImages } from './routes/concepts/images.js';
 import { registerCreateConcept } from './routes/concepts/create.js';
+import { registerConceptCrop } from './routes/concepts/crop.js';
 import { registerDeleteConcept } from './routes/concepts/delete.js';
 import { registerGetConcept } from './routes/concepts/get.js';
 import { registerListConcepts } from './routes/concepts/list.js';
+import { registerConsole } from './routes/console/console.js';
 import { registerDocs } from './routes/system/docs.js';
 import { registerMetrics } from './routes/system/metrics.js';
 import { registerUpdateConcept } from './routes/concepts/update.js';
@@ -49,6 +51,7 @@ const ROUTES = [
   registerUpdateConcept,
   registerDeleteConcept,
   registerAddImages,
+  registerConceptCrop,
   registerRecognize,
   registerCaption,
   registerAsk,
@@ -134,6 +137,7 @@ export function createApp(deps: Deps): Api {
     security: [{ bearer: [] }],
   });
   registerDocs(app);
+  registerConsole(app);
 
   app.notFound((c) => errorJson(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError(onError);

@@ -1,0 +1,309 @@
+/**
+ * The nomen client: every endpoint of the API, typed by schema.ts (generated from /openapi.json), over openapi-fetch.
+ * Runs in Node 20 and browsers alike; `node.ts` adds reading photos from files.
+ */
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from './schema.js';
+
+type Schemas = components['schemas'];
+export type Concept = Schemas['Concept'];
+export type Match = Schemas['Match'];
+export type Recognition = Schemas['Recognition'];
+export type Caption = Schemas['Caption'];
+export type Answer = Schemas['Answer'];
+export type Video = Schemas['Video'];
+export type Moment = Schemas['Moment'];
+export type Box = Schemas['Box'];
+export type ErrorCode = Schemas['Error']['error']['code'];
+
+/** Image bytes as the client takes them; a box marks the concept on an example photo. */
+export type Bytes = Blob | Uint8Array;
+export type ExampleImage = Bytes | { bytes: Bytes; box?: Box };
+
+export interface ClientOptions {
+  /** Where nomen listens, e.g. http://127.0.0.1:8787. */
+  url: string;
+  /** An API key; none for a server without keys (loopback only). */
+  key?: string;
+  /** Retries of a 429 or 503 answer, each after its Retry-After (default 3). */
+  retries?: number;
+  /** The longest wait for one retry, in seconds, whatever Retry-After says (default 30). */
+  maxRetryAfterS?: number;
+  fetch?: typeof fetch;
+}
+
+/** An error answer of the API, with its own code and message. */
+export class NomenError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | 'network',
+    message: string,
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+    this.name = 'NomenError';
+  }
+}
+
+export type CaptionEvent = { type: 'delta'; text: string } | { type: 'done'; caption: Caption };
+export type AnswerEvent = { type: 'delta'; text: string } | { type: 'done'; answer: Answer };
+
+const RETRIED = new Set([429, 503]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const blob = (b: Bytes) => (b instanceof Blob ? b : new Blob([new Uint8Array(b)]));
+const base64 = async (b: Bytes) => {
+  const bytes = b instanceof Blob ? new Uint8Array(await b.arrayBuffer()) : b;
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+};
+
+/** A fetch that sends a request again after a 429 or 503, waiting what the answer's Retry-After says. */
+export function retryingFetch(inner: typeof fetch, retries: number, maxWaitS: number): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    for (let attempt = 0; ; attempt++) {
+      const res = await inner(request.clone()).catch((e: Error) => {
+        const cause = e.cause instanceof Error ? e.cause.message : e.message;
+        throw new NomenError(0, 'network', `cannot reach ${new URL(request.url).origin}: ${cause}`);
+      });
+      if (!RETRIED.has(res.status) || attempt >= retries) return res;
+      const after = Number(res.headers.get('Retry-After'));
+      await res.body?.cancel();
+      await sleep(1000 * Math.min(maxWaitS, Number.isFinite(after) && after >= 0 ? after : 2 ** attempt));
+    }
+  };
+}
+
+async function errorOf(res: Response, body?: unknown): Promise<NomenError> {
+  const parsed = (body ?? (await res.json().catch(() => undefined))) as Schemas['Error'] | undefined;
+  const after = res.headers.get('Retry-After');
+  return new NomenError(
+    res.status,
+    parsed?.error?.code ?? 'internal',
+    parsed?.error?.message ?? `${res.status} ${res.statusText}`,
+    after === null ? undefined : Number(after),
+  );
+}
+
+/**
+ * A fetch that streams the request's body through a counter, for a progress bar on a long upload (Node: browsers
+ * stream request bodies only over HTTP/2).
+ */
+function countingFetch(inner: typeof fetch, onUpload: (sent: number, total: number) => void): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (!request.body) return inner(request);
+    const body = await request.blob();
+    let sent = 0;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        onUpload((sent += chunk.byteLength), body.size);
+        out.enqueue(chunk);
+      },
+    });
+    const { method, headers, signal } = request;
+    const stream = body.stream().pipeThrough(counter);
+    return inner(new Request(request.url, { method, headers, signal, body: stream, duplex: 'half' } as RequestInit));
+  };
+}
+
+/** The data of an openapi-fetch answer, or its error thrown as a NomenError. */
+async function ok<R extends { data?: unknown; error?: unknown; response: Response }>(
+  p: Promise<R>,
+): Promise<NonNullable<R['data']>> {
+  const { data, error, response } = await p;
+  if (error !== undefined || !response.ok) throw await errorOf(response, error);
+  return data as NonNullable<R['data']>;
+}
+
+/** Server-sent events of a streamed answer, as {event, data} pairs. */
+async function* events(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const lines = buffer.slice(0, end).split('\n');
+      buffer = buffer.slice(end + 2);
+      const field = (name: string) =>
+        lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, ''));
+      yield { event: field('event')[0] ?? 'message', data: field('data').join('\n') };
+    }
+  }
+}
+
+export class NomenClient {
+  /** The typed openapi-fetch client underneath, for calls this class does not wrap. */
+  readonly api: Client<paths>;
+
+  /** The caller's fetch wrapped in the retries; `counted` also reports the bytes sent. */
+  private readonly fetch: (counted?: (sent: number, total: number) => void) => typeof fetch;
+
+  constructor(options: ClientOptions) {
+    const base = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const retry = (f: typeof fetch) => retryingFetch(f, options.retries ?? 3, options.maxRetryAfterS ?? 30);
+    this.fetch = (counted) => retry(counted ? countingFetch(base, counted) : base);
+    this.api = createClient<paths>({
+      baseUrl: options.url.replace(/\/+$/, ''),
+      headers: options.key ? { Authorization: `Bearer ${options.key}` } : {},
+      fetch: this.fetch(),
+    });
+  }
+
+  health() {
+    return ok(this.api.GET('/healthz'));
+  }
+
+  async ready(): Promise<boolean> {
+    return (await this.api.GET('/readyz')).response.ok;
+  }
+
+  /** Registers a concept from 1 to 20 example photos, sent as multipart parts. */
+  createConcept(
+    user: string,
+    concept: { name: string; category?: string; description?: string; images: ExampleImage[] },
+  ): Promise<Concept> {
+    const form = examples(concept.images);
+    form.set('name', concept.name);
+    if (concept.category) form.set('category', concept.category);
+    if (concept.description) form.set('description', concept.description);
+    return ok(this.api.POST('/v1/users/{user}/concepts', { params: { path: { user } }, body: form as never }));
+  }
+
+  async listConcepts(user: string): Promise<Concept[]> {
+    return (await ok(this.api.GET('/v1/users/{user}/concepts', { params: { path: { user } } }))).concepts;
+  }
+
+  getConcept(user: string, id: string): Promise<Concept> {
+    return ok(this.api.GET('/v1/users/{user}/concepts/{id}', { params: { path: { user, id } } }));
+  }
+
+  updateConcept(user: string, id: string, change: { name?: string; category?: string; description?: string }) {
+    return ok(this.api.PATCH('/v1/users/{user}/concepts/{id}', { params: { path: { user, id } }, body: change }));
+  }
+
+  async deleteConcept(user: string, id: string): Promise<void> {
+    await ok(this.api.DELETE('/v1/users/{user}/concepts/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** The subject as cropped from example photo `n` (from 0): a JPEG. */
+  referenceCrop(user: string, id: string, n = 0): Promise<Blob> {
+    const params = { path: { user, id, n } };
+    return ok(this.api.GET('/v1/users/{user}/concepts/{id}/crops/{n}', { params, parseAs: 'blob' }));
+  }
+
+  /** Adds example photos to a concept (with `negative`, photos in which it is not) and retrains it. */
+  addImages(user: string, id: string, images: ExampleImage[], negative = false): Promise<Concept> {
+    const form = examples(images);
+    if (negative) form.set('negative', 'true');
+    return ok(
+      this.api.POST('/v1/users/{user}/concepts/{id}/images', { params: { path: { user, id } }, body: form as never }),
+    );
+  }
+
+  /** The user's concepts present in a photo (with `all`, a match for every concept). */
+  recognize(user: string, image: Bytes, options: { all?: boolean } = {}): Promise<Recognition> {
+    const form = new FormData();
+    form.set('image', blob(image), 'photo');
+    if (options.all) form.set('all', 'true');
+    return ok(this.api.POST('/v1/users/{user}/recognize', { params: { path: { user } }, body: form as never }));
+  }
+
+  async caption(user: string, image: Bytes, style?: 'short' | 'detailed'): Promise<Caption> {
+    const body = { user, image: { data: await base64(image) }, style };
+    // Without `stream` the answer is JSON, never the event-stream text the document also allows.
+    return (await ok(this.api.POST('/v1/caption', { body }))) as Caption;
+  }
+
+  async ask(user: string, image: Bytes, question: string): Promise<Answer> {
+    const body = { user, image: { data: await base64(image) }, question };
+    return (await ok(this.api.POST('/v1/ask', { body }))) as Answer;
+  }
+
+  /** A caption as it is written: `delta` events with pieces of text, then the whole caption. */
+  async *captionStream(user: string, image: Bytes, style?: 'short' | 'detailed'): AsyncGenerator<CaptionEvent> {
+    const body = { user, image: { data: await base64(image) }, style, stream: true };
+    for await (const e of this.stream(this.api.POST('/v1/caption', { body, parseAs: 'stream' })))
+      yield e.type === 'delta' ? e : { type: 'done', caption: e.value as Caption };
+  }
+
+  /** An answer as it is written: `delta` events with pieces of text, then the whole answer. */
+  async *askStream(user: string, image: Bytes, question: string): AsyncGenerator<AnswerEvent> {
+    const body = { user, image: { data: await base64(image) }, question, stream: true };
+    for await (const e of this.stream(this.api.POST('/v1/ask', { body, parseAs: 'stream' })))
+      yield e.type === 'delta' ? e : { type: 'done', answer: e.value as Answer };
+  }
+
+  private async *stream(
+    call: Promise<{ data?: unknown; error?: unknown; response: Response }>,
+  ): AsyncGenerator<{ type: 'delta'; text: string } | { type: 'done'; value: unknown }> {
+    const { response } = await call;
+    if (!response.ok || !response.body) throw await errorOf(response);
+    for await (const { event, data } of events(response.body)) {
+      const value = JSON.parse(data);
+      if (event === 'delta') yield { type: 'delta', text: value.text };
+      else if (event === 'done') yield { type: 'done', value };
+      else if (event === 'error') throw new NomenError(response.status, value.error.code, value.error.message);
+    }
+  }
+
+  /** An OpenAI-style chat completion in which the user's concepts are named (`user` names whose). */
+  chatCompletion(body: Schemas['ChatCompletionRequest']) {
+    return ok(this.api.POST('/v1/chat/completions', { body }));
+  }
+
+  /** Deletes every concept, video and stored image of a user. */
+  async deleteUser(user: string): Promise<void> {
+    await ok(this.api.DELETE('/v1/users/{user}', { params: { path: { user } } }));
+  }
+
+  /** Uploads a video for indexing; poll `video` (or `waitForVideo`) until it is ready. */
+  uploadVideo(
+    user: string,
+    file: Bytes,
+    options: { fps?: number; name?: string; onUpload?: (sent: number, total: number) => void } = {},
+  ) {
+    const form = new FormData();
+    form.set('file', blob(file), options.name ?? 'video');
+    if (options.fps !== undefined) form.set('fps', String(options.fps));
+    const fetch = options.onUpload && this.fetch(options.onUpload);
+    return ok(this.api.POST('/v1/users/{user}/videos', { params: { path: { user } }, body: form as never, fetch }));
+  }
+
+  video(user: string, id: string): Promise<Video> {
+    return ok(this.api.GET('/v1/users/{user}/videos/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** Polls a video until it is ready (or failed, which throws), reporting its progress on the way. */
+  async waitForVideo(user: string, id: string, onProgress?: (v: Video) => void, everyMs = 500): Promise<Video> {
+    for (;;) {
+      const v = await this.video(user, id);
+      onProgress?.(v);
+      if (v.status === 'ready') return v;
+      if (v.status === 'failed') throw new NomenError(422, 'invalid_video', v.error ?? 'video indexing failed');
+      await sleep(everyMs);
+    }
+  }
+
+  async deleteVideo(user: string, id: string): Promise<void> {
+    await ok(this.api.DELETE('/v1/users/{user}/videos/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** The moments of a video in which a concept (id or name) appears, best first. */
+  async moments(user: string, id: string, concept: string): Promise<Moment[]> {
+    const params = { path: { user, id }, query: { concept } };
+    return (await ok(this.api.GET('/v1/users/{user}/videos/{id}/moments', { params }))).moments;
+  }
+}
+
+/** Example photos as multipart image parts, with their boxes aligned in one `boxes` field. */
+function examples(images: ExampleImage[]): FormData {
+  const form = new FormData();
+  const boxes = images.map((i) => (i instanceof Blob || i instanceof Uint8Array ? null : (i.box ?? null)));
+  images.forEach((i, n) => {
+    form.append('images', blob(i instanceof Blob || i instanceof Uint8Array ? i : i.bytes), `example-${n}`);
+  });
+  if (boxes.some((b) => b)) form.set('boxes', JSON.stringify(boxes));
+  return form;
+}
