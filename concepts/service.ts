@@ -12,7 +12,7 @@ import { stack } from './matrix.js';
 import { recognizeImage } from './recognition/recognize.js';
 import { defaultRegionOptions } from './recognition/regions.js';
 import { isPersonCategory } from './people/faces.js';
-import { isFaceConcept, withoutPersons } from './people/people.js';
+import { FACES_OFF, isFaceConcept, withoutPersons } from './people/people.js';
 import { PersonConcepts } from './people/person-concepts.js';
 import { DraftRefinement } from './refinement.js';
 import type { ServiceModels, ServiceOptions } from './service-options.js';
@@ -263,15 +263,28 @@ export class ConceptService {
    * frames.
    */
   async head(scope: Scope, ref: string): Promise<{ concept: Concept; weights: Float32Array; bias: number }> {
-    const { concepts } = await this.users.get(scope);
-    const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
-    if (!found) throw new DomainError('not_found', `no concept ${ref}`);
-    // Frames and library photos keep image-encoder vectors only: faces are kept for a person's examples alone.
+    const found = await this.findRef(scope, ref);
+    // Library photos keep image-encoder vectors only: faces are kept for persons' examples and indexed videos.
     if (isFaceConcept(found))
       throw new DomainError(
         'unprocessable',
-        `${found.name} is a person: stored videos and library photos keep no faces; send photos to /recognize instead`,
+        `${found.name} is a person: library photos keep no faces; send photos to /recognize instead`,
       );
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
+  }
+
+  /** A person concept's example faces, found by id or by name; undefined for a concept that is not a person. */
+  async personFaces(scope: Scope, ref: string): Promise<{ concept: Concept; examples: Float32Array[] } | undefined> {
+    const found = await this.findRef(scope, ref);
+    if (!isFaceConcept(found)) return undefined;
+    if (!this.options.people) throw new DomainError('unprocessable', FACES_OFF);
+    return { concept: toConcept(found), examples: await this.options.people.examplesOf(scope, found) };
+  }
+
+  private async findRef(scope: Scope, ref: string): Promise<ConceptRecord> {
+    const { concepts } = await this.users.get(scope);
+    const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
+    if (!found) throw new DomainError('not_found', `no concept ${ref}`);
+    return found;
   }
 }

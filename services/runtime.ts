@@ -9,7 +9,7 @@ import { Personalizer } from '../concepts/captioning/personalize.js';
 import { ConceptService } from '../concepts/service.js';
 import type { ServiceModels, ServiceOptions } from '../concepts/service-options.js';
 import { ConceptStore } from '../concepts/storage/store.js';
-import { openPeople } from '../concepts/people/open-people.js';
+import { faceVectorSize, openPeople } from '../concepts/people/open-people.js';
 import type { People } from '../concepts/people/people.js';
 import { defaultLibraryOptions, PhotoLibrary } from '../concepts/library/library.js';
 import { PhotoStore } from '../concepts/library/photo-store.js';
@@ -98,9 +98,17 @@ export async function openRuntime(
     },
     regionBank,
   );
-  const videoStore = await VideoStore.open(config.dataUri, encoder.dim, config.objectStorage);
+  const videoStore = await VideoStore.open(config.dataUri, encoder.dim, faceVectorSize(), config.objectStorage);
   const jobs = config.redisUrl ? new BullQueue(config.redisUrl) : undefined;
-  const videos = await VideoService.open(videoStore, service, models, config.videos ?? defaultVideoOptions, log, jobs);
+  const videoModels = { ...models, people };
+  const videos = await VideoService.open(
+    videoStore,
+    service,
+    videoModels,
+    config.videos ?? defaultVideoOptions,
+    log,
+    jobs,
+  );
   const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, config.objectStorage);
   const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits));
   const vlmConfig = config.vlm ?? vlmFromEnv({});

@@ -3,12 +3,17 @@
  * port. Photos of the shared LFW people, group photos and DreamBooth's dog.
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { faceVectorSize } from '../concepts/people/open-people.js';
 import type { Box } from '../concepts/types.js';
+import { VideoStore } from '../concepts/video/video-store.js';
+import { makeVideo } from '../scripts/lib/make-video.js';
 import { createApp } from '../services/api/app.js';
 import type { Deps } from '../services/api/context.js';
 import { OpenAiStandIn, requestText } from './support/openai-server.js';
@@ -168,14 +173,46 @@ describe('people with faces on', () => {
     expect(george.box[0]).toBeGreaterThan(0.5);
   });
 
+  it("finds a person's moments in a video by the faces of its frames, and drops them with the video", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nomen-people-video-'));
+    const still = async (name: string, n: number) => {
+      const file = join(dir, `${name}-${n}.jpg`);
+      await writeFile(file, lfw(name, n));
+      return file;
+    };
+    const { videos } = tenants.runtime;
+    const upload = await videos.uploadPath();
+    const shots = [await still('tony_blair', 1), await still('george_w_bush', 5), await still('hans_blix', 1)];
+    await makeVideo(
+      shots.map((photo) => ({ photo, seconds: 3 })),
+      `${upload}.mp4`,
+      { width: 250, height: 250, fps: 10 },
+    );
+    await rename(`${upload}.mp4`, upload);
+    const added = await videos.add(scope, upload, 2);
+    for (let i = 0; i < 600 && (await videos.get(scope, added.id)).status !== 'ready'; i++)
+      await new Promise((done) => setTimeout(done, 100));
+    const moments = await videos.moments(scope, added.id, 'George');
+    expect(moments).toHaveLength(1);
+    expect(moments[0].start).toBeGreaterThanOrEqual(2.5);
+    expect(moments[0].end).toBeLessThanOrEqual(6.5);
+    // Library photos keep no faces: there a person is refused rather than scored by a blank head.
+    await expect(tenants.runtime.service.head(scope, 'George')).rejects.toThrow(/is a person/);
+    await videos.remove(scope, added.id);
+    const store = await VideoStore.open(tenants.config.dataUri, tenants.runtime.models.encoder.dim, faceVectorSize());
+    const left = [];
+    for await (const batch of store.faceBatches(scope, added.id)) left.push(batch);
+    store.close();
+    expect(left).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('refuses to turn a person into an object, and deleting it removes every face vector', async () => {
     const patch = await api.call('PATCH', `/v1/users/mia/concepts/${bush.id}`, { category: 'dog' });
     expect(patch.status).toBe(422);
     const del = await api.call('DELETE', `/v1/users/mia/concepts/${bush.id}`);
     expect(del.status).toBe(204);
     expect(await tenants.runtime.people.store.count(scope)).toBe(2);
-    // Video frames keep no faces, so a person's moments are refused rather than scored by a blank head.
-    await expect(tenants.runtime.service.head(scope, 'Condoleezza')).rejects.toThrow(/is a person/);
     expect((await api.call('DELETE', '/v1/users/mia')).status).toBe(204);
     expect(await tenants.runtime.people.store.count(scope)).toBe(0);
   });

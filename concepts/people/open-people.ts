@@ -17,15 +17,20 @@ export interface PeopleConfig {
   faces?: { on: boolean; bankPhotos: string[]; tenants?: string[] };
 }
 
+/** The length of the face model's vectors: the face tables are made for it, with faces on or off. */
+export function faceVectorSize(): number {
+  const entry = catalogEntry(DEFAULT_FACE_MODELS.embedder);
+  if (entry?.kind !== 'onnx-face-embedder') throw new Error('the catalog lacks the face embedding');
+  return entry.dim;
+}
+
 /** The face store opens with faces off too, so that deleting a person still removes its face vectors. */
 export async function openPeople(
   config: PeopleConfig,
   threads: ModelThreads,
   log: (message: string) => void,
 ): Promise<People> {
-  const entry = catalogEntry(DEFAULT_FACE_MODELS.embedder);
-  if (entry?.kind !== 'onnx-face-embedder') throw new Error('the catalog lacks the face embedding');
-  const store = await FaceStore.open(config.dataUri, entry.dim, config.objectStorage);
+  const store = await FaceStore.open(config.dataUri, faceVectorSize(), config.objectStorage);
   if (!config.faces?.on) return new People(store);
   const model = await openFaceModel(threads, config.modelsDir);
   const files = await photoFiles(config.faces.bankPhotos);

@@ -155,6 +155,13 @@ export class People {
     });
   }
 
+  /** A person's example faces (not its negatives), for scoring faces stored elsewhere: a video's frames. */
+  async examplesOf(scope: Scope, person: ConceptRecord): Promise<Float32Array[]> {
+    this.assertAllowed(scope.tenant);
+    const rows = await this.stored(scope, person.id, person.version);
+    return rows.filter((r) => !r.negative).map((r) => r.vector);
+  }
+
   /** Every face stored for the concept at its committed `version`, negatives included. */
   stored(scope: Scope, id: string, version: number): Promise<FaceRecord[]> {
     return this.store.load(scope, new Map([[id, version]]));

@@ -4,12 +4,18 @@
  * region vectors written in batches of whole frames, so that a job cut short leaves only complete frames.
  * Heads are not involved: any concept, registered before or after, can later be scored on the vectors.
  */
+import type { DecodedImage, FaceModel } from '../../models/types.js';
+import { toRelativeBox } from '../intake/intake.js';
+import type { Box } from '../types.js';
 import { readFrames, type FrameOptions, type VideoFrame } from './frames.js';
 import type { RegionOptions } from '../recognition/regions.js';
 import { embedRegions, type RegionModels } from '../recognition/stored-regions.js';
 import type { FrameRegion } from './video-records.js';
 
-export type IndexModels = RegionModels;
+export interface IndexModels extends RegionModels {
+  /** When faces are on for the video's tenant: the faces of every sampled frame are stored too (person moments). */
+  faces?: FaceModel;
+}
 
 export interface IndexOptions extends Omit<FrameOptions, 'startS' | 'signal'> {
   regions: RegionOptions;
@@ -23,11 +29,19 @@ export interface IndexRun {
   /** Where to resume: the last frame already stored. */
   after?: { frame: number; t: number };
   signal?: AbortSignal;
-  write(regions: FrameRegion[]): Promise<void>;
+  /** The regions of whole frames, and the faces found on them. */
+  write(regions: FrameRegion[], faces: FrameRegion[]): Promise<void>;
   /** After each write: frames stored so far and the time reached. */
   progress(frames: number, t: number): void;
   /** Awaited before each embedding batch: where the job gives way to requests. */
   yield(): Promise<void>;
+}
+
+/** Every face on a frame, with its box and the face model's vector. */
+async function facesOf(model: FaceModel, image: DecodedImage): Promise<{ box: Box; vector: Float32Array }[]> {
+  const faces = await model.detect(image);
+  const vectors = await model.embed(image, faces);
+  return faces.map((f, i) => ({ box: toRelativeBox(f.box, image), vector: vectors[i] }));
 }
 
 /** Indexes the video at `path`; returns the number of frames stored in all. */
@@ -44,6 +58,7 @@ export async function indexVideo(
   let pending: VideoFrame[] = [];
   let pendingCrops = 0;
   let unwritten: FrameRegion[] = [];
+  let unwrittenFaces: FrameRegion[] = [];
   let unwrittenFrames = 0;
 
   const embed = async () => {
@@ -53,20 +68,23 @@ export async function indexVideo(
       models,
       options.regions,
     );
-    pending.forEach((f, i) => {
+    for (const [i, f] of pending.entries()) {
       const t = Math.round(f.t * 1000) / 1000;
       for (const r of regions[i]) unwritten.push({ frame: next, t, ...r });
+      if (models.faces)
+        for (const face of await facesOf(models.faces, f.image)) unwrittenFaces.push({ frame: next, t, ...face });
       next++;
-    });
+    }
     unwrittenFrames += pending.length;
     pending = [];
     pendingCrops = 0;
   };
   const write = async () => {
     if (unwrittenFrames === 0) return;
-    await run.write(unwritten);
+    await run.write(unwritten, unwrittenFaces);
     run.progress(next, unwritten.at(-1)!.t);
     unwritten = [];
+    unwrittenFaces = [];
     unwrittenFrames = 0;
   };
 

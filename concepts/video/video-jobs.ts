@@ -3,6 +3,7 @@
  * between batches, watches its row for a deletion elsewhere, and records its end (ready or failed) in the row.
  */
 import type { LinearAlgebra } from '../../models/types.js';
+import type { People } from '../people/people.js';
 import { bulk } from '../../models/runtime/priority.js';
 import type { JobRef } from '../job-queue.js';
 import type { PriorityGate } from '../priority.js';
@@ -13,8 +14,10 @@ import type { VideoOptions } from './video-options.js';
 import type { VideoRecord } from './video-records.js';
 import type { VideoStore } from './video-store.js';
 
-export interface VideoModels extends IndexModels {
+export interface VideoModels extends Omit<IndexModels, 'faces'> {
   algebra: LinearAlgebra;
+  /** Person concepts' faces: a video's frames keep theirs when faces are on for its tenant. */
+  people?: People;
 }
 
 /** Where job events go (a pino logger fits). */
@@ -101,13 +104,17 @@ export class VideoJobs {
       source = await this.store.openSource(scope, id);
       const frames = await indexVideo(
         source.path,
-        { encoder: this.models.encoder, detector: detector ? this.models.detector : undefined },
+        {
+          encoder: this.models.encoder,
+          detector: detector ? this.models.detector : undefined,
+          faces: this.models.people?.allows(scope.tenant) ? this.models.people.model : undefined,
+        },
         { ...index, fps: record.fps },
         {
           after,
           signal: job.abort.signal,
-          write: async (regions) => {
-            await this.store.addFrames(scope, id, regions);
+          write: async (regions, faces) => {
+            await this.store.addFrames(scope, id, regions, faces);
             // Written, then checked: frames that a deletion elsewhere could have missed are removed here.
             if (await this.deleted(scope, id)) {
               job.abort.abort();

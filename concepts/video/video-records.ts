@@ -9,6 +9,8 @@ import type { Box, Scope } from '../types.js';
 
 export const VIDEOS_TABLE = 'videos';
 export const FRAMES_TABLE = 'frames';
+/** The faces found on sampled frames: rows like `frames`, with the face model's vectors. */
+export const FRAME_FACES_TABLE = 'frame_faces';
 
 /** `deleting` rows are invisible: they mark a deletion in progress, finished at the next start if cut short. */
 export type VideoStatus = 'queued' | 'processing' | 'ready' | 'failed' | 'deleting';

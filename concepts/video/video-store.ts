@@ -17,13 +17,11 @@ import { and, eq, oneOf, scopeWhere } from '../storage/sql.js';
 import { userPrefix } from '../storage/blob-keys.js';
 import { ensureScalarIndex, openTable } from '../storage/tables.js';
 import type { Scope } from '../types.js';
+import { checkVideoId, FrameTable } from './frame-table.js';
 import {
-  FRAME_SCORE_COLUMNS,
   type FrameBatch,
-  frameBatchFromArrow,
   type FrameRegion,
-  frameSchema,
-  framesToArrow,
+  FRAME_FACES_TABLE,
   FRAMES_TABLE,
   type VideoRecord,
   videoSchema,
@@ -35,37 +33,34 @@ import {
 
 /** Uploads older than this at start belong to requests that died with an earlier process. */
 const STALE_UPLOAD_MS = 60 * 60_000;
-const SAFE_ID = /^[0-9a-f-]{36}$/;
-
-function checkId(id: string): string {
-  if (!SAFE_ID.test(id)) throw new Error(`video id not storable: ${JSON.stringify(id)}`);
-  return id;
-}
 
 export class VideoStore {
   private constructor(
     private readonly db: lancedb.Connection,
     private readonly videos: Table,
-    private readonly frames: Table,
+    private readonly frames: FrameTable,
+    /** The faces found on the frames, when faces were on for the video's tenant as it was indexed. */
+    private readonly faces: FrameTable,
     /** Local: where uploads are received. */
     private readonly folder: string,
     private readonly sources: BlobStore,
     readonly dim: number,
   ) {}
 
-  static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<VideoStore> {
+  /** `dim`: the encoder's vectors; `faceDim`: the face model's. */
+  static async open(uri: string, dim: number, faceDim: number, storage: ObjectStorage = {}): Promise<VideoStore> {
     const db = await connectData(uri, storage);
     const videos = await openTable(db, VIDEOS_TABLE, videoSchema());
-    const frames = await openTable(db, FRAMES_TABLE, frameSchema(dim), 'vector');
     const store = new VideoStore(
       db,
       videos,
-      frames,
+      await FrameTable.open(db, FRAMES_TABLE, dim),
+      await FrameTable.open(db, FRAME_FACES_TABLE, faceDim),
       folderBeside(uri, 'videos'),
       blobStoreBeside(uri, 'videos', storage),
       dim,
     );
-    await Promise.all([ensureScalarIndex(videos, 'user'), ensureScalarIndex(frames, 'video_id')]);
+    await ensureScalarIndex(videos, 'user');
     await store.removeStaleUploads();
     return store;
   }
@@ -73,6 +68,7 @@ export class VideoStore {
   close(): void {
     this.videos.close();
     this.frames.close();
+    this.faces.close();
     this.db.close();
     this.sources.close();
   }
@@ -99,7 +95,7 @@ export class VideoStore {
   }
 
   async save(record: VideoRecord): Promise<void> {
-    checkId(record.id);
+    checkVideoId(record.id);
     const data = videosToArrow([record]);
     await withCommitRetry(() =>
       this.videos.mergeInsert(['tenant', 'user', 'id']).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data),
@@ -134,44 +130,44 @@ export class VideoStore {
   }
 
   async deleteRow(scope: Scope, id: string): Promise<void> {
-    await withCommitRetry(() => this.videos.delete(and(scopeWhere(scope), eq('id', checkId(id)))));
+    await withCommitRetry(() => this.videos.delete(and(scopeWhere(scope), eq('id', checkVideoId(id)))));
   }
 
   async deleteUserFiles(scope: Scope): Promise<void> {
     await this.sources.deletePrefix(userPrefix(scope));
   }
 
-  async addFrames(scope: Scope, videoId: string, regions: FrameRegion[]): Promise<void> {
-    if (regions.length === 0) return;
-    const data = framesToArrow(scope, videoId, regions, this.dim);
-    await withCommitRetry(() => this.frames.add(data));
+  /** A batch of frames' regions, and the faces found on them: faces first, so that frames never lack theirs. */
+  async addFrames(scope: Scope, videoId: string, regions: FrameRegion[], faces: FrameRegion[] = []): Promise<void> {
+    await this.faces.add(scope, videoId, faces);
+    await this.frames.add(scope, videoId, regions);
   }
 
-  /** The last frame stored for a video: where an interrupted job resumes. */
+  /** The last frame stored for a video: where an interrupted job resumes, after dropping faces of later frames. */
   async lastFrame(scope: Scope, videoId: string): Promise<{ frame: number; t: number } | undefined> {
-    let last: { frame: number; t: number } | undefined;
-    for await (const batch of this.frames.query().where(this.videoWhere(scope, videoId)).select(['frame', 't'])) {
-      const [frame, t] = [batch.getChild('frame')!, batch.getChild('t')!];
-      for (let i = 0; i < batch.numRows; i++)
-        if (!last || frame.get(i) > last.frame) last = { frame: frame.get(i), t: t.get(i) };
-    }
+    const last = await this.frames.lastFrame(scope, videoId);
+    await this.faces.deleteVideo(scope, videoId, last?.frame ?? -1);
     return last;
   }
 
   async deleteFrames(scope: Scope, videoId: string): Promise<void> {
-    await withCommitRetry(() => this.frames.delete(this.videoWhere(scope, videoId)));
+    await this.frames.deleteVideo(scope, videoId);
+    await this.faces.deleteVideo(scope, videoId);
   }
 
   async deleteUserFrames(scope: Scope): Promise<void> {
-    await withCommitRetry(() => this.frames.delete(scopeWhere(scope)));
+    await this.frames.deleteUser(scope);
+    await this.faces.deleteUser(scope);
   }
 
-  /** Every stored region of a video, batch by batch: memory stays flat however long the video. */
-  async *frameBatches(scope: Scope, videoId: string): AsyncGenerator<FrameBatch> {
-    // Plain queries have no default limit: this reads every row of the video.
-    for await (const batch of this.frames.query().where(this.videoWhere(scope, videoId)).select(FRAME_SCORE_COLUMNS)) {
-      if (batch.numRows > 0) yield frameBatchFromArrow(batch, this.dim);
-    }
+  /** Every stored region of a video, batch by batch. */
+  frameBatches(scope: Scope, videoId: string): AsyncGenerator<FrameBatch> {
+    return this.frames.batches(scope, videoId);
+  }
+
+  /** Every face found on a video's frames, batch by batch (vectors of the face model). */
+  faceBatches(scope: Scope, videoId: string): AsyncGenerator<FrameBatch> {
+    return this.faces.batches(scope, videoId);
   }
 
   /**
@@ -179,21 +175,14 @@ export class VideoStore {
    * drop old versions.
    */
   async compact(keepVersionsMs = 60 * 60_000): Promise<void> {
-    for (const [table, column] of [
-      [this.videos, 'user'],
-      [this.frames, 'video_id'],
-    ] as const) {
-      await withCommitRetry(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
-      await ensureScalarIndex(table, column);
-    }
+    await withCommitRetry(() => this.videos.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
+    await ensureScalarIndex(this.videos, 'user');
+    await this.frames.compact(keepVersionsMs);
+    await this.faces.compact(keepVersionsMs);
   }
 
   private sourceKey(scope: Scope, id: string): string {
-    return `${userPrefix(scope)}/${checkId(id)}`;
-  }
-
-  private videoWhere(scope: Scope, videoId: string): string {
-    return and(eq('video_id', checkId(videoId)), scopeWhere(scope));
+    return `${userPrefix(scope)}/${checkVideoId(id)}`;
   }
 
   private async removeStaleUploads(): Promise<void> {

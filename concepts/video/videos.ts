@@ -17,6 +17,7 @@ import { toScore } from '../recognition/recognize.js';
 import { bestRegions } from '../recognition/stored-regions.js';
 import type { ConceptService } from '../service.js';
 import type { Scope } from '../types.js';
+import { faceScore } from '../people/faces.js';
 import { findMoments, type FrameScore, type Moment } from './moments.js';
 import { type JobLog, keyOf, type VideoModels, VideoJobs } from './video-jobs.js';
 import { defaultVideoOptions, type VideoOptions } from './video-options.js';
@@ -154,6 +155,11 @@ export class VideoService {
     const video = await this.find(scope, id);
     if (video.status !== 'ready')
       throw new DomainError('unprocessable', `the video is ${video.status}; moments can be asked once it is ready`);
+    const person = await this.concepts.personFaces(scope, concept);
+    if (person) {
+      const frames = await this.personFrames(scope, id, person.examples);
+      return { video: this.toVideo(video), frames, threshold: person.concept.threshold };
+    }
     const head = await this.concepts.head(scope, concept);
     const best = await bestRegions(
       this.store.frameBatches(scope, id),
@@ -166,6 +172,25 @@ export class VideoService {
       .sort((a, b) => a[0].kept - b[0].kept)
       .map(([f]) => ({ t: f.kept, score: toScore(f.raw + head.bias) }));
     return { video: this.toVideo(video), frames, threshold: head.concept.threshold };
+  }
+
+  /**
+   * A person's score on each indexed frame: its best face's, 0 on a frame without faces (or indexed while faces were
+   * off for the tenant).
+   */
+  private async personFrames(scope: Scope, id: string, examples: Float32Array[]): Promise<FrameScore[]> {
+    const frames = new Map<number, FrameScore>();
+    for await (const b of this.store.frameBatches(scope, id))
+      for (let i = 0; i < b.rows; i++) frames.set(b.frame[i], { t: b.t[i], score: 0 });
+    for await (const b of this.store.faceBatches(scope, id)) {
+      const dim = b.vectors.length / b.rows;
+      for (let i = 0; i < b.rows; i++) {
+        const frame = frames.get(b.frame[i]);
+        const score = faceScore(b.vectors.subarray(i * dim, (i + 1) * dim), examples);
+        if (frame && score > frame.score) frame.score = score;
+      }
+    }
+    return [...frames.values()].sort((a, b) => a.t - b.t);
   }
 
   /** Deletes a video: its job, frames, file and row. */

@@ -2,6 +2,7 @@
  * Videos end to end, what their tests share: real clips made by ffmpeg from the shared photos, a runtime on the real
  * models and a real LanceDB in a temp folder, the HTTP app, and concepts registered from other photos of the subjects.
  */
+import { faceVectorSize } from '../../concepts/people/open-people.js';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -140,7 +141,7 @@ export async function otherService(
   options: Partial<VideoOptions>,
   folder: string,
 ): Promise<{ videos: VideoService; store: VideoStore; app: Api }> {
-  const store = await VideoStore.open(join(dir, folder), runtime.models.encoder.dim);
+  const store = await VideoStore.open(join(dir, folder), runtime.models.encoder.dim, faceVectorSize());
   const videos = await VideoService.open(store, runtime.service, runtime.models, {
     ...defaultVideoOptions,
     ...options,
