@@ -14,11 +14,19 @@ export type Answer = Schemas['Answer'];
 export type Video = Schemas['Video'];
 export type Moment = Schemas['Moment'];
 export type Box = Schemas['Box'];
+export type PhotoJob = Schemas['PhotoJob'];
+export type PhotoJobAccepted = Schemas['PhotoJobAccepted'];
+export type LibraryPhoto = Schemas['LibraryPhoto'];
+export type Feedback = Schemas['Feedback'];
 export type ErrorCode = Schemas['Error']['error']['code'];
 
 /** Image bytes as the client takes them; a box marks the concept on an example photo. */
 export type Bytes = Blob | Uint8Array;
 export type ExampleImage = Bytes | { bytes: Bytes; box?: Box };
+/** A photo for the library: its id (1-128 characters of A-Z a-z 0-9 . _ @ -) and its bytes. */
+export type LibraryUpload = { id: string; bytes: Bytes };
+/** A correction of a concept on a library photo (`photo`) or on a photo sent along (`image`). */
+export type Correction = { correct: boolean; box?: Box } & ({ photo: string } | { image: Bytes });
 
 export interface ClientOptions {
   /** Where nomen listens, e.g. http://127.0.0.1:8787. */
@@ -288,6 +296,69 @@ export class NomenClient {
 
   async deleteVideo(user: string, id: string): Promise<void> {
     await ok(this.api.DELETE('/v1/users/{user}/videos/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** Sends up to 100 photos for the library, as multipart parts named by their ids; follow `waitForPhotoJob`. */
+  addPhotos(
+    user: string,
+    photos: LibraryUpload[],
+    options: { onUpload?: (sent: number, total: number) => void } = {},
+  ): Promise<PhotoJobAccepted> {
+    const form = new FormData();
+    for (const p of photos) form.append(p.id, blob(p.bytes), p.id);
+    const fetch = options.onUpload && this.fetch(options.onUpload);
+    return ok(this.api.POST('/v1/users/{user}/photos', { params: { path: { user } }, body: form as never, fetch }));
+  }
+
+  photoJob(user: string, job: string): Promise<PhotoJob> {
+    return ok(this.api.GET('/v1/users/{user}/photo-jobs/{job}', { params: { path: { user, job } } }));
+  }
+
+  /** Polls a photo job until it is ready (or failed, which throws), reporting its progress on the way. */
+  async waitForPhotoJob(user: string, job: string, onProgress?: (j: PhotoJob) => void, everyMs = 500) {
+    for (;;) {
+      const j = await this.photoJob(user, job);
+      onProgress?.(j);
+      if (j.status === 'ready') return j;
+      const why = j.errors.map((e) => `${e.photo}: ${e.message}`).join('; ');
+      if (j.status === 'failed') throw new NomenError(422, 'invalid_image', why || 'photo indexing failed');
+      await sleep(everyMs);
+    }
+  }
+
+  /** The library's photos of a concept (id or name; several: photos with all of them), best first, a page. */
+  findPhotos(
+    user: string,
+    concept: string | string[],
+    options: { limit?: number; cursor?: string; all?: boolean; text?: string } = {},
+  ): Promise<{ photos: LibraryPhoto[]; next: string | null }> {
+    const { all, ...rest } = options;
+    const query = { concept: [concept].flat(), ...rest, ...(all ? { all: 'true' } : {}) };
+    return ok(this.api.GET('/v1/users/{user}/photos', { params: { path: { user }, query } }));
+  }
+
+  async deletePhoto(user: string, id: string): Promise<void> {
+    await ok(this.api.DELETE('/v1/users/{user}/photos/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** Says a concept is (`correct: true`) or is not on a photo; the concept is retrained. */
+  async addFeedback(user: string, concept: string, correction: Correction): Promise<Feedback> {
+    const { correct, box } = correction;
+    const photo =
+      'photo' in correction ? { photo: correction.photo } : { image: { data: await base64(correction.image) } };
+    const params = { path: { user, id: concept } };
+    return ok(this.api.POST('/v1/users/{user}/concepts/{id}/feedback', { params, body: { correct, box, ...photo } }));
+  }
+
+  async listFeedback(user: string, concept: string): Promise<Feedback[]> {
+    const params = { path: { user, id: concept } };
+    return (await ok(this.api.GET('/v1/users/{user}/concepts/{id}/feedback', { params }))).feedback;
+  }
+
+  /** Undoes a correction; the concept is retrained as before it. */
+  async deleteFeedback(user: string, concept: string, feedback: string): Promise<void> {
+    const params = { path: { user, id: concept, feedback } };
+    await ok(this.api.DELETE('/v1/users/{user}/concepts/{id}/feedback/{feedback}', { params }));
   }
 
   /** The moments of a video in which a concept (id or name) appears, best first. */
