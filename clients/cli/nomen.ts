@@ -12,7 +12,6 @@ import {
   type Match,
   NomenClient,
   NomenError,
-  type PhotoJob,
   photoIdOf,
 } from '../typescript/node.js';
 
@@ -31,7 +30,7 @@ const USAGE = `usage: nomen <command> [options]
   videos show ID               a video's indexing status
   videos moments ID CONCEPT    where a concept appears in a video
   videos rm ID                 delete a video
-  photos add DIR|PHOTO...      index photos for the library, each as its file name without extension (--no-wait)
+  photos add DIR|PHOTO...      index photos for the library, each as its file name without extension
   photos find CONCEPT          the library's photos of a concept (--all, --limit N, --cursor C, --text WORDS)
   photos rm PHOTO              take a photo (its id) out of the library
   feedback add CONCEPT PHOTO   correct a concept on a library photo: --not (it is not there) or --is (it is);
@@ -66,8 +65,6 @@ const OPTIONS = {
   is: { type: 'boolean' },
 } as const;
 
-/** The most photos one request of `photos add` carries, as the API takes them. */
-const PHOTO_BATCH = 100;
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|bmp|tiff?|avif|heic)$/i;
 
 /** A mistake in the command line: said with the usage, exit status 2. */
@@ -236,32 +233,19 @@ async function run(
       need(1, 'a folder or photo files');
       const named = await photoFiles(args);
       const uploads = await Promise.all(named.map(async ({ id, file }) => ({ id, bytes: await fromFile(file) })));
-      const size = (photos: typeof uploads) => photos.reduce((n, p) => n + p.bytes.size, 0);
-      const batches = Array.from({ length: Math.ceil(uploads.length / PHOTO_BATCH) }, (_, n) =>
-        uploads.slice(n * PHOTO_BATCH, (n + 1) * PHOTO_BATCH),
-      );
-      const what = `of ${plural(uploads.length, 'photo')} (${mb(size(uploads))})`;
-      const jobs: string[] = [];
-      let before = 0;
-      for (const batch of batches) {
-        // The bar runs over all batches, each batch's share by its photos' bytes.
-        const onUpload = (sent: number, total: number) =>
-          progress(bar((before + (sent / total) * size(batch)) / size(uploads), `uploaded ${what}`));
-        jobs.push((await client.addPhotos(user, batch, { onUpload })).job);
-        before += size(batch);
-      }
+      const what = `of ${plural(uploads.length, 'photo')} (${mb(uploads.reduce((n, p) => n + p.bytes.size, 0))})`;
+      let indexing = false;
+      const jobs = await client.indexPhotos(user, uploads, {
+        onUpload: (sent, total) => progress(bar(sent / total, `uploaded ${what}`)),
+        onProgress: (done, total) => {
+          if (!indexing) progress('\n');
+          indexing = true;
+          progress(bar(done / total, 'indexed'));
+        },
+      });
       progress('\n');
-      if (values['no-wait']) return print({ jobs }, `queued ${plural(uploads.length, 'photo')}: ${jobs.join(' ')}`);
-      const finished: PhotoJob[] = [];
-      const done = () => finished.reduce((n, j) => n + j.done, 0);
-      for (const job of jobs) {
-        const onProgress = (j: PhotoJob) => progress(bar((done() + j.done) / uploads.length, `indexed (${j.status})`));
-        finished.push(await client.waitForPhotoJob(user, job, onProgress));
-      }
-      progress('\n');
-      const errors = finished.flatMap((j) => j.errors);
-      const indexed = uploads.length - errors.length;
-      print({ jobs: finished }, `indexed ${plural(indexed, 'photo')} for ${user}`);
+      const errors = jobs.flatMap((j) => j.errors);
+      print({ jobs }, `indexed ${plural(uploads.length - errors.length, 'photo')} for ${user}`);
       if (errors.length === 0) return;
       throw new Error(errors.map((e) => `could not index ${e.photo}: ${e.message}`).join('\nnomen: '));
     }

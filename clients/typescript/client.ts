@@ -66,6 +66,16 @@ const base64 = async (b: Bytes) => {
   return btoa(s);
 };
 
+const sizeOf = (b: Bytes) => (b instanceof Blob ? b.size : b.byteLength);
+/** The most photos one `POST .../photos` takes. */
+export const PHOTOS_PER_REQUEST = 100;
+
+/** A file's photo id for the library: its name without folder or extension, characters outside [A-Za-z0-9._@-] as _. */
+export function photoIdOf(fileName: string): string {
+  const id = (fileName.split(/[\\/]/).pop() ?? '').replace(/(.)\.[^.]*$/, '$1').replace(/[^A-Za-z0-9._@-]/g, '_');
+  return id.slice(0, 128) || '_';
+}
+
 /** A fetch that sends a request again after a 429 or 503, waiting what the answer's Retry-After says. */
 export function retryingFetch(inner: typeof fetch, retries: number, maxWaitS: number): typeof fetch {
   return async (input, init) => {
@@ -308,6 +318,38 @@ export class NomenClient {
     for (const p of photos) form.append(p.id, blob(p.bytes), p.id);
     const fetch = options.onUpload && this.fetch(options.onUpload);
     return ok(this.api.POST('/v1/users/{user}/photos', { params: { path: { user } }, body: form as never, fetch }));
+  }
+
+  /**
+   * Indexes any number of photos: requests of at most 100, then each job awaited in turn. `onUpload` counts the
+   * photos' bytes sent of all, `onProgress` the photos indexed of all; answers the finished jobs.
+   */
+  async indexPhotos(
+    user: string,
+    photos: LibraryUpload[],
+    options: {
+      onUpload?: (sent: number, total: number) => void;
+      onProgress?: (done: number, total: number) => void;
+    } = {},
+  ): Promise<PhotoJob[]> {
+    const bytes = (batch: LibraryUpload[]) => batch.reduce((n, p) => n + sizeOf(p.bytes), 0);
+    const total = bytes(photos);
+    const jobs: string[] = [];
+    for (let start = 0; start < photos.length; start += PHOTOS_PER_REQUEST) {
+      const batch = photos.slice(start, start + PHOTOS_PER_REQUEST);
+      const before = bytes(photos.slice(0, start));
+      const { onUpload } = options;
+      // A batch's share of the bar is its photos' bytes; its multipart body is a little more than they are.
+      const counted =
+        onUpload && ((sent: number, all: number) => onUpload(before + (sent / all) * bytes(batch), total));
+      jobs.push((await this.addPhotos(user, batch, { onUpload: counted })).job);
+    }
+    const finished: PhotoJob[] = [];
+    for (const job of jobs) {
+      const done = finished.reduce((n, j) => n + j.done, 0);
+      finished.push(await this.waitForPhotoJob(user, job, (j) => options.onProgress?.(done + j.done, photos.length)));
+    }
+    return finished;
   }
 
   photoJob(user: string, job: string): Promise<PhotoJob> {
