@@ -68,7 +68,7 @@ const base64 = async (b: Bytes) => {
 
 const sizeOf = (b: Bytes) => (b instanceof Blob ? b.size : b.byteLength);
 /** The most photos one `POST .../photos` takes. */
-export const PHOTOS_PER_REQUEST = 100;
+const PHOTOS_PER_REQUEST = 100;
 
 /** A file's photo id for the library: its name without folder or extension, characters outside [A-Za-z0-9._@-] as _. */
 export function photoIdOf(fileName: string): string {
@@ -383,7 +383,7 @@ export class NomenClient {
     await ok(this.api.DELETE('/v1/users/{user}/photos/{id}', { params: { path: { user, id } } }));
   }
 
-  /** Says a concept is (`correct: true`) or is not on a photo; the concept is retrained. */
+  /** Says a concept (its id: the API takes no name here) is (`correct: true`) or is not on a photo; retrains it. */
   async addFeedback(user: string, concept: string, correction: Correction): Promise<Feedback> {
     const { correct, box } = correction;
     const photo =
