@@ -134,6 +134,63 @@ describe('the TypeScript client', () => {
     expect((await apiError(nomenClient.video(USER, accepted.id))).status).toBe(404);
   });
 
+  it('indexes photos, finds a concept registered afterwards in them, takes a correction and undoes it', async () => {
+    const nomenClient = client();
+    const user = 'bob';
+    const photos = [
+      ...[3, 4].map((n) => ({ id: `dog-${n}`, path: photoPath('dog', n) })),
+      ...[0, 1].map((n) => ({ id: `teapot-${n}`, path: photoPath('teapot', n) })),
+    ];
+    const uploads = await Promise.all(photos.map(async (p) => ({ id: p.id, bytes: await fromFile(p.path) })));
+    const sent: number[] = [];
+    const onUpload = (bytes: number, total: number) => sent.push(bytes / total);
+    const accepted = await nomenClient.addPhotos(user, uploads, { onUpload });
+    expect({ accepted: accepted.accepted, sent: sent.at(-1) }).toEqual({ accepted: 4, sent: 1 });
+    const progress: number[] = [];
+    const job = await nomenClient.waitForPhotoJob(user, accepted.job, (j) => progress.push(j.done), 100);
+    expect(job).toMatchObject({ status: 'ready', done: 4, total: 4, errors: [] });
+    expect(progress.at(-1)).toBe(4);
+    const bad = await apiError(nomenClient.addPhotos(user, [{ id: 'no spaces', bytes: uploads[0].bytes }]));
+    expect(bad.code).toBe('invalid_request');
+
+    const images = [0, 1, 2].map((n) => readFileSync(photoPath('dog', n)));
+    const rex = await nomenClient.createConcept(user, { name: 'Rex', category: 'dog', images });
+    while ((await nomenClient.getConcept(user, rex.id)).status === 'refining') await sleep(200);
+    const found = await nomenClient.findPhotos(user, 'Rex');
+    expect(found.photos.map((p) => p.id)).toContain('dog-4');
+    expect(found.photos.every((p) => p.id.startsWith('dog-') && p.box.length === 4)).toBe(true);
+    const page = await nomenClient.findPhotos(user, rex.id, { all: true, limit: 3 });
+    expect(
+      page.photos
+        .slice(0, 2)
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(['dog-3', 'dog-4']);
+    expect(typeof page.next).toBe('string');
+    const rest = await nomenClient.findPhotos(user, rex.id, { all: true, cursor: page.next ?? '' });
+    expect(rest).toEqual({ photos: [expect.objectContaining({ id: expect.any(String) })], next: null });
+
+    const wrong = await nomenClient.addFeedback(user, rex.id, { photo: 'dog-4', correct: false });
+    expect(wrong).toMatchObject({ photo: 'dog-4', correct: false });
+    expect((await nomenClient.findPhotos(user, 'Rex')).photos.map((p) => p.id)).not.toContain('dog-4');
+    expect((await nomenClient.listFeedback(user, rex.id)).map((f) => f.id)).toEqual([wrong.id]);
+    await nomenClient.deleteFeedback(user, rex.id, wrong.id);
+    expect(await nomenClient.listFeedback(user, rex.id)).toEqual([]);
+    expect((await nomenClient.findPhotos(user, 'Rex')).photos.map((p) => p.id)).toContain('dog-4');
+    const sentAlong = await nomenClient.addFeedback(user, rex.id, {
+      image: readFileSync(photoPath('cat', 0)),
+      correct: false,
+    });
+    expect(sentAlong.photo).toBeUndefined();
+
+    await nomenClient.deletePhoto(user, 'dog-3');
+    const left = await nomenClient.findPhotos(user, 'Rex', { all: true });
+    expect(left.photos.map((p) => p.id).sort()).toEqual(['dog-4', 'teapot-0', 'teapot-1']);
+    expect((await apiError(nomenClient.deletePhoto(user, 'dog-3'))).status).toBe(404);
+    expect((await apiError(nomenClient.findPhotos(user, 'Nobody'))).code).toBe('not_found');
+    await nomenClient.deleteUser(user);
+  });
+
   it('deletes the concept, then the user', async () => {
     const nomenClient = client();
     await nomenClient.deleteConcept(USER, biscuit);

@@ -1,10 +1,11 @@
 /**
  * /console in a real browser (Debian's chromium through playwright-core) against the built server on the real
  * models: register from shared photos, recognise with the box drawn, caption through the OpenAI-protocol stand-in,
- * a video's timeline, "not Biscuit", rename, delete, the API's errors; on a desktop and a phone width.
+ * a video's timeline, photos indexed for the library and every photo of Biscuit in it, "not Biscuit" on a match
+ * and on a library photo, rename, delete, the API's errors; on a desktop and a phone width.
  * Screenshots are kept in test-artifacts/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -117,9 +118,45 @@ describe('the console in a browser', () => {
     await shot('video');
   });
 
+  it('indexes photos for the library, lists every photo of Biscuit, and corrects one and undoes it', async () => {
+    const files = [
+      ['dog', 3],
+      ['dog', 4],
+      ['teapot', 0],
+    ].map(([subject, n]) => {
+      const file = path.join(tmp, `${subject}-${n}.jpg`);
+      copyFileSync(photoPath(String(subject), Number(n)), file);
+      return file;
+    });
+    await page.locator('#library-files').setInputFiles(files);
+    await expect.poll(() => page.locator('#library-status').textContent()).toBe('indexed 3 of 3 photos');
+    expect(await page.locator('#library-progress').evaluate((p: HTMLProgressElement) => p.value)).toBe(1);
+    await page.getByRole('combobox', { name: /^Concept/ }).selectOption({ label: 'Biscuit' });
+    await page.getByRole('button', { name: 'Find photos' }).click();
+    const dogs = page.locator('#library-photos li[data-id^="dog-"]');
+    await dogs.first().waitFor();
+    expect(await page.locator('#library-photos li[data-id^="teapot"]').count()).toBe(0);
+    const first = dogs.first();
+    const id = await first.getAttribute('data-id');
+    expect(await first.textContent()).toMatch(new RegExp(`^0\\.\\d\\d${id}: 0\\.\\d\\d, box `));
+    expect((await first.locator('.box.match').boundingBox())!.width).toBeGreaterThan(10);
+    await shot('library');
+    await page.getByRole('button', { name: `not Biscuit: ${id}` }).click();
+    await expect
+      .poll(() => page.locator('#library-status').textContent())
+      .toBe(`Biscuit learned that ${id} is not it. Undo`);
+    expect(await page.locator(`#library-photos li[data-id="${id}"]`).count()).toBe(0);
+    await page.locator('#library-status').getByRole('button', { name: 'Undo' }).click();
+    await page.locator(`#library-photos li[data-id="${id}"]`).waitFor();
+    expect(await page.locator('#library-status').textContent()).toBe(`undone: ${id} is back for Biscuit`);
+    await page.getByLabel('every score').check();
+    await page.getByRole('button', { name: 'Find photos' }).click();
+    await page.locator('#library-photos li[data-id="teapot-0"]').waitFor();
+  });
+
   it('marks a match as "not Biscuit": the concept gains a negative', async () => {
     await page.getByRole('button', { name: 'Recognise' }).click();
-    await page.getByRole('button', { name: 'Not Biscuit' }).click();
+    await page.getByRole('button', { name: 'Not Biscuit', exact: true }).click();
     await expect.poll(() => page.locator('#answer').textContent()).toMatch(/^Biscuit learned that this is not it/);
     await page.locator('.concept', { hasText: '1 negatives' }).waitFor();
   });

@@ -1,14 +1,18 @@
-/** `nomen`, the command line over the TypeScript client: concepts, recognition, captions and videos. */
-import { readFile } from 'node:fs/promises';
+/** `nomen`, the command line over the TypeScript client: concepts, recognition, captions, videos and photos. */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type Answer,
   type Caption,
   type Concept,
+  type Feedback,
   fromFile,
+  type LibraryPhoto,
   type Match,
   NomenClient,
   NomenError,
+  photoIdOf,
 } from '../typescript/node.js';
 
 const USAGE = `usage: nomen <command> [options]
@@ -26,6 +30,13 @@ const USAGE = `usage: nomen <command> [options]
   videos show ID               a video's indexing status
   videos moments ID CONCEPT    where a concept appears in a video
   videos rm ID                 delete a video
+  photos add DIR|PHOTO...      index photos for the library, each as its file name without extension
+  photos find CONCEPT          the library's photos of a concept (--all, --limit N, --cursor C, --text WORDS)
+  photos rm PHOTO              take a photo (its id) out of the library
+  feedback add CONCEPT PHOTO   correct a concept on a library photo: --not (it is not there) or --is (it is);
+                               --image FILE instead of PHOTO sends the photo along; --box x,y,w,h
+  feedback list CONCEPT        a concept's corrections
+  feedback rm CONCEPT ID       undo a correction
   users rm                     delete the user and all of their data
 
 options: --user U (or NOMEN_USER), --url URL (or NOMEN_URL, default http://127.0.0.1:8787),
@@ -46,7 +57,15 @@ const OPTIONS = {
   stream: { type: 'boolean' },
   fps: { type: 'string' },
   'no-wait': { type: 'boolean' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  text: { type: 'string' },
+  image: { type: 'string' },
+  not: { type: 'boolean' },
+  is: { type: 'boolean' },
 } as const;
+
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|bmp|tiff?|avif|heic)$/i;
 
 /** A mistake in the command line: said with the usage, exit status 2. */
 class UsageError extends Error {}
@@ -58,8 +77,12 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const qualityText = (c: Concept) => [c.quality.level, ...c.quality.reasons].join('; ');
 const conceptLine = (c: Concept) =>
   [c.id, c.name, c.category || '-', c.status, c.quality.level, `${c.imageCount} photos`].join('\t');
-const matchLine = (m: Match) =>
-  `${m.name}\t${fmt(m.score)}\t${m.present ? 'present' : 'absent'}\tbox ${m.box.map(fmt).join(',')}`;
+const boxText = (box: number[]) => `box ${box.map(fmt).join(',')}`;
+const matchLine = (m: Match) => `${m.name}\t${fmt(m.score)}\t${m.present ? 'present' : 'absent'}\t${boxText(m.box)}`;
+const photoLine = (p: LibraryPhoto) => `${p.id}\t${fmt(p.score)}\t${boxText(p.box)}`;
+const feedbackLine = (f: Feedback) =>
+  [f.id, f.photo ?? '(photo sent along)', f.correct ? 'is' : 'not', boxText(f.box), f.createdAt].join('\t');
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** A progress bar that redraws itself on its line. */
 function bar(fraction: number, what: string): string {
@@ -73,6 +96,31 @@ function parseBox(text: string): [number, number, number, number] {
   if (box.length !== 4 || box.some((n) => !Number.isFinite(n)))
     throw new UsageError(`--box must be four numbers x,y,w,h (fractions of the photo), got "${text}"`);
   return box as [number, number, number, number];
+}
+
+/** The photo files named: a folder's image files (not its subfolders'), a file as it is; each with its photo id. */
+async function photoFiles(args: string[]): Promise<{ id: string; file: string }[]> {
+  const files: string[] = [];
+  for (const arg of args) {
+    const info = await stat(arg).catch(() => {
+      throw new Error(`no such file or folder: ${arg}`);
+    });
+    if (!info.isDirectory()) files.push(arg);
+    else {
+      const entries = await readdir(arg, { withFileTypes: true });
+      const images = entries.filter((e) => e.isFile() && IMAGE_FILE.test(e.name)).map((e) => e.name);
+      files.push(...images.sort().map((name) => path.join(arg, name)));
+    }
+  }
+  if (files.length === 0) throw new UsageError('photos add found no image files (.jpg, .png, .webp, ...)');
+  const byId = new Map<string, string>();
+  for (const file of files) {
+    const id = photoIdOf(file);
+    const other = byId.get(id);
+    if (other) throw new UsageError(`${other} and ${file} would both be photo "${id}": rename one`);
+    byId.set(id, file);
+  }
+  return [...byId].map(([id, file]) => ({ id, file }));
 }
 
 /** Where a command writes: its answer (stdout), progress (stderr). */
@@ -180,6 +228,60 @@ async function run(
       const c = await concept(args[0]);
       await client.deleteConcept(user, c.id);
       return print({ deleted: c.id }, `deleted ${c.name}`);
+    }
+    case 'photos add': {
+      need(1, 'a folder or photo files');
+      const named = await photoFiles(args);
+      const uploads = await Promise.all(named.map(async ({ id, file }) => ({ id, bytes: await fromFile(file) })));
+      const what = `of ${plural(uploads.length, 'photo')} (${mb(uploads.reduce((n, p) => n + p.bytes.size, 0))})`;
+      let indexing = false;
+      const jobs = await client.indexPhotos(user, uploads, {
+        onUpload: (sent, total) => progress(bar(sent / total, `uploaded ${what}`)),
+        onProgress: (done, total) => {
+          if (!indexing) progress('\n');
+          indexing = true;
+          progress(bar(done / total, 'indexed'));
+        },
+      });
+      progress('\n');
+      const errors = jobs.flatMap((j) => j.errors);
+      print({ jobs }, `indexed ${plural(uploads.length - errors.length, 'photo')} for ${user}`);
+      if (errors.length === 0) return;
+      throw new Error(errors.map((e) => `could not index ${e.photo}: ${e.message}`).join('\nnomen: '));
+    }
+    case 'photos find': {
+      need(1, 'a concept');
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      if (limit !== undefined && !Number.isInteger(limit)) throw new UsageError('--limit is a whole number');
+      const options = { limit, cursor: values.cursor, all: values.all, text: values.text };
+      const page = await client.findPhotos(user, args, options);
+      if (page.next) progress(`more: --cursor ${page.next}\n`);
+      return print(page, page.photos.map(photoLine).join('\n') || `no photos of ${args.join(' and ')}`);
+    }
+    case 'photos rm':
+      need(1, 'a photo id');
+      await client.deletePhoto(user, args[0]);
+      return print({ deleted: args[0] }, `deleted photo ${args[0]}`);
+    case 'feedback add': {
+      need(values.image === undefined ? 2 : 1, 'a concept and a library photo (or --image FILE)');
+      if (values.not === values.is) throw new UsageError('feedback add needs one of --not and --is');
+      const c = await concept(args[0]);
+      const box = values.box === undefined ? undefined : parseBox(values.box);
+      const on = values.image === undefined ? { photo: args[1] } : { image: await fromFile(values.image) };
+      const f = await client.addFeedback(user, c.id, { ...on, box, correct: !!values.is });
+      return print(f, `${f.id}: ${c.name} ${f.correct ? 'is' : 'is not'} in ${f.photo ?? values.image}, retrained`);
+    }
+    case 'feedback list': {
+      need(1, 'a concept');
+      const c = await concept(args[0]);
+      const feedback = await client.listFeedback(user, c.id);
+      return print({ feedback }, feedback.map(feedbackLine).join('\n') || `no corrections of ${c.name}`);
+    }
+    case 'feedback rm': {
+      need(2, 'a concept and a correction id');
+      const c = await concept(args[0]);
+      await client.deleteFeedback(user, c.id, args[1]);
+      return print({ deleted: args[1] }, `undid ${args[1]}, ${c.name} retrained`);
     }
     case 'users rm':
       await client.deleteUser(user);

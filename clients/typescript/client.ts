@@ -14,11 +14,19 @@ export type Answer = Schemas['Answer'];
 export type Video = Schemas['Video'];
 export type Moment = Schemas['Moment'];
 export type Box = Schemas['Box'];
+export type PhotoJob = Schemas['PhotoJob'];
+export type PhotoJobAccepted = Schemas['PhotoJobAccepted'];
+export type LibraryPhoto = Schemas['LibraryPhoto'];
+export type Feedback = Schemas['Feedback'];
 export type ErrorCode = Schemas['Error']['error']['code'];
 
 /** Image bytes as the client takes them; a box marks the concept on an example photo. */
 export type Bytes = Blob | Uint8Array;
 export type ExampleImage = Bytes | { bytes: Bytes; box?: Box };
+/** A photo for the library: its id (1-128 characters of A-Z a-z 0-9 . _ @ -) and its bytes. */
+export type LibraryUpload = { id: string; bytes: Bytes };
+/** A correction of a concept on a library photo (`photo`) or on a photo sent along (`image`). */
+export type Correction = { correct: boolean; box?: Box } & ({ photo: string } | { image: Bytes });
 
 export interface ClientOptions {
   /** Where nomen listens, e.g. http://127.0.0.1:8787. */
@@ -57,6 +65,16 @@ const base64 = async (b: Bytes) => {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
 };
+
+const sizeOf = (b: Bytes) => (b instanceof Blob ? b.size : b.byteLength);
+/** The most photos one `POST .../photos` takes. */
+const PHOTOS_PER_REQUEST = 100;
+
+/** A file's photo id for the library: its name without folder or extension, characters outside [A-Za-z0-9._@-] as _. */
+export function photoIdOf(fileName: string): string {
+  const id = (fileName.split(/[\\/]/).pop() ?? '').replace(/(.)\.[^.]*$/, '$1').replace(/[^A-Za-z0-9._@-]/g, '_');
+  return id.slice(0, 128) || '_';
+}
 
 /** A fetch that sends a request again after a 429 or 503, waiting what the answer's Retry-After says. */
 export function retryingFetch(inner: typeof fetch, retries: number, maxWaitS: number): typeof fetch {
@@ -288,6 +306,101 @@ export class NomenClient {
 
   async deleteVideo(user: string, id: string): Promise<void> {
     await ok(this.api.DELETE('/v1/users/{user}/videos/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** Sends up to 100 photos for the library, as multipart parts named by their ids; follow `waitForPhotoJob`. */
+  addPhotos(
+    user: string,
+    photos: LibraryUpload[],
+    options: { onUpload?: (sent: number, total: number) => void } = {},
+  ): Promise<PhotoJobAccepted> {
+    const form = new FormData();
+    for (const p of photos) form.append(p.id, blob(p.bytes), p.id);
+    const fetch = options.onUpload && this.fetch(options.onUpload);
+    return ok(this.api.POST('/v1/users/{user}/photos', { params: { path: { user } }, body: form as never, fetch }));
+  }
+
+  /**
+   * Indexes any number of photos: requests of at most 100, then each job awaited in turn. `onUpload` counts the
+   * photos' bytes sent of all, `onProgress` the photos indexed of all; answers the finished jobs.
+   */
+  async indexPhotos(
+    user: string,
+    photos: LibraryUpload[],
+    options: {
+      onUpload?: (sent: number, total: number) => void;
+      onProgress?: (done: number, total: number) => void;
+    } = {},
+  ): Promise<PhotoJob[]> {
+    const bytes = (batch: LibraryUpload[]) => batch.reduce((n, p) => n + sizeOf(p.bytes), 0);
+    const total = bytes(photos);
+    const jobs: string[] = [];
+    for (let start = 0; start < photos.length; start += PHOTOS_PER_REQUEST) {
+      const batch = photos.slice(start, start + PHOTOS_PER_REQUEST);
+      const before = bytes(photos.slice(0, start));
+      const { onUpload } = options;
+      // A batch's share of the bar is its photos' bytes; its multipart body is a little more than they are.
+      const counted =
+        onUpload && ((sent: number, all: number) => onUpload(before + (sent / all) * bytes(batch), total));
+      jobs.push((await this.addPhotos(user, batch, { onUpload: counted })).job);
+    }
+    const finished: PhotoJob[] = [];
+    for (const job of jobs) {
+      const done = finished.reduce((n, j) => n + j.done, 0);
+      finished.push(await this.waitForPhotoJob(user, job, (j) => options.onProgress?.(done + j.done, photos.length)));
+    }
+    return finished;
+  }
+
+  photoJob(user: string, job: string): Promise<PhotoJob> {
+    return ok(this.api.GET('/v1/users/{user}/photo-jobs/{job}', { params: { path: { user, job } } }));
+  }
+
+  /** Polls a photo job until it is ready (or failed, which throws), reporting its progress on the way. */
+  async waitForPhotoJob(user: string, job: string, onProgress?: (j: PhotoJob) => void, everyMs = 500) {
+    for (;;) {
+      const j = await this.photoJob(user, job);
+      onProgress?.(j);
+      if (j.status === 'ready') return j;
+      const why = j.errors.map((e) => `${e.photo}: ${e.message}`).join('; ');
+      if (j.status === 'failed') throw new NomenError(422, 'invalid_image', why || 'photo indexing failed');
+      await sleep(everyMs);
+    }
+  }
+
+  /** The library's photos of a concept (id or name; several: photos with all of them), best first, a page. */
+  findPhotos(
+    user: string,
+    concept: string | string[],
+    options: { limit?: number; cursor?: string; all?: boolean; text?: string } = {},
+  ): Promise<{ photos: LibraryPhoto[]; next: string | null }> {
+    const { all, ...rest } = options;
+    const query = { concept: [concept].flat(), ...rest, ...(all ? { all: 'true' } : {}) };
+    return ok(this.api.GET('/v1/users/{user}/photos', { params: { path: { user }, query } }));
+  }
+
+  async deletePhoto(user: string, id: string): Promise<void> {
+    await ok(this.api.DELETE('/v1/users/{user}/photos/{id}', { params: { path: { user, id } } }));
+  }
+
+  /** Says a concept (its id: the API takes no name here) is (`correct: true`) or is not on a photo; retrains it. */
+  async addFeedback(user: string, concept: string, correction: Correction): Promise<Feedback> {
+    const { correct, box } = correction;
+    const photo =
+      'photo' in correction ? { photo: correction.photo } : { image: { data: await base64(correction.image) } };
+    const params = { path: { user, id: concept } };
+    return ok(this.api.POST('/v1/users/{user}/concepts/{id}/feedback', { params, body: { correct, box, ...photo } }));
+  }
+
+  async listFeedback(user: string, concept: string): Promise<Feedback[]> {
+    const params = { path: { user, id: concept } };
+    return (await ok(this.api.GET('/v1/users/{user}/concepts/{id}/feedback', { params }))).feedback;
+  }
+
+  /** Undoes a correction; the concept is retrained as before it. */
+  async deleteFeedback(user: string, concept: string, feedback: string): Promise<void> {
+    const params = { path: { user, id: concept, feedback } };
+    await ok(this.api.DELETE('/v1/users/{user}/concepts/{id}/feedback/{feedback}', { params }));
   }
 
   /** The moments of a video in which a concept (id or name) appears, best first. */

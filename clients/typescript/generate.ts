@@ -42,6 +42,7 @@ export async function openApiDocument(): Promise<Doc> {
     service: {} as never,
     personal: {} as never,
     videos: {} as never,
+    library: {} as never,
     config: loadConfig({}, () => ''),
     ready: async () => ({ ok: true, checks: {} }),
   });
@@ -77,7 +78,9 @@ function typeOf(s: Schema | undefined): string {
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.enum) return s.enum.map((v: unknown) => JSON.stringify(v)).join(' | ');
   for (const k of ['anyOf', 'oneOf'] as const) if (s[k]) return `(${s[k].map(typeOf).join(' | ')})`;
-  if (s.allOf) return `(${s.allOf.map(typeOf).join(' & ')})`;
+  // A member with only a description (zod's way to describe a $ref) constrains nothing.
+  const allOf = s.allOf?.filter((m) => Object.keys(m).some((k) => k !== 'description'));
+  if (allOf) return allOf.length === 1 ? typeOf(allOf[0]) : `(${allOf.map(typeOf).join(' & ')})`;
   if (Array.isArray(s.type)) return s.type.map((t: string) => typeOf({ ...s, type: t })).join(' | ');
   switch (s.type) {
     case 'string':

@@ -1261,6 +1261,481 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/users/{user}/photos': {
+    /** Find a concept's photos in the library */
+    get: {
+      parameters: {
+        query: {
+          /** concept id or name; repeated: photos with all of them */
+          concept: string[];
+          limit?: number;
+          /** the previous page's next */
+          cursor?: string;
+          /** every scored photo, present or not */
+          all?: string;
+          /**
+           * ranks the concept's photos by this text; needs an encoder with a text side (CLIP,
+           * SigLIP), else 422
+           */
+          text?: string;
+        };
+        header?: never;
+        path: {
+          user: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** Photos best first; next is the cursor of the following page, null on the last */
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': {
+              photos: components['schemas']['LibraryPhoto'][];
+              next: string | null;
+            };
+          };
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Well-formed but unusable input */
+        422: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Index photos for the library */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            photos: {
+              id: string;
+              /** base64, or a data:image/...;base64, URL */
+              data: string;
+            }[];
+          };
+          'multipart/form-data': Record<string, Blob>;
+        };
+      };
+      responses: {
+        /** Queued for indexing */
+        202: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['PhotoJobAccepted'];
+          };
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Body or image too large */
+        413: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Unsupported body or image type */
+        415: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/{user}/photo-jobs/{job}': {
+    /** Follow a photo indexing job */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+          job: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** The job */
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['PhotoJob'];
+          };
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/{user}/photos/{id}': {
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove a photo from the library */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** Removed */
+        204: {
+          headers: { [name: string]: unknown };
+          content?: never;
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/{user}/concepts/{id}/feedback': {
+    /** List a concept's corrections */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** Corrections, oldest first */
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': {
+              feedback: components['schemas']['Feedback'][];
+            };
+          };
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Correct a concept on a photo */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** a photo of the library */
+            photo?: string;
+            /** or a photo sent with the correction */
+            image?: {
+              /** base64, or a data:image/...;base64, URL */
+              data?: string;
+              /**
+               * an http(s) URL to fetch the image from, where the server allows it (off by
+               * default)
+               */
+              url?: string;
+            };
+            box?: components['schemas']['Box'];
+            /**
+             * false: the concept is not there (a negative); true: it is (a missed match, an
+             * example)
+             */
+            correct: boolean;
+          };
+        };
+      };
+      responses: {
+        /** The correction, applied */
+        201: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Feedback'];
+          };
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Body or image too large */
+        413: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Unsupported body or image type */
+        415: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Well-formed but unusable input */
+        422: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/users/{user}/concepts/{id}/feedback/{feedback}': {
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Undo a correction */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          user: string;
+          id: string;
+          feedback: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** Undone, the concept retrained */
+        204: {
+          headers: { [name: string]: unknown };
+          content?: never;
+        };
+        /** Invalid request or image */
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Missing or unknown API key */
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** No such user data or concept */
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** Too many requests for this API key; see Retry-After */
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/metrics': {
     /** Prometheus metrics */
     get: {
@@ -1482,6 +1957,37 @@ export interface components {
       score: number;
       /** when the score is highest, in seconds */
       peak: number;
+    };
+    PhotoJobAccepted: {
+      job: string;
+      /** photos taken into the job */
+      accepted: number;
+    };
+    PhotoJob: {
+      job: string;
+      status: 'queued' | 'processing' | 'ready' | 'failed';
+      /** photos handled so far, indexed or not */
+      done: number;
+      total: number;
+      /** photos that could not be indexed, and why */
+      errors: {
+        photo: string;
+        message: string;
+      }[];
+    };
+    LibraryPhoto: {
+      id: string;
+      /** the concept's score on the photo's best region */
+      score: number;
+      box: components['schemas']['Box'];
+    };
+    Feedback: {
+      id: string;
+      /** the library photo corrected */
+      photo?: string;
+      correct: boolean;
+      box: components['schemas']['Box'];
+      createdAt: string;
     };
   };
 }
