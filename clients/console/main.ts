@@ -2,95 +2,12 @@
  * The nomen console: a page over the API for a developer trying it with their own photos. Key and user stay in
  * session storage; every call goes through the TypeScript client to this page's origin.
  */
-import {
-  type Box,
-  type Concept,
-  type LibraryPhoto,
-  type Match,
-  NomenClient,
-  NomenError,
-  photoIdOf,
-} from '../typescript/client.js';
+import type { Box, Concept, Match } from '../typescript/client.js';
+import { librarySection, libraryConcept } from './library-panel.js';
+import { alert, boxElement, button, client, dropZone, field, fmt, h, keyInput, store, user, userInput } from './ui.js';
+import { videoSection } from './video-panel.js';
 
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-
-/** An element with attributes (`on...` ones as listeners) and children. */
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, '');
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  el.append(...children);
-  return el;
-}
-
-const store = sessionStorage;
-const keyInput = h('input', {
-  id: 'key',
-  type: 'password',
-  autocomplete: 'off',
-  value: store.getItem('nomen.key') ?? '',
-});
-const userInput = h('input', { id: 'user', required: true, value: store.getItem('nomen.user') ?? '' });
-const alert = h('p', { id: 'error', role: 'alert', class: 'error', hidden: true });
 const conceptList = h('ul', { id: 'concepts', class: 'concepts', 'aria-live': 'polite' });
-
-const client = () => new NomenClient({ url: location.origin, key: keyInput.value.trim() || undefined, retries: 2 });
-const user = () => userInput.value.trim();
-const fmt = (n: number) => n.toFixed(2);
-
-/** Runs an action (of a button, disabled meanwhile), showing the API's own words when it fails. */
-async function act(action: () => Promise<void>, button?: HTMLButtonElement): Promise<void> {
-  alert.hidden = true;
-  if (button) button.disabled = true;
-  try {
-    await action();
-  } catch (e) {
-    alert.textContent = e instanceof NomenError ? `${e.message} (${e.code})` : (e as Error).message;
-    alert.hidden = false;
-  } finally {
-    if (button) button.disabled = false;
-  }
-}
-
-function button(label: string, action: () => Promise<void>, attrs: Attrs = {}): HTMLButtonElement {
-  const b: HTMLButtonElement = h('button', { type: 'button', ...attrs, onclick: () => void act(action, b) }, label);
-  return b;
-}
-
-/** A file picker that also takes files dropped on it: images, or with `kind` video, videos. */
-function dropZone(
-  id: string,
-  label: string,
-  multiple: boolean,
-  onFiles: (files: File[]) => void,
-  kind: 'image' | 'video' = 'image',
-): HTMLElement {
-  const input = h('input', { id, type: 'file', accept: `${kind}/*`, multiple, class: 'file' });
-  input.addEventListener('change', () => onFiles([...(input.files ?? [])]));
-  const zone = h('label', { class: 'drop', for: id }, label, input);
-  zone.addEventListener('dragover', (e) => (e.preventDefault(), zone.classList.add('over')));
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (e) => {
-    e.preventDefault();
-    zone.classList.remove('over');
-    onFiles([...(e.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith(`${kind}/`)));
-  });
-  return zone;
-}
-
-/** A box drawn over a photo stage, in fractions of it, with its label. */
-function boxElement(box: Box, label: string, cls: string): HTMLElement {
-  const el = h('div', { class: `box ${cls}` }, h('span', {}, label));
-  [el.style.left, el.style.top, el.style.width, el.style.height] = box.map((v) => `${v * 100}%`);
-  return el;
-}
 
 // Registering: examples, an optional box drawn on one of them, then the concept's status as it refines.
 const examples: { file: File; url: string; box?: Box }[] = [];
@@ -300,120 +217,6 @@ async function describe(ask: boolean): Promise<void> {
   }
 }
 
-// A video, indexed, then a timeline per concept of the moments it appears in; a moment seeks the video.
-const player = h('video', { controls: true, hidden: true, class: 'player' });
-const videoProgress = h('progress', { id: 'video-progress', max: '1', value: '0', hidden: true });
-const timelines = h('div', { id: 'timelines', class: 'timelines' });
-
-async function indexVideo(file: File): Promise<void> {
-  player.src = URL.createObjectURL(file);
-  player.hidden = false;
-  timelines.replaceChildren();
-  videoProgress.hidden = false;
-  const { id } = await client().uploadVideo(user(), file, { name: file.name });
-  const video = await client().waitForVideo(user(), id, (v) => (videoProgress.value = v.progress));
-  const concepts = await client().listConcepts(user());
-  const rows = await Promise.all(concepts.map(async (c) => ({ c, moments: await client().moments(user(), id, c.id) })));
-  timelines.replaceChildren(
-    ...rows.map(({ c, moments }) =>
-      h(
-        'div',
-        { class: 'timeline', role: 'group', 'aria-label': `${c.name} in the video` },
-        h('span', { class: 'timeline-name' }, `${c.name} (${moments.length})`),
-        h(
-          'div',
-          { class: 'track' },
-          ...moments.map((m) => {
-            const at = `${c.name} ${fmt(m.start)} s to ${fmt(m.end)} s, score ${fmt(m.score)}`;
-            const seek = h('button', { type: 'button', class: 'moment', 'aria-label': at, title: at });
-            seek.addEventListener('click', () => (player.currentTime = m.peak));
-            seek.style.left = `${(m.start / video.durationS) * 100}%`;
-            seek.style.width = `${Math.max(1, ((m.end - m.start) / video.durationS) * 100)}%`;
-            return seek;
-          }),
-        ),
-      ),
-    ),
-  );
-}
-
-// The library: photos indexed from this tab (kept as object URLs, since the server keeps no pixels), then every
-// photo of a concept, a page at a time, each with "Not ..." to correct it.
-const libraryFiles = new Map<string, string>();
-const libraryProgress = h('progress', { id: 'library-progress', max: '1', value: '0', hidden: true });
-const libraryStatus = h('p', { id: 'library-status', role: 'status' });
-const libraryConcept = h('select', { id: 'library-concept' });
-const libraryAll = h('input', { id: 'library-all', type: 'checkbox' });
-const libraryPhotos = h('ul', { id: 'library-photos', class: 'library', 'aria-live': 'polite' });
-let libraryNext: string | null = null;
-const libraryMore = button('More photos', () => findPhotos(libraryNext ?? undefined), { hidden: true });
-
-async function indexPhotos(files: File[]): Promise<void> {
-  const photos = files.map((file) => ({ id: photoIdOf(file.name), bytes: file }));
-  const ids = new Set(photos.map((p) => p.id));
-  if (ids.size < photos.length) throw new Error('two of the photos have one name: each name is a photo id');
-  libraryProgress.hidden = false;
-  libraryProgress.value = 0;
-  libraryStatus.textContent = `uploading ${files.length} photos...`;
-  const jobs = await client().indexPhotos(user(), photos, {
-    onProgress: (done, total) => {
-      libraryProgress.value = done / total;
-      libraryStatus.textContent = `indexed ${done} of ${total} photos`;
-    },
-  });
-  for (const p of photos) libraryFiles.set(p.id, URL.createObjectURL(p.bytes));
-  const errors = jobs.flatMap((j) => j.errors);
-  libraryStatus.textContent = [
-    `indexed ${photos.length - errors.length} of ${photos.length} photos`,
-    ...errors.map((e) => `${e.photo}: ${e.message}`),
-  ].join('; ');
-}
-
-function libraryItem(p: LibraryPhoto, concept: { id: string; name: string }): HTMLElement {
-  const url = libraryFiles.get(p.id);
-  const stage = url
-    ? h('div', { class: 'stage' }, h('img', { src: url, alt: p.id }), boxElement(p.box, fmt(p.score), 'match'))
-    : '';
-  const notThis = button(
-    `Not ${concept.name}`,
-    async () => {
-      const f = await client().addFeedback(user(), concept.id, { photo: p.id, correct: false });
-      const undo = button('Undo', async () => {
-        await client().deleteFeedback(user(), concept.id, f.id);
-        libraryStatus.textContent = `undone: ${p.id} is back for ${concept.name}`;
-        await findPhotos();
-      });
-      await findPhotos();
-      libraryStatus.replaceChildren(`${concept.name} learned that ${p.id} is not it. `, undo);
-    },
-    { class: 'danger', 'aria-label': `not ${concept.name}: ${p.id}` },
-  );
-  return h(
-    'li',
-    { 'data-id': p.id },
-    stage,
-    h('span', {}, `${p.id}: ${fmt(p.score)}, box ${p.box.map(fmt).join(', ')} `),
-    notThis,
-  );
-}
-
-/** A concept's photos from the library, best first; with a cursor, the page after the ones shown. */
-async function findPhotos(cursor?: string): Promise<void> {
-  const option = libraryConcept.selectedOptions[0];
-  if (!option) throw new Error('register a concept first');
-  const concept = { id: option.value, name: option.text };
-  const page = await client().findPhotos(user(), concept.id, { all: libraryAll.checked, cursor });
-  const items = page.photos.map((p) => libraryItem(p, concept));
-  if (cursor) libraryPhotos.append(...items);
-  else libraryPhotos.replaceChildren(...(items.length ? items : [h('li', {}, `No photos of ${concept.name}.`)]));
-  libraryNext = page.next;
-  libraryMore.hidden = !page.next;
-}
-
-function field(label: string, input: HTMLElement): HTMLElement {
-  return h('label', { class: 'field', for: input.id }, label, input);
-}
-
 function connect(): Promise<void> {
   store.setItem('nomen.key', keyInput.value.trim());
   store.setItem('nomen.user', user());
@@ -485,43 +288,7 @@ document.body.append(
       answer,
       matches,
     ),
-    h(
-      'section',
-      { 'aria-labelledby': 'h-library' },
-      h('h2', { id: 'h-library' }, 'Every photo of a concept'),
-      dropZone(
-        'library-files',
-        'Drop photos to index for the library, or choose them',
-        true,
-        (files) => files.length > 0 && void act(() => indexPhotos(files)),
-      ),
-      h('p', { class: 'hint' }, "A photo's id is its file's name without the extension; only its vectors are kept."),
-      libraryProgress,
-      libraryStatus,
-      h(
-        'div',
-        { class: 'row' },
-        field('Concept', libraryConcept),
-        h('label', { class: 'check', for: libraryAll.id }, libraryAll, 'every score'),
-        button('Find photos', () => findPhotos(), { id: 'find-photos' }),
-      ),
-      libraryPhotos,
-      libraryMore,
-    ),
-    h(
-      'section',
-      { 'aria-labelledby': 'h-video' },
-      h('h2', { id: 'h-video' }, 'Moments in a video'),
-      dropZone(
-        'video',
-        'Drop a video here, or choose it',
-        false,
-        (files) => files[0] && void act(() => indexVideo(files[0])),
-        'video',
-      ),
-      videoProgress,
-      player,
-      timelines,
-    ),
+    librarySection(),
+    videoSection(),
   ),
 );
