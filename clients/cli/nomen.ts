@@ -1,6 +1,5 @@
 /** `nomen`, the command line over the TypeScript client: concepts, recognition, captions, videos and photos. */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   type Answer,
@@ -12,8 +11,9 @@ import {
   type Match,
   NomenClient,
   NomenError,
-  photoIdOf,
 } from '../typescript/node.js';
+import { photoFiles } from './photo-files.js';
+import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: nomen <command> [options]
 
@@ -65,11 +65,6 @@ const OPTIONS = {
   is: { type: 'boolean' },
 } as const;
 
-const IMAGE_FILE = /\.(jpe?g|png|webp|gif|bmp|tiff?|avif|heic)$/i;
-
-/** A mistake in the command line: said with the usage, exit status 2. */
-class UsageError extends Error {}
-
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 const fmt = (n: number) => n.toFixed(2);
@@ -96,31 +91,6 @@ function parseBox(text: string): [number, number, number, number] {
   if (box.length !== 4 || box.some((n) => !Number.isFinite(n)))
     throw new UsageError(`--box must be four numbers x,y,w,h (fractions of the photo), got "${text}"`);
   return box as [number, number, number, number];
-}
-
-/** The photo files named: a folder's image files (not its subfolders'), a file as it is; each with its photo id. */
-async function photoFiles(args: string[]): Promise<{ id: string; file: string }[]> {
-  const files: string[] = [];
-  for (const arg of args) {
-    const info = await stat(arg).catch(() => {
-      throw new Error(`no such file or folder: ${arg}`);
-    });
-    if (!info.isDirectory()) files.push(arg);
-    else {
-      const entries = await readdir(arg, { withFileTypes: true });
-      const images = entries.filter((e) => e.isFile() && IMAGE_FILE.test(e.name)).map((e) => e.name);
-      files.push(...images.sort().map((name) => path.join(arg, name)));
-    }
-  }
-  if (files.length === 0) throw new UsageError('photos add found no image files (.jpg, .png, .webp, ...)');
-  const byId = new Map<string, string>();
-  for (const file of files) {
-    const id = photoIdOf(file);
-    const other = byId.get(id);
-    if (other) throw new UsageError(`${other} and ${file} would both be photo "${id}": rename one`);
-    byId.set(id, file);
-  }
-  return [...byId].map(([id, file]) => ({ id, file }));
 }
 
 /** Where a command writes: its answer (stdout), progress (stderr). */

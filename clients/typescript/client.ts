@@ -4,6 +4,23 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, paths } from './schema.js';
+import {
+  base64,
+  blob,
+  type Bytes,
+  countingFetch,
+  errorOf,
+  events,
+  type ExampleImage,
+  examples,
+  NomenError,
+  ok,
+  retryingFetch,
+  sizeOf,
+  sleep,
+} from './transport.js';
+
+export { type Bytes, type ErrorCode, type ExampleImage, NomenError, retryingFetch } from './transport.js';
 
 type Schemas = components['schemas'];
 export type Concept = Schemas['Concept'];
@@ -18,11 +35,7 @@ export type PhotoJob = Schemas['PhotoJob'];
 export type PhotoJobAccepted = Schemas['PhotoJobAccepted'];
 export type LibraryPhoto = Schemas['LibraryPhoto'];
 export type Feedback = Schemas['Feedback'];
-export type ErrorCode = Schemas['Error']['error']['code'];
 
-/** Image bytes as the client takes them; a box marks the concept on an example photo. */
-export type Bytes = Blob | Uint8Array;
-export type ExampleImage = Bytes | { bytes: Bytes; box?: Box };
 /** A photo for the library: its id (1-128 characters of A-Z a-z 0-9 . _ @ -) and its bytes. */
 export type LibraryUpload = { id: string; bytes: Bytes };
 /** A correction of a concept on a library photo (`photo`) or on a photo sent along (`image`). */
@@ -40,33 +53,9 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
-/** An error answer of the API, with its own code and message. */
-export class NomenError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: ErrorCode | 'network',
-    message: string,
-    readonly retryAfterS?: number,
-  ) {
-    super(message);
-    this.name = 'NomenError';
-  }
-}
-
 export type CaptionEvent = { type: 'delta'; text: string } | { type: 'done'; caption: Caption };
 export type AnswerEvent = { type: 'delta'; text: string } | { type: 'done'; answer: Answer };
 
-const RETRIED = new Set([429, 503]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const blob = (b: Bytes) => (b instanceof Blob ? b : new Blob([new Uint8Array(b)]));
-const base64 = async (b: Bytes) => {
-  const bytes = b instanceof Blob ? new Uint8Array(await b.arrayBuffer()) : b;
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-};
-
-const sizeOf = (b: Bytes) => (b instanceof Blob ? b.size : b.byteLength);
 /** The most photos one `POST .../photos` takes. */
 const PHOTOS_PER_REQUEST = 100;
 
@@ -74,81 +63,6 @@ const PHOTOS_PER_REQUEST = 100;
 export function photoIdOf(fileName: string): string {
   const id = (fileName.split(/[\\/]/).pop() ?? '').replace(/(.)\.[^.]*$/, '$1').replace(/[^A-Za-z0-9._@-]/g, '_');
   return id.slice(0, 128) || '_';
-}
-
-/** A fetch that sends a request again after a 429 or 503, waiting what the answer's Retry-After says. */
-export function retryingFetch(inner: typeof fetch, retries: number, maxWaitS: number): typeof fetch {
-  return async (input, init) => {
-    const request = new Request(input, init);
-    for (let attempt = 0; ; attempt++) {
-      const res = await inner(request.clone()).catch((e: Error) => {
-        const cause = e.cause instanceof Error ? e.cause.message : e.message;
-        throw new NomenError(0, 'network', `cannot reach ${new URL(request.url).origin}: ${cause}`);
-      });
-      if (!RETRIED.has(res.status) || attempt >= retries) return res;
-      const after = Number(res.headers.get('Retry-After'));
-      await res.body?.cancel();
-      await sleep(1000 * Math.min(maxWaitS, Number.isFinite(after) && after >= 0 ? after : 2 ** attempt));
-    }
-  };
-}
-
-async function errorOf(res: Response, body?: unknown): Promise<NomenError> {
-  const parsed = (body ?? (await res.json().catch(() => undefined))) as Schemas['Error'] | undefined;
-  const after = res.headers.get('Retry-After');
-  return new NomenError(
-    res.status,
-    parsed?.error?.code ?? 'internal',
-    parsed?.error?.message ?? `${res.status} ${res.statusText}`,
-    after === null ? undefined : Number(after),
-  );
-}
-
-/**
- * A fetch that streams the request's body through a counter, for a progress bar on a long upload (Node: browsers
- * stream request bodies only over HTTP/2).
- */
-function countingFetch(inner: typeof fetch, onUpload: (sent: number, total: number) => void): typeof fetch {
-  return async (input, init) => {
-    const request = new Request(input, init);
-    if (!request.body) return inner(request);
-    const body = await request.blob();
-    let sent = 0;
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, out) {
-        onUpload((sent += chunk.byteLength), body.size);
-        out.enqueue(chunk);
-      },
-    });
-    const { method, headers, signal } = request;
-    const stream = body.stream().pipeThrough(counter);
-    return inner(new Request(request.url, { method, headers, signal, body: stream, duplex: 'half' } as RequestInit));
-  };
-}
-
-/** The data of an openapi-fetch answer, or its error thrown as a NomenError. */
-async function ok<R extends { data?: unknown; error?: unknown; response: Response }>(
-  p: Promise<R>,
-): Promise<NonNullable<R['data']>> {
-  const { data, error, response } = await p;
-  if (error !== undefined || !response.ok) throw await errorOf(response, error);
-  return data as NonNullable<R['data']>;
-}
-
-/** Server-sent events of a streamed answer, as {event, data} pairs. */
-async function* events(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
-    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-      const lines = buffer.slice(0, end).split('\n');
-      buffer = buffer.slice(end + 2);
-      const field = (name: string) =>
-        lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, ''));
-      yield { event: field('event')[0] ?? 'message', data: field('data').join('\n') };
-    }
-  }
 }
 
 export class NomenClient {
@@ -408,15 +322,4 @@ export class NomenClient {
     const params = { path: { user, id }, query: { concept } };
     return (await ok(this.api.GET('/v1/users/{user}/videos/{id}/moments', { params }))).moments;
   }
-}
-
-/** Example photos as multipart image parts, with their boxes aligned in one `boxes` field. */
-function examples(images: ExampleImage[]): FormData {
-  const form = new FormData();
-  const boxes = images.map((i) => (i instanceof Blob || i instanceof Uint8Array ? null : (i.box ?? null)));
-  images.forEach((i, n) => {
-    form.append('images', blob(i instanceof Blob || i instanceof Uint8Array ? i : i.bytes), `example-${n}`);
-  });
-  if (boxes.some((b) => b)) form.set('boxes', JSON.stringify(boxes));
-  return form;
 }
