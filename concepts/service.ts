@@ -273,6 +273,17 @@ export class ConceptService {
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
   }
 
+  /**
+   * Every head that can score stored vectors (persons left out), by concept id: a retrained head is a new
+   * `weights` array, so scores kept for the old one are known to be stale.
+   */
+  async heads(scope: Scope): Promise<Map<string, { weights: Float32Array; bias: number }>> {
+    const { concepts } = await this.users.get(scope);
+    return new Map(
+      concepts.filter((c) => !isFaceConcept(c)).map((c) => [c.id, { weights: c.headWeights, bias: c.headBias }]),
+    );
+  }
+
   /** A person concept's example faces, found by id or by name; undefined for a concept that is not a person. */
   async personFaces(scope: Scope, ref: string): Promise<{ concept: Concept; examples: Float32Array[] } | undefined> {
     const found = await this.findRef(scope, ref);

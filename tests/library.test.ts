@@ -156,6 +156,16 @@ describe('photo library', () => {
     expect(failed).toMatchObject({ status: 'failed', done: 1, total: 1 });
   });
 
+  it("keeps each photo's scores between queries, in step with the photos indexed and deleted", async () => {
+    const ids = async () => (await find('concept=dog&all=true&limit=100')).body.photos.map((p: any) => p.id);
+    const first = await find('concept=dog&all=true&limit=100');
+    expect((await find('concept=dog&all=true&limit=100')).body).toEqual(first.body);
+    await index([{ id: 'dog-1', data: b64('dog', 1) }]);
+    expect(await ids()).toContain('dog-1');
+    expect((await call('DELETE', '/v1/users/alice/photos/dog-1')).status).toBe(204);
+    expect(await ids()).not.toContain('dog-1');
+  });
+
   it('answers bad input with clear 4xx errors', async () => {
     const bad = await call('POST', '/v1/users/alice/photos', {
       json: { photos: [{ id: 'a/b', data: b64('dog', 0) }] },

@@ -16,11 +16,12 @@ import { KeyedLock, Slots } from '../locks.js';
 import { stack } from '../matrix.js';
 import { toScore } from '../recognition/recognize.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
-import { bestRegions, embedRegions, type StoredRegion } from '../recognition/stored-regions.js';
+import { embedRegions, type StoredRegion } from '../recognition/stored-regions.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
 import type { FeedbackRecord, IndexedPhoto } from './photo-records.js';
+import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
 import type { PhotoStore } from './photo-store.js';
 
 /** The app's own photo id (SPEC "photo id"). */
@@ -35,6 +36,8 @@ export interface LibraryOptions {
   photosPerWrite: number;
   /** How long a finished job's status stays readable. */
   keepJobsMs: number;
+  /** Memory for the photos' scores kept between queries, all users together. */
+  scoreBytes: number;
 }
 
 export type JobStatus = 'queued' | 'processing' | 'ready' | 'failed';
@@ -92,6 +95,9 @@ interface Job extends PhotoJob {
   finishedAt?: number;
 }
 
+/** The text's row among the heads of a `text=` query. */
+const TEXT = '\u0000text';
+
 const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
 const sameScope = (a: Scope, b: Scope) => a.tenant === b.tenant && a.user === b.user;
 
@@ -118,13 +124,16 @@ export class PhotoLibrary {
   private readonly locks = new KeyedLock();
   private readonly started = new Set<Promise<void>>();
   private closed = false;
+  private readonly kept: PhotoScores;
 
   constructor(
     private readonly store: PhotoStore,
     private readonly concepts: ConceptService,
     private readonly models: ServiceModels,
     readonly options: LibraryOptions,
-  ) {}
+  ) {
+    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes);
+  }
 
   /** Queues photos for indexing; ids are checked here, photos are decoded by the job. */
   add(scope: Scope, photos: { id: string; bytes: Uint8Array }[]): { job: string; accepted: number } {
@@ -172,16 +181,12 @@ export class PhotoLibrary {
   async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
-    const rows = heads.map((h) => h.weights);
-    // The text's vector joins the heads: its best region's similarity ranks the photos.
-    if (options.text !== undefined) rows.push(await this.embedText(options.text));
-    const best = await bestRegions(
-      this.store.batches(scope),
-      stack(rows, this.store.dim),
-      this.models.algebra,
-      (batch, i) => batch.photo[i],
-      (batch, i) => batch.boxes.subarray(i * 4, i * 4 + 4),
-    );
+    const ids = heads.map((h) => h.concept.id);
+    // One reading of the user's heads for weights and biases alike, even while a retraining lands.
+    const all: Heads = await this.concepts.heads(scope);
+    if (ids.some((id) => !all.has(id))) throw new DomainError('not_found', `no concept ${refs.join(', ')}`);
+    const bias = ids.map((id) => all.get(id)!.bias);
+    const scores = await this.scores(scope, all, ids, options.text);
     // The user's word on a photo overrides the head's: a photo said to be wrong is never answered, a missed one is.
     const said = await Promise.all(
       heads.map(async (h) => {
@@ -190,25 +195,42 @@ export class PhotoLibrary {
       }),
     );
     const present = (id: string, score: number, j: number) => said[j].get(id) ?? score >= heads[j].concept.threshold;
-    const ranked: (LibraryPhoto & { rank: number })[] = [];
-    for (const [id, regions] of best) {
-      const scores = heads.map((h, j) => toScore(regions[j].raw + h.bias));
-      if (!options.all && scores.some((s, j) => !present(id, s, j))) continue;
-      const box = [...regions[0].kept].map((v) => Math.round(v * 1e4) / 1e4) as Box;
-      const score = Math.min(...scores);
-      const rank = options.text === undefined ? score : Math.round(regions[heads.length].raw * 1e6) / 1e6;
-      ranked.push({ id, score, box, rank });
+    const columns = ids.map((id) => scores.heads.get(id)!);
+    const text = scores.heads.get(TEXT);
+    // Only the page is kept, best first: sorting every photo of a large library would cost more than scoring it.
+    const page: (LibraryPhoto & { rank: number })[] = [];
+    const better = (a: { rank: number; id: string }, b: { rank: number; id: string }) =>
+      a.rank > b.rank || (a.rank === b.rank && a.id < b.id);
+    let later = 0;
+    for (const [id, i] of scores.photos) {
+      const values = columns.map((c, j) => toScore(c.raw[i] + bias[j]));
+      if (!options.all && values.some((v, j) => !present(id, v, j))) continue;
+      const score = Math.min(...values);
+      const rank = text === undefined ? score : Math.round(text.raw[i] * 1e6) / 1e6;
+      if (after && !better(after, { rank, id })) continue;
+      later++;
+      if (page.length === options.limit && !better({ rank, id }, page.at(-1)!)) continue;
+      const box = columns[0].boxes.slice(i * 4, i * 4 + 4).map((v) => Math.round(v * 1e4) / 1e4) as Box;
+      let at = page.length;
+      while (at > 0 && better({ rank, id }, page[at - 1])) at--;
+      page.splice(at, 0, { id, score, box, rank });
+      if (page.length > options.limit) page.pop();
     }
-    ranked.sort((a, b) => b.rank - a.rank || (a.id < b.id ? -1 : 1));
-    const start = after
-      ? ranked.findIndex((p) => p.rank < after.rank || (p.rank === after.rank && p.id > after.id))
-      : 0;
-    const page = start < 0 ? [] : ranked.slice(start, start + options.limit);
-    const more = start >= 0 && start + options.limit < ranked.length;
     return {
       photos: page.map(({ id, score, box }) => ({ id, score, box })),
-      ...(more && { next: encodeCursor(page.at(-1)!) }),
+      ...(later > options.limit && { next: encodeCursor(page.at(-1)!) }),
     };
+  }
+
+  /**
+   * The user's photos scored by the concepts `ids`: kept in memory for concept queries (scored once by every head
+   * of the user), read from the stored vectors for a text, whose vector joins the heads as `TEXT`.
+   */
+  private async scores(scope: Scope, heads: Heads, ids: string[], text?: string): Promise<UserScores> {
+    if (text === undefined) return this.kept.get(scope, heads, ids);
+    const asked: Heads = new Map(ids.map((id) => [id, heads.get(id)!]));
+    asked.set(TEXT, { weights: await this.embedText(text), bias: 0 });
+    return scoreRegions(this.store.batches(scope), asked, this.store.dim, this.models.algebra);
   }
 
   private async embedText(text: string): Promise<Float32Array> {
@@ -309,7 +331,9 @@ export class PhotoLibrary {
       for (const job of this.jobs.values())
         if (sameScope(job.scope, scope))
           for (const p of job.photos) if (p.id === id && !p.cancelled) pending = p.cancelled = true;
-      if (!(await this.store.remove(scope, id)) && !pending) throw new DomainError('not_found', `no photo ${id}`);
+      const version = await this.store.remove(scope, id);
+      if (version !== undefined) this.kept.removed(scope, id, version);
+      else if (!pending) throw new DomainError('not_found', `no photo ${id}`);
     });
   }
 
@@ -321,7 +345,7 @@ export class PhotoLibrary {
           for (const p of job.photos) p.cancelled = true;
           this.jobs.delete(id);
         }
-      await this.store.removeUser(scope);
+      this.kept.forget(scope, await this.store.removeUser(scope));
     });
   }
 
@@ -365,7 +389,7 @@ export class PhotoLibrary {
           const fresh: IndexedPhoto[] = decoded
             .map((d, k) => ({ id: d.photo.id, regions: regions[k], cancelled: d.photo.cancelled }))
             .filter((p) => !p.cancelled && !again.has(p.id));
-          await this.store.add(job.scope, fresh);
+          await this.kept.add(job.scope, fresh, () => this.store.add(job.scope, fresh));
         });
         for (const p of chunk) p.bytes = undefined;
         job.done += chunk.length;
@@ -425,5 +449,12 @@ function toFeedback(r: FeedbackRecord): Feedback {
 }
 
 export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {
-  return { maxPhotos: 100, limits, regions: defaultRegionOptions, photosPerWrite: 8, keepJobsMs: 60 * 60_000 };
+  return {
+    maxPhotos: 100,
+    limits,
+    regions: defaultRegionOptions,
+    photosPerWrite: 8,
+    keepJobsMs: 60 * 60_000,
+    scoreBytes: 256 * 1024 ** 2,
+  };
 }

@@ -62,11 +62,11 @@ export class PhotoStore {
     return found;
   }
 
-  /** Adds photos' regions in one commit. */
-  async add(scope: Scope, photos: IndexedPhoto[]): Promise<void> {
-    if (photos.every((p) => p.regions.length === 0)) return;
+  /** Adds photos' regions in one commit; the table version it made, none when there was nothing to write. */
+  async add(scope: Scope, photos: IndexedPhoto[]): Promise<number | undefined> {
+    if (photos.every((p) => p.regions.length === 0)) return undefined;
     const data = photoRegionsToArrow(scope, photos, this.dim);
-    await withCommitRetry(() => this.regions.add(data));
+    return (await withCommitRetry(() => this.regions.add(data))).version;
   }
 
   /** One photo's regions; none when it is not in the library. */
@@ -82,17 +82,23 @@ export class PhotoStore {
     return regions;
   }
 
-  /** Removes a photo; whether it was there. */
-  async remove(scope: Scope, id: string): Promise<boolean> {
+  /** Removes a photo: the table version the deletion made, none when the photo was not there. */
+  async remove(scope: Scope, id: string): Promise<number | undefined> {
     const where = and(scopeWhere(scope), eq('photo_id', id));
-    if ((await this.regions.countRows(where)) === 0) return false;
-    await withCommitRetry(() => this.regions.delete(where));
-    return true;
+    if ((await this.regions.countRows(where)) === 0) return undefined;
+    return (await withCommitRetry(() => this.regions.delete(where))).version;
   }
 
-  async removeUser(scope: Scope): Promise<void> {
-    await withCommitRetry(() => this.regions.delete(scopeWhere(scope)));
+  /** Removes the user's photos and corrections: the regions table's version the deletion made. */
+  async removeUser(scope: Scope): Promise<number> {
+    const { version } = await withCommitRetry(() => this.regions.delete(scopeWhere(scope)));
     await withCommitRetry(() => this.feedback.delete(scopeWhere(scope)));
+    return version;
+  }
+
+  /** Moves with every change of the regions, in this process or another sharing the data. */
+  async version(): Promise<number> {
+    return this.regions.version();
   }
 
   async addFeedback(scope: Scope, record: FeedbackRecord): Promise<void> {
