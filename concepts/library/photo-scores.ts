@@ -86,8 +86,8 @@ export class PhotoScores {
   /** Table versions written by this process and not yet looked at. */
   private readonly own = new Set<number>();
   private seen?: number;
-  /** Scans under way: a change of their user while they read makes their answer one not to keep. */
-  private readonly scans = new Set<{ key: string; stale: boolean }>();
+  /** Readings under way, shared by the queries that need them: a change of their user makes theirs not kept. */
+  private readonly scans = new Set<{ key: string; heads: Heads; stale: boolean; scores: Promise<UserScores> }>();
 
   constructor(
     private readonly store: PhotoStore,
@@ -99,18 +99,22 @@ export class PhotoScores {
   async get(scope: Scope, heads: Heads, asked: string[]): Promise<UserScores> {
     await this.checkVersion();
     const key = keyOf(scope);
+    const current = (scored: Map<string, { weights: Float32Array }>) =>
+      asked.every((id) => scored.get(id)?.weights === heads.get(id)!.weights);
     const kept = this.users.get(key);
-    if (kept && asked.every((id) => kept.heads.get(id)?.weights === heads.get(id)!.weights)) {
+    if (kept && current(kept.heads)) {
       this.users.delete(key);
       this.users.set(key, kept);
       return kept;
     }
-    const scan = { key, stale: false };
+    for (const scan of this.scans) if (scan.key === key && !scan.stale && current(scan.heads)) return scan.scores;
+    const scores = scoreRegions(this.store.batches(scope), heads, this.store.dim, this.algebra);
+    const scan = { key, heads, stale: false, scores };
     this.scans.add(scan);
     try {
-      const scores = await scoreRegions(this.store.batches(scope), heads, this.store.dim, this.algebra);
-      if (!scan.stale) this.keep(key, scores);
-      return scores;
+      const done = await scores;
+      if (!scan.stale) this.keep(key, done);
+      return done;
     } finally {
       this.scans.delete(scan);
     }
