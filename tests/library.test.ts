@@ -164,6 +164,11 @@ describe('photo library', () => {
     expect(await ids()).toContain('dog-1');
     expect((await call('DELETE', '/v1/users/alice/photos/dog-1')).status).toBe(204);
     expect(await ids()).not.toContain('dog-1');
+    // A photo indexed after a deletion is scored as itself, not as the photo deleted.
+    await index([{ id: 'teapot-1', data: b64('teapot', 1) }]);
+    expect(await ids()).toContain('teapot-1');
+    expect((await find('concept=dog')).body.photos.map((p: any) => p.id)).not.toContain('teapot-1');
+    expect((await call('DELETE', '/v1/users/alice/photos/teapot-1')).status).toBe(204);
   });
 
   it('answers bad input with clear 4xx errors', async () => {

@@ -25,6 +25,8 @@ export interface UserScores {
   /** Photo id to its index in every head's arrays; a deleted photo leaves this map only. */
   photos: Map<string, number>;
   heads: Map<string, HeadScores>;
+  /** Indexes given so far, the deleted photos' included: the next photo's. */
+  size: number;
 }
 
 /** Rough bytes of a kept photo (map entry and id) and of one head's scores of it (5 doubles). */
@@ -32,7 +34,7 @@ const PHOTO_BYTES = 120;
 const HEAD_BYTES = 40;
 
 const keyOf = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
-const bytesOf = (s: UserScores) => s.photos.size * (PHOTO_BYTES + HEAD_BYTES * s.heads.size);
+const bytesOf = (s: UserScores) => s.size * (PHOTO_BYTES + HEAD_BYTES * s.heads.size);
 
 /** Every head's best region of every photo in `batches`, in one pass over them. */
 export async function scoreRegions(
@@ -52,11 +54,11 @@ export async function scoreRegions(
     (batch, i) => batch.photo[i],
     (batch, i) => batch.boxes.subarray(i * 4, i * 4 + 4),
   );
-  const scores: UserScores = { photos: new Map(), heads: new Map() };
+  const scores: UserScores = { photos: new Map(), heads: new Map(), size: 0 };
   const columns = ids.map((id) => ({ weights: heads.get(id)!.weights, raw: [] as number[], boxes: [] as number[] }));
   ids.forEach((id, j) => scores.heads.set(id, columns[j]));
   for (const [photo, regions] of best) {
-    scores.photos.set(photo, scores.photos.size);
+    scores.photos.set(photo, scores.size++);
     regions.forEach((r, j) => {
       columns[j].raw.push(r.raw);
       columns[j].boxes.push(...r.kept);
@@ -136,7 +138,7 @@ export class PhotoScores {
     if (now !== before || !same) return this.drop(key);
     this.bytes -= bytesOf(now);
     for (const [photo, i] of added.photos) {
-      now.photos.set(photo, now.photos.size);
+      now.photos.set(photo, now.size++);
       for (const [id, h] of now.heads) {
         const from = added.heads.get(id)!;
         h.raw.push(from.raw[i]);
@@ -151,11 +153,7 @@ export class PhotoScores {
   removed(scope: Scope, id: string, version: number): void {
     const key = keyOf(scope);
     this.changed(key, version);
-    const kept = this.users.get(key);
-    if (!kept) return;
-    this.bytes -= bytesOf(kept);
-    kept.photos.delete(id);
-    this.bytes += bytesOf(kept);
+    this.users.get(key)?.photos.delete(id);
   }
 
   /** The user's library is gone. */
