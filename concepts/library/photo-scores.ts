@@ -184,6 +184,8 @@ export class PhotoScores {
 
   private keep(key: string, scores: UserScores): void {
     this.drop(key);
+    // A user larger than the whole budget would only push every other user out, and itself after them.
+    if (bytesOf(scores) > this.maxBytes) return;
     this.users.set(key, scores);
     this.bytes += bytesOf(scores);
     this.trim();

@@ -1,0 +1,74 @@
+/**
+ * The library's kept scores on a real LanceDB and the real linear-algebra thread: what a query finds kept, what
+ * sends it back to the stored vectors, and the bound on memory.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IndexedPhoto } from '../concepts/library/photo-records.js';
+import { type Heads, PhotoScores } from '../concepts/library/photo-scores.js';
+import { PhotoStore } from '../concepts/library/photo-store.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
+
+const dim = 4;
+const alice = { tenant: 't', user: 'alice' };
+const bob = { tenant: 't', user: 'bob' };
+const photo = (id: string, ...vectors: number[][]): IndexedPhoto => ({
+  id,
+  regions: vectors.map((v) => ({ box: [0, 0, 1, 1], vector: Float32Array.from(v) })),
+});
+const head = (...w: number[]): Heads => new Map([['c', { weights: Float32Array.from(w), bias: 0 }]]);
+const raw = (scores: { photos: Map<string, number>; heads: Map<string, { raw: number[] }> }, id: string) =>
+  scores.heads.get('c')!.raw[scores.photos.get(id)!];
+
+let dir: string;
+let store: PhotoStore;
+let algebra: OnnxLinearAlgebra;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'nomen-photo-scores-'));
+  store = await PhotoStore.open(dir, dim);
+  algebra = await OnnxLinearAlgebra.open(new ModelThreads());
+  await store.add(alice, [photo('a1', [1, 0, 0, 0], [0, 2, 0, 0]), photo('a2', [0, 0, 3, 0])]);
+  await store.add(bob, [photo('b1', [0, 0, 0, 4])]);
+});
+
+afterAll(async () => {
+  store?.close();
+  await algebra?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('kept photo scores', () => {
+  it("keeps a user's best regions until a head is retrained, and scores new photos as they are written", async () => {
+    const scores = new PhotoScores(store, algebra, 1024 ** 2);
+    const w = head(1, 1, 1, 1);
+    const first = await scores.get(alice, w, ['c']);
+    expect([raw(first, 'a1'), raw(first, 'a2')]).toEqual([2, 3]);
+    expect(await scores.get(alice, w, ['c'])).toBe(first);
+
+    await scores.add(alice, [photo('a3', [5, 0, 0, 0])], () => store.add(alice, [photo('a3', [5, 0, 0, 0])]));
+    const added = await scores.get(alice, w, ['c']);
+    expect(added).toBe(first);
+    expect(raw(added, 'a3')).toBe(5);
+
+    const retrained = await scores.get(alice, head(0, 0, 1, 0), ['c']);
+    expect(retrained).not.toBe(first);
+    expect([raw(retrained, 'a1'), raw(retrained, 'a2'), raw(retrained, 'a3')]).toEqual([0, 3, 0]);
+  });
+
+  it('drops the least recently used user past its bytes, and never keeps a user larger than them', async () => {
+    const w = head(1, 1, 1, 1);
+    // Room for alice's 3 photos or bob's 1, not both.
+    const scores = new PhotoScores(store, algebra, 3 * 160);
+    const a = await scores.get(alice, w, ['c']);
+    expect(await scores.get(alice, w, ['c'])).toBe(a);
+    await scores.get(bob, w, ['c']);
+    expect(await scores.get(alice, w, ['c'])).not.toBe(a);
+
+    const tiny = new PhotoScores(store, algebra, 100);
+    expect(await tiny.get(bob, w, ['c'])).not.toBe(await tiny.get(bob, w, ['c']));
+  });
+});
