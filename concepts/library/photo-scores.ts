@@ -52,7 +52,8 @@ export async function scoreRegions(
     ),
     algebra,
     (batch, i) => batch.photo[i],
-    (batch, i) => batch.boxes.subarray(i * 4, i * 4 + 4),
+    // Copied: a view would hold the batch's whole Arrow buffer, vectors included, until every batch is read.
+    (batch, i) => Array.from(batch.boxes.subarray(i * 4, i * 4 + 4)),
   );
   const scores: UserScores = { photos: new Map(), heads: new Map(), size: 0 };
   const columns = ids.map((id) => ({ weights: heads.get(id)!.weights, raw: [] as number[], boxes: [] as number[] }));
