@@ -5,24 +5,24 @@
  *
  * Indexing runs as jobs, one at a time in this process, as bulk model work (requests go first). Job state is kept
  * in memory: a restart loses queued photos, which the app posts again (indexing is idempotent per photo id).
+ * Corrections of its answers are `corrections.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import type { DecodedImage, ImageEncoder, TextEncoder } from '../../models/types.js';
-import { iou } from '../../models/image/boxes.js';
 import { bulk } from '../../models/runtime/priority.js';
 import { DomainError } from '../errors.js';
 import { decodeImage, type IntakeLimits } from '../intake/intake.js';
 import { KeyedLock, Slots } from '../locks.js';
-import { stack } from '../matrix.js';
 import { toScore } from '../recognition/recognize.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
-import { embedRegions, type StoredRegion } from '../recognition/stored-regions.js';
+import { embedRegions } from '../recognition/stored-regions.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
-import type { FeedbackRecord, IndexedPhoto } from './photo-records.js';
+import type { IndexedPhoto } from './photo-records.js';
 import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
 import type { PhotoStore } from './photo-store.js';
+import { LibraryCorrections } from './corrections.js';
 
 /** The app's own photo id (SPEC "photo id"). */
 export const PHOTO_ID = /^[A-Za-z0-9._@-]{1,128}$/;
@@ -54,24 +54,6 @@ export interface LibraryPhoto {
   id: string;
   score: number;
   box: Box;
-}
-
-/** A correction of a concept on one photo (SPEC: POST .../concepts/{id}/feedback). */
-export interface Correction {
-  /** A photo of the library, or the bytes of one sent with the correction. */
-  photo?: string;
-  bytes?: Uint8Array;
-  /** Where the concept is (or is not); else the region the concept scores best. */
-  box?: Box;
-  correct: boolean;
-}
-
-export interface Feedback {
-  id: string;
-  photo?: string;
-  correct: boolean;
-  box: Box;
-  createdAt: string;
 }
 
 export interface FindOptions {
@@ -125,6 +107,7 @@ export class PhotoLibrary {
   private readonly started = new Set<Promise<void>>();
   private closed = false;
   private readonly kept: PhotoScores;
+  readonly corrections: LibraryCorrections;
 
   constructor(
     private readonly store: PhotoStore,
@@ -133,6 +116,7 @@ export class PhotoLibrary {
     readonly options: LibraryOptions,
   ) {
     this.kept = new PhotoScores(store, models.algebra, options.scoreBytes);
+    this.corrections = new LibraryCorrections(store, concepts, models, options);
   }
 
   /** Queues photos for indexing; ids are checked here, photos are decoded by the job. */
@@ -245,85 +229,6 @@ export class PhotoLibrary {
     return vector;
   }
 
-  /**
-   * A correction: the photo's region (the one nearest `box`, else the concept's best; every region for a wrong
-   * photo without a box) becomes a negative of the concept when the match was wrong, an example when it was
-   * missed; the concept's heads are retrained.
-   */
-  async correct(scope: Scope, conceptId: string, correction: Correction): Promise<Feedback> {
-    const head = await this.concepts.head(scope, conceptId);
-    const regions =
-      correction.photo === undefined ? await this.embedSent(correction) : await this.stored(scope, correction.photo);
-    // A wrong photo without a box: the concept is nowhere in it, so every region is a negative, as with negative
-    // photos; otherwise the one region meant.
-    const every = !correction.correct && !correction.box;
-    const region = correction.box
-      ? nearest(regions, correction.box)
-      : regions[await this.bestRegion(regions, head.weights)];
-    const taken = every ? regions : [region];
-    const { photo } = await this.concepts.addRegions(scope, head.concept.id, taken, !correction.correct);
-    const record: FeedbackRecord = {
-      id: randomUUID(),
-      conceptId: head.concept.id,
-      photoId: correction.photo ?? '',
-      correct: correction.correct,
-      box: region.box,
-      conceptPhoto: photo,
-      createdAt: new Date().toISOString(),
-    };
-    try {
-      await this.store.addFeedback(scope, record);
-    } catch (err) {
-      await this.concepts.removePhoto(scope, head.concept.id, photo);
-      throw err;
-    }
-    return toFeedback(record);
-  }
-
-  /** A concept's corrections, oldest first. */
-  async feedback(scope: Scope, conceptId: string): Promise<Feedback[]> {
-    const { concept } = await this.concepts.head(scope, conceptId);
-    return (await this.store.listFeedback(scope, concept.id)).map(toFeedback);
-  }
-
-  /** Takes a correction back: its view leaves the concept, which is retrained. */
-  async undo(scope: Scope, conceptId: string, id: string): Promise<void> {
-    const { concept } = await this.concepts.head(scope, conceptId);
-    const [record] = await this.store.listFeedback(scope, concept.id, id);
-    if (!record) throw new DomainError('not_found', `concept ${concept.id} has no correction ${id}`);
-    await this.concepts.removePhoto(scope, concept.id, record.conceptPhoto);
-    await this.store.removeFeedback(scope, concept.id, id);
-  }
-
-  /** Drops the record of a deleted concept's corrections (their views went with the concept). */
-  async forgetConcept(scope: Scope, conceptId: string): Promise<void> {
-    await this.store.removeFeedback(scope, conceptId);
-  }
-
-  private async stored(scope: Scope, photo: string): Promise<StoredRegion[]> {
-    const regions = await this.store.photo(scope, photo);
-    if (regions.length === 0) throw new DomainError('not_found', `no photo ${photo} in the library`);
-    return regions;
-  }
-
-  private async embedSent({ bytes }: Correction): Promise<StoredRegion[]> {
-    if (!bytes) throw new DomainError('invalid_request', 'send photo (a library photo id) or image');
-    const { image } = await decodeImage(bytes, this.options.limits);
-    const [regions] = await embedRegions([image], this.models, this.options.regions);
-    return regions;
-  }
-
-  private async bestRegion(regions: StoredRegion[], weights: Float32Array): Promise<number> {
-    const out = await this.models.algebra.mulTransposed(
-      stack(
-        regions.map((r) => r.vector),
-        this.store.dim,
-      ),
-      { data: weights, rows: 1, cols: weights.length },
-    );
-    return out.data.indexOf(Math.max(...out.data));
-  }
-
   /** Removes a photo from the library, and from any job yet to index it. */
   async remove(scope: Scope, id: string): Promise<void> {
     await this.locks.run(keyOf(scope), async () => {
@@ -428,24 +333,6 @@ export class PhotoLibrary {
     for (const [id, job] of this.jobs)
       if (job.finishedAt !== undefined && job.finishedAt < before) this.jobs.delete(id);
   }
-}
-
-/** The region that overlaps `box` most. */
-function nearest(regions: StoredRegion[], box: Box): StoredRegion {
-  const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
-  let best = regions[0];
-  for (const r of regions) if (iou(pixels(r.box), pixels(box)) > iou(pixels(best.box), pixels(box))) best = r;
-  return best;
-}
-
-function toFeedback(r: FeedbackRecord): Feedback {
-  return {
-    id: r.id,
-    ...(r.photoId && { photo: r.photoId }),
-    correct: r.correct,
-    box: r.box.map((v) => Math.round(v * 1e4) / 1e4) as Box,
-    createdAt: r.createdAt,
-  };
 }
 
 export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {

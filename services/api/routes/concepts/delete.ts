@@ -23,7 +23,7 @@ export function registerDeleteConcept(app: Api, { service, library }: Deps): voi
   app.openapi(route, async (c) => {
     const { user, id } = c.req.valid('param');
     await service.remove({ tenant: c.var.tenant, user }, id);
-    await library?.forgetConcept({ tenant: c.var.tenant, user }, id);
+    await library?.corrections.forgetConcept({ tenant: c.var.tenant, user }, id);
     return c.body(null, 204);
   });
 }

@@ -40,7 +40,7 @@ export function registerAddFeedback(app: Api, { library, config }: Deps): void {
     const bytes = image && (await toImageInputs([image], config.limits, c.var.urlFetcher))[0].bytes;
     // The schema checked the box holds four fractions.
     const correction = { photo, bytes, box: box as DomainBox | undefined, correct };
-    const feedback = await library.correct({ tenant: c.var.tenant, user }, id, correction);
+    const feedback = await library.corrections.correct({ tenant: c.var.tenant, user }, id, correction);
     return c.json(feedback, 201);
   });
 }

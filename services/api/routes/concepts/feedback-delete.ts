@@ -17,7 +17,7 @@ export function registerDeleteFeedback(app: Api, { library }: Deps): void {
   if (!library) return;
   app.openapi(route, async (c) => {
     const { user, id, feedback } = c.req.valid('param');
-    await library.undo({ tenant: c.var.tenant, user }, id, feedback);
+    await library.corrections.undo({ tenant: c.var.tenant, user }, id, feedback);
     return c.body(null, 204);
   });
 }

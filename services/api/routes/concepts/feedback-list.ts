@@ -23,6 +23,6 @@ export function registerListFeedback(app: Api, { library }: Deps): void {
   if (!library) return;
   app.openapi(route, async (c) => {
     const { user, id } = c.req.valid('param');
-    return c.json({ feedback: await library.feedback({ tenant: c.var.tenant, user }, id) }, 200);
+    return c.json({ feedback: await library.corrections.feedback({ tenant: c.var.tenant, user }, id) }, 200);
   });
 }
