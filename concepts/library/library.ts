@@ -22,6 +22,7 @@ import type { Box, Scope } from '../types.js';
 import type { IndexedPhoto } from './photo-records.js';
 import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
 import type { PhotoStore } from './photo-store.js';
+import { type LibraryPhoto, Page } from './pages.js';
 import { LibraryCorrections } from './corrections.js';
 
 /** The app's own photo id (SPEC "photo id"). */
@@ -50,12 +51,6 @@ export interface PhotoJob {
   errors: { photo: string; message: string }[];
 }
 
-export interface LibraryPhoto {
-  id: string;
-  score: number;
-  box: Box;
-}
-
 export interface FindOptions {
   limit: number;
   cursor?: string;
@@ -82,21 +77,6 @@ const TEXT = '\u0000text';
 
 const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
 const sameScope = (a: Scope, b: Scope) => a.tenant === b.tenant && a.user === b.user;
-
-/** Opaque position after a photo in best-first order. */
-function encodeCursor(p: { rank: number; id: string }): string {
-  return Buffer.from(JSON.stringify([p.rank, p.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { rank: number; id: string } {
-  try {
-    const [rank, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof rank === 'number' && typeof id === 'string') return { rank, id };
-  } catch {
-    // Answered below.
-  }
-  throw new DomainError('invalid_request', 'cursor: not a cursor this server gave');
-}
 
 export class PhotoLibrary {
   private readonly jobs = new Map<string, Job>();
@@ -163,7 +143,6 @@ export class PhotoLibrary {
    * the text first.
    */
   async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
-    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
     const ids = heads.map((h) => h.concept.id);
     // One reading of the user's heads for weights and biases alike, even while a retraining lands.
@@ -181,29 +160,20 @@ export class PhotoLibrary {
     const present = (id: string, score: number, j: number) => said[j].get(id) ?? score >= heads[j].concept.threshold;
     const columns = ids.map((id) => scores.heads.get(id)!);
     const text = scores.heads.get(TEXT);
-    // Only the page is kept, best first: sorting every photo of a large library would cost more than scoring it.
-    const page: (LibraryPhoto & { rank: number })[] = [];
-    const better = (a: { rank: number; id: string }, b: { rank: number; id: string }) =>
-      a.rank > b.rank || (a.rank === b.rank && a.id < b.id);
-    let later = 0;
+    const page = new Page(options.limit, options.cursor);
     for (const [id, i] of scores.photos) {
       const values = columns.map((c, j) => toScore(c.raw[i] + bias[j]));
       if (!options.all && values.some((v, j) => !present(id, v, j))) continue;
       const score = Math.min(...values);
       const rank = text === undefined ? score : Math.round(text.raw[i] * 1e6) / 1e6;
-      if (after && !better(after, { rank, id })) continue;
-      later++;
-      if (page.length === options.limit && !better({ rank, id }, page.at(-1)!)) continue;
-      const box = columns[0].boxes.slice(i * 4, i * 4 + 4).map((v) => Math.round(v * 1e4) / 1e4) as Box;
-      let at = page.length;
-      while (at > 0 && better({ rank, id }, page[at - 1])) at--;
-      page.splice(at, 0, { id, score, box, rank });
-      if (page.length > options.limit) page.pop();
+      page.offer(
+        id,
+        score,
+        rank,
+        () => columns[0].boxes.slice(i * 4, i * 4 + 4).map((v) => Math.round(v * 1e4) / 1e4) as Box,
+      );
     }
-    return {
-      photos: page.map(({ id, score, box }) => ({ id, score, box })),
-      ...(later > options.limit && { next: encodeCursor(page.at(-1)!) }),
-    };
+    return page.answer();
   }
 
   /**
