@@ -264,11 +264,12 @@ export class ConceptService {
    */
   async head(scope: Scope, ref: string): Promise<{ concept: Concept; weights: Float32Array; bias: number }> {
     const found = await this.findRef(scope, ref);
-    // Library photos keep image-encoder vectors only: faces are kept for persons' examples and indexed videos.
+    // A person has no head: the library finds it by faces (alone), and corrections teach heads.
     if (isFaceConcept(found))
       throw new DomainError(
         'unprocessable',
-        `${found.name} is a person: library photos keep no faces; send photos to /recognize instead`,
+        `${found.name} is a person, found by faces: ask for a person's photos alone and without text; corrections ` +
+          'teach objects only',
       );
     return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
   }

@@ -5,6 +5,7 @@
  * that find the scores kept, bytes on disk per photo, write rate.
  * Usage: npm run bench:library [-- --photos 10000 --others 0 --regions 11 --queries 20]
  */
+import { faceVectorSize } from '../concepts/people/open-people.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -55,7 +56,7 @@ async function main() {
   const scope: Scope = { tenant: 'bench', user: 'owner' };
   const rnd = seeded(1);
   try {
-    const store = await PhotoStore.open(dataDir, dim);
+    const store = await PhotoStore.open(dataDir, dim, faceVectorSize());
     const t = performance.now();
     const chunk = 1000;
     for (let i = 0; i < photos; i += chunk)

@@ -109,8 +109,8 @@ export async function openRuntime(
     log,
     jobs,
   );
-  const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, config.objectStorage);
-  const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits));
+  const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, faceVectorSize(), config.objectStorage);
+  const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits), people);
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
   const vlm = timer ? timedVlm(opened, timer) : opened;

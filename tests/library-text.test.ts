@@ -3,6 +3,7 @@
  * tower), a real LanceDB and the concept service; the order must be the text tower's similarity to each photo's
  * best stored region.
  */
+import { faceVectorSize } from '../concepts/people/open-people.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +55,7 @@ beforeAll(async () => {
     clip.dim,
   );
   const conceptStore = await ConceptStore.open(path.join(dir, 'data'), clip.dim);
-  photoStore = await PhotoStore.open(path.join(dir, 'data'), clip.dim);
+  photoStore = await PhotoStore.open(path.join(dir, 'data'), clip.dim, faceVectorSize());
   stores = [conceptStore, photoStore];
   const service = await ConceptService.open(conceptStore, models, { limits: defaultLimits, refine: false }, bank);
   library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(defaultLimits));

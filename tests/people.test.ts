@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faceVectorSize } from '../concepts/people/open-people.js';
 import type { Box } from '../concepts/types.js';
 import { VideoStore } from '../concepts/video/video-store.js';
+import { PhotoStore } from '../concepts/library/photo-store.js';
 import { makeVideo } from '../scripts/lib/make-video.js';
 import { createApp } from '../services/api/app.js';
 import type { Deps } from '../services/api/context.js';
@@ -205,6 +206,34 @@ describe('people with faces on', () => {
     store.close();
     expect(left).toEqual([]);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("finds a person's photos in the library by their faces, alone, and forgets them with the user", async () => {
+    const { library } = tenants.runtime;
+    const shots: [string, number][] = [
+      ['george_w_bush', 6],
+      ['george_w_bush', 7],
+      ['tony_blair', 2],
+      ['hans_blix', 2],
+      ['laura_bush', 2],
+    ];
+    const { job } = library.add(
+      scope,
+      shots.map(([name, n]) => ({ id: `${name}-${n}`, bytes: lfw(name, n) })),
+    );
+    for (let i = 0; i < 600 && library.job(scope, job).status !== 'ready'; i++)
+      await new Promise((done) => setTimeout(done, 100));
+    expect(library.job(scope, job).status).toBe('ready');
+    const found = await library.find(scope, ['George'], { limit: 10, all: false });
+    expect(found.photos.map((p) => p.id).sort()).toEqual(['george_w_bush-6', 'george_w_bush-7']);
+    expect((await library.find(scope, ['George'], { limit: 10, all: true })).photos).toHaveLength(5);
+    await expect(library.find(scope, ['George', 'Biscuit'], { limit: 10, all: false })).rejects.toThrow(/is a person/);
+    await library.removeUser(scope);
+    const store = await PhotoStore.open(tenants.config.dataUri, tenants.runtime.models.encoder.dim, faceVectorSize());
+    const left = [];
+    for await (const batch of store.faceBatches(scope)) left.push(batch);
+    store.close();
+    expect(left).toEqual([]);
   });
 
   it('refuses to turn a person into an object, and deleting it removes every face vector', async () => {

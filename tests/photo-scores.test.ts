@@ -2,6 +2,7 @@
  * The library's kept scores on a real LanceDB and the real linear-algebra thread: what a query finds kept, what
  * sends it back to the stored vectors, and the bound on memory.
  */
+import { faceVectorSize } from '../concepts/people/open-people.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,7 @@ let algebra: OnnxLinearAlgebra;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'nomen-photo-scores-'));
-  store = await PhotoStore.open(dir, dim);
+  store = await PhotoStore.open(dir, dim, faceVectorSize());
   algebra = await OnnxLinearAlgebra.open(new ModelThreads());
   await store.add(alice, [photo('a1', [1, 0, 0, 0], [0, 2, 0, 0]), photo('a2', [0, 0, 3, 0])]);
   await store.add(bob, [photo('b1', [0, 0, 0, 4])]);

@@ -16,12 +16,14 @@ import { KeyedLock, Slots } from '../locks.js';
 import { toScore } from '../recognition/recognize.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
 import { embedRegions } from '../recognition/stored-regions.js';
+import type { People } from '../people/people.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
 import type { IndexedPhoto } from './photo-records.js';
 import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
 import type { PhotoStore } from './photo-store.js';
+import { LibraryPeople } from './library-people.js';
 import { type LibraryPhoto, Page } from './pages.js';
 import { LibraryCorrections } from './corrections.js';
 
@@ -88,14 +90,17 @@ export class PhotoLibrary {
   private closed = false;
   private readonly kept: PhotoScores;
   readonly corrections: LibraryCorrections;
+  private readonly people: LibraryPeople;
 
   constructor(
     private readonly store: PhotoStore,
     private readonly concepts: ConceptService,
     private readonly models: ServiceModels,
     readonly options: LibraryOptions,
+    people?: People,
   ) {
     this.kept = new PhotoScores(store, models.algebra, options.scoreBytes);
+    this.people = new LibraryPeople(store, people);
     this.corrections = new LibraryCorrections(store, concepts, models, options);
   }
 
@@ -143,6 +148,9 @@ export class PhotoLibrary {
    * the text first.
    */
   async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
+    // A person is found by the faces of the photos, alone: its score has nothing in common with a head's or a text's.
+    const person = refs.length === 1 && !options.text ? await this.concepts.personFaces(scope, refs[0]) : undefined;
+    if (person) return this.people.find(scope, person, options);
     const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
     const ids = heads.map((h) => h.concept.id);
     // One reading of the user's heads for weights and biases alike, even while a retraining lands.
@@ -255,6 +263,10 @@ export class PhotoLibrary {
           this.models,
           this.options.regions,
         );
+        const faces = await this.people.facesOf(
+          job.scope,
+          decoded.map((d) => ({ id: d.photo.id, image: d.image })),
+        );
         await this.locks.run(keyOf(job.scope), async () => {
           // Checked again under the lock: a deletion or another job may have come in meanwhile.
           const again = await this.store.existing(
@@ -264,7 +276,8 @@ export class PhotoLibrary {
           const fresh: IndexedPhoto[] = decoded
             .map((d, k) => ({ id: d.photo.id, regions: regions[k], cancelled: d.photo.cancelled }))
             .filter((p) => !p.cancelled && !again.has(p.id));
-          await this.kept.add(job.scope, fresh, () => this.store.add(job.scope, fresh));
+          const freshFaces = faces.filter((f) => fresh.some((p) => p.id === f.id));
+          await this.kept.add(job.scope, fresh, () => this.store.add(job.scope, fresh, freshFaces));
         });
         for (const p of chunk) p.bytes = undefined;
         job.done += chunk.length;

@@ -9,6 +9,8 @@ import type { StoredRegion } from '../recognition/stored-regions.js';
 import type { Box, Scope } from '../types.js';
 
 export const PHOTO_REGIONS_TABLE = 'photo_regions';
+/** The faces on indexed photos, while faces are on for the tenant: rows like `photo_regions`, face-model vectors. */
+export const PHOTO_FACES_TABLE = 'photo_faces';
 
 /** One indexed photo: the app's id and the regions recognition would embed on it. */
 export interface IndexedPhoto {

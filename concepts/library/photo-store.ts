@@ -21,6 +21,7 @@ import {
   photoBatchFromArrow,
   photoRegionSchema,
   photoRegionsToArrow,
+  PHOTO_FACES_TABLE,
   PHOTO_REGIONS_TABLE,
   PHOTO_SCORE_COLUMNS,
 } from './photo-records.js';
@@ -32,20 +33,25 @@ export class PhotoStore {
   private constructor(
     private readonly db: lancedb.Connection,
     private readonly regions: Table,
+    private readonly faces: Table,
     private readonly feedback: Table,
     readonly dim: number,
+    readonly faceDim: number,
   ) {}
 
-  static async open(uri: string, dim: number, storage: ObjectStorage = {}): Promise<PhotoStore> {
+  /** `dim`: the encoder's vectors; `faceDim`: the face model's. */
+  static async open(uri: string, dim: number, faceDim: number, storage: ObjectStorage = {}): Promise<PhotoStore> {
     const db = await connectData(uri, storage);
     const regions = await openTable(db, PHOTO_REGIONS_TABLE, photoRegionSchema(dim), 'vector');
+    const faces = await openTable(db, PHOTO_FACES_TABLE, photoRegionSchema(faceDim), 'vector');
     const feedback = await openTable(db, FEEDBACK_TABLE, feedbackSchema());
-    await ensureScalarIndex(regions, 'user');
-    return new PhotoStore(db, regions, feedback, dim);
+    await Promise.all([ensureScalarIndex(regions, 'user'), ensureScalarIndex(faces, 'user')]);
+    return new PhotoStore(db, regions, faces, feedback, dim, faceDim);
   }
 
   close(): void {
     this.regions.close();
+    this.faces.close();
     this.feedback.close();
     this.db.close();
   }
@@ -62,11 +68,26 @@ export class PhotoStore {
     return found;
   }
 
-  /** Adds photos' regions in one commit; the table version it made, none when there was nothing to write. */
-  async add(scope: Scope, photos: IndexedPhoto[]): Promise<number | undefined> {
+  /**
+   * Adds photos' regions in one commit, after the faces found on them (`faces`, the same photos' faces): a photo is
+   * in the library once its regions are, and a failed commit takes its faces back. The regions' table version it
+   * made, none when there was nothing to write.
+   */
+  async add(scope: Scope, photos: IndexedPhoto[], faces: IndexedPhoto[] = []): Promise<number | undefined> {
     if (photos.every((p) => p.regions.length === 0)) return undefined;
+    if (faces.some((p) => p.regions.length > 0)) {
+      const rows = photoRegionsToArrow(scope, faces, this.faceDim);
+      await withCommitRetry(() => this.faces.add(rows));
+    }
     const data = photoRegionsToArrow(scope, photos, this.dim);
-    return (await withCommitRetry(() => this.regions.add(data))).version;
+    try {
+      return (await withCommitRetry(() => this.regions.add(data))).version;
+    } catch (err) {
+      const ids = faces.map((p) => p.id);
+      if (ids.length > 0)
+        await this.faces.delete(and(scopeWhere(scope), oneOf('photo_id', ids))).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** One photo's regions; none when it is not in the library. */
@@ -86,12 +107,15 @@ export class PhotoStore {
   async remove(scope: Scope, id: string): Promise<number | undefined> {
     const where = and(scopeWhere(scope), eq('photo_id', id));
     if ((await this.regions.countRows(where)) === 0) return undefined;
-    return (await withCommitRetry(() => this.regions.delete(where))).version;
+    const { version } = await withCommitRetry(() => this.regions.delete(where));
+    await withCommitRetry(() => this.faces.delete(where));
+    return version;
   }
 
   /** Removes the user's photos and corrections: the regions table's version the deletion made. */
   async removeUser(scope: Scope): Promise<number> {
     const { version } = await withCommitRetry(() => this.regions.delete(scopeWhere(scope)));
+    await withCommitRetry(() => this.faces.delete(scopeWhere(scope)));
     await withCommitRetry(() => this.feedback.delete(scopeWhere(scope)));
     return version;
   }
@@ -131,9 +155,18 @@ export class PhotoStore {
     }
   }
 
+  /** Every face stored on the user's photos, batch by batch (vectors of the face model). */
+  async *faceBatches(scope: Scope): AsyncGenerator<PhotoBatch> {
+    for await (const batch of this.faces.query().where(scopeWhere(scope)).select(PHOTO_SCORE_COLUMNS)) {
+      if (batch.numRows > 0) yield photoBatchFromArrow(batch, this.faceDim);
+    }
+  }
+
   /** Periodic upkeep: merge small files, fold new rows into the index, drop old versions. */
   async compact(keepVersionsMs = 60 * 60_000): Promise<void> {
-    await withCommitRetry(() => this.regions.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
-    await ensureScalarIndex(this.regions, 'user');
+    for (const table of [this.regions, this.faces]) {
+      await withCommitRetry(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }));
+      await ensureScalarIndex(table, 'user');
+    }
   }
 }

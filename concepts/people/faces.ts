@@ -2,9 +2,10 @@
  * The decisions of person concepts, on face vectors (pure): which face of an example photo is the person, a
  * person's score on a face, the open-world threshold, and naming the faces of a photo.
  */
-import type { Face, PixelBox } from '../../models/types.js';
+import type { DecodedImage, Face, FaceModel, PixelBox } from '../../models/types.js';
 import { DomainError } from '../errors.js';
-import type { Quality } from '../types.js';
+import { toRelativeBox } from '../intake/intake.js';
+import type { Box, Quality } from '../types.js';
 
 /** Categories that name a person: these concepts are learned and recognised by their faces. */
 const PERSON_CATEGORIES = new Set(['person', 'people', 'man', 'woman', 'boy', 'girl', 'child', 'kid', 'baby']);
@@ -141,4 +142,14 @@ export function nameFaces(faces: readonly Float32Array[], people: readonly Perso
     const face = scores[j].reduce((b, s, i) => (s > scores[j][b] ? i : b), 0);
     return { face: faces.length > 0 ? face : -1, score: scores[j][face] ?? 0, present: false };
   });
+}
+
+/** Every face on a photo or frame that is kept for later (an indexed video or library photo): box and vector. */
+export async function storedFaces(
+  model: FaceModel,
+  image: DecodedImage,
+): Promise<{ box: Box; vector: Float32Array }[]> {
+  const faces = await model.detect(image);
+  const vectors = await model.embed(image, faces);
+  return faces.map((f, i) => ({ box: toRelativeBox(f.box, image), vector: vectors[i] }));
 }

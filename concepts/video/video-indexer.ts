@@ -4,9 +4,8 @@
  * region vectors written in batches of whole frames, so that a job cut short leaves only complete frames.
  * Heads are not involved: any concept, registered before or after, can later be scored on the vectors.
  */
-import type { DecodedImage, FaceModel } from '../../models/types.js';
-import { toRelativeBox } from '../intake/intake.js';
-import type { Box } from '../types.js';
+import type { FaceModel } from '../../models/types.js';
+import { storedFaces } from '../people/faces.js';
 import { readFrames, type FrameOptions, type VideoFrame } from './frames.js';
 import type { RegionOptions } from '../recognition/regions.js';
 import { embedRegions, type RegionModels } from '../recognition/stored-regions.js';
@@ -37,13 +36,6 @@ export interface IndexRun {
   yield(): Promise<void>;
 }
 
-/** Every face on a frame, with its box and the face model's vector. */
-async function facesOf(model: FaceModel, image: DecodedImage): Promise<{ box: Box; vector: Float32Array }[]> {
-  const faces = await model.detect(image);
-  const vectors = await model.embed(image, faces);
-  return faces.map((f, i) => ({ box: toRelativeBox(f.box, image), vector: vectors[i] }));
-}
-
 /** Indexes the video at `path`; returns the number of frames stored in all. */
 export async function indexVideo(
   path: string,
@@ -72,7 +64,7 @@ export async function indexVideo(
       const t = Math.round(f.t * 1000) / 1000;
       for (const r of regions[i]) unwritten.push({ frame: next, t, ...r });
       if (models.faces)
-        for (const face of await facesOf(models.faces, f.image)) unwrittenFaces.push({ frame: next, t, ...face });
+        for (const face of await storedFaces(models.faces, f.image)) unwrittenFaces.push({ frame: next, t, ...face });
       next++;
     }
     unwrittenFrames += pending.length;
