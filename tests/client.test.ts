@@ -104,6 +104,8 @@ describe('the TypeScript client', () => {
 
   it('waits the Retry-After of a 503 and of a 429, then succeeds', async () => {
     const nomenClient = client();
+    // The earlier tests' requests may have spent this second's rate limit: a 429 here would be theirs.
+    await new Promise((done) => setTimeout(done, 1100));
     nomen.standIn.reset();
     nomen.standIn.reply = (_body, n) => (n === 0 ? { status: 503, retryAfterS: 1 } : { text: CAPTION });
     statuses.length = 0;
