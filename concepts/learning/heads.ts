@@ -129,7 +129,7 @@ function fromInverse(examples: Example[], h: Float32Array): HeadFit {
     if (hit) return hit;
     const members = groups.get(group) ?? [];
     if (members.length === 0 || members.length === n) return coef;
-    // Removing a block S from a ridge system: a₋ₛ = a − H[:,S] · H[S,S]⁻¹ · a[S], H the inverse system matrix.
+    // Removing a block S from a ridge system: a₋ₛ = a − H[:,S]·H[S,S]⁻¹·a[S], H the inverse system matrix.
     const k = members.length;
     const hss = new Float64Array(k * k);
     for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) hss[r * k + c] = h[members[r] * n + members[c]];
