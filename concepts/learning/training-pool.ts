@@ -10,6 +10,8 @@ import type { TrainingConcept, TrainingOptions, TrainingView } from './training.
 
 export interface TrainingPool {
   rows: Float32Array[];
+  /** `rows` stacked, as the closeness to the prototypes was computed on. */
+  matrix: Matrix;
   /** Per row: the index of the concept it belongs to, -1 for bank rows. */
   owner: number[];
   kinds: ViewKind[];
@@ -61,7 +63,7 @@ export async function trainingPool(
     ),
     dim,
   );
-  const pool: Omit<TrainingPool, 'closeness' | 'bankRows'> = { rows: [], owner: [], kinds: [], photos: [] };
+  const pool: Omit<TrainingPool, 'closeness' | 'bankRows' | 'matrix'> = { rows: [], owner: [], kinds: [], photos: [] };
   const add = (vector: Float32Array, owner: number, kind: ViewKind, photo: number) => {
     pool.rows.push(vector);
     pool.owner.push(owner);
@@ -83,8 +85,9 @@ export async function trainingPool(
       return poolRowOf.get(j)!;
     });
   });
-  const closeness = (await algebra.mulTransposed(protos, stack(pool.rows, dim))).data;
-  return { ...pool, bankRows, closeness };
+  const matrix = stack(pool.rows, dim);
+  const closeness = (await algebra.mulTransposed(protos, matrix)).data;
+  return { ...pool, matrix, bankRows, closeness };
 }
 
 /**
@@ -130,9 +133,13 @@ export function exampleSets(
   });
 }
 
-/** The pool rows some set trains on, as one matrix, with the sets' rows renumbered into it. */
+/**
+ * The pool rows some set trains on, as one matrix, with the sets' rows renumbered into it: the pool's own matrix when
+ * every row is used (every head trained), not a copy.
+ */
 export function usedRows(pool: TrainingPool, sets: Example[][], dim: number): Matrix {
   const used = [...new Set(sets.flatMap((examples) => examples.map((e) => e.row)))].sort((a, b) => a - b);
+  if (used.length === pool.rows.length) return pool.matrix;
   const usedAt = new Map(used.map((row, i) => [row, i]));
   for (const examples of sets) for (const e of examples) e.row = usedAt.get(e.row)!;
   return stack(

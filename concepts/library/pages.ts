@@ -25,7 +25,7 @@ function encodeCursor(p: Ranked): string {
   return Buffer.from(JSON.stringify([p.rank, p.id])).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): Ranked {
+function decodeCursor(cursor: string): Ranked {
   try {
     const [rank, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
     if (typeof rank === 'number' && typeof id === 'string') return { rank, id };
@@ -37,14 +37,16 @@ export function decodeCursor(cursor: string): Ranked {
 
 export class Page {
   private readonly photos: (LibraryPhoto & Ranked)[] = [];
+  private readonly after?: Ranked;
   private later = 0;
 
   /** `cursor`: a page's, to answer the page after it. */
   constructor(
     private readonly limit: number,
     cursor?: string,
-    private readonly after = cursor === undefined ? undefined : decodeCursor(cursor),
-  ) {}
+  ) {
+    if (cursor !== undefined) this.after = decodeCursor(cursor);
+  }
 
   /** A photo ranked `rank`, kept when it belongs on this page; its box is asked for only then. */
   offer(id: string, score: number, rank: number, box: () => Box): void {

@@ -96,15 +96,14 @@ async function scanWindows(
   return { windows, outputs: await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights) };
 }
 
-/** Each concept's best window, concepts closest to present first. */
-function ranked(scan: Scan | null, heads: UserHeads, image: DecodedImage, spread: number) {
+/** Each concept's best window (its subject's box), concepts closest to present first, hopeless ones left out. */
+function ranked(scan: Scan | null, heads: UserHeads, image: DecodedImage, options: RegionOptions) {
   if (!scan) return [];
   return bestRows(scan.outputs, heads.bias)
-    .map((b, j) => ({
-      box: subjectBox(scan.windows[b.row], scan, j, image, spread),
-      margin: toScore(b.raw) - heads.thresholds[j],
-    }))
-    .sort((a, b) => b.margin - a.margin);
+    .map((b, j) => ({ j, row: b.row, margin: toScore(b.raw) - heads.thresholds[j] }))
+    .filter((c) => c.margin >= options.scanFloor)
+    .sort((a, b) => b.margin - a.margin)
+    .map((c) => ({ box: subjectBox(scan.windows[c.row], scan, c.j, image, options.boxSpread), margin: c.margin }));
 }
 
 /**
@@ -132,14 +131,11 @@ export function subjectBox(
   return { x, y, w: mean((w) => w.x + w.w) - x, h: mean((w) => w.y + w.h) - y };
 }
 
-/**
- * Each concept's best scanned window, concepts closest to present first, skipping windows already covered and hopeless
- * ones.
- */
-function promising(ranked: { box: PixelBox; margin: number }[], taken: PixelBox[], options: RegionOptions): PixelBox[] {
+/** The first `scanned` of the ranked windows, skipping those that windows already taken cover. */
+function promising(ranked: { box: PixelBox }[], taken: PixelBox[], options: RegionOptions): PixelBox[] {
   const picked: PixelBox[] = [];
-  for (const { box, margin } of ranked) {
-    if (picked.length >= options.scanned || margin < options.scanFloor) break;
+  for (const { box } of ranked) {
+    if (picked.length >= options.scanned) break;
     if ([...taken, ...picked].some((t) => iou(t, box) > 0.6)) continue;
     picked.push(box);
   }
@@ -161,7 +157,7 @@ export async function recognizeImage(
   ]);
   const regions = proposals.map((r) => r.box);
   const fixedCount = regions.length;
-  regions.push(...promising(ranked(scan, heads, image, options.boxSpread), regions, options));
+  regions.push(...promising(ranked(scan, heads, image, options), regions, options));
   timings.regions = performance.now() - t;
   t = performance.now();
   const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));

@@ -49,12 +49,16 @@ export class FrameTable {
   /** The last frame stored for a video: where an interrupted job resumes. */
   async lastFrame(scope: Scope, videoId: string): Promise<{ frame: number; t: number } | undefined> {
     let last: { frame: number; t: number } | undefined;
+    for await (const f of this.times(scope, videoId)) if (!last || f.frame > last.frame) last = f;
+    return last;
+  }
+
+  /** Each row's frame and time, without its vector. */
+  async *times(scope: Scope, videoId: string): AsyncGenerator<{ frame: number; t: number }> {
     for await (const batch of this.table.query().where(this.videoWhere(scope, videoId)).select(['frame', 't'])) {
       const [frame, t] = [batch.getChild('frame')!, batch.getChild('t')!];
-      for (let i = 0; i < batch.numRows; i++)
-        if (!last || frame.get(i) > last.frame) last = { frame: frame.get(i), t: t.get(i) };
+      for (let i = 0; i < batch.numRows; i++) yield { frame: frame.get(i), t: t.get(i) };
     }
-    return last;
   }
 
   /** A video's rows, or (`after`) those of its frames after that one. */

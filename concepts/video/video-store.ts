@@ -165,6 +165,11 @@ export class VideoStore {
     return this.frames.batches(scope, videoId);
   }
 
+  /** Each stored region's frame and time, without its vector. */
+  frameTimes(scope: Scope, videoId: string): AsyncGenerator<{ frame: number; t: number }> {
+    return this.frames.times(scope, videoId);
+  }
+
   /** Every face found on a video's frames, batch by batch (vectors of the face model). */
   faceBatches(scope: Scope, videoId: string): AsyncGenerator<FrameBatch> {
     return this.faces.batches(scope, videoId);

@@ -180,8 +180,7 @@ export class VideoService {
    */
   private async personFrames(scope: Scope, id: string, examples: Float32Array[]): Promise<FrameScore[]> {
     const frames = new Map<number, FrameScore>();
-    for await (const b of this.store.frameBatches(scope, id))
-      for (let i = 0; i < b.rows; i++) frames.set(b.frame[i], { t: b.t[i], score: 0 });
+    for await (const { frame, t } of this.store.frameTimes(scope, id)) frames.set(frame, { t, score: 0 });
     for await (const b of this.store.faceBatches(scope, id)) {
       const dim = b.vectors.length / b.rows;
       for (let i = 0; i < b.rows; i++) {
