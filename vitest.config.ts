@@ -12,6 +12,7 @@ const unit = lane([
   'moments',
   'multipart',
   'naming',
+  'one-subject',
   'priority',
   'refinements',
   'service',

@@ -3,7 +3,7 @@
  * each concept's best region. A region scanner, when the encoder has one, ranks dozens of small windows
  * cheaply; the windows that look best for some concept are embedded properly alongside the proposals.
  */
-import { iou } from '../../models/image/boxes.js';
+import { iou, overlapOfSmaller } from '../../models/image/boxes.js';
 import type {
   DecodedImage,
   ImageEncoder,
@@ -47,30 +47,45 @@ function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: numbe
   });
 }
 
-/** Regions this alike are one place in the photo, which shows one subject. */
-const SAME_PLACE = 0.7;
+/**
+ * Two regions are one place in the photo, which shows one subject, when they share over half of the smaller one and
+ * neither is more than 8 times the other: a toy in the dog's mouth is a place of its own.
+ */
+function samePlace(a: PixelBox, b: PixelBox): boolean {
+  const [small, large] = [Math.min(a.w * a.h, b.w * b.h), Math.max(a.w * a.h, b.w * b.h)];
+  return large <= 8 * small && overlapOfSmaller(a, b) > 0.5;
+}
+
+/** A concept's best region, and whether it is its own (no concept that scores higher claimed that place). */
+export interface Placed {
+  row: number;
+  raw: number;
+  free: boolean;
+}
 
 /**
- * Each concept's best region, where a region that a present concept claims is no longer open to the others: one
- * carton is Arla milk or Garant milk, not both. Concepts claim in order of their margin over their threshold; a
- * concept that loses its region takes its best one elsewhere, and its score is that region's.
+ * Each concept's best region, where a region that one concept claims is no longer open to the others: one carton is
+ * Arla milk or Garant milk, not both. Concepts claim in order of their score, present or not, so a concept with a
+ * low threshold cannot name a carton that its sibling matches better; a concept that loses its region takes its best
+ * one elsewhere (samePlace), and with none left it is absent.
  */
-function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: PixelBox[]): { row: number; raw: number }[] {
-  const best = bestRows(scores, heads.bias);
-  const margin = (j: number) => toScore(best[j].raw) - heads.thresholds[j];
-  const order = best.map((_, j) => j).sort((a, b) => margin(b) - margin(a));
+export function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: PixelBox[]): Placed[] {
+  const best: Placed[] = bestRows(scores, heads.bias).map((b) => ({ ...b, free: true }));
+  const order = best.map((_, j) => j).sort((a, b) => best[b].raw - best[a].raw);
   const claimed: PixelBox[] = [];
+  const taken = (box: PixelBox) => claimed.some((c) => samePlace(c, box));
   const c = scores.cols;
   for (const j of order) {
-    if (claimed.some((box) => iou(box, regions[best[j].row]) > SAME_PLACE)) {
+    if (taken(regions[best[j].row])) {
       let row = -1;
       for (let r = 0; r < scores.rows; r++) {
-        if (claimed.some((box) => iou(box, regions[r]) > SAME_PLACE)) continue;
+        if (taken(regions[r])) continue;
         if (row < 0 || scores.data[r * c + j] > scores.data[row * c + j]) row = r;
       }
-      if (row >= 0) best[j] = { row, raw: scores.data[row * c + j] + heads.bias[j] };
+      best[j] =
+        row < 0 ? { ...best[j], free: false } : { row, raw: scores.data[row * c + j] + heads.bias[j], free: true };
     }
-    if (margin(j) >= 0) claimed.push(regions[best[j].row]);
+    if (best[j].free) claimed.push(regions[best[j].row]);
   }
   return best;
 }
@@ -171,7 +186,7 @@ export async function recognizeImage(
     const b = subjectBox(regions[best[j].row], scan, j, image, options.boxSpread);
     const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
     const score = toScore(best[j].raw);
-    return { id, name: heads.names[j], score, present: score >= heads.thresholds[j], box };
+    return { id, name: heads.names[j], score, present: best[j].free && score >= heads.thresholds[j], box };
   });
   timings.heads = performance.now() - t;
   return matches.sort((a, b) => b.score - a.score);

@@ -32,12 +32,21 @@ export function cropRegion(image: DecodedImage, box?: PixelBox): PixelBox {
   return clipped;
 }
 
-export function iou(a: PixelBox, b: PixelBox): number {
+function intersection(a: PixelBox, b: PixelBox): number {
   const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
   const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a.w * a.h + b.w * b.h - inter);
+  return w <= 0 || h <= 0 ? 0 : w * h;
+}
+
+export function iou(a: PixelBox, b: PixelBox): number {
+  const inter = intersection(a, b);
+  return inter === 0 ? 0 : inter / (a.w * a.h + b.w * b.h - inter);
+}
+
+/** The share of the smaller box that two boxes share: 1 when one holds the other, whatever their sizes. */
+export function overlapOfSmaller(a: PixelBox, b: PixelBox): number {
+  const inter = intersection(a, b);
+  return inter === 0 ? 0 : inter / Math.min(a.w * a.h, b.w * b.h);
 }
 
 /**
