@@ -65,6 +65,9 @@ async function rows(table: string, where?: string): Promise<number> {
   }
 }
 
+/** Once the readings of alice's retrained heads have landed. */
+const settled = () => tenants.runtime.library.settled({ tenant: 'tenant-a', user: 'alice' });
+
 const regionRows = (where?: string) => rows('photo_regions', where);
 
 async function register(name: string, category: string): Promise<string> {
@@ -232,6 +235,10 @@ describe('photo library', () => {
     expect(wrong.status, JSON.stringify(wrong.body)).toBe(201);
     expect(wrong.body).toMatchObject({ photo: 'teapot-3', correct: false, box: expect.any(Array) });
     expect((await concept()).negativeCount).toBe(negatives + 1);
+    // Answered at once from the scores of before, by the retrained head once its reading has landed.
+    expect(await scoreOf('teapot-3')).toBe(before);
+    expect((await find('concept=dog')).body.photos.map((p: any) => p.id)).not.toContain('teapot-3');
+    await settled();
     expect(await scoreOf('teapot-3')).toBeLessThan(before);
     // A missed one, sent as an image with a box: an example of the concept.
     const images = (await concept()).imageCount;
@@ -248,6 +255,8 @@ describe('photo library', () => {
       expect((await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${f.id}`)).status).toBe(204);
     expect((await call('GET', `/v1/users/alice/concepts/${dogId}/feedback`)).body.feedback).toEqual([]);
     expect(await concept()).toMatchObject({ negativeCount: negatives, imageCount: images });
+    await scoreOf('teapot-3');
+    await settled();
     expect(await scoreOf('teapot-3')).toBeCloseTo(before, 3);
 
     const feedback = (json: unknown) => call('POST', `/v1/users/alice/concepts/${dogId}/feedback`, { json });
@@ -262,6 +271,8 @@ describe('photo library', () => {
     expect(await dogs()).toContain('cat-4');
     for (const f of [notDog.body, isDog.body])
       expect((await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${f.id}`)).status).toBe(204);
+    await dogs();
+    await settled();
     expect(await dogs()).toEqual(answered);
 
     expect((await feedback({ photo: 'never-indexed', correct: false })).status).toBe(404);

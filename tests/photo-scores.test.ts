@@ -55,9 +55,37 @@ describe('kept photo scores', () => {
     expect(added).toBe(first);
     expect(raw(added, 'a3')).toBe(5);
 
-    const retrained = await scores.get(alice, head(0, 0, 1, 0), ['c']);
+    // A retrained head: the scores of before answer while a reading scores the new one.
+    const w2 = head(0, 0, 1, 0);
+    expect(await scores.get(alice, w2, ['c'])).toBe(first);
+    await scores.settled(alice);
+    const retrained = await scores.get(alice, w2, ['c']);
     expect(retrained).not.toBe(first);
     expect([raw(retrained, 'a1'), raw(retrained, 'a2'), raw(retrained, 'a3')]).toEqual([0, 3, 0]);
+    expect(await scores.get(alice, w2, ['c'])).toBe(retrained);
+  });
+
+  it('joins the photos indexed and deleted during a reading; a concept never scored is read at once', async () => {
+    const carol = { tenant: 't', user: 'carol' };
+    await store.add(carol, [photo('c1', [1, 0, 0, 0]), photo('c2', [0, 1, 0, 0])]);
+    const scores = new PhotoScores(store, algebra, 1024 ** 2);
+    const before = await scores.get(carol, head(1, 1, 0, 0), ['c']);
+    const w = head(0, 2, 0, 0);
+    expect(await scores.get(carol, w, ['c'])).toBe(before);
+    // Whether the reading lands before, during or after these changes, its scores hold them.
+    await scores.add(carol, [photo('c3', [0, 3, 0, 0])], () => store.add(carol, [photo('c3', [0, 3, 0, 0])]));
+    scores.removed(carol, 'c1', (await store.remove(carol, 'c1'))!);
+    await scores.settled(carol);
+    const after = await scores.get(carol, w, ['c']);
+    expect([...after.photos.keys()].sort()).toEqual(['c2', 'c3']);
+    expect([raw(after, 'c2'), raw(after, 'c3')]).toEqual([2, 6]);
+
+    // A new concept has no scores of before: its query waits for a reading of every head of the user.
+    const both: Heads = new Map([...w, ['d', { weights: Float32Array.from([0, 0, 0, 0]), bias: 0 }]]);
+    const read = await scores.get(carol, both, ['d']);
+    expect(read).not.toBe(after);
+    expect([...read.heads.keys()]).toEqual(['c', 'd']);
+    expect(await scores.get(carol, both, ['c', 'd'])).toBe(read);
   });
 
   it('drops the least recently used user past its bytes, and never keeps a user larger than them', async () => {
