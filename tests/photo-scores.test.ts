@@ -7,7 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IndexedPhoto } from '../concepts/library/photo-records.js';
+import * as lancedb from '@lancedb/lancedb';
+import {
+  type IndexedPhoto,
+  PHOTO_REGIONS_TABLE,
+  photoRegionSchema,
+  photoRegionsToArrow,
+} from '../concepts/library/photo-records.js';
 import { type Heads, PhotoScores } from '../concepts/library/photo-scores.js';
 import { PhotoStore } from '../concepts/library/photo-store.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
@@ -99,5 +105,33 @@ describe('kept photo scores', () => {
 
     const tiny = new PhotoScores(store, algebra, 100);
     expect(await tiny.get(bob, w, ['c'])).not.toBe(await tiny.get(bob, w, ['c']));
+  });
+
+  it('keeps vectors as float16, and a library written as float32 before as it is', async () => {
+    const vector = [0.1, -0.2, 0.3, 1];
+    const halves = [0.0999755859375, -0.199951171875, 0.300048828125, 1];
+    expect((await store.photo(alice, 'a2'))[0].vector).toEqual(Float32Array.from([0, 0, 3, 0]));
+    expect(store.half).toBe(true);
+    await store.add(alice, [photo('a4', vector)]);
+    expect([...(await store.photo(alice, 'a4'))[0].vector]).toEqual(halves);
+
+    const older = await mkdtemp(path.join(os.tmpdir(), 'nomen-photo-scores-f32-'));
+    try {
+      const db = await lancedb.connect(older);
+      const table = await db.createEmptyTable(PHOTO_REGIONS_TABLE, photoRegionSchema(dim));
+      await table.add(photoRegionsToArrow(alice, [photo('old', vector)], dim));
+      db.close();
+      const reopened = await PhotoStore.open(older, dim, faceVectorSize());
+      try {
+        expect(reopened.half).toBe(false);
+        await reopened.add(alice, [photo('new', vector)]);
+        for (const id of ['old', 'new'])
+          expect((await reopened.photo(alice, id))[0].vector).toEqual(Float32Array.from(vector));
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      await rm(older, { recursive: true, force: true });
+    }
   });
 });

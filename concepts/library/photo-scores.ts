@@ -104,16 +104,19 @@ interface Reading {
   changes: ((scores: UserScores) => void)[];
 }
 
-async function* batchOf(photos: IndexedPhoto[], dim: number): AsyncGenerator<PhotoBatch> {
+/** Photos about to be written, as a reading of them will find them. */
+async function* batchOf(photos: IndexedPhoto[], store: PhotoStore): AsyncGenerator<PhotoBatch> {
   const regions = photos.flatMap((p) => p.regions.map((r) => ({ id: p.id, ...r })));
   if (regions.length === 0) return;
   yield {
     photo: regions.map((r) => r.id),
     boxes: Float32Array.from(regions.flatMap((r) => r.box)),
-    vectors: stack(
-      regions.map((r) => r.vector),
-      dim,
-    ).data,
+    vectors: store.asStored(
+      stack(
+        regions.map((r) => r.vector),
+        store.dim,
+      ).data,
+    ),
     rows: regions.length,
   };
 }
@@ -177,7 +180,7 @@ export class PhotoScores {
     ];
     // Scored before the write, so that the copy and the table version move together once it is done.
     const added = await Promise.all(
-      targets.map((heads) => scoreRegions(batchOf(photos, dim), heads, dim, this.algebra)),
+      targets.map((heads) => scoreRegions(batchOf(photos, this.store), heads, dim, this.algebra)),
     );
     const version = await write();
     if (version === undefined) return;
