@@ -69,6 +69,11 @@ describe('kept photo scores', () => {
     expect(retrained).not.toBe(first);
     expect([raw(retrained, 'a1'), raw(retrained, 'a2'), raw(retrained, 'a3')]).toEqual([0, 3, 0]);
     expect(await scores.get(alice, w2, ['c'])).toBe(retrained);
+
+    // A user of fewer photos than `staleFrom` waits for the reading instead.
+    const waiting = new PhotoScores(store, algebra, 1024 ** 2, 4);
+    expect(await waiting.get(alice, w2, ['c'])).not.toBe(retrained);
+    expect(raw(await waiting.get(alice, w, ['c']), 'a3')).toBe(5);
   });
 
   it('joins the photos indexed and deleted during a reading; a concept never scored is read at once', async () => {

@@ -41,6 +41,11 @@ export interface LibraryOptions {
   keepJobsMs: number;
   /** Memory for the photos' scores kept between queries, all users together. */
   scoreBytes: number;
+  /**
+   * Photos of a user from which a query after a retraining answers from the scores of before while the new heads
+   * are read; below, it waits for the reading (under a second here), so that an undone correction shows at once.
+   */
+  staleFrom: number;
 }
 
 export type JobStatus = 'queued' | 'processing' | 'ready' | 'failed';
@@ -99,7 +104,7 @@ export class PhotoLibrary {
     readonly options: LibraryOptions,
     people?: People,
   ) {
-    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes);
+    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes, options.staleFrom);
     this.people = new LibraryPeople(store, people);
     this.corrections = new LibraryCorrections(store, concepts, models, options);
   }
@@ -335,5 +340,6 @@ export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {
     photosPerWrite: 8,
     keepJobsMs: 60 * 60_000,
     scoreBytes: 256 * 1024 ** 2,
+    staleFrom: 5000,
   };
 }

@@ -4,6 +4,7 @@
  * still answer while one reading in the background scores the new heads; a concept with no kept scores, or a write
  * by another process (a table version this process did not make), sends the query to the stored vectors.
  */
+import { bulk } from '../../models/runtime/priority.js';
 import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
 import { bestRegions } from '../recognition/stored-regions.js';
@@ -135,11 +136,14 @@ export class PhotoScores {
     private readonly store: PhotoStore,
     private readonly algebra: LinearAlgebra,
     private readonly maxBytes: number,
+    /** Photos of a user from which kept scores of retrained heads answer while the new ones are read. */
+    private readonly staleFrom = 0,
   ) {}
 
   /**
    * The user's photos scored by the heads of `asked` as they are now (every head of the user is in `heads`), or,
-   * while a reading scores the retrained heads, by those of before: kept scores of every asked head answer at once.
+   * while a reading scores the retrained heads, by those of before: kept scores of every asked head answer at once
+   * for a user of `staleFrom` photos or more.
    */
   async get(scope: Scope, heads: Heads, asked: string[]): Promise<UserScores> {
     await this.checkVersion();
@@ -153,10 +157,10 @@ export class PhotoScores {
     }
     if (kept && current(kept.heads)) return kept;
     const readings = [...this.readings.keys()].filter((r) => r.key === key && !r.stale);
-    if (kept && asked.every((id) => kept.heads.has(id))) {
-      // One reading at a time per user: heads retrained again meanwhile are read once it has landed.
-      // A reading that fails leaves the kept scores; the next query starts another.
-      if (readings.length === 0) this.read(scope, heads).catch(() => undefined);
+    if (kept && kept.photos.size >= this.staleFrom && asked.every((id) => kept.heads.has(id))) {
+      // One reading at a time per user: heads retrained again meanwhile are read once it has landed. No query
+      // waits for it, so its model calls give way to requests'; one that fails leaves the kept scores.
+      if (readings.length === 0) bulk(() => this.read(scope, heads)).catch(() => undefined);
       return kept;
     }
     const under = readings.find((r) => current(r.heads));
