@@ -74,6 +74,8 @@ export interface LinearAlgebra {
   mulTransposed(a: Matrix, b: Matrix): Promise<Matrix>;
   /** The inverses of square matrices, of any sizes, in one call. */
   inverse(matrices: Matrix[]): Promise<Matrix[]>;
+  /** Float16 values, given as their bits (Node 20 has no Float16Array), as float32: vectors stored compactly. */
+  fromHalves(bits: Uint16Array): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
 

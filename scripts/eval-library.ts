@@ -195,6 +195,9 @@ async function main() {
       `corrections: ${corrected.size} (up to ${args.corrections} per concept, its worst false positives), ` +
         `${perCorrection.toFixed(0)} ms each (retrains every head of the user)`,
     );
+    // The first query after the retrainings answers from the scores of before and starts the reading of the new.
+    await fetchAll(`concept=${ids.get(set.subjects[0].name)}`);
+    await runtime.library.settled(scope);
     const after = await measure('after corrections');
     // Corrected photos leave the answers by the user's word; the others show what the retrained heads learned.
     const uncorrected = (wrong: Set<string>) => [...wrong].filter((w) => !corrected.has(w)).length;

@@ -109,7 +109,9 @@ export async function openRuntime(
     log,
     jobs,
   );
-  const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, faceVectorSize(), config.objectStorage);
+  const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, faceVectorSize(), config.objectStorage, (h) =>
+    algebra.fromHalves(h),
+  );
   const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits), people);
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });

@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoLibrary } from '../concepts/library/library.js';
+import { PhotoStore } from '../concepts/library/photo-store.js';
+import { faceVectorSize } from '../concepts/people/open-people.js';
 import { createApp } from '../services/api/app.js';
 import type { Api, Deps } from '../services/api/context.js';
 import { KEY_A, KEY_B, openTwoTenants, PHOTOS, type TwoTenants } from './support/two-tenants.js';
@@ -286,6 +289,37 @@ describe('photo library', () => {
     expect(await rows('concept_feedback', `concept_id = '${teapot}'`)).toBe(1);
     expect((await call('DELETE', `/v1/users/alice/concepts/${teapot}`)).status).toBe(204);
     expect(await rows('concept_feedback', `concept_id = '${teapot}'`)).toBe(0);
+  });
+
+  it('answers a large library from the scores of before right after a correction, then from the new head', async () => {
+    // A second library on the same data, for which every user is large enough to be answered so.
+    const { service, models, library: served } = tenants.runtime;
+    const store = await PhotoStore.open(tenants.config.dataUri, models.encoder.dim, faceVectorSize());
+    const library = new PhotoLibrary(store, service, models, { ...served.options, staleFrom: 0 });
+    const scope = { tenant: 'tenant-a', user: 'alice' };
+    const dog = async (all: boolean) => (await library.find(scope, [dogId], { limit: 100, all })).photos;
+    const scores = async () => new Map((await dog(true)).map((p) => [p.id, p.score]));
+    try {
+      const before = await scores();
+      const wrong = await call('POST', `/v1/users/alice/concepts/${dogId}/feedback`, {
+        json: { photo: 'teapot-3', correct: false },
+      });
+      expect(wrong.status, JSON.stringify(wrong.body)).toBe(201);
+      // The scores of before, with the user's word on the corrected photo, until the retrained head's are read.
+      expect(await scores()).toEqual(before);
+      expect((await dog(false)).map((p) => p.id)).not.toContain('teapot-3');
+      await library.settled(scope);
+      const after = await scores();
+      expect(after.get('teapot-3')).toBeLessThan(before.get('teapot-3')!);
+
+      expect((await call('DELETE', `/v1/users/alice/concepts/${dogId}/feedback/${wrong.body.id}`)).status).toBe(204);
+      expect(await scores()).toEqual(after);
+      await library.settled(scope);
+      expect((await scores()).get('teapot-3')).toBeCloseTo(before.get('teapot-3')!, 3);
+    } finally {
+      await library.close();
+      store.close();
+    }
   });
 
   it("keeps tenants apart and deletes a photo, and a user's library with the user", async () => {

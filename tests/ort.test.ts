@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromHalves } from '../concepts/storage/float16.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { ModelThreads, ort, type Session } from '../models/runtime/ort.js';
 import { bulk } from '../models/runtime/priority.js';
@@ -98,6 +99,16 @@ describe('model threads', () => {
       ]);
       expect(Array.from(product.data)).toEqual([14, 32, 32, 77]);
       expect(features.features.dims).toEqual([4, 1280]);
+    } finally {
+      await algebra.dispose();
+    }
+  });
+
+  it('casts float16 bits to float32 as JavaScript reads them, for every finite half', async () => {
+    const algebra = await OnnxLinearAlgebra.open(threads);
+    try {
+      const halves = Uint16Array.from({ length: 0x10000 }, (_, h) => h).filter((h) => (h & 0x7c00) !== 0x7c00);
+      expect(await algebra.fromHalves(halves)).toEqual(fromHalves(halves));
     } finally {
       await algebra.dispose();
     }

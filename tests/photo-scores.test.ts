@@ -7,7 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IndexedPhoto } from '../concepts/library/photo-records.js';
+import * as lancedb from '@lancedb/lancedb';
+import {
+  type IndexedPhoto,
+  PHOTO_REGIONS_TABLE,
+  photoRegionSchema,
+  photoRegionsToArrow,
+} from '../concepts/library/photo-records.js';
 import { type Heads, PhotoScores } from '../concepts/library/photo-scores.js';
 import { PhotoStore } from '../concepts/library/photo-store.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
@@ -55,9 +61,42 @@ describe('kept photo scores', () => {
     expect(added).toBe(first);
     expect(raw(added, 'a3')).toBe(5);
 
-    const retrained = await scores.get(alice, head(0, 0, 1, 0), ['c']);
+    // A retrained head: the scores of before answer while a reading scores the new one.
+    const w2 = head(0, 0, 1, 0);
+    expect(await scores.get(alice, w2, ['c'])).toBe(first);
+    await scores.settled(alice);
+    const retrained = await scores.get(alice, w2, ['c']);
     expect(retrained).not.toBe(first);
     expect([raw(retrained, 'a1'), raw(retrained, 'a2'), raw(retrained, 'a3')]).toEqual([0, 3, 0]);
+    expect(await scores.get(alice, w2, ['c'])).toBe(retrained);
+
+    // A user of fewer photos than `staleFrom` waits for the reading instead.
+    const waiting = new PhotoScores(store, algebra, 1024 ** 2, 4);
+    expect(await waiting.get(alice, w2, ['c'])).not.toBe(retrained);
+    expect(raw(await waiting.get(alice, w, ['c']), 'a3')).toBe(5);
+  });
+
+  it('joins the photos indexed and deleted during a reading; a concept never scored is read at once', async () => {
+    const carol = { tenant: 't', user: 'carol' };
+    await store.add(carol, [photo('c1', [1, 0, 0, 0]), photo('c2', [0, 1, 0, 0])]);
+    const scores = new PhotoScores(store, algebra, 1024 ** 2);
+    const before = await scores.get(carol, head(1, 1, 0, 0), ['c']);
+    const w = head(0, 2, 0, 0);
+    expect(await scores.get(carol, w, ['c'])).toBe(before);
+    // Whether the reading lands before, during or after these changes, its scores hold them.
+    await scores.add(carol, [photo('c3', [0, 3, 0, 0])], () => store.add(carol, [photo('c3', [0, 3, 0, 0])]));
+    scores.removed(carol, 'c1', (await store.remove(carol, 'c1'))!);
+    await scores.settled(carol);
+    const after = await scores.get(carol, w, ['c']);
+    expect([...after.photos.keys()].sort()).toEqual(['c2', 'c3']);
+    expect([raw(after, 'c2'), raw(after, 'c3')]).toEqual([2, 6]);
+
+    // A new concept has no scores of before: its query waits for a reading of every head of the user.
+    const both: Heads = new Map([...w, ['d', { weights: Float32Array.from([0, 0, 0, 0]), bias: 0 }]]);
+    const read = await scores.get(carol, both, ['d']);
+    expect(read).not.toBe(after);
+    expect([...read.heads.keys()]).toEqual(['c', 'd']);
+    expect(await scores.get(carol, both, ['c', 'd'])).toBe(read);
   });
 
   it('drops the least recently used user past its bytes, and never keeps a user larger than them', async () => {
@@ -71,5 +110,33 @@ describe('kept photo scores', () => {
 
     const tiny = new PhotoScores(store, algebra, 100);
     expect(await tiny.get(bob, w, ['c'])).not.toBe(await tiny.get(bob, w, ['c']));
+  });
+
+  it('keeps vectors as float16, and a library written as float32 before as it is', async () => {
+    const vector = [0.1, -0.2, 0.3, 1];
+    const halves = [0.0999755859375, -0.199951171875, 0.300048828125, 1];
+    expect((await store.photo(alice, 'a2'))[0].vector).toEqual(Float32Array.from([0, 0, 3, 0]));
+    expect(store.half).toBe(true);
+    await store.add(alice, [photo('a4', vector)]);
+    expect([...(await store.photo(alice, 'a4'))[0].vector]).toEqual(halves);
+
+    const older = await mkdtemp(path.join(os.tmpdir(), 'nomen-photo-scores-f32-'));
+    try {
+      const db = await lancedb.connect(older);
+      const table = await db.createEmptyTable(PHOTO_REGIONS_TABLE, photoRegionSchema(dim));
+      await table.add(photoRegionsToArrow(alice, [photo('old', vector)], dim));
+      db.close();
+      const reopened = await PhotoStore.open(older, dim, faceVectorSize());
+      try {
+        expect(reopened.half).toBe(false);
+        await reopened.add(alice, [photo('new', vector)]);
+        for (const id of ['old', 'new'])
+          expect((await reopened.photo(alice, id))[0].vector).toEqual(Float32Array.from(vector));
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      await rm(older, { recursive: true, force: true });
+    }
   });
 });

@@ -41,6 +41,11 @@ export interface LibraryOptions {
   keepJobsMs: number;
   /** Memory for the photos' scores kept between queries, all users together. */
   scoreBytes: number;
+  /**
+   * Photos of a user from which a query after a retraining answers from the scores of before while the new heads
+   * are read; below, it waits for the reading (under a second here), so that an undone correction shows at once.
+   */
+  staleFrom: number;
 }
 
 export type JobStatus = 'queued' | 'processing' | 'ready' | 'failed';
@@ -99,7 +104,7 @@ export class PhotoLibrary {
     readonly options: LibraryOptions,
     people?: People,
   ) {
-    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes);
+    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes, options.staleFrom);
     this.people = new LibraryPeople(store, people);
     this.corrections = new LibraryCorrections(store, concepts, models, options);
   }
@@ -153,10 +158,8 @@ export class PhotoLibrary {
     if (person) return this.people.find(scope, person, options);
     const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
     const ids = heads.map((h) => h.concept.id);
-    // One reading of the user's heads for weights and biases alike, even while a retraining lands.
     const all: Heads = await this.concepts.heads(scope);
     if (ids.some((id) => !all.has(id))) throw new DomainError('not_found', `no concept ${refs.join(', ')}`);
-    const bias = ids.map((id) => all.get(id)!.bias);
     const scores = await this.scores(scope, all, ids, options.text);
     // The user's word on a photo overrides the head's: a photo said to be wrong is never answered, a missed one is.
     const said = await Promise.all(
@@ -166,11 +169,12 @@ export class PhotoLibrary {
       }),
     );
     const present = (id: string, score: number, j: number) => said[j].get(id) ?? score >= heads[j].concept.threshold;
+    // Each head's own bias: scores kept from before a retraining answer as the head that made them.
     const columns = ids.map((id) => scores.heads.get(id)!);
     const text = scores.heads.get(TEXT);
     const page = new Page(options.limit, options.cursor);
     for (const [id, i] of scores.photos) {
-      const values = columns.map((c, j) => toScore(c.raw[i] + bias[j]));
+      const values = columns.map((c) => toScore(c.raw[i] + c.bias));
       if (!options.all && values.some((v, j) => !present(id, v, j))) continue;
       const score = Math.min(...values);
       const rank = text === undefined ? score : Math.round(text.raw[i] * 1e6) / 1e6;
@@ -193,6 +197,11 @@ export class PhotoLibrary {
     const asked: Heads = new Map(ids.map((id) => [id, heads.get(id)!]));
     asked.set(TEXT, { weights: await this.embedText(text), bias: 0 });
     return scoreRegions(this.store.batches(scope), asked, this.store.dim, this.models.algebra);
+  }
+
+  /** Once the user's readings under way have landed: the next query answers from the heads as they are now. */
+  async settled(scope: Scope): Promise<void> {
+    await this.kept.settled(scope);
   }
 
   private async embedText(text: string): Promise<Float32Array> {
@@ -232,11 +241,16 @@ export class PhotoLibrary {
     });
   }
 
-  /** Stops taking photos; queued jobs fail (the app posts them again), the chunk being written finishes. */
+  /**
+   * Stops taking photos; queued jobs fail (the app posts them again), the chunk being written and the readings of
+   * scores finish.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.jobs.values()) for (const p of job.photos) p.cancelled = true;
     await Promise.all(this.started);
+    // A reading in the background would otherwise outlive the store it reads.
+    await this.kept.settled();
   }
 
   private async run(job: Job): Promise<void> {
@@ -326,5 +340,6 @@ export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {
     photosPerWrite: 8,
     keepJobsMs: 60 * 60_000,
     scoreBytes: 256 * 1024 ** 2,
+    staleFrom: 5000,
   };
 }

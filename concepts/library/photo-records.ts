@@ -1,6 +1,6 @@
 /**
  * The on-disk shape of the photo library: one `photo_regions` row per region of an indexed photo (its box and the
- * encoder's vector), with the arrow conversions. The photo itself is not kept.
+ * encoder's vector, float16), with the arrow conversions. The photo itself is not kept.
  */
 import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from '../storage/arrow.js';
@@ -18,22 +18,32 @@ export interface IndexedPhoto {
   regions: StoredRegion[];
 }
 
-const { Field: F, Schema: S, Utf8, Float32 } = arrow;
+const { Field: F, Schema: S, Utf8, Float16, Float32 } = arrow;
 
-export function photoRegionSchema(dim: number): Schema {
+/** `half`: vectors as float16 (the regions of libraries made since), else float32 (faces, and older libraries). */
+export function photoRegionSchema(dim: number, half = false): Schema {
   return new S([
     new F('tenant', new Utf8(), false),
     new F('user', new Utf8(), false),
     new F('photo_id', new Utf8(), false),
     new F('box', floats(4, new Float32()), false),
-    new F('vector', floats(dim, new Float32()), false),
+    new F('vector', floats(dim, half ? new Float16() : new Float32()), false),
   ]);
 }
 
-export function photoRegionsToArrow(scope: Scope, photos: readonly IndexedPhoto[], dim: number): ArrowTable {
+/** Whether a table of `schema` keeps its vectors as float16. */
+export const halfVectors = (schema: Schema) =>
+  String(schema.fields.find((f) => f.name === 'vector')?.type).includes('<Float16>');
+
+export function photoRegionsToArrow(
+  scope: Scope,
+  photos: readonly IndexedPhoto[],
+  dim: number,
+  half = false,
+): ArrowTable {
   const rows = photos.flatMap((p) => p.regions.map((r) => ({ id: p.id, ...r })));
   return tableOf(
-    photoRegionSchema(dim),
+    photoRegionSchema(dim, half),
     {
       tenant: rows.map(() => scope.tenant),
       user: rows.map(() => scope.user),
@@ -56,7 +66,11 @@ export interface PhotoBatch {
   rows: number;
 }
 
-export function photoBatchFromArrow(batch: RecordBatch, dim: number): PhotoBatch {
+/** A batch as read: float16 vectors come as their bits. */
+export function photoBatchFromArrow(
+  batch: RecordBatch,
+  dim: number,
+): Omit<PhotoBatch, 'vectors'> & { vectors: Float32Array | Uint16Array } {
   const [photo, box, vector] = PHOTO_SCORE_COLUMNS.map((n) => batch.getChild(n)!);
   return {
     photo: photo.toArray() as string[],

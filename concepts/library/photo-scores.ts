@@ -1,8 +1,10 @@
 /**
  * Each user's photos scored by every head of the user, kept in memory: a query whose heads did not change since
- * reads no vector. Photos indexed or deleted by this process update the copy; a retrained head, or a write by
- * another process (a table version this process did not make), sends the next query back to the stored vectors.
+ * reads no vector. Photos indexed or deleted by this process update the copy. After a retraining the kept scores
+ * still answer while one reading in the background scores the new heads; a concept with no kept scores, or a write
+ * by another process (a table version this process did not make), sends the query to the stored vectors.
  */
+import { bulk } from '../../models/runtime/priority.js';
 import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
 import { bestRegions } from '../recognition/stored-regions.js';
@@ -16,6 +18,8 @@ export type Heads = Map<string, { weights: Float32Array; bias: number }>;
 /** One head's best region of each photo, by the photo's index: its output (bias not added) and its box. */
 export interface HeadScores {
   weights: Float32Array;
+  /** The head's bias when it had these weights: scores kept from before a retraining keep their own. */
+  bias: number;
   raw: number[];
   /** 4 a photo: [x, y, w, h] in fractions of the photo. */
   boxes: number[];
@@ -39,7 +43,7 @@ const bytesOf = (s: UserScores) => s.size * (PHOTO_BYTES + HEAD_BYTES * s.heads.
 /** Every head's best region of every photo in `batches`, in one pass over them. */
 export async function scoreRegions(
   batches: AsyncIterable<PhotoBatch>,
-  heads: Map<string, { weights: Float32Array }>,
+  heads: Heads,
   dim: number,
   algebra: LinearAlgebra,
 ): Promise<UserScores> {
@@ -56,7 +60,10 @@ export async function scoreRegions(
     (batch, i) => Array.from(batch.boxes.subarray(i * 4, i * 4 + 4)),
   );
   const scores: UserScores = { photos: new Map(), heads: new Map(), size: 0 };
-  const columns = ids.map((id) => ({ weights: heads.get(id)!.weights, raw: [] as number[], boxes: [] as number[] }));
+  const columns = ids.map((id) => {
+    const { weights, bias } = heads.get(id)!;
+    return { weights, bias, raw: [] as number[], boxes: [] as number[] };
+  });
   ids.forEach((id, j) => scores.heads.set(id, columns[j]));
   for (const [photo, regions] of best) {
     scores.photos.set(photo, scores.size++);
@@ -68,16 +75,49 @@ export async function scoreRegions(
   return scores;
 }
 
-async function* batchOf(photos: IndexedPhoto[], dim: number): AsyncGenerator<PhotoBatch> {
+/** Whether `scores` were made by exactly the heads `heads`. */
+const scoredBy = (scores: UserScores, heads: Heads) =>
+  scores.heads.size === heads.size && [...heads].every(([id, h]) => scores.heads.get(id)?.weights === h.weights);
+
+/** Adds the photos of `added` (scored by the same heads) that `into` lacks. */
+function join(into: UserScores, added: UserScores): void {
+  for (const [photo, i] of added.photos) {
+    // A reading that began before the photos' commit may have read them already.
+    if (into.photos.has(photo)) continue;
+    into.photos.set(photo, into.size++);
+    for (const [id, h] of into.heads) {
+      const from = added.heads.get(id)!;
+      h.raw.push(from.raw[i]);
+      h.boxes.push(...from.boxes.slice(i * 4, i * 4 + 4));
+    }
+  }
+}
+
+/** A reading of every region of a user, scored by `heads`. */
+interface Reading {
+  key: string;
+  heads: Heads;
+  /** Order of start: a reading that lands makes the earlier ones of its user, of older heads, not kept. */
+  order: number;
+  /** Its user was deleted, or another process wrote: it answers the queries that wait on it and is not kept. */
+  stale: boolean;
+  /** The user's photos indexed or deleted while it reads, applied to its scores when they land. */
+  changes: ((scores: UserScores) => void)[];
+}
+
+/** Photos about to be written, as a reading of them will find them. */
+async function* batchOf(photos: IndexedPhoto[], store: PhotoStore): AsyncGenerator<PhotoBatch> {
   const regions = photos.flatMap((p) => p.regions.map((r) => ({ id: p.id, ...r })));
   if (regions.length === 0) return;
   yield {
     photo: regions.map((r) => r.id),
     boxes: Float32Array.from(regions.flatMap((r) => r.box)),
-    vectors: stack(
-      regions.map((r) => r.vector),
-      dim,
-    ).data,
+    vectors: store.asStored(
+      stack(
+        regions.map((r) => r.vector),
+        store.dim,
+      ).data,
+    ),
     rows: regions.length,
   };
 }
@@ -89,63 +129,80 @@ export class PhotoScores {
   /** Table versions written by this process and not yet looked at. */
   private readonly own = new Set<number>();
   private seen?: number;
-  /** Readings under way, shared by the queries that need them: a change of their user makes theirs not kept. */
-  private readonly scans = new Set<{ key: string; heads: Heads; stale: boolean; scores: Promise<UserScores> }>();
+  private readonly readings = new Map<Reading, Promise<UserScores>>();
+  private started = 0;
 
   constructor(
     private readonly store: PhotoStore,
     private readonly algebra: LinearAlgebra,
     private readonly maxBytes: number,
+    /** Photos of a user from which kept scores of retrained heads answer while the new ones are read. */
+    private readonly staleFrom = 0,
   ) {}
 
-  /** The user's photos scored by `heads` (every head of the user), at least by those of `asked` as they are now. */
+  /**
+   * The user's photos scored by the heads of `asked` as they are now (every head of the user is in `heads`), or,
+   * while a reading scores the retrained heads, by those of before: kept scores of every asked head answer at once
+   * for a user of `staleFrom` photos or more.
+   */
   async get(scope: Scope, heads: Heads, asked: string[]): Promise<UserScores> {
     await this.checkVersion();
     const key = keyOf(scope);
     const current = (scored: Map<string, { weights: Float32Array }>) =>
       asked.every((id) => scored.get(id)?.weights === heads.get(id)!.weights);
     const kept = this.users.get(key);
-    if (kept && current(kept.heads)) {
+    if (kept) {
       this.users.delete(key);
       this.users.set(key, kept);
+    }
+    if (kept && current(kept.heads)) return kept;
+    const readings = [...this.readings.keys()].filter((r) => r.key === key && !r.stale);
+    if (kept && kept.photos.size >= this.staleFrom && asked.every((id) => kept.heads.has(id))) {
+      // One reading at a time per user: heads retrained again meanwhile are read once it has landed. No query
+      // waits for it, so its model calls give way to requests'; one that fails leaves the kept scores.
+      if (readings.length === 0) bulk(() => this.read(scope, heads)).catch(() => undefined);
       return kept;
     }
-    for (const scan of this.scans) if (scan.key === key && !scan.stale && current(scan.heads)) return scan.scores;
-    const scores = scoreRegions(this.store.batches(scope), heads, this.store.dim, this.algebra);
-    const scan = { key, heads, stale: false, scores };
-    this.scans.add(scan);
-    try {
-      const done = await scores;
-      if (!scan.stale) this.keep(key, done);
-      return done;
-    } finally {
-      this.scans.delete(scan);
-    }
+    const under = readings.find((r) => current(r.heads));
+    return under ? this.readings.get(under)! : this.read(scope, heads);
   }
 
-  /** Writes photos through `write` (which answers the table version it made), adding them to the user's copy. */
+  /** Once the readings under way (the user's, else all) have landed or failed: a query then gets its own heads. */
+  async settled(scope?: Scope): Promise<void> {
+    const key = scope && keyOf(scope);
+    await Promise.allSettled([...this.readings].filter(([r]) => !key || r.key === key).map(([, scores]) => scores));
+  }
+
+  /** Writes photos through `write` (which answers the table version it made), adding them to the user's copies. */
   async add(scope: Scope, photos: IndexedPhoto[], write: () => Promise<number | undefined>): Promise<void> {
     const key = keyOf(scope);
-    const before = this.users.get(key);
+    const { dim } = this.store;
+    const kept = this.users.get(key);
+    const targets = [
+      ...(kept ? [kept.heads] : []),
+      ...[...this.readings.keys()].filter((r) => r.key === key).map((r) => r.heads),
+    ];
     // Scored before the write, so that the copy and the table version move together once it is done.
-    const added =
-      before && (await scoreRegions(batchOf(photos, this.store.dim), before.heads, this.store.dim, this.algebra));
+    const added = await Promise.all(
+      targets.map((heads) => scoreRegions(batchOf(photos, this.store), heads, dim, this.algebra)),
+    );
     const version = await write();
     if (version === undefined) return;
-    this.changed(key, version);
-    const now = this.users.get(key);
-    if (!now || !added) return;
-    const same = [...now.heads].every(([id, h]) => added.heads.get(id)?.weights === h.weights);
-    if (now !== before || !same) return this.drop(key);
-    this.bytes -= bytesOf(now);
-    for (const [photo, i] of added.photos) {
-      now.photos.set(photo, now.size++);
-      for (const [id, h] of now.heads) {
-        const from = added.heads.get(id)!;
-        h.raw.push(from.raw[i]);
-        h.boxes.push(...from.boxes.slice(i * 4, i * 4 + 4));
-      }
+    this.own.add(version);
+    const scoredFor = (heads: Heads) => added.find((a) => scoredBy(a, heads));
+    for (const r of this.readings.keys()) {
+      if (r.key !== key) continue;
+      const a = scoredFor(r.heads);
+      // A reading begun during the write may or may not have read the photos: it is not kept.
+      if (a) r.changes.push((scores) => join(scores, a));
+      else r.stale = true;
     }
+    const now = this.users.get(key);
+    if (!now) return;
+    const a = scoredFor(now.heads);
+    if (!a) return this.drop(key);
+    this.bytes -= bytesOf(now);
+    join(now, a);
     this.bytes += bytesOf(now);
     this.trim();
   }
@@ -153,20 +210,39 @@ export class PhotoScores {
   /** A photo the user deleted, at the table version the deletion made. */
   removed(scope: Scope, id: string, version: number): void {
     const key = keyOf(scope);
-    this.changed(key, version);
+    this.own.add(version);
     this.users.get(key)?.photos.delete(id);
+    for (const r of this.readings.keys()) if (r.key === key) r.changes.push((scores) => scores.photos.delete(id));
   }
 
   /** The user's library is gone. */
   forget(scope: Scope, version: number): void {
     const key = keyOf(scope);
-    this.changed(key, version);
+    this.own.add(version);
     this.drop(key);
+    for (const r of this.readings.keys()) if (r.key === key) r.stale = true;
   }
 
-  private changed(key: string, version: number): void {
-    this.own.add(version);
-    for (const scan of this.scans) if (scan.key === key) scan.stale = true;
+  /** Every region of the user scored by every head of `heads`, kept when it lands unless overtaken. */
+  private read(scope: Scope, heads: Heads): Promise<UserScores> {
+    const reading: Reading = { key: keyOf(scope), heads, order: this.started++, stale: false, changes: [] };
+    const scores = this.land(reading, scope);
+    this.readings.set(reading, scores);
+    return scores;
+  }
+
+  private async land(reading: Reading, scope: Scope): Promise<UserScores> {
+    try {
+      const scores = await scoreRegions(this.store.batches(scope), reading.heads, this.store.dim, this.algebra);
+      for (const change of reading.changes) change(scores);
+      if (!reading.stale) {
+        for (const r of this.readings.keys()) if (r.key === reading.key && r.order < reading.order) r.stale = true;
+        this.keep(reading.key, scores);
+      }
+      return scores;
+    } finally {
+      this.readings.delete(reading);
+    }
   }
 
   /** Drops every copy when the table moved by a version this process did not make. */
@@ -178,7 +254,7 @@ export class PhotoScores {
     for (const v of this.own) if (v <= current) this.own.delete(v);
     this.seen = Math.max(current, this.seen ?? current);
     if (!foreign) return;
-    for (const scan of this.scans) scan.stale = true;
+    for (const r of this.readings.keys()) r.stale = true;
     this.users.clear();
     this.bytes = 0;
   }

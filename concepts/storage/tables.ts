@@ -8,6 +8,7 @@ import type {
   DataType,
   Field,
   FixedSizeList,
+  Float16,
   Float32,
   Float64,
   Schema,
@@ -16,6 +17,7 @@ import type {
 } from 'apache-arrow';
 import { arrow } from './arrow.js';
 import { withCommitRetry } from './commit-retry.js';
+import { toHalves } from './float16.js';
 
 /**
  * Opens table `name` (creating it if absent) and checks it has the `expected` columns. `vectorColumn` names the
@@ -76,19 +78,19 @@ function columnData(type: DataType, values: Values, length: number) {
   if (arrow.DataType.isFixedSizeList(type)) {
     const { listSize } = type;
     const item = type.children[0].type;
+    const precision = arrow.DataType.isFloat(item) ? item.precision : arrow.Precision.SINGLE;
     const flat =
-      arrow.DataType.isFloat(item) && item.precision === arrow.Precision.DOUBLE
-        ? new Float64Array(length * listSize)
-        : new Float32Array(length * listSize);
+      precision === arrow.Precision.DOUBLE ? new Float64Array(length * listSize) : new Float32Array(length * listSize);
     (values as ArrayLike<number>[]).forEach((v, i) => {
       if (v.length !== listSize) throw new Error(`expected ${listSize} values, got ${v.length}`);
       flat.set(v, i * listSize);
     });
+    const data = precision === arrow.Precision.HALF ? toHalves(flat) : flat;
     return arrow.makeData({
       type,
       length,
       nullCount: 0,
-      child: arrow.makeData({ type: item, length: flat.length, data: flat }),
+      child: arrow.makeData({ type: item, length: flat.length, data }),
     });
   }
   const data = arrow.DataType.isInt(type) ? Int32Array.from(values as number[]) : Float64Array.from(values as number[]);
@@ -103,12 +105,15 @@ export function tableOf(schema: Schema, columns: Record<string, Values>, length:
 }
 
 /** The type of a column of `dim` floats per row (vectors, boxes). */
-export function floats(dim: number, item: Float32 | Float64): FixedSizeList {
+export function floats(dim: number, item: Float16 | Float32 | Float64): FixedSizeList {
   return new arrow.FixedSizeList(dim, new arrow.Field('item', item, true));
 }
 
 /** A column's values in place; `width` > 1 reads the items of a fixed-size list column. */
-export function columnValues<T extends Int32Array | Float64Array | Float32Array>(column: Vector, width = 1): T {
+export function columnValues<T extends Int32Array | Float64Array | Float32Array | Uint16Array>(
+  column: Vector,
+  width = 1,
+): T {
   if (column.data.length !== 1) throw new Error(`expected one chunk per batch column, got ${column.data.length}`);
   const data = column.data[0];
   const items = width === 1 ? data : data.children[0];

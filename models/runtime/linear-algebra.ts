@@ -4,12 +4,12 @@ import { type ModelThreads, ort, type Session } from './ort.js';
 
 const { onnx } = onnxProto;
 
-const tensorInfo = (name: string, dims: string[]) =>
+const { FLOAT, FLOAT16 } = onnx.TensorProto.DataType;
+
+const tensorInfo = (name: string, dims: string[], elemType: number = FLOAT) =>
   onnx.ValueInfoProto.create({
     name,
-    type: {
-      tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((dimParam) => ({ dimParam })) } },
-    },
+    type: { tensorType: { elemType, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } },
   });
 
 /** A one-node ONNX graph: onnxruntime's kernels run dense algebra ~100x faster than loops in JavaScript. */
@@ -27,6 +27,7 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
   private constructor(
     private readonly gemm: Session,
     private readonly inv: Session,
+    private readonly cast: Session,
   ) {}
 
   static async open(threads: ModelThreads): Promise<OnnxLinearAlgebra> {
@@ -42,8 +43,20 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
       [tensorInfo('a', ['batch', 'n', 'n'])],
       tensorInfo('b', ['batch', 'n', 'n']),
     );
-    const [g, i] = await Promise.all([threads.openSession(gemm), threads.openSession(inverse)]);
-    return new OnnxLinearAlgebra(g, i);
+    const to = onnx.AttributeProto.create({ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: FLOAT });
+    const cast = oneNodeModel(
+      onnx.NodeProto.create({ opType: 'Cast', input: ['a'], output: ['b'], attribute: [to] }),
+      [tensorInfo('a', ['n'], FLOAT16)],
+      tensorInfo('b', ['n']),
+    );
+    const [g, i, c] = await Promise.all([gemm, inverse, cast].map((model) => threads.openSession(model)));
+    return new OnnxLinearAlgebra(g, i, c);
+  }
+
+  async fromHalves(bits: Uint16Array): Promise<Float32Array> {
+    if (bits.length === 0) return new Float32Array(0);
+    const out = await this.cast.run({ a: new ort.Tensor('float16', bits, [bits.length]) });
+    return out.b!.data as Float32Array;
   }
 
   async mulTransposed(a: Matrix, b: Matrix): Promise<Matrix> {
@@ -79,6 +92,6 @@ export class OnnxLinearAlgebra implements LinearAlgebra {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.gemm.release(), this.inv.release()]);
+    await Promise.all([this.gemm.release(), this.inv.release(), this.cast.release()]);
   }
 }

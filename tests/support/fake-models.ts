@@ -4,6 +4,7 @@
  */
 import type { RegionBank } from '../../concepts/learning/region-bank.js';
 import { seeded } from '../../concepts/random.js';
+import { fromHalves } from '../../concepts/storage/float16.js';
 import type { Crop, DecodedImage, ImageEncoder, LinearAlgebra, Matrix, PixelBox } from '../../models/types.js';
 
 const GRID = 4;
@@ -75,6 +76,10 @@ export class JsAlgebra implements LinearAlgebra {
         data[i * b.rows + j] = s;
       }
     return { data, rows: a.rows, cols: b.rows };
+  }
+
+  async fromHalves(bits: Uint16Array): Promise<Float32Array> {
+    return fromHalves(bits);
   }
 
   async inverse(matrices: Matrix[]): Promise<Matrix[]> {
