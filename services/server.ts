@@ -124,12 +124,14 @@ if (!stopping) {
     log,
     metrics,
   });
-  const { videos, people } = runtime;
-  compaction = scheduleCompaction(
-    { compact: () => store.compact().then(() => videos.compact().then(() => people.store.compact())) },
-    config.compactIntervalS,
-    log,
-  );
+  const { videos, people, library } = runtime;
+  const compact = async () => {
+    await store.compact();
+    await videos.compact();
+    await people.store.compact();
+    await library.compact();
+  };
+  compaction = scheduleCompaction({ compact }, config.compactIntervalS, log);
 }
 
 /** A data URI for the log, without credentials should one carry them. */

@@ -99,6 +99,16 @@ describe('kept photo scores', () => {
     expect(await scores.get(carol, both, ['c', 'd'])).toBe(read);
   });
 
+  it('keeps the copies through a compaction, which changes no row', async () => {
+    const scores = new PhotoScores(store, algebra, 1024 ** 2);
+    const w = head(1, 1, 1, 1);
+    const before = await scores.get(bob, w, ['c']);
+    const version = await store.version();
+    await scores.upkeep(() => store.compact(0));
+    expect(await store.version()).toBeGreaterThan(version);
+    expect(await scores.get(bob, w, ['c'])).toBe(before);
+  });
+
   it('drops the least recently used user past its bytes, and never keeps a user larger than them', async () => {
     const w = head(1, 1, 1, 1);
     // Room for alice's 3 photos or bob's 1, not both.

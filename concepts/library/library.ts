@@ -245,6 +245,11 @@ export class PhotoLibrary {
    * Stops taking photos; queued jobs fail (the app posts them again), the chunk being written and the readings of
    * scores finish.
    */
+  /** Periodic upkeep of the stored vectors (merged files, the user index, old versions gone); kept scores stay. */
+  compact(): Promise<void> {
+    return this.kept.upkeep(() => this.store.compact());
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.jobs.values()) for (const p of job.photos) p.cancelled = true;

@@ -215,6 +215,14 @@ export class PhotoScores {
     for (const r of this.readings.keys()) if (r.key === key) r.changes.push((scores) => scores.photos.delete(id));
   }
 
+  /** Runs upkeep that rewrites the table's files but no row (a compaction): its versions do not drop the copies. */
+  async upkeep(run: () => Promise<void>): Promise<void> {
+    const before = await this.store.version();
+    await run();
+    const after = await this.store.version();
+    for (let v = before + 1; v <= after; v++) this.own.add(v);
+  }
+
   /** The user's library is gone. */
   forget(scope: Scope, version: number): void {
     const key = keyOf(scope);
