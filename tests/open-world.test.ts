@@ -196,6 +196,7 @@ describe('recognition in the open world (real models, the shared distractors as 
     const concepts = Object.fromEntries((await runtime.service.list(scope)).map((c) => [c.name, c.quality]));
     expect(concepts.dog).toEqual({ level: 'good', reasons: [] });
     expect(concepts.teapot.level).toBe('weak');
-    expect(concepts.teapot.reasons.join(' ')).toMatch(/the subject is small in 2 of 3 photos/);
+    // Small (under 10% of the photo) in 01.jpg alone, on a stool against a wall; 00 and 02 show it close.
+    expect(concepts.teapot.reasons.join(' ')).toMatch(/the subject is small in 1 of 3 photos/);
   });
 });

@@ -39,7 +39,7 @@ describe('chooseSubjects', () => {
     expect(chooseSubjects(photos, '')).toEqual([2, 1]);
   });
 
-  it('prefers the category, and falls back to the whole photo when nothing was detected', () => {
+  it('prefers the category, and falls back to the whole photo with no object and no window', () => {
     const one = [
       {
         regions: [whole, detected(0, 'chair', 35), detected(60, 'dog', 30)],
@@ -48,12 +48,19 @@ describe('chooseSubjects', () => {
     ];
     expect(chooseSubjects(one, '')).toEqual([1]);
     expect(chooseSubjects(one, 'dog')).toEqual([2]);
-    const none = [
-      {
-        regions: [whole, { box: { x: 0, y: 0, w: 50, h: 50 }, source: 'grid' as const }],
-        vectors: [unit(1, 0), unit(0, 1)],
-      },
-    ];
-    expect(chooseSubjects(none, 'dog')).toEqual([0]);
+    expect(chooseSubjects([{ regions: [whole], vectors: [unit(1, 0)] }], 'dog')).toEqual([0]);
+  });
+
+  it('takes a window near the middle over objects at the edge that agree about as well: a held carton', () => {
+    // The detector found the bottles on the shelf behind (at the edge); the carton held in the middle it missed.
+    const middle: Region = { box: { x: 25, y: 25, w: 50, h: 50 }, source: 'grid' };
+    const shelf: Region = { box: { x: 0, y: 0, w: 20, h: 60 }, source: 'detector', label: 'bottle' };
+    const photo = (carton: Float32Array, bottles: Float32Array) => ({
+      regions: [whole, middle, shelf],
+      vectors: [unit(1, 1, 1, 1), carton, bottles],
+    });
+    // Cartons agree 0.80, bottles 0.86: the middle makes up the difference.
+    const photos = [photo(unit(1, 0.5, 0, 0), unit(0, 0, 0.3, 1)), photo(unit(1, 0, 0.5, 0), unit(0, 0, -0.25, 1))];
+    expect(chooseSubjects(photos, '')).toEqual([1, 1]);
   });
 });

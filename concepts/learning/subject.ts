@@ -1,5 +1,7 @@
 /**
- * Finds the subject of example photos that came without a box: the detected object most consistent across the examples.
+ * Finds the subject of example photos that came without a box: of the detected objects (and the grid's windows, where
+ * none of the category was detected), the one most consistent across the examples, the middle of the photo breaking
+ * near ties.
  */
 import type { Region } from '../recognition/regions.js';
 
@@ -48,6 +50,15 @@ function dot(a: Float32Array, b: Float32Array): number {
 
 const minArea = 0.04;
 const categoryBonus = 0.1;
+/** A region at the photo's centre gains as much as one whose label names the category: people centre their subject. */
+const centreBonus = 0.1;
+
+/** 1 for a region centred in the photo, 0 for one centred on its edge. */
+function centrality(r: Region, whole: Region): number {
+  const dx = Math.abs(r.box.x + r.box.w / 2 - (whole.box.x + whole.box.w / 2)) / (whole.box.w / 2);
+  const dy = Math.abs(r.box.y + r.box.h / 2 - (whole.box.y + whole.box.h / 2)) / (whole.box.h / 2);
+  return 1 - Math.max(dx, dy);
+}
 
 /** The index, per photo, of the region holding the subject. */
 export function chooseSubjects(photos: PhotoRegions[], category: string): number[] {
@@ -56,12 +67,16 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
     const whole = p.regions.find((r) => r.source === 'whole')!.box;
     return whole.w * whole.h;
   };
+  // A detected object of the category is the subject; else a held carton or a toy on a sofa may go undetected while
+  // objects behind it are found, and the grid's windows stand in.
   const candidates = photos.map((p) => {
-    const whole = p.regions.find((r) => r.source === 'whole')!;
     const found = p.regions.flatMap((r, i) =>
       r.source === 'detector' && (r.box.w * r.box.h) / area(p) >= minArea ? [i] : [],
     );
-    return found.length > 0 ? found : [p.regions.indexOf(whole)];
+    if (found.some((i) => wanted.has(p.regions[i].label!))) return found;
+    const windows = p.regions.flatMap((r, i) => (r.source === 'grid' ? [i] : []));
+    const all = [...found, ...windows];
+    return all.length > 0 ? all : [p.regions.findIndex((r) => r.source === 'whole')];
   });
   return photos.map((p, pi) => {
     let best = candidates[pi][0];
@@ -78,7 +93,9 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
       const relativeArea = (r.box.w * r.box.h) / area(p);
       // With one photo there is nothing to agree with: the biggest object wins.
       const score =
-        (others > 0 ? agreement / others : relativeArea) + (r.label && wanted.has(r.label) ? categoryBonus : 0);
+        (others > 0 ? agreement / others : relativeArea) +
+        (r.label && wanted.has(r.label) ? categoryBonus : 0) +
+        centreBonus * centrality(r, p.regions.find((x) => x.source === 'whole')!);
       if (score > bestScore) {
         bestScore = score;
         best = i;
