@@ -39,6 +39,7 @@ export async function openPeople(
   const identity = await faceBankIdentity(config.modelsDir, DEFAULT_FACE_MODELS, files);
   const bank = await openFaceBank(config.bank.dir, identity, model, files, config.limits, log).catch(async (err) => {
     await model.dispose();
+    store.close();
     throw err;
   });
   if (bank.vectors.length === 0)

@@ -152,9 +152,7 @@ export class People {
     });
   }
 
-  /**
-   * A person of the user's (not its negatives), for scoring faces stored elsewhere: a video's frames, library photos.
-   */
+  /** A person's example faces (not its negatives), for scoring faces stored elsewhere: video frames, library photos. */
   async examplesOf(scope: Scope, user: UserState, person: ConceptRecord): Promise<Float32Array[]> {
     this.assertAllowed(scope.tenant);
     return (await this.examples(scope, user)).get(person.id) ?? [];
