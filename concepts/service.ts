@@ -247,7 +247,7 @@ export class ConceptService {
     const persons = state.concepts.filter(isFaceConcept);
     const [matches, people] = await Promise.all([
       recognizeImage(image, withoutPersons(state.heads, persons), this.models, timings, this.options.regions),
-      this.options.people?.recognize(scope, image, persons, timings) ?? [],
+      this.options.people?.recognize(scope, image, state, timings) ?? [],
     ]);
     return [...matches, ...people].filter((m) => all || m.present);
   }
@@ -287,16 +287,21 @@ export class ConceptService {
 
   /** A person concept's example faces, found by id or by name; undefined for a concept that is not a person. */
   async personFaces(scope: Scope, ref: string): Promise<{ concept: Concept; examples: Float32Array[] } | undefined> {
-    const found = await this.findRef(scope, ref);
+    const state = await this.users.get(scope);
+    const found = findRef(state.concepts, ref);
     if (!isFaceConcept(found)) return undefined;
     if (!this.options.people) throw new DomainError('unprocessable', FACES_OFF);
-    return { concept: toConcept(found), examples: await this.options.people.examplesOf(scope, found) };
+    return { concept: toConcept(found), examples: await this.options.people.examplesOf(scope, state, found) };
   }
 
   private async findRef(scope: Scope, ref: string): Promise<ConceptRecord> {
-    const { concepts } = await this.users.get(scope);
-    const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
-    if (!found) throw new DomainError('not_found', `no concept ${ref}`);
-    return found;
+    return findRef((await this.users.get(scope)).concepts, ref);
   }
+}
+
+/** A concept by id or by name (case-insensitive). */
+function findRef(concepts: ConceptRecord[], ref: string): ConceptRecord {
+  const found = concepts.find((c) => c.id === ref.toLowerCase()) ?? concepts.find((c) => c.nameKey === nameKey(ref));
+  if (!found) throw new DomainError('not_found', `no concept ${ref}`);
+  return found;
 }

@@ -11,6 +11,8 @@ export interface UserState {
   concepts: ConceptRecord[];
   views: ViewRecord[];
   heads: UserHeads;
+  /** Example faces of the user's person concepts by concept id, once read (people.ts); a new copy reads them anew. */
+  faces?: Map<string, Float32Array[]>;
   /** The concepts table's version at which this copy was last known to match the store. */
   checkedAt?: number;
 }

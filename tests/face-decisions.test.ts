@@ -109,7 +109,7 @@ describe('opting in', () => {
   it('answers a tenant left out with a 422 that names the setting', () => {
     const store = {} as FaceStore;
     const model = { name: 'm', dim: 3 } as FaceModel;
-    const some = new People(store, { model, bank: { vectors: [], photos: 0 }, tenants: new Set(['acme']) });
+    const some = new People(store, { model, bank: { vectors: [], photo: [], photos: 0 }, tenants: new Set(['acme']) });
     expect(some.allows('acme')).toBe(true);
     expect(() => some.assertAllowed('beta')).toThrow(/NOMEN_FACES_TENANTS/);
     expect(() => new People(store).assertAllowed('acme')).toThrow(/NOMEN_FACES=on/);

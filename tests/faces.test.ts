@@ -1,13 +1,17 @@
 /** The face path on the real shared YuNet and MobileFaceNet, on real LFW and group photos. */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '../concepts/intake/intake.js';
+import { decodeImage, defaultLimits } from '../concepts/intake/intake.js';
 import { DomainError } from '../concepts/errors.js';
+import { writeBank } from '../concepts/learning/region-bank-file.js';
+import { faceBankFile, faceBankIdentity } from '../concepts/people/face-bank.js';
+import { openPeople } from '../concepts/people/open-people.js';
+import { DEFAULT_FACE_MODELS, openFaceModel } from '../models/load.js';
 import { exampleFace, faceScore } from '../concepts/people/faces.js';
 import { applySimilarity, similarity, TEMPLATE_112, type Point } from '../models/faces/align.js';
-import { openFaceModel } from '../models/load.js';
 import { ModelThreads } from '../models/runtime/ort.js';
 import type { DecodedImage, FaceModel } from '../models/types.js';
 
@@ -109,6 +113,70 @@ describe('face model (yunet + mobilefacenet)', () => {
     })();
     expect(error).toBeInstanceOf(DomainError);
     expect((error as DomainError).code).toBe('unprocessable');
+  });
+});
+
+describe('the face bank file', () => {
+  const dirs: string[] = [];
+  const temp = (name: string) => {
+    dirs.push(mkdtempSync(path.join(tmpdir(), `nomen-face-bank-${name}-`)));
+    return dirs[dirs.length - 1];
+  };
+  const banks = temp('banks');
+  const photos = readdirSync(path.join(FACES, 'distractors'))
+    .sort()
+    .slice(0, 4)
+    .map((f) => path.join(FACES, 'distractors', f));
+  const open = async (bankPhotos = photos) => {
+    const log: string[] = [];
+    const people = await openPeople(
+      {
+        dataUri: temp('data'),
+        modelsDir: MODELS,
+        limits: defaultLimits,
+        bank: { dir: banks },
+        faces: { on: true, bankPhotos },
+      },
+      new ModelThreads(),
+      (m) => log.push(m),
+    );
+    const size = people.bankSize;
+    await people.close();
+    return { size, log };
+  };
+  const file = async (bankPhotos = photos) =>
+    faceBankFile(banks, await faceBankIdentity(MODELS, DEFAULT_FACE_MODELS, bankPhotos));
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is built and written at the first start, then read without embedding a photo again', async () => {
+    const first = await open();
+    expect(first.log[0]).toBe('building the face bank from 4 photos');
+    expect(first.size).toBeGreaterThanOrEqual(4);
+    const written = statSync(await file()).mtimeMs;
+    const next = await open();
+    expect(next).toEqual({ size: first.size, log: [] });
+    expect(statSync(await file()).mtimeMs).toBe(written);
+  });
+
+  it('is a file of its own for other photos', async () => {
+    const fewer = photos.slice(0, 2);
+    expect(await file(fewer)).not.toBe(await file());
+    expect((await open(fewer)).log[0]).toBe('building the face bank from 2 photos');
+    expect((await open(fewer)).log).toEqual([]);
+  });
+
+  it('refuses a corrupt file or one of other models, naming the file and how to rebuild it', async () => {
+    const photo = [photos[0]];
+    const bad = await file(photo);
+    writeFileSync(bad, 'not a bank at all');
+    const rebuild = `delete ${bad} and restart`;
+    await expect(open(photo)).rejects.toThrow(`face bank ${bad} is corrupt (unreadable header): ${rebuild}`);
+    const other = { ...(await faceBankIdentity(MODELS, DEFAULT_FACE_MODELS, photo)), encoder: 'arcface' };
+    const vectors = { data: new Float32Array(128).fill(0.1), rows: 1, cols: 128 };
+    await writeBank(bad, { vectors, photo: new Int32Array(1), scanned: new Uint8Array(1), photos: 1 }, other);
+    await expect(open(photo)).rejects.toThrow(/^face bank .* was built with encoder arcface .* and restart$/);
   });
 });
 

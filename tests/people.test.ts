@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { faceVectorSize } from '../concepts/people/open-people.js';
 import type { Box } from '../concepts/types.js';
 import { VideoStore } from '../concepts/video/video-store.js';
@@ -122,6 +122,35 @@ describe('people with faces on', () => {
     // One face more, and the 6 strangers' faces of the group photo.
     expect(await tenants.runtime.people.store.count(scope)).toBe(12);
     bush = without.body;
+  });
+
+  it("keeps a user's example faces in memory, and reads them again after a write of the user", async () => {
+    const { service, people } = tenants.runtime;
+    const noah = { tenant: 'tenant-a', user: 'noah' };
+    const tony = await service.register(noah, {
+      name: 'Tony',
+      category: 'person',
+      images: [3, 4].map((n) => ({ bytes: lfw('tony_blair', n) })),
+    });
+    // Observed, not replaced: the real face store answers every read.
+    const reads = vi.spyOn(people.store, 'load');
+    try {
+      const first = await service.personFaces(noah, 'Tony');
+      expect(first?.examples).toHaveLength(2);
+      await service.recognize(noah, lfw('tony_blair', 6), false);
+      expect((await service.personFaces(noah, 'Tony'))?.examples).toBe(first?.examples);
+      expect(reads).toHaveBeenCalledTimes(1);
+      await service.addImages(noah, tony.id, [{ bytes: lfw('tony_blair', 5) }], false);
+      expect((await service.personFaces(noah, 'Tony'))?.examples).toHaveLength(3);
+      const named = await service.recognize(noah, lfw('tony_blair', 6), false);
+      expect(named.concepts.map((m) => m.name)).toEqual(['Tony']);
+      // Reads by adding the photo (its threshold over every stored face) and by the next query, then none.
+      expect(reads).toHaveBeenCalledTimes(3);
+      await service.removeUser(noah);
+      await expect(service.personFaces(noah, 'Tony')).rejects.toThrow(/no concept Tony/);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('recognises the person face by face, with the face box, and names nobody in strangers', async () => {

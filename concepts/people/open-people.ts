@@ -5,8 +5,8 @@ import type { ModelThreads } from '../../models/runtime/ort.js';
 import type { IntakeLimits } from '../intake/intake.js';
 import { FaceStore } from '../storage/face-store.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
-import { photoFiles } from '../learning/region-bank-file.js';
-import { buildFaceBank } from './face-bank.js';
+import { type BankSource, photoFiles } from '../learning/region-bank-file.js';
+import { faceBankIdentity, openFaceBank } from './face-bank.js';
 import { People } from './people.js';
 
 export interface PeopleConfig {
@@ -14,6 +14,8 @@ export interface PeopleConfig {
   objectStorage?: ObjectStorage;
   modelsDir: string;
   limits: IntakeLimits;
+  /** The face bank's file lives in the region bank's folder. */
+  bank: Pick<BankSource, 'dir'>;
   faces?: { on: boolean; bankPhotos: string[]; tenants?: string[] };
 }
 
@@ -34,7 +36,12 @@ export async function openPeople(
   if (!config.faces?.on) return new People(store);
   const model = await openFaceModel(threads, config.modelsDir);
   const files = await photoFiles(config.faces.bankPhotos);
-  const bank = await buildFaceBank(model, files, config.limits);
+  const identity = await faceBankIdentity(config.modelsDir, DEFAULT_FACE_MODELS, files);
+  const bank = await openFaceBank(config.bank.dir, identity, model, files, config.limits, log).catch(async (err) => {
+    await model.dispose();
+    store.close();
+    throw err;
+  });
   if (bank.vectors.length === 0)
     log('the face bank is empty (NOMEN_FACE_BANK_PHOTOS): person thresholds rest on their floor alone');
   return new People(store, { model, bank, tenants: new Set(config.faces.tenants) });

@@ -11,6 +11,7 @@ import type { ConceptRecord } from '../storage/store-records.js';
 import type { Match, Scope, Timings } from '../types.js';
 import { stack } from '../matrix.js';
 import type { UserHeads } from '../recognition/recognize.js';
+import type { UserState } from '../user-cache.js';
 import type { FaceBank } from './face-bank.js';
 import { calibratePerson, exampleFace, nameFaces, type PersonCalibration } from './faces.js';
 
@@ -20,9 +21,6 @@ const FACE_ENCODER = 'faces:';
 export const FACES_OFF =
   'person concepts are learned and recognised by their faces, which are off on this server: the operator turns ' +
   'them on with NOMEN_FACES=on (faces are biometric data; docs/people.md says what is kept)';
-
-/** Users whose example faces stay in memory. */
-const CACHED_USERS = 1000;
 
 /** A face of an example photo before it belongs to a concept. */
 export type PhotoFace = Omit<FaceRecord, 'conceptId'>;
@@ -54,8 +52,6 @@ export function withoutPersons(heads: UserHeads, persons: ConceptRecord[]): User
 }
 
 export class People {
-  private readonly cache = new Map<string, { signature: string; examples: Map<string, Float32Array[]> }>();
-
   /**
    * `faces` absent: faces are off; stored face vectors can still be deleted. `tenants`, when not empty, are the only
    * ones faces are on for.
@@ -134,14 +130,15 @@ export class People {
   }
 
   /**
-   * One match per person concept given (present or not), each with the face it was scored on; none when faces are
-   * off or the user has no person. Adds the time it took to `timings.faces`.
+   * One match per person concept of the user (present or not), each with the face it was scored on; none when faces
+   * are off or the user has no person. Adds the time it took to `timings.faces`.
    */
-  async recognize(scope: Scope, image: DecodedImage, persons: ConceptRecord[], timings: Timings): Promise<Match[]> {
+  async recognize(scope: Scope, image: DecodedImage, user: UserState, timings: Timings): Promise<Match[]> {
+    const persons = user.concepts.filter(isFaceConcept);
     if (!this.faces || persons.length === 0 || !this.allows(scope.tenant)) return [];
     const started = performance.now();
     const { model } = this.faces;
-    const [examples, faces] = await Promise.all([this.examples(scope, persons), model.detect(image)]);
+    const [examples, faces] = await Promise.all([this.examples(scope, user), model.detect(image)]);
     const vectors = await model.embed(image, faces);
     const named = nameFaces(
       vectors,
@@ -155,11 +152,10 @@ export class People {
     });
   }
 
-  /** A person's example faces (not its negatives), for scoring faces stored elsewhere: a video's frames. */
-  async examplesOf(scope: Scope, person: ConceptRecord): Promise<Float32Array[]> {
+  /** A person's example faces (not its negatives), for scoring faces stored elsewhere: video frames, library photos. */
+  async examplesOf(scope: Scope, user: UserState, person: ConceptRecord): Promise<Float32Array[]> {
     this.assertAllowed(scope.tenant);
-    const rows = await this.stored(scope, person.id, person.version);
-    return rows.filter((r) => !r.negative).map((r) => r.vector);
+    return (await this.examples(scope, user)).get(person.id) ?? [];
   }
 
   /** Every face stored for the concept at its committed `version`, negatives included. */
@@ -172,14 +168,12 @@ export class People {
     this.store.close();
   }
 
-  async deleteConcept(scope: Scope, id: string): Promise<void> {
-    this.cache.delete(key(scope));
-    await this.store.deleteConcept(scope, id);
+  deleteConcept(scope: Scope, id: string): Promise<void> {
+    return this.store.deleteConcept(scope, id);
   }
 
-  async deleteUser(scope: Scope): Promise<void> {
-    this.cache.delete(key(scope));
-    await this.store.deleteUser(scope);
+  deleteUser(scope: Scope): Promise<void> {
+    return this.store.deleteUser(scope);
   }
 
   private on(): { model: FaceModel; bank: FaceBank } {
@@ -187,20 +181,19 @@ export class People {
     return this.faces;
   }
 
-  /** The example faces of the user's persons, read again whenever a person's concept row changed. */
-  private async examples(scope: Scope, persons: ConceptRecord[]): Promise<Map<string, Float32Array[]>> {
-    const signature = persons.map((p) => `${p.id}:${p.version}`).join(',');
-    const cached = this.cache.get(key(scope));
-    if (cached?.signature === signature) return cached.examples;
+  /**
+   * The example faces of the user's persons, read once per copy of the user in memory: every write of the user (a
+   * person's photos added, a concept or the user deleted), here or in another process, replaces that copy
+   * (user-cache.ts).
+   */
+  private async examples(scope: Scope, user: UserState): Promise<Map<string, Float32Array[]>> {
+    if (user.faces) return user.faces;
+    const persons = user.concepts.filter(isFaceConcept);
     const rows = await this.store.load(scope, new Map(persons.map((p) => [p.id, p.version])));
     const examples = new Map<string, Float32Array[]>();
     for (const r of rows.filter((r) => !r.negative))
       examples.set(r.conceptId, [...(examples.get(r.conceptId) ?? []), r.vector]);
-    this.cache.delete(key(scope));
-    this.cache.set(key(scope), { signature, examples });
-    while (this.cache.size > CACHED_USERS) this.cache.delete(this.cache.keys().next().value!);
+    user.faces = examples;
     return examples;
   }
 }
-
-const key = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
