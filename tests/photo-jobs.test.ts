@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhotoLibrary } from '../concepts/library/library.js';
+import type { PhotoJobRecord } from '../concepts/library/photo-job-store.js';
+import { PhotoStore } from '../concepts/library/photo-store.js';
+import { faceVectorSize } from '../concepts/people/open-people.js';
 import { createApp } from '../services/api/app.js';
 import type { Api, Deps } from '../services/api/context.js';
 import { type Config, loadConfig } from '../services/config.js';
@@ -127,6 +131,45 @@ describe('a restart', () => {
       expect((await call(app, 'DELETE', '/alice/photos/dog-3')).status).toBe(204);
     } finally {
       await second.close();
+    }
+  }, 300_000);
+  it('resumes an interrupted job after the photos its row counts as done', async () => {
+    const config = configOf({ NOMEN_DATA: dataDir });
+    const runtime = await openRuntime({ ...config, photoJobs: 0 });
+    const store = await PhotoStore.open(dataDir, runtime.models.encoder.dim, faceVectorSize());
+    const scope = { tenant: 'local', user: 'carol' };
+    const now = new Date().toISOString();
+    // As a process that died after its first chunk (of one photo) leaves it.
+    const record: PhotoJobRecord = {
+      ...scope,
+      id: crypto.randomUUID(),
+      status: 'processing',
+      photos: ['dog-1', 'dog-2'],
+      done: 1,
+      errors: [],
+      attempts: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const bytes = await Promise.all([1, 2].map(async (n) => Buffer.from(await photo('dog', n), 'base64')));
+    await store.jobs.create(record, bytes);
+    const library = await PhotoLibrary.open(store, runtime.service, runtime.models, {
+      ...runtime.library.options,
+      concurrency: 1,
+    });
+    try {
+      let job = await library.job(scope, record.id);
+      for (let i = 0; i < 1200 && job.status === 'processing'; i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        job = await library.job(scope, record.id);
+      }
+      expect(job).toMatchObject({ status: 'ready', done: 2, total: 2, errors: [] });
+      expect([...(await store.existing(scope))]).toEqual(['dog-2']);
+      expect((await store.jobs.get(scope, record.id))?.attempts).toBe(2);
+    } finally {
+      await library.close();
+      store.close();
+      await runtime.close();
     }
   }, 300_000);
 });
