@@ -1,10 +1,13 @@
 /**
- * Where video indexing jobs wait until a process takes them. The video service keeps each job's state in its
- * table; a queue only decides which job runs next, and where: in this process (`InProcessQueue`), or in any
- * process sharing the queue (a Redis-backed one, in services/).
+ * Where indexing jobs (videos, library photos) wait until a process takes them. Each service keeps its jobs' state
+ * in its table; a queue only decides which job runs next, and where: in this process (`InProcessQueue`), or in
+ * any process sharing the queue (a Redis-backed one, in services/).
  */
 
-/** A job: whose it is, and the id of what it works on (a video to index, a concept to refine). */
+/** A job interrupted this many times (crashes, restarts) fails instead of starting again. */
+export const MAX_JOB_ATTEMPTS = 5;
+
+/** A job: whose it is, and the id of what it works on (a video to index, a batch of photos). */
 export interface JobRef {
   tenant: string;
   user: string;
@@ -27,7 +30,7 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
-/** Jobs in this process's memory, lost with it: the video service queues them again from its table at start. */
+/** Jobs in this process's memory, lost with it: each service queues them again from its table at start. */
 export class InProcessQueue implements JobQueue {
   private readonly jobs: JobRef[] = [];
   private readonly running = new Set<Promise<void>>();

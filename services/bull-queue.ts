@@ -1,13 +1,15 @@
 /**
- * Video jobs in Redis through BullMQ (REDIS_URL): one queue for every process on a dataset, so that any
- * process with a worker (API processes, or `npm run worker`) takes them, and a process that dies leaves its
- * jobs to the others (BullMQ finds them stalled once their lock runs out).
+ * Indexing jobs in Redis through BullMQ (REDIS_URL): one queue a kind of job (videos, library photos) for every
+ * process on a dataset, so that any process with a worker (API processes, or `npm run worker`) takes them, and a
+ * process that dies leaves its jobs to the others (BullMQ finds them stalled once their lock runs out).
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobHandler, JobQueue, JobRef } from '../concepts/job-queue.js';
 
-const QUEUE = 'nomen-video-jobs';
+/** The queues' names in Redis. */
+export const VIDEO_QUEUE = 'nomen-video-jobs';
+export const PHOTO_QUEUE = 'nomen-photo-jobs';
 /** A job stopped by a shutdown is handed out again, this many times at most (the service caps restarts too). */
 const ATTEMPTS = 5;
 const COUNT_EVERY_MS = 5000;
@@ -22,13 +24,16 @@ export class BullQueue implements JobQueue {
   private count = 0;
   private readonly counter: NodeJS.Timeout;
 
-  constructor(redisUrl: string) {
+  constructor(
+    redisUrl: string,
+    private readonly name = VIDEO_QUEUE,
+  ) {
     this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     // Reconnecting is ioredis's own; failed commands say what went wrong.
     this.connection.on('error', () => undefined);
-    this.queue = new Queue<JobRef>(QUEUE, {
+    this.queue = new Queue<JobRef>(name, {
       connection: this.connection,
-      // Finished jobs leave Redis: their state is in the videos table, and the id may be queued again there.
+      // Finished jobs leave Redis: their state is in the service's table, and the id may be queued again there.
       defaultJobOptions: {
         removeOnComplete: true,
         removeOnFail: true,
@@ -53,7 +58,7 @@ export class BullQueue implements JobQueue {
   }
 
   async add(job: JobRef): Promise<void> {
-    // The video id is the job id: adding a job that waits or runs anywhere is a no-op.
+    // The video or photo job id is the job id: adding a job that waits or runs anywhere is a no-op.
     await this.queue.add('index', { tenant: job.tenant, user: job.user, id: job.id }, { jobId: job.id });
     this.recount();
   }
@@ -66,7 +71,10 @@ export class BullQueue implements JobQueue {
 
   start(handler: JobHandler, concurrency: number): void {
     if (concurrency <= 0) return;
-    this.worker = new Worker<JobRef>(QUEUE, (job) => handler(job.data), { connection: this.connection, concurrency });
+    this.worker = new Worker<JobRef>(this.name, (job) => handler(job.data), {
+      connection: this.connection,
+      concurrency,
+    });
     // Connection trouble is retried by ioredis; an unhandled 'error' event would end the process.
     this.worker.on('error', () => undefined);
   }

@@ -37,6 +37,8 @@ export interface Config {
   urlFetch?: { timeoutMs: number; allow: string[] };
   /** Video uploads and indexing; the defaults when absent. */
   videos?: VideoOptions;
+  /** Photo library indexing jobs this process runs at once (0: only processes sharing the queue in Redis). */
+  photoJobs: number;
   /** The multimodal model for captions and answers; the defaults (local model if installed) when absent. */
   vlm?: VlmConfig;
   /** Where the region bank of the open world lives, and the ordinary photos it is built from. */
@@ -124,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     redisUrl: env.REDIS_URL || undefined,
     urlFetch: urlFetchFromEnv(env),
     videos: videosFromEnv(env),
+    photoJobs: jobsFromEnv(env, 'NOMEN_PHOTO_JOBS', 1),
     vlm: vlmFromEnv(env),
     bank: bankFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),
     faces: facesFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),
@@ -198,16 +201,20 @@ function videosFromEnv(env: NodeJS.ProcessEnv): VideoOptions {
     maxFps: Math.max(d.maxFps, fps),
     maxBytes: int(env, 'NOMEN_VIDEO_MAX_BYTES', d.maxBytes),
     maxDurationS: num(env, 'NOMEN_VIDEO_MAX_SECONDS', d.maxDurationS),
-    concurrency: int(env, 'NOMEN_VIDEO_JOBS', d.concurrency),
     detector: int(env, 'NOMEN_VIDEO_DETECTOR', Number(d.detector)) > 0,
   };
   if (!(options.fps > 0 && options.maxBytes > 0 && options.maxDurationS > 0)) {
     throw new Error('NOMEN_VIDEO_FPS, NOMEN_VIDEO_MAX_BYTES and NOMEN_VIDEO_MAX_SECONDS must be above 0');
   }
-  // 0: this process runs no indexing jobs, others sharing the queue do.
-  if (options.concurrency === 0 && !env.REDIS_URL)
-    throw new Error('NOMEN_VIDEO_JOBS=0 needs REDIS_URL: jobs then run in processes that share its queue');
-  return options;
+  return { ...options, concurrency: jobsFromEnv(env, 'NOMEN_VIDEO_JOBS', d.concurrency) };
+}
+
+/** Indexing jobs a process runs at once; 0: this process runs none, others sharing the queue do. */
+function jobsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const jobs = int(env, name, fallback);
+  if (jobs === 0 && !env.REDIS_URL)
+    throw new Error(`${name}=0 needs REDIS_URL: jobs then run in processes that share its queue`);
+  return jobs;
 }
 
 /**

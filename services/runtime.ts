@@ -24,7 +24,7 @@ import { ModelThreads } from '../models/runtime/ort.js';
 import type { VisionLanguageModel } from '../models/types.js';
 import { NoVlm } from '../models/vlm/vlm-none.js';
 import { type Config, type FaceConfig, vlmFromEnv } from './config.js';
-import { BullQueue } from './bull-queue.js';
+import { BullQueue, PHOTO_QUEUE } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
 import { timedModels, timedVlm } from './timed-models.js';
@@ -56,6 +56,7 @@ export async function openRuntime(
     Config,
     'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'
   > &
+    Partial<Pick<Config, 'photoJobs'>> &
     Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank: BankSource; faces?: FaceConfig },
   timer?: ModelTimer,
   log?: JobLog,
@@ -112,7 +113,14 @@ export async function openRuntime(
   const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, faceVectorSize(), config.objectStorage, (h) =>
     algebra.fromHalves(h),
   );
-  const library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(config.limits), people);
+  const library = await PhotoLibrary.open(
+    photoStore,
+    service,
+    models,
+    { ...defaultLibraryOptions(config.limits), concurrency: config.photoJobs ?? 1 },
+    people,
+    config.redisUrl ? new BullQueue(config.redisUrl, PHOTO_QUEUE) : undefined,
+  );
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });
   const vlm = timer ? timedVlm(opened, timer) : opened;

@@ -1,7 +1,8 @@
 /**
- * `npm run worker`: takes video indexing jobs from the queue that the API processes share (REDIS_URL), on the
- * same data (NOMEN_DATA), with no HTTP. Runs NOMEN_VIDEO_JOBS jobs at once; SIGTERM stops them, and they
- * resume in another process (or here, after a restart) from their last stored frame.
+ * `npm run worker`: takes video and photo library indexing jobs from the queues that the API processes share
+ * (REDIS_URL), on the same data (NOMEN_DATA), with no HTTP. Runs NOMEN_VIDEO_JOBS video jobs and NOMEN_PHOTO_JOBS
+ * photo jobs at once; SIGTERM stops them, and they resume in another process (or here, after a restart) from
+ * their last stored frame or chunk of photos.
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -17,7 +18,10 @@ if (!config.redisUrl) {
   process.exit(1);
 }
 const runtime = await openRuntime(config, undefined, log);
-log.info({ jobs: config.videos?.concurrency }, 'worker taking video jobs');
+log.info(
+  { videoJobs: config.videos?.concurrency, photoJobs: config.photoJobs },
+  'worker taking video jobs and photo jobs',
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

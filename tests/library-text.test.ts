@@ -58,14 +58,14 @@ beforeAll(async () => {
   photoStore = await PhotoStore.open(path.join(dir, 'data'), clip.dim, faceVectorSize());
   stores = [conceptStore, photoStore];
   const service = await ConceptService.open(conceptStore, models, { limits: defaultLimits, refine: false }, bank);
-  library = new PhotoLibrary(photoStore, service, models, defaultLibraryOptions(defaultLimits));
-  const { job } = library.add(
+  library = await PhotoLibrary.open(photoStore, service, models, defaultLibraryOptions(defaultLimits));
+  const { job } = await library.add(
     scope,
     PHOTOS.map(([s, n]) => ({ id: `${s}-${n}`, bytes: photo(s, n) })),
   );
-  for (let i = 0; i < 600 && library.job(scope, job).status !== 'ready'; i++)
+  for (let i = 0; i < 600 && (await library.job(scope, job)).status !== 'ready'; i++)
     await new Promise((done) => setTimeout(done, 50));
-  expect(library.job(scope, job)).toMatchObject({ status: 'ready', done: PHOTOS.length, errors: [] });
+  expect(await library.job(scope, job)).toMatchObject({ status: 'ready', done: PHOTOS.length, errors: [] });
   const images = [0, 1, 2].map((n) => ({ bytes: photo('dog', n) }));
   concept = (await service.register(scope, { name: 'dog', category: 'dog', images })).id;
 }, 180_000);

@@ -295,7 +295,7 @@ describe('photo library', () => {
     // A second library on the same data, for which every user is large enough to be answered so.
     const { service, models, library: served } = tenants.runtime;
     const store = await PhotoStore.open(tenants.config.dataUri, models.encoder.dim, faceVectorSize());
-    const library = new PhotoLibrary(store, service, models, { ...served.options, staleFrom: 0 });
+    const library = await PhotoLibrary.open(store, service, models, { ...served.options, staleFrom: 0 });
     const scope = { tenant: 'tenant-a', user: 'alice' };
     const dog = async (all: boolean) => (await library.find(scope, [dogId], { limit: 100, all })).photos;
     const scores = async () => new Map((await dog(true)).map((p) => [p.id, p.score]));

@@ -246,13 +246,13 @@ describe('people with faces on', () => {
       ['hans_blix', 2],
       ['laura_bush', 2],
     ];
-    const { job } = library.add(
+    const { job } = await library.add(
       scope,
       shots.map(([name, n]) => ({ id: `${name}-${n}`, bytes: lfw(name, n) })),
     );
-    for (let i = 0; i < 600 && library.job(scope, job).status !== 'ready'; i++)
+    for (let i = 0; i < 600 && (await library.job(scope, job)).status !== 'ready'; i++)
       await new Promise((done) => setTimeout(done, 100));
-    expect(library.job(scope, job).status).toBe('ready');
+    expect((await library.job(scope, job)).status).toBe('ready');
     const found = await library.find(scope, ['George'], { limit: 10, all: false });
     expect(found.photos.map((p) => p.id).sort()).toEqual(['george_w_bush-6', 'george_w_bush-7']);
     expect((await library.find(scope, ['George'], { limit: 10, all: true })).photos).toHaveLength(5);

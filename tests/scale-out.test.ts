@@ -39,8 +39,10 @@ describe('S3 blob store', () => {
       await blobs.put('u10/c1/0.jpg', Uint8Array.from([6]));
       expect(await blobs.get('u1/c1/0.jpg')).toEqual(Uint8Array.from([1, 2, 3]));
       expect(await blobs.get('u1/c9/0.jpg')).toBeUndefined();
+      expect(await blobs.has('u1/c1/1.jpg')).toBe(true);
       await blobs.delete('u1/c1/1.jpg');
       expect(await blobs.get('u1/c1/1.jpg')).toBeUndefined();
+      expect(await blobs.has('u1/c1/1.jpg')).toBe(false);
       await blobs.deletePrefix('u1');
       expect(await blobs.get('u1/c1/0.jpg')).toBeUndefined();
       expect(await blobs.get('u1/c2/0.jpg')).toBeUndefined();

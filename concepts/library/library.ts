@@ -3,25 +3,26 @@
  * concept found by scoring those vectors with the concept's current head and threshold, for concepts registered
  * before or after the photos, without decoding any photo again.
  *
- * Indexing runs as jobs, one at a time in this process, as bulk model work (requests go first). Job state is kept
- * in memory: a restart loses queued photos, which the app posts again (indexing is idempotent per photo id).
- * Corrections of its answers are `corrections.ts`.
+ * Indexing runs as jobs, as bulk model work (requests go first), one at a time in a process by default. A job's
+ * state lives in the `photo_jobs` table and its photos' bytes in the blob store beside the data until indexed
+ * (`photo-job-store.ts`), so a restart picks every unfinished job up again, and any process sharing the job queue
+ * may run it (`photo-jobs.ts`). Corrections of its answers are `corrections.ts`.
  */
 import { randomUUID } from 'node:crypto';
-import type { DecodedImage, ImageEncoder, TextEncoder } from '../../models/types.js';
-import { bulk } from '../../models/runtime/priority.js';
+import type { ImageEncoder, TextEncoder } from '../../models/types.js';
 import { DomainError } from '../errors.js';
-import { decodeImage, type IntakeLimits } from '../intake/intake.js';
-import { KeyedLock, Slots } from '../locks.js';
+import type { IntakeLimits } from '../intake/intake.js';
+import { InProcessQueue, type JobQueue } from '../job-queue.js';
+import { KeyedLock } from '../locks.js';
 import { toScore } from '../recognition/recognize.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
-import { embedRegions } from '../recognition/stored-regions.js';
 import type { People } from '../people/people.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
-import type { IndexedPhoto } from './photo-records.js';
 import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
+import type { JobStatus } from './photo-job-store.js';
+import { keyOf, PhotoJobs } from './photo-jobs.js';
 import type { PhotoStore } from './photo-store.js';
 import { LibraryPeople } from './library-people.js';
 import { type LibraryPhoto, Page } from './pages.js';
@@ -39,6 +40,8 @@ export interface LibraryOptions {
   photosPerWrite: number;
   /** How long a finished job's status stays readable. */
   keepJobsMs: number;
+  /** Indexing jobs this process runs at once; 0: only other processes sharing the job queue run them. */
+  concurrency: number;
   /** Memory for the photos' scores kept between queries, all users together. */
   scoreBytes: number;
   /**
@@ -48,7 +51,7 @@ export interface LibraryOptions {
   staleFrom: number;
 }
 
-export type JobStatus = 'queued' | 'processing' | 'ready' | 'failed';
+export type { JobStatus };
 
 export interface PhotoJob {
   job: string;
@@ -67,50 +70,57 @@ export interface FindOptions {
   text?: string;
 }
 
-interface Pending {
-  id: string;
-  bytes?: Uint8Array;
-  cancelled: boolean;
-}
-
-interface Job extends PhotoJob {
-  scope: Scope;
-  photos: Pending[];
-  finishedAt?: number;
-}
-
 /** The text's row among the heads of a `text=` query. */
 const TEXT = '\u0000text';
 
-const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
-const sameScope = (a: Scope, b: Scope) => a.tenant === b.tenant && a.user === b.user;
-
 export class PhotoLibrary {
-  private readonly jobs = new Map<string, Job>();
-  /** Indexing jobs run one at a time, leaving the other core to requests. */
-  private readonly running = new Slots(1);
   /** A user's writes and deletions, one at a time, so that a deletion never misses a photo being written. */
   private readonly locks = new KeyedLock();
-  private readonly started = new Set<Promise<void>>();
   private closed = false;
   private readonly kept: PhotoScores;
   readonly corrections: LibraryCorrections;
   private readonly people: LibraryPeople;
+  private readonly indexing: PhotoJobs;
 
-  constructor(
+  private constructor(
     private readonly store: PhotoStore,
     private readonly concepts: ConceptService,
     private readonly models: ServiceModels,
     readonly options: LibraryOptions,
-    people?: People,
+    people: People | undefined,
+    private readonly jobs: JobQueue,
   ) {
     this.kept = new PhotoScores(store, models.algebra, options.scoreBytes, options.staleFrom);
     this.people = new LibraryPeople(store, people);
     this.corrections = new LibraryCorrections(store, concepts, models, options);
+    this.indexing = new PhotoJobs(store, models, options, this.kept, this.people, this.locks);
   }
 
-  /** Queues photos for indexing; ids are checked here, photos are decoded by the job. */
-  add(scope: Scope, photos: { id: string; bytes: Uint8Array }[]): { job: string; accepted: number } {
+  /**
+   * Opens the library and queues again the jobs an earlier process left unfinished (a queue does not take a job
+   * twice, so one still running elsewhere is left to run).
+   */
+  static async open(
+    store: PhotoStore,
+    concepts: ConceptService,
+    models: ServiceModels,
+    options: LibraryOptions,
+    people?: People,
+    jobs: JobQueue = new InProcessQueue(),
+  ): Promise<PhotoLibrary> {
+    const library = new PhotoLibrary(store, concepts, models, options, people, jobs);
+    for (const r of await store.jobs.unfinished()) await jobs.add({ tenant: r.tenant, user: r.user, id: r.id });
+    jobs.start((job) => library.indexing.handle(job), options.concurrency);
+    return library;
+  }
+
+  /** Jobs waiting to start. */
+  get queuedJobs(): number {
+    return this.jobs.waiting;
+  }
+
+  /** Queues photos for indexing; ids are checked before anything is stored, photos are decoded by the job. */
+  async add(scope: Scope, photos: { id: string; bytes: Uint8Array }[]): Promise<{ job: string; accepted: number }> {
     const { maxPhotos } = this.options;
     if (this.closed) throw new DomainError('unavailable', 'the server is stopping: post the photos again shortly');
     if (photos.length === 0) throw new DomainError('invalid_request', 'send at least one photo');
@@ -123,28 +133,37 @@ export class PhotoLibrary {
       if (seen.has(id)) throw new DomainError('invalid_request', `photo id ${id} appears twice in the request`);
       seen.add(id);
     }
-    this.forgetOldJobs();
-    const job: Job = {
-      scope,
-      job: randomUUID(),
-      status: 'queued',
+    const now = new Date().toISOString();
+    const record = {
+      ...scope,
+      id: randomUUID(),
+      status: 'queued' as const,
+      photos: photos.map((p) => p.id),
       done: 0,
-      total: photos.length,
       errors: [],
-      photos: photos.map((p) => ({ ...p, cancelled: false })),
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
     };
-    this.jobs.set(job.job, job);
-    const run = this.running.run(() => bulk(() => this.run(job)));
-    this.started.add(run);
-    void run.finally(() => this.started.delete(run));
-    return { job: job.job, accepted: photos.length };
+    // Under the user's lock, so that a deletion of the user never misses a job being queued.
+    await this.locks.run(keyOf(scope), async () => {
+      await this.store.jobs.create(
+        record,
+        photos.map((p) => p.bytes),
+      );
+      await this.jobs.add({ ...scope, id: record.id });
+    });
+    return { job: record.id, accepted: photos.length };
   }
 
-  job(scope: Scope, id: string): PhotoJob {
-    const job = this.jobs.get(id);
-    if (!job || !sameScope(job.scope, scope)) throw new DomainError('not_found', `no photo job ${id}`);
-    const { status, done, total, errors } = job;
-    return { job: id, status, done, total, errors };
+  /** A job of the user, as any process sharing the data sees it; a finished one for `keepJobsMs`. */
+  async job(scope: Scope, id: string): Promise<PhotoJob> {
+    const job = await this.store.jobs.get(scope, id);
+    const finished = job && (job.status === 'ready' || job.status === 'failed');
+    if (!job || (finished && Date.parse(job.updatedAt) < Date.now() - this.options.keepJobsMs))
+      throw new DomainError('not_found', `no photo job ${id}`);
+    const { status, done, errors } = job;
+    return { job: id, status, done, total: job.photos.length, errors };
   }
 
   /**
@@ -216,13 +235,11 @@ export class PhotoLibrary {
     return vector;
   }
 
-  /** Removes a photo from the library, and from any job yet to index it. */
+  /** Removes a photo from the library, and from any job yet to index it, in whichever process. */
   async remove(scope: Scope, id: string): Promise<void> {
     await this.locks.run(keyOf(scope), async () => {
-      let pending = false;
-      for (const job of this.jobs.values())
-        if (sameScope(job.scope, scope))
-          for (const p of job.photos) if (p.id === id && !p.cancelled) pending = p.cancelled = true;
+      // Its bytes first: a job that writes it meanwhile finds them gone and removes it again.
+      const pending = await this.store.jobs.cancel(scope, id);
       const version = await this.store.remove(scope, id);
       if (version !== undefined) this.kept.removed(scope, id, version);
       else if (!pending) throw new DomainError('not_found', `no photo ${id}`);
@@ -232,108 +249,31 @@ export class PhotoLibrary {
   /** Every photo and job of a user. */
   async removeUser(scope: Scope): Promise<void> {
     await this.locks.run(keyOf(scope), async () => {
-      for (const [id, job] of this.jobs)
-        if (sameScope(job.scope, scope)) {
-          for (const p of job.photos) p.cancelled = true;
-          this.jobs.delete(id);
-        }
+      const jobs = await this.store.jobs.removeUser(scope);
+      await Promise.all(jobs.map((j) => this.jobs.remove({ ...scope, id: j.id })));
       this.kept.forget(scope, await this.store.removeUser(scope));
     });
   }
 
   /**
-   * Stops taking photos; queued jobs fail (the app posts them again), the chunk being written and the readings of
-   * scores finish.
+   * Periodic upkeep of the stored vectors (merged files, the user index, old versions gone; kept scores stay) and
+   * of the jobs' table (finished jobs past `keepJobsMs` gone).
    */
-  /** Periodic upkeep of the stored vectors (merged files, the user index, old versions gone); kept scores stay. */
-  compact(): Promise<void> {
-    return this.kept.upkeep(() => this.store.compact());
+  async compact(): Promise<void> {
+    await this.kept.upkeep(() => this.store.compact());
+    await this.store.jobs.compact(this.options.keepJobsMs);
   }
 
+  /**
+   * Stops taking photos; the chunk being written and the readings of scores finish, the jobs left resume at the next
+   * start or in another process.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.jobs.values()) for (const p of job.photos) p.cancelled = true;
-    await Promise.all(this.started);
+    this.indexing.stop();
+    await this.jobs.close();
     // A reading in the background would otherwise outlive the store it reads.
     await this.kept.settled();
-  }
-
-  private async run(job: Job): Promise<void> {
-    if (this.closed) {
-      job.errors.push({ photo: '', message: 'the server stopped before the job ran: post the photos again' });
-      return this.finish(job, 'failed');
-    }
-    if (job.photos.every((p) => p.cancelled)) return this.finish(job);
-    job.status = 'processing';
-    const { photosPerWrite } = this.options;
-    try {
-      for (let i = 0; i < job.photos.length; i += photosPerWrite) {
-        const chunk = job.photos.slice(i, i + photosPerWrite);
-        const known = await this.store.existing(
-          job.scope,
-          chunk.map((p) => p.id),
-        );
-        const decoded = await this.decode(
-          job,
-          chunk.filter((p) => !p.cancelled && !known.has(p.id)),
-        );
-        const regions = await embedRegions(
-          decoded.map((d) => d.image),
-          this.models,
-          this.options.regions,
-        );
-        const faces = await this.people.facesOf(
-          job.scope,
-          decoded.map((d) => ({ id: d.photo.id, image: d.image })),
-        );
-        await this.locks.run(keyOf(job.scope), async () => {
-          // Checked again under the lock: a deletion or another job may have come in meanwhile.
-          const again = await this.store.existing(
-            job.scope,
-            decoded.map((d) => d.photo.id),
-          );
-          const fresh: IndexedPhoto[] = decoded
-            .map((d, k) => ({ id: d.photo.id, regions: regions[k], cancelled: d.photo.cancelled }))
-            .filter((p) => !p.cancelled && !again.has(p.id));
-          const freshFaces = faces.filter((f) => fresh.some((p) => p.id === f.id));
-          await this.kept.add(job.scope, fresh, () => this.store.add(job.scope, fresh, freshFaces));
-        });
-        for (const p of chunk) p.bytes = undefined;
-        job.done += chunk.length;
-      }
-      this.finish(job, job.errors.length === job.total ? 'failed' : 'ready');
-    } catch (err) {
-      job.errors.push({ photo: '', message: `indexing failed: ${err instanceof Error ? err.message : String(err)}` });
-      this.finish(job, 'failed');
-    }
-  }
-
-  /** The photos that decode; the others are the job's errors. */
-  private async decode(job: Job, photos: Pending[]): Promise<{ photo: Pending; image: DecodedImage }[]> {
-    const decoded = await Promise.all(
-      photos.map(async (photo) => {
-        try {
-          return { photo, image: (await decodeImage(photo.bytes!, this.options.limits)).image };
-        } catch (err) {
-          if (!(err instanceof DomainError)) throw err;
-          job.errors.push({ photo: photo.id, message: err.message });
-          return undefined;
-        }
-      }),
-    );
-    return decoded.filter((d) => d !== undefined);
-  }
-
-  private finish(job: Job, status: JobStatus = 'ready'): void {
-    job.status = status;
-    job.photos = [];
-    job.finishedAt = Date.now();
-  }
-
-  private forgetOldJobs(): void {
-    const before = Date.now() - this.options.keepJobsMs;
-    for (const [id, job] of this.jobs)
-      if (job.finishedAt !== undefined && job.finishedAt < before) this.jobs.delete(id);
   }
 }
 
@@ -344,6 +284,7 @@ export function defaultLibraryOptions(limits: IntakeLimits): LibraryOptions {
     regions: defaultRegionOptions,
     photosPerWrite: 8,
     keepJobsMs: 60 * 60_000,
+    concurrency: 1,
     scoreBytes: 256 * 1024 ** 2,
     staleFrom: 5000,
   };

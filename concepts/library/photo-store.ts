@@ -1,6 +1,6 @@
 /**
  * The library's table: every region of every indexed photo, scoped by tenant and user. Each write is one commit,
- * so a photo's regions appear together or not at all.
+ * so a photo's regions appear together or not at all. Its indexing jobs are `jobs` (photo-job-store.ts).
  */
 import type * as lancedb from '@lancedb/lancedb';
 import type { Table } from '@lancedb/lancedb';
@@ -11,6 +11,7 @@ import { and, eq, oneOf, scopeWhere } from '../storage/sql.js';
 import { ensureScalarIndex, openTable } from '../storage/tables.js';
 import type { StoredRegion } from '../recognition/stored-regions.js';
 import type { Scope } from '../types.js';
+import { PhotoJobStore } from './photo-job-store.js';
 import {
   FEEDBACK_TABLE,
   type FeedbackRecord,
@@ -42,6 +43,7 @@ export class PhotoStore {
     /** The regions' vectors are float16: a library made before they were stays float32, new rows included. */
     readonly half: boolean,
     private readonly floats: (halves: Uint16Array) => Promise<Float32Array>,
+    readonly jobs: PhotoJobStore,
   ) {}
 
   /**
@@ -65,7 +67,8 @@ export class PhotoStore {
     const faces = await openTable(db, PHOTO_FACES_TABLE, photoRegionSchema(faceDim), 'vector');
     const feedback = await openTable(db, FEEDBACK_TABLE, feedbackSchema());
     await Promise.all([ensureScalarIndex(regions, 'user'), ensureScalarIndex(faces, 'user')]);
-    return new PhotoStore(db, regions, faces, feedback, dim, faceDim, half, floats);
+    const jobs = await PhotoJobStore.open(db, uri, storage);
+    return new PhotoStore(db, regions, faces, feedback, dim, faceDim, half, floats, jobs);
   }
 
   /** `vectors` as the table keeps them: what a reading of them will score. */
@@ -77,6 +80,7 @@ export class PhotoStore {
     this.regions.close();
     this.faces.close();
     this.feedback.close();
+    this.jobs.close();
     this.db.close();
   }
 

@@ -1,13 +1,14 @@
 /**
- * Files under '/'-separated keys (reference crops, uploaded videos): put, get and delete (of one key or of
- * everything under a prefix), in a local folder or in an S3-compatible bucket. Large files go from and to
- * local files without passing through memory.
+ * Files under '/'-separated keys (reference crops, uploaded videos, queued photos): put, get and delete (of one
+ * key or of everything under a prefix), in a local folder or in an S3-compatible bucket. Large files go from and
+ * to local files without passing through memory.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
@@ -26,6 +27,8 @@ export interface BlobStore {
   put(key: string, bytes: Uint8Array): Promise<void>;
   /** `undefined` when the key does not exist. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Whether `key` exists, without reading it. */
+  has(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Deletes every key that starts with `prefix/`. */
   deletePrefix(prefix: string): Promise<void>;
@@ -64,6 +67,16 @@ export class LocalBlobStore implements BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async has(key: string): Promise<boolean> {
+    return stat(join(this.root, checkKey(key))).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
   }
 
   async delete(key: string): Promise<void> {
@@ -123,6 +136,17 @@ export class S3BlobStore implements BlobStore {
       return await object.Body!.transformToByteArray();
     } catch (err) {
       if (err instanceof NoSuchKey) return undefined;
+      throw err;
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.name(key) }));
+      return true;
+    } catch (err) {
+      // A HEAD answer has no body, so a missing key is only its status.
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
       throw err;
     }
   }

@@ -25,7 +25,7 @@ export function eq(name: string, value: string | number): string {
   return `${column(name)} = ${literal(value)}`;
 }
 
-export function lessThan(name: string, value: number): string {
+export function lessThan(name: string, value: string | number): string {
   return `${column(name)} < ${literal(value)}`;
 }
 

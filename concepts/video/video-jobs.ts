@@ -5,7 +5,7 @@
 import type { LinearAlgebra } from '../../models/types.js';
 import type { People } from '../people/people.js';
 import { bulk } from '../../models/runtime/priority.js';
-import type { JobRef } from '../job-queue.js';
+import { type JobRef, MAX_JOB_ATTEMPTS } from '../job-queue.js';
 import type { PriorityGate } from '../priority.js';
 import type { Scope } from '../types.js';
 import { DecodeError } from './frames.js';
@@ -26,8 +26,6 @@ export interface JobLog {
   error(details: object, message: string): void;
 }
 
-/** A job interrupted this many times (crashes, restarts) fails instead of starting again. */
-const MAX_ATTEMPTS = 5;
 /** The longest a job waits for requests to be answered before its next batch: it slows down, never stops. */
 const MAX_YIELD_MS = 1000;
 
@@ -88,7 +86,8 @@ export class VideoJobs {
     const record = await this.store.get(scope, id);
     // Only a queued or interrupted job runs: a queue may hand out a job that another process has finished.
     if (!record || !(record.status === 'queued' || record.status === 'processing') || job.abort.signal.aborted) return;
-    if (record.attempts >= MAX_ATTEMPTS) return this.fail(record, `indexing was interrupted ${record.attempts} times`);
+    if (record.attempts >= MAX_JOB_ATTEMPTS)
+      return this.fail(record, `indexing was interrupted ${record.attempts} times`);
     const started = performance.now();
     const after = await this.store.lastFrame(scope, id);
     if (after) Object.assign(job, { frames: after.frame + 1, t: after.t });

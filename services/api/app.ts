@@ -78,6 +78,8 @@ export function createApp(deps: Deps): Api {
   metrics.watchQueue('refinements', () => deps.service.pendingRefinements);
   const jobs = deps.videos;
   if (jobs) metrics.watchQueue('video_jobs', () => jobs.queuedJobs);
+  const { library } = deps;
+  if (library) metrics.watchQueue('photo_jobs', () => library.queuedJobs);
 
   app.use(requestId(), requestLog(deps.log ?? pino({ level: 'warn' })), requestMetrics(metrics));
   // Before auth, so that browsers' preflight requests (which carry no key) are answered.

@@ -75,7 +75,7 @@ export function registerAddPhotos(app: Api, { library, config }: Deps): void {
     );
     if (photos.some((p) => p.bytes.length > config.limits.maxBytes))
       throw new DomainError('too_large', `an image is over the limit of ${config.limits.maxBytes} bytes`);
-    const accepted = library.add({ tenant: c.var.tenant, user }, photos);
+    const accepted = await library.add({ tenant: c.var.tenant, user }, photos);
     return c.json(accepted, 202, { Location: `/v1/users/${user}/photo-jobs/${accepted.job}` });
   });
 }

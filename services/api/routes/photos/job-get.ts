@@ -33,8 +33,8 @@ const route = createRoute({
 
 export function registerGetPhotoJob(app: Api, { library }: Deps): void {
   if (!library) return;
-  app.openapi(route, (c) => {
+  app.openapi(route, async (c) => {
     const { user, job } = c.req.valid('param');
-    return c.json(library.job({ tenant: c.var.tenant, user }, job), 200);
+    return c.json(await library.job({ tenant: c.var.tenant, user }, job), 200);
   });
 }
