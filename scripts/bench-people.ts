@@ -68,8 +68,8 @@ const library = ['groups', 'distractors'].flatMap((folder) =>
     bytes: readFileSync(path.join(FACES, folder, f)),
   })),
 );
-const { job } = runtime.library.add(scope, library);
-while (!['ready', 'failed'].includes(runtime.library.job(scope, job).status))
+const { job } = await runtime.library.add(scope, library);
+while (!['ready', 'failed'].includes((await runtime.library.job(scope, job)).status))
   await new Promise((done) => setTimeout(done, 50));
 const finds: number[] = [];
 for (const i of runs(Number(args.runs))) {
