@@ -22,57 +22,58 @@ function decide(regions: PixelBox[], outputs: number[][], thresholds: number[]) 
   }));
 }
 
-describe('oneSubjectPerRegion', () => {
-  const whole = box(0, 0, 100, 100);
-  const window = box(0, 0, 75, 75);
+const whole = box(0, 0, 100, 100);
 
-  it('gives a carton to the concept it resembles most, even when that one stays under its threshold', () => {
-    // c0 (a strict concept) scores higher than its low-threshold sibling c1 on the whole photo and on a window in it.
-    const placed = decide(
-      [whole, window],
-      [
-        [0.5, 0.1],
-        [0.4, 0.0],
-      ],
-      [0.9, 0.5],
-    );
-    expect(placed).toEqual([
-      { row: 0, present: false },
-      { row: 0, present: false },
-    ]);
-  });
-
-  it('lets a concept that lost its place take a place of its own', () => {
-    const left = box(0, 0, 40, 40);
-    const right = box(60, 60, 40, 40);
+/**
+ * Per case: the regions, each region's outputs of heads c0 and c1, their thresholds, and per concept the region it
+ * ends on and whether it is present.
+ */
+const cases: [string, PixelBox[], number[][], number[], [number, boolean][]][] = [
+  [
+    // c0, strict, scores above its low-threshold sibling c1 on the whole photo and on a window in it.
+    'gives a carton to the concept it resembles most, even when that one stays under its threshold',
+    [whole, box(0, 0, 75, 75)],
+    [
+      [0.5, 0.1],
+      [0.4, 0.0],
+    ],
+    [0.9, 0.5],
+    [
+      [0, false],
+      [0, false],
+    ],
+  ],
+  [
     // c1 scores best on c0's place, but also well on its own, apart.
-    const placed = decide(
-      [left, right],
-      [
-        [1.0, 0.8],
-        [0.0, 0.6],
-      ],
-      [0.6, 0.6],
-    );
-    expect(placed).toEqual([
-      { row: 0, present: true },
-      { row: 1, present: true },
-    ]);
-  });
+    'lets a concept that lost its place take a place of its own',
+    [box(0, 0, 40, 40), box(60, 60, 40, 40)],
+    [
+      [1.0, 0.8],
+      [0.0, 0.6],
+    ],
+    [0.6, 0.6],
+    [
+      [0, true],
+      [1, true],
+    ],
+  ],
+  [
+    'keeps a small subject inside a large one a place of its own: the toy in the dog`s mouth',
+    [whole, box(40, 40, 20, 20)],
+    [
+      [1.0, 0.3],
+      [0.2, 0.7],
+    ],
+    [0.6, 0.6],
+    [
+      [0, true],
+      [1, true],
+    ],
+  ],
+];
 
-  it('keeps a small subject inside a large one a place of its own: the toy in the dog`s mouth', () => {
-    const toy = box(40, 40, 20, 20);
-    const placed = decide(
-      [whole, toy],
-      [
-        [1.0, 0.3],
-        [0.2, 0.7],
-      ],
-      [0.6, 0.6],
-    );
-    expect(placed).toEqual([
-      { row: 0, present: true },
-      { row: 1, present: true },
-    ]);
+describe('oneSubjectPerRegion', () => {
+  it.each(cases)('%s', (_, regions, outputs, thresholds, expected) => {
+    expect(decide(regions, outputs, thresholds)).toEqual(expected.map(([row, present]) => ({ row, present })));
   });
 });
