@@ -3,8 +3,9 @@
  * folders from its first photos; every other photo of them, and the held-out fold of the shared distractors
  * (photos in which no subject appears), are queried against all concepts; then scenes of 2-4 subjects pasted
  * onto held-out distractors. The region bank is built from the other fold and the faces folder (`--fold`
- * swaps the folds). The closed-world block repeats the DreamBooth-only figures of earlier versions.
- * Usage: npm run eval [-- --train 3 --scenes 60 --seed 1 --fold 0 --drafts --verbose]
+ * swaps the folds). The closed-world block repeats the DreamBooth-only figures of earlier versions. `--half`
+ * registers every other subject only: the others' photos (look-alike siblings among them) are photos without one.
+ * Usage: npm run eval [-- --train 3 --scenes 60 --seed 1 --fold 0 --drafts --half --verbose]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: sharedData },
     // The heads that registration answers with, before their background refinement: every concept kept a draft.
     drafts: { type: 'boolean', default: false },
+    half: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
 });
@@ -126,7 +128,8 @@ function decisions(answers: Answer[], concepts: Set<string>, nameOf: (m: Match) 
 async function main() {
   const fold = Number(args.fold) === 1 ? 1 : 0;
   const set = await loadOpenWorld(args.data!, Number(args.train), fold);
-  const { subjects } = set;
+  const subjects = args.half ? set.subjects.filter((_, i) => i % 2 === 0) : set.subjects;
+  const unregistered = set.subjects.filter((s) => !subjects.includes(s));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-eval-'));
   const runtime = await openScriptRuntime(dataDir, {
     refine: !args.drafts,
@@ -159,6 +162,7 @@ async function main() {
     const recognizeMs: number[] = [];
     const queries = [
       ...subjects.flatMap((s) => s.query.map((file) => ({ file, truth: s.name as string | null }))),
+      ...unregistered.flatMap((s) => [...s.train, ...s.query].map((file) => ({ file, truth: null }))),
       ...set.heldOut.map((file) => ({ file, truth: null })),
     ];
     for (const q of queries) {
@@ -209,7 +213,8 @@ async function main() {
     const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
     console.log(
       `\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ` +
-        `${encoder}${args.drafts ? ', draft heads only' : ''}`,
+        `${encoder}${args.drafts ? ', draft heads only' : ''}` +
+        (args.half ? `; ${unregistered.length} more unregistered, their photos queried as photos without one` : ''),
     );
     console.log(
       `CPU: ${cpuModel()}; distractor fold ${fold} in the bank, fold ${1 - fold} queried (${set.heldOut.length} ` +
