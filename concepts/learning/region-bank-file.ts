@@ -122,10 +122,18 @@ export async function writeBank(file: string, bank: RegionBank, identity: BankId
 /** A bank that cannot serve the active models (missing, corrupt, foreign): the message says what to do. */
 export class BankError extends Error {}
 
-export async function readBank(file: string, identity: BankIdentity): Promise<RegionBank> {
-  const rebuild = `delete ${file} and restart, or rebuild it with npm run bank`;
+/** How a bank file's errors name it and its remedy: the face bank has no command of its own to rebuild it. */
+export interface BankKind {
+  name: string;
+  rebuild: string;
+}
+
+const REGION_BANK: BankKind = { name: 'region bank', rebuild: ', or rebuild it with npm run bank' };
+
+export async function readBank(file: string, identity: BankIdentity, kind = REGION_BANK): Promise<RegionBank> {
+  const rebuild = `delete ${file} and restart${kind.rebuild}`;
   const buf = await readFile(file);
-  const corrupt = (why: string) => new BankError(`region bank ${file} is corrupt (${why}): ${rebuild}`);
+  const corrupt = (why: string) => new BankError(`${kind.name} ${file} is corrupt (${why}): ${rebuild}`);
   if (buf.length < 4) throw corrupt('too short');
   const n = buf.readUInt32LE(0);
   let header: Header;
@@ -142,7 +150,7 @@ export async function readBank(file: string, identity: BankIdentity): Promise<Re
     theirs.detector !== identity.detector
   ) {
     throw new BankError(
-      `region bank ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ` +
+      `${kind.name} ${file} was built with encoder ${theirs.encoder} (${theirs.fingerprint}) and detector ` +
         `${theirs.detector || 'none'}, ` +
         `not the active ${identity.encoder} (${identity.fingerprint}) and ${identity.detector || 'none'}: ${rebuild}`,
     );

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { FaceModel } from '../../models/types.js';
 import { folderFingerprint } from '../../models/files.js';
 import { decodeImage, type IntakeLimits } from '../intake/intake.js';
-import { BankError, type BankIdentity, readBank, writeBank } from '../learning/region-bank-file.js';
+import { type BankIdentity, readBank, writeBank } from '../learning/region-bank-file.js';
 import { stack } from '../matrix.js';
 
 export interface FaceBank {
@@ -77,17 +77,9 @@ export async function openFaceBank(
 }
 
 async function readFaceBank(file: string, identity: BankIdentity): Promise<FaceBank> {
-  try {
-    const { vectors, photo, photos } = await readBank(file, identity);
-    const rows = Array.from({ length: vectors.rows }, (_, r) =>
-      vectors.data.subarray(r * vectors.cols, (r + 1) * vectors.cols),
-    );
-    return { vectors: rows, photo: [...photo], photos };
-  } catch (err) {
-    // The region bank's words and remedy, for the face bank's file: npm run bank builds only the region bank.
-    if (!(err instanceof BankError)) throw err;
-    throw new BankError(
-      err.message.replace(/^region bank/, 'face bank').replace(/, or rebuild it with npm run bank$/, ''),
-    );
-  }
+  const { vectors, photo, photos } = await readBank(file, identity, { name: 'face bank', rebuild: '' });
+  const rows = Array.from({ length: vectors.rows }, (_, r) =>
+    vectors.data.subarray(r * vectors.cols, (r + 1) * vectors.cols),
+  );
+  return { vectors: rows, photo: [...photo], photos };
 }
