@@ -6,6 +6,7 @@ const unit = lane([
   'client-types',
   'conditioning',
   'face-decisions',
+  'float16',
   'intake',
   'lifecycle',
   'locks',

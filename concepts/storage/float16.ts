@@ -1,6 +1,6 @@
 /**
  * IEEE half precision, as LanceDB stores a `Float16` column: Node 20 has no Float16Array, so values travel as their
- * 16 bits in a Uint16Array.
+ * 16 bits in a Uint16Array. Not apache-arrow's `util.float64ToUint16`: it turns 1e-8 into -Infinity (18.1.0).
  */
 
 const single = new Float32Array(1);
