@@ -63,20 +63,16 @@ function centrality(r: Region, whole: Region): number {
 /** The index, per photo, of the region holding the subject. */
 export function chooseSubjects(photos: PhotoRegions[], category: string): number[] {
   const wanted = new Set(labelsForCategory(category));
-  const area = (p: PhotoRegions) => {
-    const whole = p.regions.find((r) => r.source === 'whole')!.box;
-    return whole.w * whole.h;
-  };
+  const wholes = photos.map((p) => p.regions.find((r) => r.source === 'whole')!);
+  const area = (r: Region, pi: number) => (r.box.w * r.box.h) / (wholes[pi].box.w * wholes[pi].box.h);
   // A detected object of the category is the subject; else a held carton or a toy on a sofa may go undetected while
   // objects behind it are found, and the grid's windows stand in.
-  const candidates = photos.map((p) => {
-    const found = p.regions.flatMap((r, i) =>
-      r.source === 'detector' && (r.box.w * r.box.h) / area(p) >= minArea ? [i] : [],
-    );
+  const candidates = photos.map((p, pi) => {
+    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && area(r, pi) >= minArea ? [i] : []));
     if (found.some((i) => wanted.has(p.regions[i].label!))) return found;
     const windows = p.regions.flatMap((r, i) => (r.source === 'grid' ? [i] : []));
     const all = [...found, ...windows];
-    return all.length > 0 ? all : [p.regions.findIndex((r) => r.source === 'whole')];
+    return all.length > 0 ? all : [p.regions.indexOf(wholes[pi])];
   });
   return photos.map((p, pi) => {
     let best = candidates[pi][0];
@@ -90,12 +86,11 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
         others++;
         agreement += Math.max(...candidates[qi].map((j) => dot(p.vectors[i], q.vectors[j])));
       });
-      const relativeArea = (r.box.w * r.box.h) / area(p);
       // With one photo there is nothing to agree with: the biggest object wins.
       const score =
-        (others > 0 ? agreement / others : relativeArea) +
+        (others > 0 ? agreement / others : area(r, pi)) +
         (r.label && wanted.has(r.label) ? categoryBonus : 0) +
-        centreBonus * centrality(r, p.regions.find((x) => x.source === 'whole')!);
+        centreBonus * centrality(r, wholes[pi]);
       if (score > bestScore) {
         bestScore = score;
         best = i;

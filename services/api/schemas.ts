@@ -3,6 +3,7 @@
  * against.
  */
 import { z } from '@hono/zod-openapi';
+import { PHOTO_ID } from '../../concepts/library/library.js';
 
 const userName = () =>
   z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ @ -');
@@ -143,7 +144,7 @@ export const Moment = z
 
 export const PhotoId = z
   .string()
-  .regex(/^[A-Za-z0-9._@-]{1,128}$/, 'must be a photo id: 1 to 128 characters of A-Z a-z 0-9 . _ @ -')
+  .regex(PHOTO_ID, 'must be a photo id: 1 to 128 characters of A-Z a-z 0-9 . _ @ -')
   .openapi({ example: 'IMG_0042.jpg' });
 
 export const PhotoParams = z.object({ user: UserId, id: PhotoId.openapi({ param: { name: 'id', in: 'path' } }) });
