@@ -8,6 +8,7 @@ import type { DecodedImage, PixelBox } from '../../models/types.js';
 import { DomainError } from '../errors.js';
 import { type ImageFormat, sniffFormat } from './image-format.js';
 import type { Box, ImageInput } from '../types.js';
+import { round4 } from '../rounding.js';
 
 export interface IntakeLimits {
   maxBytes: number;
@@ -199,8 +200,7 @@ const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.m
 
 /** Pixels of `image` back to fractions, 4 decimals (what the API shows). */
 export function toRelativeBox(p: PixelBox, image: DecodedImage): Box {
-  const r = (v: number): number => Math.round(v * 1e4) / 1e4;
-  return [r(p.x / image.width), r(p.y / image.height), r(p.w / image.width), r(p.h / image.height)];
+  return [p.x / image.width, p.y / image.height, p.w / image.width, p.h / image.height].map(round4) as Box;
 }
 
 /** A small JPEG of `box` (whole image without one): reference crops kept for VLM conditioning. */

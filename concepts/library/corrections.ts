@@ -15,6 +15,7 @@ import type { Box, Scope } from '../types.js';
 import type { LibraryOptions } from './library.js';
 import type { FeedbackRecord } from './photo-records.js';
 import type { PhotoStore } from './photo-store.js';
+import { round4 } from '../rounding.js';
 
 /** A correction of a concept on one photo (SPEC: POST .../concepts/{id}/feedback). */
 export interface Correction {
@@ -135,7 +136,7 @@ function toFeedback(r: FeedbackRecord): Feedback {
     id: r.id,
     ...(r.photoId && { photo: r.photoId }),
     correct: r.correct,
-    box: r.box.map((v) => Math.round(v * 1e4) / 1e4) as Box,
+    box: r.box.map(round4) as Box,
     createdAt: r.createdAt,
   };
 }

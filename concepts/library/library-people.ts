@@ -10,6 +10,7 @@ import type { FindOptions } from './library.js';
 import { type LibraryPhoto, Page } from './pages.js';
 import type { IndexedPhoto } from './photo-records.js';
 import type { PhotoStore } from './photo-store.js';
+import { round4 } from '../rounding.js';
 
 export class LibraryPeople {
   constructor(
@@ -48,5 +49,3 @@ export class LibraryPeople {
     return page.answer();
   }
 }
-
-const round4 = (v: number) => Math.round(v * 1e4) / 1e4;

@@ -27,6 +27,7 @@ import type { PhotoStore } from './photo-store.js';
 import { LibraryPeople } from './library-people.js';
 import { type LibraryPhoto, Page } from './pages.js';
 import { LibraryCorrections } from './corrections.js';
+import { round4 } from '../rounding.js';
 
 /** The app's own photo id (SPEC "photo id"). */
 export const PHOTO_ID = /^[A-Za-z0-9._@-]{1,128}$/;
@@ -197,12 +198,7 @@ export class PhotoLibrary {
       if (!options.all && values.some((v, j) => !present(id, v, j))) continue;
       const score = Math.min(...values);
       const rank = text === undefined ? score : Math.round(text.raw[i] * 1e6) / 1e6;
-      page.offer(
-        id,
-        score,
-        rank,
-        () => columns[0].boxes.slice(i * 4, i * 4 + 4).map((v) => Math.round(v * 1e4) / 1e4) as Box,
-      );
+      page.offer(id, score, rank, () => columns[0].boxes.slice(i * 4, i * 4 + 4).map(round4) as Box);
     }
     return page.answer();
   }

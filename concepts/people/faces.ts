@@ -6,6 +6,7 @@ import type { DecodedImage, Face, FaceModel, PixelBox } from '../../models/types
 import { DomainError } from '../errors.js';
 import { toRelativeBox } from '../intake/intake.js';
 import type { Box, Quality } from '../types.js';
+import { round4 } from '../rounding.js';
 
 /** Categories that name a person: these concepts are learned and recognised by their faces. */
 const PERSON_CATEGORIES = new Set(['person', 'people', 'man', 'woman', 'boy', 'girl', 'child', 'kid', 'baby']);
@@ -68,7 +69,7 @@ const dot = (a: Float32Array, b: Float32Array) => {
 export function faceScore(face: Float32Array, examples: readonly Float32Array[]): number {
   let best = 0;
   for (const e of examples) best = Math.max(best, dot(face, e));
-  return Math.round(Math.min(1, best) * 1e4) / 1e4;
+  return round4(Math.min(1, best));
 }
 
 export interface PersonCalibration {
@@ -83,7 +84,7 @@ export function calibratePerson(
   faceWidths: readonly number[],
 ): PersonCalibration {
   const bankMax = bank.reduce((m, f) => Math.max(m, faceScore(f, examples)), 0);
-  const threshold = Math.round(Math.max(FACE_FLOOR, bankMax + FACE_MARGIN) * 1e4) / 1e4;
+  const threshold = round4(Math.max(FACE_FLOOR, bankMax + FACE_MARGIN));
   const reasons: string[] = [];
   const n = examples.length;
   if (n === 1)

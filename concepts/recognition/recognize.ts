@@ -15,6 +15,7 @@ import type {
 import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
 import type { Box, Match, Timings } from '../types.js';
 import { stack } from '../matrix.js';
+import { round4 } from '../rounding.js';
 
 /** A user's heads stacked for one matrix product per photo. */
 export interface UserHeads {
@@ -28,7 +29,6 @@ export interface UserHeads {
 
 /** Raw head outputs are squashed into [0, 1] by a fixed logistic, so scores and thresholds share one scale. */
 const squash = 3;
-const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
 export const toScore = (raw: number) => round4(1 / (1 + Math.exp(-squash * raw)));
 
 export interface RecognizeModels {

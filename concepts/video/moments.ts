@@ -4,6 +4,7 @@
  * moment at the concept's threshold and leaves it only below a lower one, so a score hovering at the threshold
  * does not chop a moment into pieces; short gaps are closed and slivers dropped.
  */
+import { round4 } from '../rounding.js';
 
 export interface FrameScore {
   /** Seconds from the start of the video. */
@@ -91,7 +92,7 @@ export function findMoments(
       return {
         start: round3(frames[r.first].t),
         end: round3(endOf(r.last)),
-        score: Math.round((inside.reduce((s, f) => s + f.score, 0) / inside.length) * 1e4) / 1e4,
+        score: round4(inside.reduce((s, f) => s + f.score, 0) / inside.length),
         peak: round3(best.t),
       };
     })
