@@ -6,3 +6,11 @@ export function stack(vectors: Float32Array[], dim: number): Matrix {
   vectors.forEach((v, i) => data.set(v, i * dim));
   return { data, rows: vectors.length, cols: dim };
 }
+
+/** The rows of `b` under those of `a` (same column count). */
+export function appendRows(a: Matrix, b: Matrix): Matrix {
+  const data = new Float32Array(a.data.length + b.data.length);
+  data.set(a.data);
+  data.set(b.data, a.data.length);
+  return { data, rows: a.rows + b.rows, cols: a.cols };
+}

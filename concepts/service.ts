@@ -51,9 +51,8 @@ export class ConceptService {
   ) {
     const dim = models.encoder.dim;
     const { negatives, calibration } = splitBank(bank);
-    const rows = Array.from({ length: negatives.rows }, (_, r) => negatives.data.subarray(r * dim, (r + 1) * dim));
     const heads = {
-      bank: stack([...generic, ...rows], dim),
+      bank: stack([...generic, ...negatives], dim),
       world: { bank: calibration, scanPenalty: (options.regions ?? defaultRegionOptions).scanPenalty },
     };
     this.users = new UserCache(store, dim, options.cachedUsers);

@@ -84,8 +84,8 @@ export interface LinearAlgebra {
  * decisions.
  */
 export interface RegionScanner {
-  /** One L2-normalised row per box. */
-  scan(image: DecodedImage, boxes: PixelBox[]): Promise<Matrix>;
+  /** One L2-normalised row per box; `side`: the photo's long side as the network sees it, if not the scanner's own. */
+  scan(image: DecodedImage, boxes: PixelBox[], side?: number): Promise<Matrix>;
 }
 
 /** One part of a chat message's content, in the OpenAI chat-completions shape; images travel as data URLs. */

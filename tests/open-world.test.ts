@@ -79,7 +79,7 @@ describe('region bank file', () => {
 describe('open-world thresholds', () => {
   it('splits the bank by photo: even photos train, odd ones calibrate', () => {
     const { negatives, calibration } = splitBank(tinyBank());
-    expect(negatives.rows).toBe(4);
+    expect(negatives).toHaveLength(4);
     expect(calibration.photos).toBe(1);
     expect(Array.from(calibration.vectors.data.subarray(0, 4))).toEqual([1, 0, 1, 0.5]);
   });

@@ -99,6 +99,7 @@ describe('learning and recognition', () => {
   });
 
   it('embeds a scanned window only while its scanner margin reaches the floor', async () => {
+    const noSecondLook = { ...defaultRegionOptions.secondLook, regions: 0 };
     const identity = await bankIdentity(modelsDir, 'mobilenetv2-12-int8', 'yolox-nano');
     const bank = await readBank(bankFile(process.env.NOMEN_BANK_DIR!, identity), identity);
     const encoder = runtime.models.encoder;
@@ -115,7 +116,8 @@ describe('learning and recognition', () => {
       const service = await ConceptService.open(
         runtime.store,
         counting,
-        { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor } },
+        // Without the second look, which the floor gates too (tests/second-look.test.ts).
+        { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor, secondLook: noSecondLook } },
         bank,
       );
       crops = 0;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { folderFingerprint } from '../../models/files.js';
 import { decodeImage } from '../intake/intake.js';
 import type { ExampleModels } from './examples.js';
-import { embedBankPhoto, joinBank, type RegionBank } from './region-bank.js';
+import { BANK_SCAN_MIN_SIZE, embedBankPhoto, joinBank, type RegionBank } from './region-bank.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
 
 const MAGIC = 'nomen-region-bank-1';
@@ -43,6 +43,7 @@ const layoutDigest = (options: RegionOptions) =>
         options.maxDetections,
         options.minDetectionScore,
         options.padding,
+        BANK_SCAN_MIN_SIZE,
       ]),
     )
     .digest('hex')
@@ -112,10 +113,8 @@ export async function writeBank(file: string, bank: RegionBank, identity: BankId
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  await writeFile(
-    tmp,
-    Buffer.concat([length, json, pad, bytes(bank.vectors.data), bytes(bank.photo), bytes(bank.scanned)]),
-  );
+  // Piece by piece: one buffer of it all would be another copy of the bank.
+  await writeFile(tmp, [length, json, pad, bytes(bank.vectors.data), bytes(bank.photo), bytes(bank.scanned)]);
   await rename(tmp, file);
 }
 
@@ -159,10 +158,12 @@ export async function readBank(file: string, identity: BankIdentity, kind = REGI
   const { rows, dim, photos } = header;
   if (!(rows > 0 && dim > 0 && photos > 0) || buf.length !== start + rows * dim * 4 + rows * 4 + rows)
     throw corrupt('wrong size');
-  const copy = buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length);
-  const vectors = new Float32Array(copy, 0, rows * dim);
-  const photo = new Int32Array(copy, rows * dim * 4, rows);
-  const scanned = new Uint8Array(copy, rows * dim * 4 + rows * 4, rows);
+  // Views on the file's bytes where they are aligned (a large read is its own buffer): a bank is tens of MB.
+  const body = (buf.byteOffset + start) % 4 === 0 ? buf : Buffer.from(buf);
+  const at = body.byteOffset + start;
+  const vectors = new Float32Array(body.buffer, at, rows * dim);
+  const photo = new Int32Array(body.buffer, at + rows * dim * 4, rows);
+  const scanned = new Uint8Array(body.buffer, at + rows * dim * 4 + rows * 4, rows);
   if (!vectors.every(Number.isFinite) || photo.some((p) => p < 0 || p >= photos)) throw corrupt('bad values');
   return { vectors: { data: vectors, rows, cols: dim }, photo, scanned, photos };
 }

@@ -22,8 +22,11 @@ export interface RegionBank {
   photos: number;
 }
 
-/** The smallest of recognition's scan windows that the bank embeds for every photo (a fraction of each side). */
-const BANK_SCAN_MIN_SIZE = 0.4;
+/**
+ * The smallest of recognition's scan windows that the bank embeds for every photo (a fraction of each side): about the
+ * size of the windows a second look embeds inside a small region, so that calibration sees what they reach.
+ */
+export const BANK_SCAN_MIN_SIZE = 0.3;
 
 /** One photo's regions as recognition proposes them, plus the scan grid's larger windows, embedded. */
 export async function embedBankPhoto(
@@ -53,30 +56,38 @@ export function joinBank(photos: { vectors: Float32Array[]; scanned: number[] }[
   };
 }
 
-/** The bank's regions of the photos that `keep` selects, renumbered. */
-function subset(bank: RegionBank, keep: (photo: number) => boolean): RegionBank {
+/** The bank's rows of the photos that `keep` selects. */
+function rowsOf(bank: RegionBank, keep: (photo: number) => boolean): number[] {
   const rows: number[] = [];
   for (let r = 0; r < bank.photo.length; r++) if (keep(bank.photo[r])) rows.push(r);
+  return rows;
+}
+
+/** The bank's regions of the photos that `keep` selects, renumbered. */
+function subset(bank: RegionBank, keep: (photo: number) => boolean): RegionBank {
+  const rows = rowsOf(bank, keep);
   const renumber = new Map<number, number>();
   for (const r of rows) if (!renumber.has(bank.photo[r])) renumber.set(bank.photo[r], renumber.size);
-  const d = bank.vectors.cols;
   return {
-    vectors: stack(
-      rows.map((r) => bank.vectors.data.subarray(r * d, (r + 1) * d)),
-      d,
-    ),
+    vectors: stack(rows.map(rowVector(bank)), bank.vectors.cols),
     photo: Int32Array.from(rows, (r) => renumber.get(bank.photo[r])!),
     scanned: Uint8Array.from(rows, (r) => bank.scanned[r]),
     photos: renumber.size,
   };
 }
 
+const rowVector = (bank: RegionBank) => (r: number) =>
+  bank.vectors.data.subarray(r * bank.vectors.cols, (r + 1) * bank.vectors.cols);
+
 /**
- * Even photos give training negatives, odd ones calibrate: a threshold is only honest on photos its head has
- * not been trained against.
+ * Even photos give training negatives (views on the bank's rows, copied once by whoever stacks them), odd ones
+ * calibrate: a threshold is only honest on photos its head has not been trained against.
  */
-export function splitBank(bank: RegionBank): { negatives: Matrix; calibration: RegionBank } {
-  return { negatives: subset(bank, (p) => p % 2 === 0).vectors, calibration: subset(bank, (p) => p % 2 === 1) };
+export function splitBank(bank: RegionBank): { negatives: Float32Array[]; calibration: RegionBank } {
+  return {
+    negatives: rowsOf(bank, (p) => p % 2 === 0).map(rowVector(bank)),
+    calibration: subset(bank, (p) => p % 2 === 1),
+  };
 }
 
 /** Heads at and below which the bank is scored here: a model call would first copy the whole bank to its thread. */

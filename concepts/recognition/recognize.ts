@@ -1,7 +1,8 @@
 /**
  * Recognition: region proposals, one batch of region embeddings, every head of the user over every region,
  * each concept's best region. A region scanner, when the encoder has one, ranks dozens of small windows
- * cheaply; the windows that look best for some concept are embedded properly alongside the proposals.
+ * cheaply; the windows that look best for some concept are embedded properly alongside the proposals. Concepts just
+ * under their threshold get a second look inside their best region (second-look.ts).
  */
 import { iou, overlapOfSmaller } from '../../models/image/boxes.js';
 import type {
@@ -13,8 +14,9 @@ import type {
   PixelBox,
 } from '../../models/types.js';
 import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
+import { candidates, closerWindows } from './second-look.js';
 import type { Box, Match, Timings } from '../types.js';
-import { stack } from '../matrix.js';
+import { appendRows, stack } from '../matrix.js';
 import { round4 } from '../rounding.js';
 
 /** A user's heads stacked for one matrix product per photo. */
@@ -157,6 +159,43 @@ function promising(ranked: { box: PixelBox }[], taken: PixelBox[], options: Regi
   return picked;
 }
 
+/** Every head's output on each region (regions × concepts, no bias), less the scan penalty from row `scannedFrom`. */
+async function headOutputs(
+  image: DecodedImage,
+  regions: PixelBox[],
+  heads: UserHeads,
+  models: RecognizeModels,
+  timings: Timings,
+  scannedFrom: number,
+  options: RegionOptions,
+): Promise<Matrix> {
+  const t = performance.now();
+  const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));
+  timings.embed = (timings.embed ?? 0) + performance.now() - t;
+  const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
+  for (let r = scannedFrom; r < scores.rows; r++)
+    for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
+  return scores;
+}
+
+/** The windows of the second look (second-look.ts) for the concepts closest to present; none without a scanner. */
+async function secondLook(
+  image: DecodedImage,
+  best: Placed[],
+  regions: PixelBox[],
+  heads: UserHeads,
+  models: RecognizeModels,
+  options: RegionOptions,
+): Promise<PixelBox[]> {
+  const scanner = models.encoder.scanner;
+  if (!scanner || options.secondLook.regions === 0) return [];
+  const margins = best.map((b, j) => toScore(b.raw) - heads.thresholds[j]);
+  const windows: PixelBox[] = [];
+  for (const c of candidates(best, margins, regions, options.scanFloor, options.secondLook.regions))
+    windows.push(...(await closerWindows(image, c, heads.weights, scanner, options.secondLook)));
+  return windows;
+}
+
 export async function recognizeImage(
   image: DecodedImage,
   heads: UserHeads,
@@ -174,14 +213,17 @@ export async function recognizeImage(
   const fixedCount = regions.length;
   regions.push(...promising(ranked(scan, heads, image, options), regions, options));
   timings.regions = performance.now() - t;
+  let scores = await headOutputs(image, regions, heads, models, timings, fixedCount, options);
+  let best = oneSubjectPerRegion(scores, heads, regions);
   t = performance.now();
-  const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));
-  timings.embed = performance.now() - t;
+  const closer = await secondLook(image, best, regions, heads, models, options);
+  timings.secondLook = performance.now() - t;
+  if (closer.length > 0) {
+    scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
+    regions.push(...closer);
+    best = oneSubjectPerRegion(scores, heads, regions);
+  }
   t = performance.now();
-  const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
-  for (let r = fixedCount; r < scores.rows; r++)
-    for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
-  const best = oneSubjectPerRegion(scores, heads, regions);
   const matches = heads.ids.map((id, j) => {
     const b = subjectBox(regions[best[j].row], scan, j, image, options.boxSpread);
     const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;

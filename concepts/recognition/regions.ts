@@ -19,7 +19,8 @@ export interface RegionOptions {
   scanGrid: { size: number; steps: number }[];
   scanned: number;
   /**
-   * The lowest scanner margin (score minus the concept's threshold) at which a window is still embedded.
+   * The lowest margin (score minus the concept's threshold) at which a scanned window is still embedded, and a
+   * concept's best region still gets a second look.
    * Measured on `npm run eval`: a floor of -0.2 embeds 2.5 fewer crops per photo (12.5 -> 10.0) at scene F1
    * 0.931 -> 0.928 (seed 1) and 0.893 -> 0.893 (seed 2); -0.1 embeds 8.6 at 0.915 and 0.890.
    */
@@ -34,6 +35,12 @@ export interface RegionOptions {
    * Chosen on the eval's fold 0 scenes (0.2-0.4 tried), checked on fold 1: docs/open-world.md.
    */
   boxSpread: number;
+  /**
+   * The second look (second-look.ts) at the best regions of up to `regions` concepts whose margin is at least
+   * `scanFloor`: the scanner at `side` px over `grid` inside each, the best `windows` embedded with the scan penalty.
+   * Chosen on the eval's fold 0 scenes, checked on fold 1: docs/open-world.md.
+   */
+  secondLook: { regions: number; windows: number; side: number; grid: RegionOptions['grid'] };
   maxDetections: number;
   minDetectionScore: number;
   /** Context added around a detector box, as a fraction of its size on each side. */
@@ -53,6 +60,16 @@ export const defaultRegionOptions: RegionOptions = {
   scanFloor: -0.2,
   scanPenalty: 0.1,
   boxSpread: 0.3,
+  secondLook: {
+    regions: 2,
+    windows: 3,
+    side: 320,
+    grid: [
+      { size: 0.8, steps: 2 },
+      { size: 0.65, steps: 3 },
+      { size: 0.5, steps: 3 },
+    ],
+  },
   maxDetections: 6,
   minDetectionScore: 0.3,
   padding: 0.1,

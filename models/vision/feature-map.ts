@@ -90,17 +90,21 @@ export class FeatureMapScanner implements RegionScanner {
     private readonly algebra: LinearAlgebra,
   ) {}
 
-  async scan(image: DecodedImage, boxes: PixelBox[]): Promise<Matrix> {
+  async scan(image: DecodedImage, boxes: PixelBox[], side?: number): Promise<Matrix> {
     checkImage(image);
     const regions = boxes.map((b) => cropRegion(image, b));
-    const { map, c, h, w } = await this.featureMap(image);
+    const { map, c, h, w } = await this.featureMap(image, side);
     return normalizeRows(
       await this.algebra.mulTransposed(coverage(image, regions, h, w), { data: map, rows: c, cols: h * w }),
     );
   }
 
-  private async featureMap(image: DecodedImage): Promise<{ map: Float32Array; c: number; h: number; w: number }> {
-    const { side, stride, output } = this.spec;
+  private async featureMap(
+    image: DecodedImage,
+    at?: number,
+  ): Promise<{ map: Float32Array; c: number; h: number; w: number }> {
+    const { stride, output } = this.spec;
+    const side = at ?? this.spec.side;
     const toStride = (n: number) =>
       Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
     const w = toStride(image.width);

@@ -1,0 +1,70 @@
+/**
+ * A second look at concepts close to present: the scanner runs again on each one's best region, as if that region were
+ * the photo, and the windows inside that its head ranks best are embedded. A subject small in the photo is then seen
+ * as closely as in a photo of its own; the first pass's windows are too coarse to frame it.
+ */
+import { iou } from '../../models/image/boxes.js';
+import { cropImage } from '../../models/image/crop-image.js';
+import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
+import { gridRegions, type RegionOptions } from './regions.js';
+
+/** A concept close to present and the region to look at again. */
+export interface Candidate {
+  concept: number;
+  region: PixelBox;
+}
+
+/**
+ * Concepts whose best region is their own and whose margin (score minus threshold) lies in [floor, 0), closest to
+ * present first, one per place: at most `count` of them.
+ */
+export function candidates(
+  best: { row: number; free: boolean }[],
+  margins: number[],
+  regions: PixelBox[],
+  floor: number,
+  count: number,
+): Candidate[] {
+  const order = margins
+    .map((margin, concept) => ({ concept, margin }))
+    .filter((c) => best[c.concept].free && c.margin < 0 && c.margin >= floor)
+    .sort((a, b) => b.margin - a.margin);
+  const picked: Candidate[] = [];
+  for (const { concept } of order) {
+    if (picked.length >= count) break;
+    const region = regions[best[concept].row];
+    if (picked.some((p) => iou(p.region, region) > 0.6)) continue;
+    picked.push({ concept, region });
+  }
+  return picked;
+}
+
+/** The `windows` windows inside the candidate's region that its head (a row of `weights`) ranks best. */
+export async function closerWindows(
+  image: DecodedImage,
+  { concept, region }: Candidate,
+  weights: Matrix,
+  scanner: RegionScanner,
+  options: RegionOptions['secondLook'],
+): Promise<PixelBox[]> {
+  const inside = cropImage({ image, box: region });
+  const windows = gridRegions(inside, options.grid)
+    .filter((r) => r.source === 'grid')
+    .map((r) => r.box);
+  const vectors = await scanner.scan(inside, windows, options.side);
+  const d = weights.cols;
+  const head = weights.data.subarray(concept * d, (concept + 1) * d);
+  const output = windows.map((_, i) => {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += vectors.data[i * d + k] * head[k];
+    return s;
+  });
+  const picked: PixelBox[] = [];
+  for (const i of windows.map((_, i) => i).sort((a, b) => output[b] - output[a])) {
+    if (picked.length >= options.windows) break;
+    const w = windows[i];
+    const box = { x: region.x + w.x, y: region.y + w.y, w: w.w, h: w.h };
+    if (!picked.some((p) => iou(p, box) > 0.6)) picked.push(box);
+  }
+  return picked;
+}

@@ -1,0 +1,93 @@
+/**
+ * The second look (second-look.ts): which concepts get one, on hand-made margins; where it looks, with the real
+ * MobileNetV2 scanner on a real photo pasted small into another.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp, { type Sharp } from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { overlapOfSmaller } from '../models/image/boxes.js';
+import { openEncoder } from '../models/load.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
+import type { DecodedImage, ImageEncoder, PixelBox } from '../models/types.js';
+import { candidates, closerWindows } from '../concepts/recognition/second-look.js';
+import { defaultRegionOptions } from '../concepts/recognition/regions.js';
+
+const box = (x: number, y: number, w: number, h: number): PixelBox => ({ x, y, w, h });
+
+describe('candidates', () => {
+  const regions = [box(0, 0, 100, 100), box(0, 0, 50, 50), box(2, 2, 50, 50), box(50, 50, 50, 50)];
+  const own = (row: number) => ({ row, free: true });
+
+  it('takes concepts just under their threshold, closest first, one per place, at most `count`', () => {
+    const best = [own(1), own(2), own(3), own(0), own(0)];
+    // c0 and c1 look at one place (c1 closer to present); c2 elsewhere; c3 is present; c4 hopeless.
+    const margins = [-0.1, -0.05, -0.15, 0.02, -0.5];
+    expect(candidates(best, margins, regions, -0.2, 5)).toEqual([
+      { concept: 1, region: regions[2] },
+      { concept: 2, region: regions[3] },
+    ]);
+    expect(candidates(best, margins, regions, -0.2, 1)).toEqual([{ concept: 1, region: regions[2] }]);
+  });
+
+  it('leaves out a concept whose best region another concept claimed', () => {
+    expect(candidates([{ row: 1, free: false }], [-0.05], regions, -0.2, 2)).toEqual([]);
+  });
+});
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
+const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
+
+async function decode(s: Sharp): Promise<DecodedImage> {
+  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+describe('closerWindows (mobilenetv2-12-int8)', () => {
+  const threads = new ModelThreads();
+  let algebra: OnnxLinearAlgebra;
+  let encoder: ImageEncoder;
+  beforeAll(async () => {
+    algebra = await OnnxLinearAlgebra.open(threads);
+    encoder = await openEncoder(threads, MODELS, 'mobilenetv2-12-int8', algebra);
+  });
+  afterAll(async () => {
+    await encoder?.dispose();
+    await algebra?.dispose();
+  });
+
+  it('finds, inside a region, the window of a small subject that the head looks for', async () => {
+    // A teapot photo 170 px wide pasted into the lower right of a 400 px region of a backpack photo.
+    const pasted = box(500, 470, 170, 170);
+    const teapot = await sharp(path.join(PHOTOS, 'teapot/01.jpg')).resize(pasted.w, pasted.h).toBuffer();
+    const scene = await decode(
+      sharp(path.join(PHOTOS, 'backpack/00.jpg'))
+        .resize(768, 768)
+        .composite([{ input: teapot, left: pasted.x, top: pasted.y }]),
+    );
+    // The head: the teapot's other photo's vector (a prototype), as a row of one-concept weights.
+    const [prototype] = await encoder.embed([{ image: await decode(sharp(path.join(PHOTOS, 'teapot/00.jpg'))) }]);
+    const weights = { data: prototype, rows: 1, cols: prototype.length };
+    const region = box(300, 270, 420, 420);
+
+    const windows = await closerWindows(
+      scene,
+      { concept: 0, region },
+      weights,
+      encoder.scanner!,
+      defaultRegionOptions.secondLook,
+    );
+    expect(windows).toHaveLength(defaultRegionOptions.secondLook.windows);
+    for (const w of windows) expect(overlapOfSmaller(w, region)).toBe(1);
+    // The head's best window lies mostly on the teapot, and it scores higher than the region as a whole.
+    expect(overlapOfSmaller(windows[0], pasted)).toBeGreaterThan(0.6);
+    const [closer, whole] = await encoder.embed([
+      { image: scene, box: windows[0] },
+      { image: scene, box: region },
+    ]);
+    const dot = (v: Float32Array) => v.reduce((s, x, k) => s + x * prototype[k], 0);
+    expect(dot(closer)).toBeGreaterThan(dot(whole));
+  });
+});
