@@ -84,6 +84,21 @@ describe('open-world thresholds', () => {
     expect(Array.from(calibration.vectors.data.subarray(0, 4))).toEqual([1, 0, 1, 0.5]);
   });
 
+  it('calibrates with the smallest windows but leaves them out of the training negatives', () => {
+    // Per photo: a proposal, a scan window, a small scan window (kind 2).
+    const bank = joinBank(
+      [0, 1].map((p) => ({ vectors: [0, 1, 2].map((r) => Float32Array.from([p, r])), scanned: [0, 1, 2] })),
+      2,
+    );
+    const { negatives, calibration } = splitBank(bank);
+    expect(negatives.map((v) => Array.from(v))).toEqual([
+      [0, 0],
+      [0, 1],
+    ]);
+    expect(calibration.vectors.rows).toBe(3);
+    expect(Array.from(calibration.scanned)).toEqual([0, 1, 2]);
+  });
+
   it("takes each photo's best region, with the scan penalty on scanned windows", async () => {
     const algebra = await OnnxLinearAlgebra.open(new ModelThreads());
     try {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { folderFingerprint } from '../../models/files.js';
 import { decodeImage } from '../intake/intake.js';
 import type { ExampleModels } from './examples.js';
-import { BANK_SCAN_MIN_SIZE, embedBankPhoto, joinBank, type RegionBank } from './region-bank.js';
+import { BANK_WINDOWS, embedBankPhoto, joinBank, type RegionBank } from './region-bank.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
 
 const MAGIC = 'nomen-region-bank-1';
@@ -43,7 +43,7 @@ const layoutDigest = (options: RegionOptions) =>
         options.maxDetections,
         options.minDetectionScore,
         options.padding,
-        BANK_SCAN_MIN_SIZE,
+        BANK_WINDOWS,
       ]),
     )
     .digest('hex')

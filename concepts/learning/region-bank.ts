@@ -16,17 +16,19 @@ export interface RegionBank {
   /** Each region's photo, 0..photos-1. */
   photo: Int32Array;
   /**
-   * 1 for the small windows that recognition embeds only when its scanner picks them (their outputs carry its penalty).
+   * 1 for the small windows that recognition embeds only when its scanner picks them (their outputs carry its penalty),
+   * 2 for those under BANK_WINDOWS.negative: they calibrate, and are left out of the training negatives.
    */
   scanned: Uint8Array;
   photos: number;
 }
 
 /**
- * The smallest of recognition's scan windows that the bank embeds for every photo (a fraction of each side): about the
- * size of the windows a second look embeds inside a small region, so that calibration sees what they reach.
+ * Which of recognition's scan windows the bank embeds for every photo (fractions of each side): down to `smallest`,
+ * about the size of the windows a second look embeds inside a small region, so that calibration sees what they reach;
+ * those under `negative` only calibrate: as training negatives they add no measured accuracy, only memory.
  */
-export const BANK_SCAN_MIN_SIZE = 0.3;
+export const BANK_WINDOWS = { smallest: 0.3, negative: 0.4 };
 
 /** One photo's regions as recognition proposes them, plus the scan grid's larger windows, embedded. */
 export async function embedBankPhoto(
@@ -35,14 +37,17 @@ export async function embedBankPhoto(
   options: RegionOptions = defaultRegionOptions,
 ) {
   const proposed = (await proposeRegions(image, models.detector, options)).map((r) => r.box);
-  const windows = gridRegions(
-    image,
-    options.scanGrid.filter((g) => g.size >= BANK_SCAN_MIN_SIZE),
-  )
-    .filter((r) => r.source === 'grid' && !proposed.some((p) => iou(p, r.box) > 0.9))
-    .map((r) => r.box);
-  const vectors = await models.encoder.embed([...proposed, ...windows].map((box): Crop => ({ image, box })));
-  return { vectors, scanned: vectors.map((_, i) => (i < proposed.length ? 0 : 1)) };
+  const windows = options.scanGrid
+    .filter((g) => g.size >= BANK_WINDOWS.smallest)
+    .flatMap((g) =>
+      gridRegions(image, [g])
+        .filter((r) => r.source === 'grid' && !proposed.some((p) => iou(p, r.box) > 0.9))
+        .map((r) => ({ box: r.box, kind: g.size < BANK_WINDOWS.negative ? 2 : 1 })),
+    );
+  const vectors = await models.encoder.embed(
+    [...proposed, ...windows.map((w) => w.box)].map((box): Crop => ({ image, box })),
+  );
+  return { vectors, scanned: [...proposed.map(() => 0), ...windows.map((w) => w.kind)] };
 }
 
 /** Joins embedded photos into a bank. */
@@ -85,13 +90,18 @@ const rowVector = (bank: RegionBank) => (r: number) =>
  */
 export function splitBank(bank: RegionBank): { negatives: Float32Array[]; calibration: RegionBank } {
   return {
-    negatives: rowsOf(bank, (p) => p % 2 === 0).map(rowVector(bank)),
+    negatives: rowsOf(bank, (p) => p % 2 === 0)
+      .filter((r) => bank.scanned[r] < 2)
+      .map(rowVector(bank)),
     calibration: subset(bank, (p) => p % 2 === 1),
   };
 }
 
 /** Heads at and below which the bank is scored here: a model call would first copy the whole bank to its thread. */
 const IN_PROCESS_HEADS = 4;
+
+/** Bank rows per model call (2.6 MB at 1280 dimensions). */
+const CALL_ROWS = 512;
 
 /** Each head's best raw output on each calibration photo (heads × photos), as recognition would take it. */
 export async function bankPhotoMaxima(
@@ -114,15 +124,17 @@ export async function bankPhotoMaxima(
         out[r * heads.length + j] = s;
       });
   } else {
-    out = (
-      await algebra.mulTransposed(
-        bank.vectors,
-        stack(
-          heads.map((h) => h.weights),
-          d,
-        ),
-      )
-    ).data;
+    const weights = stack(
+      heads.map((h) => h.weights),
+      d,
+    );
+    out = new Float32Array(rows * heads.length);
+    // In slices of the bank: a call copies its operands to the model's thread, and the whole bank is ~15 MB.
+    for (let r0 = 0; r0 < rows; r0 += CALL_ROWS) {
+      const n = Math.min(CALL_ROWS, rows - r0);
+      const slice = { data: bank.vectors.data.slice(r0 * d, (r0 + n) * d), rows: n, cols: d };
+      out.set((await algebra.mulTransposed(slice, weights)).data, r0 * heads.length);
+    }
   }
   return heads.map((h, j) => {
     const best = new Float64Array(bank.photos).fill(-Infinity);
