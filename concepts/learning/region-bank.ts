@@ -97,7 +97,7 @@ export function splitBank(bank: RegionBank): { negatives: Float32Array[]; calibr
   };
 }
 
-/** Heads at and below which the bank is scored here: a model call would first copy the whole bank to its thread. */
+/** Heads at and below which the bank is scored here: a model call would first copy the bank to its thread. */
 const IN_PROCESS_HEADS = 4;
 
 /** Bank rows per model call (2.6 MB at 1280 dimensions). */

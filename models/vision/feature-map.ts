@@ -101,10 +101,9 @@ export class FeatureMapScanner implements RegionScanner {
 
   private async featureMap(
     image: DecodedImage,
-    at?: number,
+    side = this.spec.side,
   ): Promise<{ map: Float32Array; c: number; h: number; w: number }> {
     const { stride, output } = this.spec;
-    const side = at ?? this.spec.side;
     const toStride = (n: number) =>
       Math.max(stride, Math.round((n * side) / Math.max(image.width, image.height) / stride) * stride);
     const w = toStride(image.width);
