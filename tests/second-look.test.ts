@@ -72,7 +72,7 @@ describe('closerWindows (mobilenetv2-12-int8)', () => {
     const weights = { data: prototype, rows: 1, cols: prototype.length };
     const region = box(300, 270, 420, 420);
 
-    const windows = await closerWindows(
+    const { windows, scan } = await closerWindows(
       scene,
       { concept: 0, region },
       weights,
@@ -80,7 +80,10 @@ describe('closerWindows (mobilenetv2-12-int8)', () => {
       defaultRegionOptions.secondLook,
     );
     expect(windows).toHaveLength(defaultRegionOptions.secondLook.windows);
-    for (const w of windows) expect(overlapOfSmaller(w, region)).toBe(1);
+    // The closer scan: every window, with the head's output on it, lies in the region; the picked ones among them.
+    expect(scan.outputs.rows).toBe(scan.windows.length);
+    for (const w of scan.windows) expect(overlapOfSmaller(w, region)).toBe(1);
+    for (const w of windows) expect(scan.windows).toContainEqual(w);
     // The head's best window lies mostly on the teapot, and it scores higher than the region as a whole.
     expect(overlapOfSmaller(windows[0], pasted)).toBeGreaterThan(0.6);
     const [closer, whole] = await encoder.embed([

@@ -178,7 +178,18 @@ async function headOutputs(
   return scores;
 }
 
-/** The windows of the second look (second-look.ts) for the concepts closest to present; none without a scanner. */
+/** A second look's scan, for its concept: the rows `from`..`to` of the recognition's regions are its windows. */
+interface Look {
+  concept: number;
+  scan: Scan;
+  from: number;
+  to: number;
+}
+
+/**
+ * The second look (second-look.ts) for the concepts closest to present, its windows appended to `regions`; none
+ * without a scanner.
+ */
 async function secondLook(
   image: DecodedImage,
   best: Placed[],
@@ -186,14 +197,17 @@ async function secondLook(
   heads: UserHeads,
   models: RecognizeModels,
   options: RegionOptions,
-): Promise<PixelBox[]> {
+): Promise<Look[]> {
   const scanner = models.encoder.scanner;
   if (!scanner || options.secondLook.regions === 0) return [];
   const margins = best.map((b, j) => toScore(b.raw) - heads.thresholds[j]);
-  const windows: PixelBox[] = [];
-  for (const c of candidates(best, margins, regions, options.scanFloor, options.secondLook.regions))
-    windows.push(...(await closerWindows(image, c, heads.weights, scanner, options.secondLook)));
-  return windows;
+  const looks: Look[] = [];
+  for (const c of candidates(best, margins, regions, options.scanFloor, options.secondLook.regions)) {
+    const { windows, scan } = await closerWindows(image, c, heads.weights, scanner, options.secondLook);
+    looks.push({ concept: c.concept, scan, from: regions.length, to: regions.length + windows.length });
+    regions.push(...windows);
+  }
+  return looks;
 }
 
 export async function recognizeImage(
@@ -216,16 +230,21 @@ export async function recognizeImage(
   let scores = await headOutputs(image, regions, heads, models, timings, fixedCount, options);
   let best = oneSubjectPerRegion(scores, heads, regions);
   t = performance.now();
-  const closer = await secondLook(image, best, regions, heads, models, options);
+  const looks = await secondLook(image, best, regions, heads, models, options);
   timings.secondLook = performance.now() - t;
-  if (closer.length > 0) {
+  if (looks.length > 0) {
+    const closer = regions.slice(scores.rows);
     scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
-    regions.push(...closer);
     best = oneSubjectPerRegion(scores, heads, regions);
   }
   t = performance.now();
   const matches = heads.ids.map((id, j) => {
-    const b = subjectBox(regions[best[j].row], scan, j, image, options.boxSpread);
+    const row = best[j].row;
+    // A region from the concept's own second look takes its box from that closer scan.
+    const look = looks.find((l) => l.concept === j && row >= l.from && row < l.to);
+    const b = look
+      ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
+      : subjectBox(regions[row], scan, j, image, options.boxSpread);
     const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
     const score = toScore(best[j].raw);
     return { id, name: heads.names[j], score, present: best[j].free && score >= heads.thresholds[j], box };

@@ -6,6 +6,7 @@
 import { iou } from '../../models/image/boxes.js';
 import { cropImage } from '../../models/image/crop-image.js';
 import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
+import type { Scan } from './recognize.js';
 import { gridRegions, type RegionOptions } from './regions.js';
 
 /** A concept close to present and the region to look at again. */
@@ -39,19 +40,23 @@ export function candidates(
   return picked;
 }
 
-/** The `windows` windows inside the candidate's region that its head (a row of `weights`) ranks best. */
+/**
+ * The `windows` windows inside the candidate's region that its head (a row of `weights`) ranks best, and the scan they
+ * came from (every window, in the photo's pixels, with the head's output on it): what the match's box is made from.
+ */
 export async function closerWindows(
   image: DecodedImage,
   { concept, region }: Candidate,
   weights: Matrix,
   scanner: RegionScanner,
   options: RegionOptions['secondLook'],
-): Promise<PixelBox[]> {
+): Promise<{ windows: PixelBox[]; scan: Scan }> {
   const inside = cropImage({ image, box: region });
   const windows = gridRegions(inside, options.grid)
     .filter((r) => r.source === 'grid')
     .map((r) => r.box);
   const vectors = await scanner.scan(inside, windows, options.side);
+  const inPhoto = windows.map((w) => ({ x: region.x + w.x, y: region.y + w.y, w: w.w, h: w.h }));
   const d = weights.cols;
   const head = weights.data.subarray(concept * d, (concept + 1) * d);
   const output = windows.map((_, i) => {
@@ -62,9 +67,10 @@ export async function closerWindows(
   const picked: PixelBox[] = [];
   for (const i of windows.map((_, i) => i).sort((a, b) => output[b] - output[a])) {
     if (picked.length >= options.windows) break;
-    const w = windows[i];
-    const box = { x: region.x + w.x, y: region.y + w.y, w: w.w, h: w.h };
-    if (!picked.some((p) => iou(p, box) > 0.6)) picked.push(box);
+    if (!picked.some((p) => iou(p, inPhoto[i]) > 0.6)) picked.push(inPhoto[i]);
   }
-  return picked;
+  return {
+    windows: picked,
+    scan: { windows: inPhoto, outputs: { data: Float32Array.from(output), rows: output.length, cols: 1 } },
+  };
 }
