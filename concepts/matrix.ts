@@ -7,6 +7,15 @@ export function stack(vectors: Float32Array[], dim: number): Matrix {
   return { data, rows: vectors.length, cols: dim };
 }
 
+/** Row `r` of `m`, a view on its data. */
+export const matrixRow = (m: Matrix, r: number): Float32Array => m.data.subarray(r * m.cols, (r + 1) * m.cols);
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let k = 0; k < a.length; k++) s += a[k] * b[k];
+  return s;
+}
+
 /** The rows of `b` under those of `a` (same column count). */
 export function appendRows(a: Matrix, b: Matrix): Matrix {
   const data = new Float32Array(a.data.length + b.data.length);

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { Box, Match } from '../concepts/types.js';
 import { seeded } from '../concepts/random.js';
-import { iou } from '../models/image/boxes.js';
+import { intersection, iou } from '../models/image/boxes.js';
 import { DEFAULT_ENCODER } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
 import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
@@ -80,14 +80,9 @@ async function makeScene(
   return { jpeg: await sharp(base.data).composite(layers).jpeg({ quality: 90 }).toBuffer(), pasted };
 }
 
-function intersection(a: Box, b: Box): number {
-  const w = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const h = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  return w * h;
-}
 const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
 /** A box hits a pasted photo when most of it lies on that photo. */
-const hits = (box: Box, rect: Box) => intersection(box, rect) / (box[2] * box[3]) >= 0.6;
+const hits = (box: Box, rect: Box) => intersection(pixels(box), pixels(rect)) / (box[2] * box[3]) >= 0.6;
 
 /** One query photo's answer for every concept: its subject's name, or null for a photo without any. */
 interface Answer {

@@ -6,7 +6,7 @@
  */
 import type { LinearAlgebra, Matrix } from '../../models/types.js';
 import { solveSmall } from './linalg.js';
-import { stack } from '../matrix.js';
+import { matrixRow, stack } from '../matrix.js';
 
 export interface Head {
   weights: Float32Array;
@@ -92,7 +92,7 @@ export async function fitHeads(
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = whole[at[i] * pool.rows + at[j]];
     } else {
       const rows = stack(
-        Array.from(at, (r) => pool.data.subarray(r * pool.cols, (r + 1) * pool.cols)),
+        Array.from(at, (r) => matrixRow(pool, r)),
         pool.cols,
       );
       a = (await algebra.mulTransposed(rows, rows)).data;

@@ -6,7 +6,7 @@
 import { iou } from '../../models/image/boxes.js';
 import type { Crop, DecodedImage, LinearAlgebra, Matrix } from '../../models/types.js';
 import type { Head } from './heads.js';
-import { stack } from '../matrix.js';
+import { dot, matrixRow, stack } from '../matrix.js';
 import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from '../recognition/regions.js';
 import type { ExampleModels } from './examples.js';
 
@@ -74,15 +74,15 @@ function subset(bank: RegionBank, keep: (photo: number) => boolean): RegionBank 
   const renumber = new Map<number, number>();
   for (const r of rows) if (!renumber.has(bank.photo[r])) renumber.set(bank.photo[r], renumber.size);
   return {
-    vectors: stack(rows.map(rowVector(bank)), bank.vectors.cols),
+    vectors: stack(
+      rows.map((r) => matrixRow(bank.vectors, r)),
+      bank.vectors.cols,
+    ),
     photo: Int32Array.from(rows, (r) => renumber.get(bank.photo[r])!),
     scanned: Uint8Array.from(rows, (r) => bank.scanned[r]),
     photos: renumber.size,
   };
 }
-
-const rowVector = (bank: RegionBank) => (r: number) =>
-  bank.vectors.data.subarray(r * bank.vectors.cols, (r + 1) * bank.vectors.cols);
 
 /**
  * Even photos give training negatives (views on the bank's rows, copied once by whoever stacks them), odd ones
@@ -92,7 +92,7 @@ export function splitBank(bank: RegionBank): { negatives: Float32Array[]; calibr
   return {
     negatives: rowsOf(bank, (p) => p % 2 === 0)
       .filter((r) => bank.scanned[r] < 2)
-      .map(rowVector(bank)),
+      .map((r) => matrixRow(bank.vectors, r)),
     calibration: subset(bank, (p) => p % 2 === 1),
   };
 }
@@ -116,12 +116,9 @@ export async function bankPhotoMaxima(
   let out: Float32Array;
   if (heads.length <= IN_PROCESS_HEADS) {
     out = new Float32Array(rows * heads.length);
-    const v = bank.vectors.data;
     for (let r = 0; r < rows; r++)
       heads.forEach((h, j) => {
-        let s = 0;
-        for (let k = 0, o = r * d; k < d; k++) s += v[o + k] * h.weights[k];
-        out[r * heads.length + j] = s;
+        out[r * heads.length + j] = dot(matrixRow(bank.vectors, r), h.weights);
       });
   } else {
     const weights = stack(

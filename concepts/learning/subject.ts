@@ -4,6 +4,7 @@
  * near ties.
  */
 import type { Region } from '../recognition/regions.js';
+import { dot } from '../matrix.js';
 
 /** COCO detector labels that a user's category word may name. */
 const categoryLabels: Record<string, string[]> = {
@@ -40,12 +41,6 @@ export function labelsForCategory(category: string): string[] {
 export interface PhotoRegions {
   regions: Region[];
   vectors: Float32Array[];
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let k = 0; k < a.length; k++) s += a[k] * b[k];
-  return s;
 }
 
 const minArea = 0.04;

@@ -5,7 +5,7 @@
 import type { LinearAlgebra, Matrix } from '../../models/types.js';
 import type { Example } from './heads.js';
 import type { ViewKind } from '../types.js';
-import { stack } from '../matrix.js';
+import { matrixRow, stack } from '../matrix.js';
 import type { TrainingConcept, TrainingOptions, TrainingView } from './training.js';
 
 export interface TrainingPool {
@@ -80,7 +80,7 @@ export async function trainingPool(
     return order.slice(0, options.bankPerConcept).map((j) => {
       if (!poolRowOf.has(j)) {
         poolRowOf.set(j, pool.rows.length);
-        add(bank.data.subarray(j * dim, (j + 1) * dim), -1, 'negative', -1);
+        add(matrixRow(bank, j), -1, 'negative', -1);
       }
       return poolRowOf.get(j)!;
     });

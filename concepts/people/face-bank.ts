@@ -11,7 +11,7 @@ import type { FaceModel } from '../../models/types.js';
 import { folderFingerprint } from '../../models/files.js';
 import { decodeImage, type IntakeLimits } from '../intake/intake.js';
 import { type BankIdentity, readBank, writeBank } from '../learning/region-bank-file.js';
-import { stack } from '../matrix.js';
+import { matrixRow, stack } from '../matrix.js';
 
 export interface FaceBank {
   vectors: Float32Array[];
@@ -78,8 +78,5 @@ export async function openFaceBank(
 
 async function readFaceBank(file: string, identity: BankIdentity): Promise<FaceBank> {
   const { vectors, photo, photos } = await readBank(file, identity, { name: 'face bank', rebuild: '' });
-  const rows = Array.from({ length: vectors.rows }, (_, r) =>
-    vectors.data.subarray(r * vectors.cols, (r + 1) * vectors.cols),
-  );
-  return { vectors: rows, photo: [...photo], photos };
+  return { vectors: Array.from({ length: vectors.rows }, (_, r) => matrixRow(vectors, r)), photo: [...photo], photos };
 }

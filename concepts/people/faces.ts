@@ -7,6 +7,7 @@ import { DomainError } from '../errors.js';
 import { toRelativeBox } from '../intake/intake.js';
 import type { Box, Quality } from '../types.js';
 import { round4 } from '../rounding.js';
+import { dot } from '../matrix.js';
 
 /** Categories that name a person: these concepts are learned and recognised by their faces. */
 const PERSON_CATEGORIES = new Set(['person', 'people', 'man', 'woman', 'boy', 'girl', 'child', 'kid', 'baby']);
@@ -58,12 +59,6 @@ export function exampleFace(faces: Face[], photo: number, box?: PixelBox): Face 
     );
   return bySize[0];
 }
-
-const dot = (a: Float32Array, b: Float32Array) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-};
 
 /** A person's score on a face: the best cosine to any of its example faces, in [0, 1]. */
 export function faceScore(face: Float32Array, examples: readonly Float32Array[]): number {

@@ -9,7 +9,7 @@ import { toRelativeBox } from '../intake/intake.js';
 import type { FaceRecord, FaceStore } from '../storage/face-store.js';
 import type { ConceptRecord } from '../storage/store-records.js';
 import type { Match, Scope, Timings } from '../types.js';
-import { stack } from '../matrix.js';
+import { matrixRow, stack } from '../matrix.js';
 import type { UserHeads } from '../recognition/recognize.js';
 import type { UserState } from '../user-cache.js';
 import type { FaceBank } from './face-bank.js';
@@ -39,7 +39,7 @@ export function withoutPersons(heads: UserHeads, persons: ConceptRecord[]): User
   if (known) return known;
   const { ids, names, weights, bias, thresholds } = heads;
   const keep = ids.flatMap((id, i) => (persons.some((p) => p.id === id) ? [] : [i]));
-  const rows = keep.map((i) => weights.data.subarray(i * weights.cols, (i + 1) * weights.cols));
+  const rows = keep.map((i) => matrixRow(weights, i));
   const kept = {
     ids: keep.map((i) => ids[i]),
     names: keep.map((i) => names[i]),

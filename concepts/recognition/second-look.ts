@@ -8,6 +8,7 @@ import { cropImage } from '../../models/image/crop-image.js';
 import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
 import type { Scan } from './recognize.js';
 import { gridRegions, type RegionOptions } from './regions.js';
+import { dot, matrixRow } from '../matrix.js';
 
 /** A concept close to present and the region to look at again. */
 export interface Candidate {
@@ -57,13 +58,8 @@ export async function closerWindows(
     .map((r) => r.box);
   const vectors = await scanner.scan(inside, windows, options.side);
   const inPhoto = windows.map((w) => ({ x: region.x + w.x, y: region.y + w.y, w: w.w, h: w.h }));
-  const d = weights.cols;
-  const head = weights.data.subarray(concept * d, (concept + 1) * d);
-  const output = windows.map((_, i) => {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += vectors.data[i * d + k] * head[k];
-    return s;
-  });
+  const head = matrixRow(weights, concept);
+  const output = windows.map((_, i) => dot(matrixRow(vectors, i), head));
   const picked: PixelBox[] = [];
   for (const i of windows.map((_, i) => i).sort((a, b) => output[b] - output[a])) {
     if (picked.length >= options.windows) break;

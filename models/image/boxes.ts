@@ -32,7 +32,8 @@ export function cropRegion(image: DecodedImage, box?: PixelBox): PixelBox {
   return clipped;
 }
 
-function intersection(a: PixelBox, b: PixelBox): number {
+/** The area two boxes share. */
+export function intersection(a: PixelBox, b: PixelBox): number {
   const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
   const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
   return w <= 0 || h <= 0 ? 0 : w * h;
