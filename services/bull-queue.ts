@@ -5,13 +5,11 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { JobHandler, JobQueue, JobRef } from '../concepts/job-queue.js';
+import { type JobHandler, type JobQueue, type JobRef, MAX_JOB_ATTEMPTS } from '../concepts/job-queue.js';
 
 /** The queues' names in Redis. */
-export const VIDEO_QUEUE = 'nomen-video-jobs';
+const VIDEO_QUEUE = 'nomen-video-jobs';
 export const PHOTO_QUEUE = 'nomen-photo-jobs';
-/** A job stopped by a shutdown is handed out again, this many times at most (the service caps restarts too). */
-const ATTEMPTS = 5;
 const COUNT_EVERY_MS = 5000;
 /** How long closing waits for Redis (to hand back running jobs) before letting go: a shutdown must end. */
 const CLOSE_WAIT_MS = 5000;
@@ -37,7 +35,8 @@ export class BullQueue implements JobQueue {
       defaultJobOptions: {
         removeOnComplete: true,
         removeOnFail: true,
-        attempts: ATTEMPTS,
+        // A job stopped by a shutdown is handed out again, as often as the service restarts it at most.
+        attempts: MAX_JOB_ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
       },
     });

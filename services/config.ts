@@ -6,6 +6,7 @@ import ipaddr from 'ipaddr.js';
 import { limitsFromEnv, type IntakeLimits } from '../concepts/intake/intake.js';
 import type { ObjectStorage } from '../concepts/storage/object-storage.js';
 import type { BankSource } from '../concepts/learning/region-bank-file.js';
+import { defaultLibraryOptions } from '../concepts/library/library.js';
 import { defaultVideoOptions, type VideoOptions } from '../concepts/video/video-options.js';
 import type { VlmSettings } from '../models/load.js';
 import { defaultOpenAiVlmOptions } from '../models/vlm/vlm-openai.js';
@@ -38,7 +39,7 @@ export interface Config {
   /** Video uploads and indexing; the defaults when absent. */
   videos?: VideoOptions;
   /** Photo library indexing jobs this process runs at once (0: only processes sharing the queue in Redis). */
-  photoJobs: number;
+  photoJobs?: number;
   /** The multimodal model for captions and answers; the defaults (local model if installed) when absent. */
   vlm?: VlmConfig;
   /** Where the region bank of the open world lives, and the ordinary photos it is built from. */
@@ -126,7 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: (p: string) => stri
     redisUrl: env.REDIS_URL || undefined,
     urlFetch: urlFetchFromEnv(env),
     videos: videosFromEnv(env),
-    photoJobs: jobsFromEnv(env, 'NOMEN_PHOTO_JOBS', 1),
+    photoJobs: jobsFromEnv(env, 'NOMEN_PHOTO_JOBS', defaultLibraryOptions(limits).concurrency),
     vlm: vlmFromEnv(env),
     bank: bankFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),
     faces: facesFromEnv(env, path.resolve(env.NOMEN_MODELS || './models')),

@@ -54,9 +54,17 @@ export interface Runtime {
 export async function openRuntime(
   config: Pick<
     Config,
-    'dataUri' | 'objectStorage' | 'redisUrl' | 'modelsDir' | 'encoder' | 'detector' | 'limits' | 'videos' | 'vlm'
+    | 'dataUri'
+    | 'objectStorage'
+    | 'redisUrl'
+    | 'modelsDir'
+    | 'encoder'
+    | 'detector'
+    | 'limits'
+    | 'videos'
+    | 'photoJobs'
+    | 'vlm'
   > &
-    Partial<Pick<Config, 'photoJobs'>> &
     Pick<ServiceOptions, 'refineQuietMs' | 'refine'> & { bank: BankSource; faces?: FaceConfig },
   timer?: ModelTimer,
   log?: JobLog,
@@ -113,11 +121,12 @@ export async function openRuntime(
   const photoStore = await PhotoStore.open(config.dataUri, encoder.dim, faceVectorSize(), config.objectStorage, (h) =>
     algebra.fromHalves(h),
   );
+  const libraryOptions = defaultLibraryOptions(config.limits);
   const library = await PhotoLibrary.open(
     photoStore,
     service,
     models,
-    { ...defaultLibraryOptions(config.limits), concurrency: config.photoJobs ?? 1 },
+    { ...libraryOptions, concurrency: config.photoJobs ?? libraryOptions.concurrency },
     people,
     config.redisUrl ? new BullQueue(config.redisUrl, PHOTO_QUEUE) : undefined,
   );

@@ -52,8 +52,6 @@ export interface LibraryOptions {
   staleFrom: number;
 }
 
-export type { JobStatus };
-
 export interface PhotoJob {
   job: string;
   status: JobStatus;

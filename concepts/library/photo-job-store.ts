@@ -136,14 +136,13 @@ export class PhotoJobStore {
 
   /** Takes photo `id` out of the user's unfinished jobs: whether any still had it to index. */
   async cancel(scope: Scope, id: string): Promise<boolean> {
-    let pending = false;
-    for (const job of await this.unfinished(scope))
-      for (const [i, photo] of job.photos.entries())
-        if (photo === id && (await this.hasPhoto(scope, job.id, i))) {
-          await this.dropPhoto(scope, job.id, i);
-          pending = true;
-        }
-    return pending;
+    const entries = (await this.unfinished(scope)).flatMap((job) =>
+      job.photos.flatMap((photo, i) => (photo === id ? [{ job: job.id, i }] : [])),
+    );
+    const kept = await Promise.all(entries.map((e) => this.hasPhoto(scope, e.job, e.i)));
+    const held = entries.filter((_, k) => kept[k]);
+    await Promise.all(held.map((e) => this.dropPhoto(scope, e.job, e.i)));
+    return held.length > 0;
   }
 
   /** Every job of the user: rows, then photos, so that a job running elsewhere finds nothing left to index. */

@@ -54,6 +54,8 @@ export class PhotoJobs {
     if (!record || !(record.status === 'queued' || record.status === 'processing')) return true;
     if (record.attempts >= MAX_JOB_ATTEMPTS)
       return this.finish(record, 'failed', `indexing was interrupted ${record.attempts} times: post the photos again`);
+    // A job handed out while this process stops is left as it was, its attempts untouched.
+    if (this.stopped) return false;
     let job: PhotoJobRecord = { ...record, status: 'processing', attempts: record.attempts + 1, updatedAt: now() };
     await this.store.jobs.update(job);
     const { photosPerWrite } = this.options;
@@ -106,8 +108,9 @@ export class PhotoJobs {
       const freshFaces = faces.filter((f) => fresh.some((p) => p.id === f.id));
       await this.kept.add(scope, fresh, () => this.store.add(scope, fresh, freshFaces));
       // Written, then checked: a photo deleted meanwhile (its bytes gone), maybe in another process, goes again.
-      for (const p of fresh)
-        if (!(await this.store.jobs.hasPhoto(scope, job, p.at))) {
+      const still = await Promise.all(fresh.map((p) => this.store.jobs.hasPhoto(scope, job, p.at)));
+      for (const [k, p] of fresh.entries())
+        if (!still[k]) {
           const version = await this.store.remove(scope, p.id);
           if (version !== undefined) this.kept.removed(scope, p.id, version);
         }
