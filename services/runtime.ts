@@ -27,6 +27,7 @@ import { type Config, type FaceConfig, vlmFromEnv } from './config.js';
 import { BullQueue, PHOTO_QUEUE } from './bull-queue.js';
 import type { ModelTimer } from './metrics.js';
 import { RedisLock } from './redis-lock.js';
+import { RedisWriteLog } from './redis-write-log.js';
 import { timedModels, timedVlm } from './timed-models.js';
 
 export interface Runtime {
@@ -129,6 +130,7 @@ export async function openRuntime(
     { ...libraryOptions, concurrency: config.photoJobs ?? libraryOptions.concurrency },
     people,
     config.redisUrl ? new BullQueue(config.redisUrl, PHOTO_QUEUE) : undefined,
+    redis && new RedisWriteLog(redis, config.dataUri),
   );
   const vlmConfig = config.vlm ?? vlmFromEnv({});
   const opened = await openVlm({ ...vlmConfig, modelsDir: config.modelsDir });

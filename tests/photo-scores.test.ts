@@ -1,6 +1,7 @@
 /**
  * The library's kept scores on a real LanceDB and the real linear-algebra thread: what a query finds kept, what
- * sends it back to the stored vectors, and the bound on memory.
+ * sends it back to the stored vectors, and the bound on memory; on s3:// with a real Redis, what another process's
+ * writes drop.
  */
 import { faceVectorSize } from '../concepts/people/open-people.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as lancedb from '@lancedb/lancedb';
+import { Redis } from 'ioredis';
 import {
   type IndexedPhoto,
   PHOTO_REGIONS_TABLE,
@@ -18,6 +20,9 @@ import { type Heads, PhotoScores } from '../concepts/library/photo-scores.js';
 import { PhotoStore } from '../concepts/library/photo-store.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { ModelThreads } from '../models/runtime/ort.js';
+import { RedisWriteLog } from '../services/redis-write-log.js';
+import { startRedisServer } from './support/redis-server.js';
+import { startS3Server } from './support/s3-server.js';
 
 const dim = 4;
 const alice = { tenant: 't', user: 'alice' };
@@ -147,6 +152,59 @@ describe('kept photo scores', () => {
       }
     } finally {
       await rm(older, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kept photo scores of several processes', () => {
+  it('drops only the users whose photos another process wrote, as the shared log names them', async () => {
+    const [server, s3] = await Promise.all([startRedisServer(), startS3Server()]);
+    const redis = new Redis(server.url);
+    // Two processes on one dataset: each its own connection, its own copies; one bucket, one Redis.
+    const uri = `s3://${s3.bucket}/photos`;
+    const mine = await PhotoStore.open(uri, dim, faceVectorSize(), s3.storage);
+    const other = await PhotoStore.open(uri, dim, faceVectorSize(), s3.storage);
+    try {
+      await mine.add(alice, [photo('a1', [1, 0, 0, 0])]);
+      await mine.add(bob, [photo('b1', [0, 0, 0, 4])]);
+      const log = new RedisWriteLog(redis, uri);
+      const here = new PhotoScores(mine, algebra, 1024 ** 2, 0, log);
+      const there = new PhotoScores(other, algebra, 1024 ** 2, 0, log);
+      const w = head(1, 1, 1, 1);
+      const [a, b] = [await here.get(alice, w, ['c']), await here.get(bob, w, ['c'])];
+
+      await there.add(bob, [photo('b2', [0, 0, 0, 7])], () => other.add(bob, [photo('b2', [0, 0, 0, 7])]));
+      expect(await here.get(alice, w, ['c'])).toBe(a);
+      const b2 = await here.get(bob, w, ['c']);
+      expect(b2).not.toBe(b);
+      expect(raw(b2, 'b2')).toBe(7);
+
+      await there.removed(bob, 'b2', (await other.remove(bob, 'b2'))!);
+      await there.upkeep(() => other.compact(0));
+      expect(await here.get(alice, w, ['c'])).toBe(a);
+      const b3 = await here.get(bob, w, ['c']);
+      expect(b3.photos.has('b2')).toBe(false);
+      // Another process's write while this one compacts is not taken for a version of the compaction.
+      await here.upkeep(async () => {
+        await mine.compact(0);
+        await there.add(bob, [photo('b5', [0, 0, 0, 2])], () => other.add(bob, [photo('b5', [0, 0, 0, 2])]));
+      });
+      expect(await here.get(alice, w, ['c'])).toBe(a);
+      expect(raw(await here.get(bob, w, ['c']), 'b5')).toBe(2);
+
+      // A version that no process logged (a write before the log, a lost record) drops every user's copy.
+      await other.add(bob, [photo('b3', [0, 0, 0, 1])]);
+      expect(await here.get(alice, w, ['c'])).not.toBe(a);
+      // Without a log, as before: any version made elsewhere drops everything.
+      const alone = new PhotoScores(mine, algebra, 1024 ** 2);
+      const kept = await alone.get(alice, w, ['c']);
+      await there.add(bob, [photo('b4', [0, 0, 0, 1])], () => other.add(bob, [photo('b4', [0, 0, 0, 1])]));
+      expect(await alone.get(alice, w, ['c'])).not.toBe(kept);
+    } finally {
+      mine.close();
+      other.close();
+      redis.disconnect();
+      await Promise.all([server.close(), s3.close()]);
     }
   });
 });

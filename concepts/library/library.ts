@@ -21,6 +21,7 @@ import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
 import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
+import type { WriteLog } from './write-log.js';
 import type { JobStatus } from './photo-job-store.js';
 import { keyOf, PhotoJobs } from './photo-jobs.js';
 import type { PhotoStore } from './photo-store.js';
@@ -88,8 +89,9 @@ export class PhotoLibrary {
     readonly options: LibraryOptions,
     people: People | undefined,
     private readonly jobs: JobQueue,
+    log?: WriteLog,
   ) {
-    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes, options.staleFrom);
+    this.kept = new PhotoScores(store, models.algebra, options.scoreBytes, options.staleFrom, log);
     this.people = new LibraryPeople(store, people);
     this.corrections = new LibraryCorrections(store, concepts, models, options);
     this.indexing = new PhotoJobs(store, models, options, this.kept, this.people, this.locks);
@@ -106,8 +108,10 @@ export class PhotoLibrary {
     options: LibraryOptions,
     people?: People,
     jobs: JobQueue = new InProcessQueue(),
+    /** Shared with the other processes of the dataset (write-log.ts), when there are others. */
+    log?: WriteLog,
   ): Promise<PhotoLibrary> {
-    const library = new PhotoLibrary(store, concepts, models, options, people, jobs);
+    const library = new PhotoLibrary(store, concepts, models, options, people, jobs, log);
     for (const r of await store.jobs.unfinished()) await jobs.add({ tenant: r.tenant, user: r.user, id: r.id });
     jobs.start((job) => library.indexing.handle(job), options.concurrency);
     return library;
@@ -235,7 +239,7 @@ export class PhotoLibrary {
       // Its bytes first: a job that writes it meanwhile finds them gone and removes it again.
       const pending = await this.store.jobs.cancel(scope, id);
       const version = await this.store.remove(scope, id);
-      if (version !== undefined) this.kept.removed(scope, id, version);
+      if (version !== undefined) await this.kept.removed(scope, id, version);
       else if (!pending) throw new DomainError('not_found', `no photo ${id}`);
     });
   }
@@ -245,7 +249,7 @@ export class PhotoLibrary {
     await this.locks.run(keyOf(scope), async () => {
       const jobs = await this.store.jobs.removeUser(scope);
       await Promise.all(jobs.map((j) => this.jobs.remove({ ...scope, id: j.id })));
-      this.kept.forget(scope, await this.store.removeUser(scope));
+      await this.kept.forget(scope, await this.store.removeUser(scope));
     });
   }
 

@@ -112,7 +112,7 @@ export class PhotoJobs {
       for (const [k, p] of fresh.entries())
         if (!still[k]) {
           const version = await this.store.remove(scope, p.id);
-          if (version !== undefined) this.kept.removed(scope, p.id, version);
+          if (version !== undefined) await this.kept.removed(scope, p.id, version);
         }
     });
     return errors;

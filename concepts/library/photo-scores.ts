@@ -2,7 +2,8 @@
  * Each user's photos scored by every head of the user, kept in memory: a query whose heads did not change since
  * reads no vector. Photos indexed or deleted by this process update the copy. After a retraining the kept scores
  * still answer while one reading in the background scores the new heads; a concept with no kept scores, or a write
- * by another process (a table version this process did not make), sends the query to the stored vectors.
+ * by another process (a table version this process did not make), sends the query to the stored vectors: for the
+ * user that the shared write log names for that version, or for every user where it names none.
  */
 import { bulk } from '../../models/runtime/priority.js';
 import type { LinearAlgebra } from '../../models/types.js';
@@ -11,6 +12,7 @@ import { bestRegions } from '../recognition/stored-regions.js';
 import type { Scope } from '../types.js';
 import type { IndexedPhoto, PhotoBatch } from './photo-records.js';
 import type { PhotoStore } from './photo-store.js';
+import type { WriteLog } from './write-log.js';
 
 /** Heads by concept id; a retrained head comes as a new `weights` array. */
 export type Heads = Map<string, { weights: Float32Array; bias: number }>;
@@ -138,6 +140,8 @@ export class PhotoScores {
     private readonly maxBytes: number,
     /** Photos of a user from which kept scores of retrained heads answer while the new ones are read. */
     private readonly staleFrom = 0,
+    /** Shared by the processes of one dataset; without it, any version made elsewhere drops every user's copy. */
+    private readonly log?: WriteLog,
   ) {}
 
   /**
@@ -188,7 +192,7 @@ export class PhotoScores {
     );
     const version = await write();
     if (version === undefined) return;
-    this.own.add(version);
+    await this.made(version, key);
     const scoredFor = (heads: Heads) => added.find((a) => scoredBy(a, heads));
     for (const r of this.readings.keys()) {
       if (r.key !== key) continue;
@@ -208,11 +212,11 @@ export class PhotoScores {
   }
 
   /** A photo the user deleted, at the table version the deletion made. */
-  removed(scope: Scope, id: string, version: number): void {
+  async removed(scope: Scope, id: string, version: number): Promise<void> {
     const key = keyOf(scope);
-    this.own.add(version);
     this.users.get(key)?.photos.delete(id);
     for (const r of this.readings.keys()) if (r.key === key) r.changes.push((scores) => scores.photos.delete(id));
+    await this.made(version, key);
   }
 
   /** Runs upkeep that rewrites the table's files but no row (a compaction): its versions do not drop the copies. */
@@ -220,13 +224,27 @@ export class PhotoScores {
     const before = await this.store.version();
     await run();
     const after = await this.store.version();
-    for (let v = before + 1; v <= after; v++) this.own.add(v);
+    const versions = Array.from({ length: after - before }, (_, i) => before + 1 + i);
+    const logged = (await this.log?.users(versions).catch(() => undefined)) ?? [];
+    // A version that another process logged meanwhile is its write, not one of the compaction's.
+    for (const [i, v] of versions.entries()) if (logged[i] === undefined) await this.made(v, '');
   }
 
   /** The user's library is gone. */
-  forget(scope: Scope, version: number): void {
+  async forget(scope: Scope, version: number): Promise<void> {
     const key = keyOf(scope);
+    this.dropUser(key);
+    await this.made(version, key);
+  }
+
+  /** A version this process made, for `key`'s rows ('' for none): not foreign here, and logged for the others. */
+  private async made(version: number, key: string): Promise<void> {
     this.own.add(version);
+    // Unlogged, the version reads as foreign elsewhere and drops every copy there: slower, never wrong.
+    await this.log?.record(version, key).catch(() => undefined);
+  }
+
+  private dropUser(key: string): void {
     this.drop(key);
     for (const r of this.readings.keys()) if (r.key === key) r.stale = true;
   }
@@ -253,15 +271,25 @@ export class PhotoScores {
     }
   }
 
-  /** Drops every copy when the table moved by a version this process did not make. */
+  /**
+   * Drops the copies of the users whose rows moved by a version this process did not make: the users the write
+   * log names, or every user when it names none for one of those versions.
+   */
   private async checkVersion(): Promise<void> {
     const current = await this.store.version();
     const seen = this.seen ?? current;
-    let foreign = false;
-    for (let v = seen + 1; v <= current; v++) if (!this.own.has(v)) foreign = true;
+    const foreign: number[] = [];
+    for (let v = seen + 1; v <= current; v++) if (!this.own.has(v)) foreign.push(v);
+    const users = foreign.length > 0 && this.log ? await this.log.users(foreign).catch(() => undefined) : undefined;
+    // A check that ran meanwhile has dealt with these versions.
+    if (this.seen !== undefined && this.seen >= current) return;
     for (const v of this.own) if (v <= current) this.own.delete(v);
-    this.seen = Math.max(current, this.seen ?? current);
-    if (!foreign) return;
+    this.seen = current;
+    if (foreign.length === 0) return;
+    if (users?.every((u) => u !== undefined)) {
+      for (const u of users) if (u) this.dropUser(u);
+      return;
+    }
     for (const r of this.readings.keys()) r.stale = true;
     this.users.clear();
     this.bytes = 0;
