@@ -1,6 +1,6 @@
 /**
- * The photo table's write log in Redis (write-log.ts): one hash per dataset, version to user. A version has one
- * writer, so a record never replaces another; each drops the entry KEEP versions older, so the hash stays small.
+ * The photo table's write log in Redis (write-log.ts): one hash per dataset, version to user; each record drops the
+ * entry KEEP versions older, so the hash stays small.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -21,11 +21,12 @@ export class RedisWriteLog implements WriteLog {
   }
 
   async record(version: number, user: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hsetnx(this.key, String(version), user)
-      .hdel(this.key, String(version - KEEP))
-      .exec();
+    const field = String(version);
+    const tx = this.redis.multi();
+    // The writer of a version knows it made it; a compaction only guesses that the versions during it were its own.
+    if (user) tx.hset(this.key, field, user);
+    else tx.hsetnx(this.key, field, user);
+    await tx.hdel(this.key, String(version - KEEP)).exec();
   }
 
   async users(versions: number[]): Promise<(string | undefined)[]> {

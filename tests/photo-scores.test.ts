@@ -192,6 +192,13 @@ describe('kept photo scores of several processes', () => {
       expect(await here.get(alice, w, ['c'])).toBe(a);
       expect(raw(await here.get(bob, w, ['c']), 'b5')).toBe(2);
 
+      // A compaction's guess never hides a write: the writer's record wins whichever lands first.
+      await log.record(1_000_001, '');
+      await log.record(1_000_001, 'writer');
+      await log.record(1_000_002, 'writer');
+      await log.record(1_000_002, '');
+      expect(await log.users([1_000_001, 1_000_002, 1_000_003])).toEqual(['writer', 'writer', undefined]);
+
       // A version that no process logged (a write before the log, a lost record) drops every user's copy.
       await other.add(bob, [photo('b3', [0, 0, 0, 1])]);
       expect(await here.get(alice, w, ['c'])).not.toBe(a);
