@@ -21,12 +21,11 @@ export class RedisWriteLog implements WriteLog {
   }
 
   async record(version: number, user: string): Promise<void> {
-    const field = String(version);
-    const tx = this.redis.multi();
-    // The writer of a version knows it made it; a compaction only guesses that the versions during it were its own.
-    if (user) tx.hset(this.key, field, user);
-    else tx.hsetnx(this.key, field, user);
-    await tx.hdel(this.key, String(version - KEEP)).exec();
+    await this.redis
+      .multi()
+      .hset(this.key, String(version), user)
+      .hdel(this.key, String(version - KEEP))
+      .exec();
   }
 
   async users(versions: number[]): Promise<(string | undefined)[]> {

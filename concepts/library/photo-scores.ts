@@ -5,6 +5,7 @@
  * by another process (a table version this process did not make), sends the query to the stored vectors: for the
  * user that the shared write log names for that version, or for every user where it names none.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { bulk } from '../../models/runtime/priority.js';
 import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
@@ -38,6 +39,9 @@ export interface UserScores {
 /** Rough bytes of a kept photo (map entry and id) and of one head's scores of it (5 doubles). */
 const PHOTO_BYTES = 120;
 const HEAD_BYTES = 40;
+
+/** How long a query waits for the write log before it drops every copy instead. */
+const LOG_WAIT_MS = 200;
 
 const keyOf = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
 const bytesOf = (s: UserScores) => s.size * (PHOTO_BYTES + HEAD_BYTES * s.heads.size);
@@ -192,7 +196,13 @@ export class PhotoScores {
     );
     const version = await write();
     if (version === undefined) return;
-    await this.made(version, key);
+    this.own.add(version);
+    this.addTo(key, added);
+    await this.publish(version, key);
+  }
+
+  /** Photos of `key` scored by each head set (`added`), joined to its copy and to its readings under way. */
+  private addTo(key: string, added: UserScores[]): void {
     const scoredFor = (heads: Heads) => added.find((a) => scoredBy(a, heads));
     for (const r of this.readings.keys()) {
       if (r.key !== key) continue;
@@ -204,7 +214,10 @@ export class PhotoScores {
     const now = this.users.get(key);
     if (!now) return;
     const a = scoredFor(now.heads);
-    if (!a) return this.drop(key);
+    if (!a) {
+      this.drop(key);
+      return;
+    }
     this.bytes -= bytesOf(now);
     join(now, a);
     this.bytes += bytesOf(now);
@@ -214,34 +227,46 @@ export class PhotoScores {
   /** A photo the user deleted, at the table version the deletion made. */
   async removed(scope: Scope, id: string, version: number): Promise<void> {
     const key = keyOf(scope);
+    this.own.add(version);
     this.users.get(key)?.photos.delete(id);
     for (const r of this.readings.keys()) if (r.key === key) r.changes.push((scores) => scores.photos.delete(id));
-    await this.made(version, key);
+    await this.publish(version, key);
   }
 
-  /** Runs upkeep that rewrites the table's files but no row (a compaction): its versions do not drop the copies. */
+  /**
+   * Runs upkeep that rewrites the table's files but no row (a compaction): its versions do not drop the copies here.
+   * They are not logged: a version made meanwhile by another process's write cannot be told from them, and the
+   * others drop every copy for an unlogged version, which is slower but never stale.
+   */
   async upkeep(run: () => Promise<void>): Promise<void> {
     const before = await this.store.version();
     await run();
     const after = await this.store.version();
     const versions = Array.from({ length: after - before }, (_, i) => before + 1 + i);
-    const logged = (await this.log?.users(versions).catch(() => undefined)) ?? [];
+    const logged = (await this.logged(versions)) ?? [];
     // A version that another process logged meanwhile is its write, not one of the compaction's.
-    for (const [i, v] of versions.entries()) if (logged[i] === undefined) await this.made(v, '');
+    for (const [i, v] of versions.entries()) if (logged[i] === undefined) this.own.add(v);
   }
 
   /** The user's library is gone. */
   async forget(scope: Scope, version: number): Promise<void> {
     const key = keyOf(scope);
+    this.own.add(version);
     this.dropUser(key);
-    await this.made(version, key);
+    await this.publish(version, key);
   }
 
-  /** A version this process made, for `key`'s rows ('' for none): not foreign here, and logged for the others. */
-  private async made(version: number, key: string): Promise<void> {
-    this.own.add(version);
+  /** Tells the other processes whose rows a version of this process changed. */
+  private async publish(version: number, key: string): Promise<void> {
     // Unlogged, the version reads as foreign elsewhere and drops every copy there: slower, never wrong.
     await this.log?.record(version, key).catch(() => undefined);
+  }
+
+  /** The logged user of each version; undefined when the log fails or answers too late to wait for. */
+  private async logged(versions: number[]): Promise<(string | undefined)[] | undefined> {
+    if (!this.log || versions.length === 0) return undefined;
+    const late = sleep(LOG_WAIT_MS, undefined, { ref: false });
+    return Promise.race([this.log.users(versions).catch(() => undefined), late]);
   }
 
   private dropUser(key: string): void {
@@ -280,7 +305,7 @@ export class PhotoScores {
     const seen = this.seen ?? current;
     const foreign: number[] = [];
     for (let v = seen + 1; v <= current; v++) if (!this.own.has(v)) foreign.push(v);
-    const users = foreign.length > 0 && this.log ? await this.log.users(foreign).catch(() => undefined) : undefined;
+    const users = await this.logged(foreign);
     // A check that ran meanwhile has dealt with these versions.
     if (this.seen !== undefined && this.seen >= current) return;
     for (const v of this.own) if (v <= current) this.own.delete(v);
