@@ -7,7 +7,7 @@ import { iou } from '../../models/image/boxes.js';
 import type { Crop, DecodedImage, LinearAlgebra, Matrix } from '../../models/types.js';
 import type { Head } from './heads.js';
 import { dot, matrixRow, stack } from '../matrix.js';
-import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from '../recognition/regions.js';
+import { defaultRegionOptions, gridWindows, proposeRegions, type RegionOptions } from '../recognition/regions.js';
 import type { ExampleModels } from './examples.js';
 
 export interface RegionBank {
@@ -40,9 +40,9 @@ export async function embedBankPhoto(
   const windows = options.scanGrid
     .filter((g) => g.size >= BANK_WINDOWS.smallest)
     .flatMap((g) =>
-      gridRegions(image, [g])
-        .filter((r) => r.source === 'grid' && !proposed.some((p) => iou(p, r.box) > 0.9))
-        .map((r) => ({ box: r.box, kind: g.size < BANK_WINDOWS.negative ? 2 : 1 })),
+      gridWindows(image, [g])
+        .filter((box) => !proposed.some((p) => iou(p, box) > 0.9))
+        .map((box) => ({ box, kind: g.size < BANK_WINDOWS.negative ? 2 : 1 })),
     );
   const vectors = await models.encoder.embed(
     [...proposed, ...windows.map((w) => w.box)].map((box): Crop => ({ image, box })),
@@ -116,10 +116,12 @@ export async function bankPhotoMaxima(
   let out: Float32Array;
   if (heads.length <= IN_PROCESS_HEADS) {
     out = new Float32Array(rows * heads.length);
-    for (let r = 0; r < rows; r++)
+    for (let r = 0; r < rows; r++) {
+      const v = matrixRow(bank.vectors, r);
       heads.forEach((h, j) => {
-        out[r * heads.length + j] = dot(matrixRow(bank.vectors, r), h.weights);
+        out[r * heads.length + j] = dot(v, h.weights);
       });
+    }
   } else {
     const weights = stack(
       heads.map((h) => h.weights),

@@ -139,10 +139,14 @@ export class PhotoJobStore {
     const entries = (await this.unfinished(scope)).flatMap((job) =>
       job.photos.flatMap((photo, i) => (photo === id ? [{ job: job.id, i }] : [])),
     );
-    const kept = await Promise.all(entries.map((e) => this.hasPhoto(scope, e.job, e.i)));
-    const held = entries.filter((_, k) => kept[k]);
-    await Promise.all(held.map((e) => this.dropPhoto(scope, e.job, e.i)));
-    return held.length > 0;
+    const dropped = await Promise.all(
+      entries.map(async (e) => {
+        if (!(await this.hasPhoto(scope, e.job, e.i))) return false;
+        await this.dropPhoto(scope, e.job, e.i);
+        return true;
+      }),
+    );
+    return dropped.some(Boolean);
   }
 
   /** Every job of the user: rows, then photos, so that a job running elsewhere finds nothing left to index. */

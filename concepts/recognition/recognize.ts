@@ -4,7 +4,7 @@
  * cheaply; the windows that look best for some concept are embedded properly alongside the proposals. Concepts just
  * under their threshold get a second look inside their best region (second-look.ts).
  */
-import { iou, overlapOfSmaller } from '../../models/image/boxes.js';
+import { firstApart, iou, overlapOfSmaller } from '../../models/image/boxes.js';
 import type {
   DecodedImage,
   ImageEncoder,
@@ -13,7 +13,7 @@ import type {
   ObjectDetector,
   PixelBox,
 } from '../../models/types.js';
-import { defaultRegionOptions, gridRegions, proposeRegions, type RegionOptions } from './regions.js';
+import { defaultRegionOptions, gridWindows, proposeRegions, type RegionOptions } from './regions.js';
 import { candidates, closerWindows } from './second-look.js';
 import type { Box, Match, Timings } from '../types.js';
 import { appendRows, stack } from '../matrix.js';
@@ -107,9 +107,7 @@ async function scanWindows(
 ): Promise<Scan | null> {
   const scanner = models.encoder.scanner;
   if (!scanner || options.scanned === 0) return null;
-  const windows = gridRegions(image, options.scanGrid)
-    .filter((r) => r.source === 'grid')
-    .map((r) => r.box);
+  const windows = gridWindows(image, options.scanGrid);
   return { windows, outputs: await models.algebra.mulTransposed(await scanner.scan(image, windows), heads.weights) };
 }
 
@@ -150,13 +148,7 @@ export function subjectBox(
 
 /** The first `scanned` of the ranked windows, skipping those that windows already taken cover. */
 function promising(ranked: { box: PixelBox }[], taken: PixelBox[], options: RegionOptions): PixelBox[] {
-  const picked: PixelBox[] = [];
-  for (const { box } of ranked) {
-    if (picked.length >= options.scanned) break;
-    if ([...taken, ...picked].some((t) => iou(t, box) > 0.6)) continue;
-    picked.push(box);
-  }
-  return picked;
+  return firstApart(ranked, (r) => r.box, options.scanned, taken).map((r) => r.box);
 }
 
 /** Every head's output on each region (regions × concepts, no bias), less the scan penalty from row `scannedFrom`. */
@@ -178,18 +170,14 @@ async function headOutputs(
   return scores;
 }
 
-/** A second look's scan, for its concept: the rows `from`..`to` of the recognition's regions are its windows. */
+/** A second look's scan, for its concept, and the windows of it to embed. */
 interface Look {
   concept: number;
   scan: Scan;
-  from: number;
-  to: number;
+  windows: PixelBox[];
 }
 
-/**
- * The second look (second-look.ts) for the concepts closest to present, its windows appended to `regions`; none
- * without a scanner.
- */
+/** The second look (second-look.ts) for the concepts closest to present; none without a scanner. */
 async function secondLook(
   image: DecodedImage,
   best: Placed[],
@@ -201,13 +189,14 @@ async function secondLook(
   const scanner = models.encoder.scanner;
   if (!scanner || options.secondLook.regions === 0) return [];
   const margins = best.map((b, j) => toScore(b.raw) - heads.thresholds[j]);
-  const looks: Look[] = [];
-  for (const c of candidates(best, margins, regions, options.scanFloor, options.secondLook.regions)) {
-    const { windows, scan } = await closerWindows(image, c, heads.weights, scanner, options.secondLook);
-    looks.push({ concept: c.concept, scan, from: regions.length, to: regions.length + windows.length });
-    regions.push(...windows);
-  }
-  return looks;
+  const picked = candidates(best, margins, regions, options.scanFloor, options.secondLook.regions);
+  // The scans run side by side, one per model thread.
+  return Promise.all(
+    picked.map(async (c) => ({
+      concept: c.concept,
+      ...(await closerWindows(image, c, heads.weights, scanner, options.secondLook)),
+    })),
+  );
 }
 
 export async function recognizeImage(
@@ -232,8 +221,10 @@ export async function recognizeImage(
   t = performance.now();
   const looks = await secondLook(image, best, regions, heads, models, options);
   timings.secondLook = performance.now() - t;
+  // Each look's windows follow the regions there are: the rows from its `from` on.
+  const from = looks.map((l) => regions.push(...l.windows) - l.windows.length);
   if (looks.length > 0) {
-    const closer = regions.slice(scores.rows);
+    const closer = looks.flatMap((l) => l.windows);
     scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
     best = oneSubjectPerRegion(scores, heads, regions);
   }
@@ -241,7 +232,7 @@ export async function recognizeImage(
   const matches = heads.ids.map((id, j) => {
     const row = best[j].row;
     // A region from the concept's own second look takes its box from that closer scan.
-    const look = looks.find((l) => l.concept === j && row >= l.from && row < l.to);
+    const look = looks.find((l, k) => l.concept === j && row >= from[k] && row < from[k] + l.windows.length);
     const b = look
       ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
       : subjectBox(regions[row], scan, j, image, options.boxSpread);

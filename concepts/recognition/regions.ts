@@ -84,8 +84,9 @@ export function padBox(box: PixelBox, padding: number, image: DecodedImage): Pix
   return { x, y, w: Math.max(1, x2 - x), h: Math.max(1, y2 - y) };
 }
 
-export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): Region[] {
-  const regions: Region[] = [{ box: { x: 0, y: 0, w: image.width, h: image.height }, source: 'whole' }];
+/** Windows of `size` (fraction of each side) at `steps`×`steps` evenly spaced places, per grid entry. */
+export function gridWindows(image: DecodedImage, grid: RegionOptions['grid']): PixelBox[] {
+  const windows: PixelBox[] = [];
   for (const { size, steps } of grid) {
     const w = Math.max(1, Math.round(image.width * size));
     const h = Math.max(1, Math.round(image.height * size));
@@ -93,13 +94,18 @@ export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): R
       for (let j = 0; j < steps; j++) {
         const fx = steps === 1 ? 0.5 : j / (steps - 1);
         const fy = steps === 1 ? 0.5 : i / (steps - 1);
-        regions.push({
-          box: { x: Math.round((image.width - w) * fx), y: Math.round((image.height - h) * fy), w, h },
-          source: 'grid',
-        });
+        windows.push({ x: Math.round((image.width - w) * fx), y: Math.round((image.height - h) * fy), w, h });
       }
   }
-  return regions;
+  return windows;
+}
+
+/** The whole photo, then the grid's windows. */
+export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): Region[] {
+  return [
+    { box: { x: 0, y: 0, w: image.width, h: image.height }, source: 'whole' },
+    ...gridWindows(image, grid).map((box): Region => ({ box, source: 'grid' })),
+  ];
 }
 
 /** The detector's boxes (padded) as regions, leaving out those that repeat a region `taken` already. */

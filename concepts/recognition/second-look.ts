@@ -3,11 +3,11 @@
  * the photo, and the windows inside that its head ranks best are embedded. A subject small in the photo is then seen
  * as closely as in a photo of its own; the first pass's windows are too coarse to frame it.
  */
-import { iou } from '../../models/image/boxes.js';
+import { firstApart } from '../../models/image/boxes.js';
 import { cropImage } from '../../models/image/crop-image.js';
 import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
 import type { Scan } from './recognize.js';
-import { gridRegions, type RegionOptions } from './regions.js';
+import { gridWindows, type RegionOptions } from './regions.js';
 import { dot, matrixRow } from '../matrix.js';
 
 /** A concept close to present and the region to look at again. */
@@ -31,14 +31,11 @@ export function candidates(
     .map((margin, concept) => ({ concept, margin }))
     .filter((c) => best[c.concept].free && c.margin < 0 && c.margin >= floor)
     .sort((a, b) => b.margin - a.margin);
-  const picked: Candidate[] = [];
-  for (const { concept } of order) {
-    if (picked.length >= count) break;
-    const region = regions[best[concept].row];
-    if (picked.some((p) => iou(p.region, region) > 0.6)) continue;
-    picked.push({ concept, region });
-  }
-  return picked;
+  return firstApart(
+    order.map(({ concept }) => ({ concept, region: regions[best[concept].row] })),
+    (c) => c.region,
+    count,
+  );
 }
 
 /**
@@ -53,20 +50,14 @@ export async function closerWindows(
   options: RegionOptions['secondLook'],
 ): Promise<{ windows: PixelBox[]; scan: Scan }> {
   const inside = cropImage({ image, box: region });
-  const windows = gridRegions(inside, options.grid)
-    .filter((r) => r.source === 'grid')
-    .map((r) => r.box);
+  const windows = gridWindows(inside, options.grid);
   const vectors = await scanner.scan(inside, windows, options.side);
   const inPhoto = windows.map((w) => ({ x: region.x + w.x, y: region.y + w.y, w: w.w, h: w.h }));
   const head = matrixRow(weights, concept);
-  const output = windows.map((_, i) => dot(matrixRow(vectors, i), head));
-  const picked: PixelBox[] = [];
-  for (const i of windows.map((_, i) => i).sort((a, b) => output[b] - output[a])) {
-    if (picked.length >= options.windows) break;
-    if (!picked.some((p) => iou(p, inPhoto[i]) > 0.6)) picked.push(inPhoto[i]);
-  }
+  const output = Float32Array.from(windows, (_, i) => dot(matrixRow(vectors, i), head));
+  const ranked = inPhoto.map((_, i) => i).sort((a, b) => output[b] - output[a]);
   return {
-    windows: picked,
-    scan: { windows: inPhoto, outputs: { data: Float32Array.from(output), rows: output.length, cols: 1 } },
+    windows: firstApart(ranked, (i) => inPhoto[i], options.windows).map((i) => inPhoto[i]),
+    scan: { windows: inPhoto, outputs: { data: output, rows: output.length, cols: 1 } },
   };
 }

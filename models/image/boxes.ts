@@ -45,6 +45,20 @@ export function iou(a: PixelBox, b: PixelBox): number {
 }
 
 /** The share of the smaller box that two boxes share: 1 when one holds the other, whatever their sizes. */
+/** The first `count` of `items` (best first) whose boxes overlap neither `taken` nor each other (IoU over 0.6). */
+export function firstApart<T>(items: T[], boxOf: (t: T) => PixelBox, count: number, taken: PixelBox[] = []): T[] {
+  const picked: T[] = [];
+  const boxes = [...taken];
+  for (const item of items) {
+    if (picked.length >= count) break;
+    const box = boxOf(item);
+    if (boxes.some((b) => iou(b, box) > 0.6)) continue;
+    picked.push(item);
+    boxes.push(box);
+  }
+  return picked;
+}
+
 export function overlapOfSmaller(a: PixelBox, b: PixelBox): number {
   const inter = intersection(a, b);
   return inter === 0 ? 0 : inter / Math.min(a.w * a.h, b.w * b.h);
