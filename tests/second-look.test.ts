@@ -7,12 +7,13 @@ import { fileURLToPath } from 'node:url';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { overlapOfSmaller } from '../models/image/boxes.js';
+import { cropImage } from '../models/image/crop-image.js';
 import { openEncoder } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { ModelThreads } from '../models/runtime/ort.js';
 import type { DecodedImage, ImageEncoder, PixelBox } from '../models/types.js';
 import { candidates, closerWindows } from '../concepts/recognition/second-look.js';
-import { defaultRegionOptions } from '../concepts/recognition/regions.js';
+import { defaultRegionOptions, gridWindows } from '../concepts/recognition/regions.js';
 
 const box = (x: number, y: number, w: number, h: number): PixelBox => ({ x, y, w, h });
 
@@ -92,5 +93,21 @@ describe('closerWindows (mobilenetv2-12-int8)', () => {
     ]);
     const dot = (v: Float32Array) => v.reduce((s, x, k) => s + x * prototype[k], 0);
     expect(dot(closer)).toBeGreaterThan(dot(whole));
+  });
+
+  it('places the windows of a region between pixels where its crop starts, in whole pixels', async () => {
+    const scene = await decode(sharp(path.join(PHOTOS, 'backpack/00.jpg')).resize(768, 768));
+    const [vector] = await encoder.embed([{ image: scene }]);
+    const region = { x: 300.6, y: 270.4, w: 420.3, h: 419.8 };
+    const { scan } = await closerWindows(
+      scene,
+      { concept: 0, region },
+      { data: vector, rows: 1, cols: vector.length },
+      encoder.scanner!,
+      defaultRegionOptions.secondLook,
+    );
+    // The crop starts at pixel (301, 270), 420 x 420: its windows, moved there, are whole pixels of the photo.
+    const scanned = gridWindows(cropImage({ image: scene, box: region }), defaultRegionOptions.secondLook.grid);
+    expect(scan.windows).toEqual(scanned.map((w) => ({ ...w, x: 301 + w.x, y: 270 + w.y })));
   });
 });

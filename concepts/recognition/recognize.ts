@@ -161,13 +161,23 @@ async function headOutputs(
   scannedFrom: number,
   options: RegionOptions,
 ): Promise<Matrix> {
+  const vectors = await timed(timings, 'embed', () => models.encoder.embed(regions.map((box) => ({ image, box }))));
+  return timed(timings, 'heads', async () => {
+    const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
+    for (let r = scannedFrom; r < scores.rows; r++)
+      for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
+    return scores;
+  });
+}
+
+/** Runs `work`, adding the milliseconds it took to `timings[key]`: a step may run more than once per photo. */
+async function timed<T>(timings: Timings, key: string, work: () => Promise<T>): Promise<T> {
   const t = performance.now();
-  const vectors = await models.encoder.embed(regions.map((box) => ({ image, box })));
-  timings.embed = (timings.embed ?? 0) + performance.now() - t;
-  const scores = await models.algebra.mulTransposed(stack(vectors, heads.weights.cols), heads.weights);
-  for (let r = scannedFrom; r < scores.rows; r++)
-    for (let j = 0; j < scores.cols; j++) scores.data[r * scores.cols + j] -= options.scanPenalty;
-  return scores;
+  try {
+    return await work();
+  } finally {
+    timings[key] = (timings[key] ?? 0) + performance.now() - t;
+  }
 }
 
 /** A second look's scan, for its concept, and the windows of it to embed. */
@@ -207,20 +217,15 @@ export async function recognizeImage(
   options: RegionOptions = defaultRegionOptions,
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
-  let t = performance.now();
-  const [proposals, scan] = await Promise.all([
-    proposeRegions(image, models.detector, options),
-    scanWindows(image, heads, models, options),
-  ]);
+  const [proposals, scan] = await timed(timings, 'regions', () =>
+    Promise.all([proposeRegions(image, models.detector, options), scanWindows(image, heads, models, options)]),
+  );
   const regions = proposals.map((r) => r.box);
   const fixedCount = regions.length;
   regions.push(...promising(ranked(scan, heads, image, options), regions, options));
-  timings.regions = performance.now() - t;
   let scores = await headOutputs(image, regions, heads, models, timings, fixedCount, options);
   let best = oneSubjectPerRegion(scores, heads, regions);
-  t = performance.now();
-  const looks = await secondLook(image, best, regions, heads, models, options);
-  timings.secondLook = performance.now() - t;
+  const looks = await timed(timings, 'secondLook', () => secondLook(image, best, regions, heads, models, options));
   // Each look's windows follow the regions there are: the rows from its `from` on.
   const from = looks.map((l) => regions.push(...l.windows) - l.windows.length);
   if (looks.length > 0) {
@@ -228,7 +233,7 @@ export async function recognizeImage(
     scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
     best = oneSubjectPerRegion(scores, heads, regions);
   }
-  t = performance.now();
+  const t = performance.now();
   const matches = heads.ids.map((id, j) => {
     const row = best[j].row;
     // A region from the concept's own second look takes its box from that closer scan.
@@ -240,6 +245,6 @@ export async function recognizeImage(
     const score = toScore(best[j].raw);
     return { id, name: heads.names[j], score, present: best[j].free && score >= heads.thresholds[j], box };
   });
-  timings.heads = performance.now() - t;
+  timings.heads += performance.now() - t;
   return matches.sort((a, b) => b.score - a.score);
 }

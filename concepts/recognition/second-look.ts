@@ -4,7 +4,7 @@
  * as closely as in a photo of its own; the first pass's windows are too coarse to frame it.
  */
 import { firstApart } from '../../models/image/boxes.js';
-import { cropImage } from '../../models/image/crop-image.js';
+import { cropImage, cropPixels } from '../../models/image/crop-image.js';
 import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
 import type { Scan } from './recognize.js';
 import { gridWindows, type RegionOptions } from './regions.js';
@@ -52,7 +52,9 @@ export async function closerWindows(
   const inside = cropImage({ image, box: region });
   const windows = gridWindows(inside, options.grid);
   const vectors = await scanner.scan(inside, windows, options.side);
-  const inPhoto = windows.map((w) => ({ x: region.x + w.x, y: region.y + w.y, w: w.w, h: w.h }));
+  // The crop starts at the region's corner rounded to a pixel: its windows are placed from there.
+  const { x, y } = cropPixels(image, region);
+  const inPhoto = windows.map((w) => ({ x: x + w.x, y: y + w.y, w: w.w, h: w.h }));
   const head = matrixRow(weights, concept);
   const output = Float32Array.from(windows, (_, i) => dot(matrixRow(vectors, i), head));
   const ranked = inPhoto.map((_, i) => i).sort((a, b) => output[b] - output[a]);

@@ -26,17 +26,18 @@ function zoomed(image: DecodedImage, region: PixelBox, zoom: Zoom, flip: boolean
   return { data: Uint8Array.from(canvas.data, (v) => Math.round(v)), width: frame.w, height: frame.h };
 }
 
-/**
- * The crop's box clamped to the image (rounded to whole pixels), mirrored left-right when `flip` is set, zoomed out
- * when `zoom` is.
- */
-export function cropImage({ image, box, flip, zoom }: Crop): DecodedImage {
+/** The pixels a crop of `box` takes: the box rounded to whole pixels, clamped to the image (all of it if no box). */
+export function cropPixels(image: DecodedImage, box?: PixelBox): PixelBox {
   const x0 = clamp(Math.round(box?.x ?? 0), 0, image.width);
   const y0 = clamp(Math.round(box?.y ?? 0), 0, image.height);
   const x1 = clamp(Math.round(box ? box.x + box.w : image.width), x0, image.width);
   const y1 = clamp(Math.round(box ? box.y + box.h : image.height), y0, image.height);
-  const width = x1 - x0;
-  const height = y1 - y0;
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+/** The crop's pixels (cropPixels) as an image, mirrored left-right when `flip` is set, zoomed out when `zoom` is. */
+export function cropImage({ image, box, flip, zoom }: Crop): DecodedImage {
+  const { x: x0, y: y0, w: width, h: height } = cropPixels(image, box);
   if (width === 0 || height === 0) {
     throw new Error(`crop box ${JSON.stringify(box)} is empty inside a ${image.width}x${image.height} image`);
   }
