@@ -21,6 +21,17 @@ describe('labelsForCategory', () => {
     expect(labelsForCategory('zebra')).toEqual(['zebra']);
     expect(labelsForCategory('  ')).toEqual([]);
   });
+
+  it('reads whole words, plurals and pairs: a label in a phrase is found, one inside a word is not', () => {
+    expect(labelsForCategory('my horse')).toContain('horse');
+    expect(labelsForCategory('Kittens')).toContain('cat');
+    expect(labelsForCategory('old phone')).toContain('cell phone');
+    expect(labelsForCategory('my teddy bear')).toContain('teddy bear');
+    expect(labelsForCategory('scarf')).not.toContain('car');
+    expect(labelsForCategory('cabbage')).not.toContain('backpack');
+    expect(labelsForCategory('hot-dog stand')).toContain('hot dog');
+    expect(labelsForCategory('constructor')).toEqual(['constructor']);
+  });
 });
 
 describe('chooseSubjects', () => {

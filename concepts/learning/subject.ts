@@ -6,36 +6,68 @@
 import type { Region } from '../recognition/regions.js';
 import { dot } from '../matrix.js';
 
-/** COCO detector labels that a user's category word may name. */
+/** Detector labels (COCO's) that a user's category word may name, where the word is not a label itself. */
 const categoryLabels: Record<string, string[]> = {
-  dog: ['dog'],
   puppy: ['dog'],
-  cat: ['cat'],
   kitten: ['cat'],
+  parrot: ['bird'],
+  budgie: ['bird'],
+  pony: ['horse'],
+  lamb: ['sheep'],
   'stuffed animal': ['teddy bear'],
   plushie: ['teddy bear'],
   teddy: ['teddy bear'],
   backpack: ['backpack', 'handbag', 'suitcase'],
   bag: ['backpack', 'handbag', 'suitcase'],
+  purse: ['handbag'],
+  luggage: ['suitcase'],
   bowl: ['bowl', 'cup'],
   mug: ['cup'],
-  cup: ['cup'],
+  glass: ['wine glass', 'cup'],
   can: ['bottle', 'cup'],
-  bottle: ['bottle'],
   teapot: ['vase', 'cup', 'bowl'],
-  vase: ['vase'],
   car: ['car', 'truck'],
   bike: ['bicycle', 'motorcycle'],
-  person: ['person'],
+  motorbike: ['motorcycle'],
+  scooter: ['motorcycle'],
+  ball: ['sports ball'],
+  phone: ['cell phone'],
+  smartphone: ['cell phone'],
+  sofa: ['couch'],
+  plant: ['potted plant'],
   child: ['person'],
   baby: ['person'],
 };
 
+/** The term and, for a plural, its singular. */
+const forms = (term: string) => (term.endsWith('s') ? [term, term.slice(0, -1)] : [term]);
+/** The table's labels for the term, singular or plural (none for a word it lacks, "constructor" among them). */
+const known = (term: string) => forms(term).flatMap((t) => (Object.hasOwn(categoryLabels, t) ? categoryLabels[t] : []));
+
+/**
+ * The detector labels a category may name: the table's for its word pairs and its other words (singular or
+ * plural), and the pairs and words themselves, which may be labels ("horse", "teddy bear"). Whole words only: a scarf
+ * is not a car.
+ */
 export function labelsForCategory(category: string): string[] {
-  const c = category.trim().toLowerCase();
-  if (!c) return [];
-  const direct = categoryLabels[c] ?? Object.entries(categoryLabels).find(([k]) => c.includes(k))?.[1];
-  return direct ?? [c];
+  const words = category
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter(Boolean);
+  const labels: string[] = [];
+  const inPair = new Set<number>();
+  for (let i = 1; i < words.length; i++) {
+    const pair = `${words[i - 1]} ${words[i]}`;
+    const mapped = known(pair);
+    if (mapped.length > 0) inPair.add(i - 1).add(i);
+    labels.push(...(mapped.length > 0 ? mapped : forms(pair)));
+  }
+  words.forEach((w, i) => {
+    if (inPair.has(i)) return;
+    const mapped = known(w);
+    labels.push(...(mapped.length > 0 ? mapped : forms(w)));
+  });
+  return [...new Set(labels)];
 }
 
 export interface PhotoRegions {
