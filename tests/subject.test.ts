@@ -22,15 +22,20 @@ describe('labelsForCategory', () => {
     expect(labelsForCategory('  ')).toEqual([]);
   });
 
-  it('reads whole words, plurals and pairs: a label in a phrase is found, one inside a word is not', () => {
-    expect(labelsForCategory('my horse')).toContain('horse');
-    expect(labelsForCategory('Kittens')).toContain('cat');
-    expect(labelsForCategory('old phone')).toContain('cell phone');
-    expect(labelsForCategory('my teddy bear')).toContain('teddy bear');
-    expect(labelsForCategory('scarf')).not.toContain('car');
-    expect(labelsForCategory('cabbage')).not.toContain('backpack');
-    expect(labelsForCategory('hot-dog stand')).toContain('hot dog');
-    expect(labelsForCategory('constructor')).toEqual(['constructor']);
+  it('reads the last words, whole and singular: a label in a phrase is found, one inside a word is not', () => {
+    expect(labelsForCategory('my horse')).toEqual(['horse']);
+    expect(labelsForCategory('Kittens')).toEqual(['cat']);
+    expect(labelsForCategory('Puppies')).toEqual(['dog']);
+    expect(labelsForCategory('old phone')).toEqual(['cell phone']);
+    expect(labelsForCategory('my teddy bear')).toEqual(['teddy bear']);
+    expect(labelsForCategory('hot dogs')).toEqual(['hot dog']);
+    expect(labelsForCategory('dog bowl')).not.toContain('dog');
+    expect(labelsForCategory('cat toy')).toEqual([]);
+    expect(labelsForCategory('scarf')).toEqual([]);
+    expect(labelsForCategory('cabbage')).toEqual([]);
+    expect(labelsForCategory('glasses')).toEqual([]);
+    expect(labelsForCategory('café')).toEqual([]);
+    expect(labelsForCategory('constructor')).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 /** Zoomed-out views: where the region lands in its frame and the colour around it. */
 import { describe, expect, it } from 'vitest';
-import { cropImage } from '../models/image/crop-image.js';
+import { cropImage, cropPixels } from '../models/image/crop-image.js';
 import type { DecodedImage } from '../models/types.js';
 import { meanColour, zoomDraw } from '../models/image/zoom.js';
 
@@ -57,5 +57,17 @@ describe('zoomed-out views', () => {
         { src: { x: 28.125, y: 3.125, w: side, h: side }, dst: { x: 0, y: 0, w: 224, h: 224 } },
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('cropPixels', () => {
+  const image: DecodedImage = { data: new Uint8Array(100 * 50 * 3), width: 100, height: 50 };
+  it('rounds a box to whole pixels and keeps it inside the image, as cropImage cuts it', () => {
+    expect(cropPixels(image, { x: 10.6, y: 4.4, w: 20.3, h: 9.8 })).toEqual({ x: 11, y: 4, w: 20, h: 10 });
+    expect(cropPixels(image, { x: -5.2, y: 40, w: 30, h: 30 })).toEqual({ x: 0, y: 40, w: 25, h: 10 });
+    expect(cropPixels(image, { x: 95, y: 0, w: 20, h: 5 })).toEqual({ x: 95, y: 0, w: 5, h: 5 });
+    expect(cropPixels(image)).toEqual({ x: 0, y: 0, w: 100, h: 50 });
+    const crop = cropImage({ image, box: { x: 10.6, y: 4.4, w: 20.3, h: 9.8 } });
+    expect([crop.width, crop.height]).toEqual([20, 10]);
   });
 });

@@ -1855,8 +1855,8 @@ export interface components {
       concepts: components['schemas']['NamedMatch'][];
       model: string;
       /**
-       * milliseconds by stage: decode, recognition (load, regions, embed, heads),
-       * conditioning, vlm (every model call), repair, total
+       * milliseconds by stage: decode, recognition (load, regions, embed, secondLook,
+       * heads; faces), conditioning, vlm (every model call), repair, total
        */
       timings: Record<string, number>;
     };
@@ -1869,8 +1869,8 @@ export interface components {
       concepts: components['schemas']['NamedMatch'][];
       model: string;
       /**
-       * milliseconds by stage: decode, recognition (load, regions, embed, heads),
-       * conditioning, vlm (every model call), repair, total
+       * milliseconds by stage: decode, recognition (load, regions, embed, secondLook,
+       * heads; faces), conditioning, vlm (every model call), repair, total
        */
       timings: Record<string, number>;
     };
@@ -1891,8 +1891,8 @@ export interface components {
       nomen: {
         concepts: components['schemas']['NamedMatch'][];
         /**
-         * milliseconds by stage: decode, recognition (load, regions, embed, heads),
-         * conditioning, vlm (every model call), repair, total
+         * milliseconds by stage: decode, recognition (load, regions, embed, secondLook,
+         * heads; faces), conditioning, vlm (every model call), repair, total
          */
         timings: Record<string, number>;
       };

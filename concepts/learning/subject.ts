@@ -3,10 +3,11 @@
  * none of the category was detected), the one most consistent across the examples, the middle of the photo breaking
  * near ties.
  */
+import { COCO_LABELS } from '../../models/vision/coco-labels.js';
 import type { Region } from '../recognition/regions.js';
 import { dot } from '../matrix.js';
 
-/** Detector labels (COCO's) that a user's category word may name, where the word is not a label itself. */
+/** COCO detector labels that a category word names other than, or besides, itself. */
 const categoryLabels: Record<string, string[]> = {
   puppy: ['dog'],
   kitten: ['cat'],
@@ -23,7 +24,6 @@ const categoryLabels: Record<string, string[]> = {
   luggage: ['suitcase'],
   bowl: ['bowl', 'cup'],
   mug: ['cup'],
-  glass: ['wine glass', 'cup'],
   can: ['bottle', 'cup'],
   teapot: ['vase', 'cup', 'bowl'],
   car: ['car', 'truck'],
@@ -38,36 +38,37 @@ const categoryLabels: Record<string, string[]> = {
   child: ['person'],
   baby: ['person'],
 };
+const cocoLabels = new Set(COCO_LABELS);
 
-/** The term and, for a plural, its singular. */
-const forms = (term: string) => (term.endsWith('s') ? [term, term.slice(0, -1)] : [term]);
-/** The table's labels for the term, singular or plural (none for a word it lacks, "constructor" among them). */
-const known = (term: string) => forms(term).flatMap((t) => (Object.hasOwn(categoryLabels, t) ? categoryLabels[t] : []));
+/** The term and, for a word that may be a plural, its singulars (puppies, buses, dogs). */
+function forms(term: string): string[] {
+  if (term.length <= 3 || !term.endsWith('s')) return [term];
+  const singulars = [term.slice(0, -1)];
+  if (term.endsWith('es')) singulars.push(term.slice(0, -2));
+  if (term.endsWith('ies')) singulars.push(`${term.slice(0, -3)}y`);
+  return [term, ...singulars];
+}
+
+/** The detector labels a term names: through the table, or itself when it is one. */
+function labelsOf(term: string): string[] {
+  const labels = forms(term).flatMap((t) =>
+    Object.hasOwn(categoryLabels, t) ? categoryLabels[t] : cocoLabels.has(t) ? [t] : [],
+  );
+  return [...new Set(labels)];
+}
 
 /**
- * The detector labels a category may name: the table's for its word pairs and its other words (singular or
- * plural), and the pairs and words themselves, which may be labels ("horse", "teddy bear"). Whole words only: a scarf
- * is not a car.
+ * The detector labels a category names, read from its last two words or else its last word: the thing named comes
+ * last ("dog bowl" is a bowl, "cat toy" no cat, "teddy bear" no bear). Whole words only: a scarf is not a car.
  */
 export function labelsForCategory(category: string): string[] {
   const words = category
     .toLowerCase()
-    .split(/[^a-z]+/)
+    .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
-  const labels: string[] = [];
-  const inPair = new Set<number>();
-  for (let i = 1; i < words.length; i++) {
-    const pair = `${words[i - 1]} ${words[i]}`;
-    const mapped = known(pair);
-    if (mapped.length > 0) inPair.add(i - 1).add(i);
-    labels.push(...(mapped.length > 0 ? mapped : forms(pair)));
-  }
-  words.forEach((w, i) => {
-    if (inPair.has(i)) return;
-    const mapped = known(w);
-    labels.push(...(mapped.length > 0 ? mapped : forms(w)));
-  });
-  return [...new Set(labels)];
+  if (words.length === 0) return [];
+  const pair = words.length > 1 ? labelsOf(words.slice(-2).join(' ')) : [];
+  return pair.length > 0 ? pair : labelsOf(words[words.length - 1]);
 }
 
 export interface PhotoRegions {

@@ -217,12 +217,16 @@ export async function recognizeImage(
   options: RegionOptions = defaultRegionOptions,
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
-  const [proposals, scan] = await timed(timings, 'regions', () =>
-    Promise.all([proposeRegions(image, models.detector, options), scanWindows(image, heads, models, options)]),
-  );
-  const regions = proposals.map((r) => r.box);
-  const fixedCount = regions.length;
-  regions.push(...promising(ranked(scan, heads, image, options), regions, options));
+  const { regions, fixedCount, scan } = await timed(timings, 'regions', async () => {
+    const [proposals, scan] = await Promise.all([
+      proposeRegions(image, models.detector, options),
+      scanWindows(image, heads, models, options),
+    ]);
+    const regions = proposals.map((r) => r.box);
+    const fixedCount = regions.length;
+    regions.push(...promising(ranked(scan, heads, image, options), regions, options));
+    return { regions, fixedCount, scan };
+  });
   let scores = await headOutputs(image, regions, heads, models, timings, fixedCount, options);
   let best = oneSubjectPerRegion(scores, heads, regions);
   const looks = await timed(timings, 'secondLook', () => secondLook(image, best, regions, heads, models, options));
@@ -233,18 +237,18 @@ export async function recognizeImage(
     scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
     best = oneSubjectPerRegion(scores, heads, regions);
   }
-  const t = performance.now();
-  const matches = heads.ids.map((id, j) => {
-    const row = best[j].row;
-    // A region from the concept's own second look takes its box from that closer scan.
-    const look = looks.find((l, k) => l.concept === j && row >= from[k] && row < from[k] + l.windows.length);
-    const b = look
-      ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
-      : subjectBox(regions[row], scan, j, image, options.boxSpread);
-    const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
-    const score = toScore(best[j].raw);
-    return { id, name: heads.names[j], score, present: best[j].free && score >= heads.thresholds[j], box };
-  });
-  timings.heads += performance.now() - t;
+  const matches = await timed(timings, 'heads', async () =>
+    heads.ids.map((id, j) => {
+      const row = best[j].row;
+      // A region from the concept's own second look takes its box from that closer scan.
+      const look = looks.find((l, k) => l.concept === j && row >= from[k] && row < from[k] + l.windows.length);
+      const b = look
+        ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
+        : subjectBox(regions[row], scan, j, image, options.boxSpread);
+      const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
+      const score = toScore(best[j].raw);
+      return { id, name: heads.names[j], score, present: best[j].free && score >= heads.thresholds[j], box };
+    }),
+  );
   return matches.sort((a, b) => b.score - a.score);
 }

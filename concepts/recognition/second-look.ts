@@ -49,11 +49,12 @@ export async function closerWindows(
   scanner: RegionScanner,
   options: RegionOptions['secondLook'],
 ): Promise<{ windows: PixelBox[]; scan: Scan }> {
-  const inside = cropImage({ image, box: region });
+  // The crop starts at the region's corner rounded to a pixel: its windows are placed from there.
+  const pixels = cropPixels(image, region);
+  const inside = cropImage({ image, box: pixels });
   const windows = gridWindows(inside, options.grid);
   const vectors = await scanner.scan(inside, windows, options.side);
-  // The crop starts at the region's corner rounded to a pixel: its windows are placed from there.
-  const { x, y } = cropPixels(image, region);
+  const { x, y } = pixels;
   const inPhoto = windows.map((w) => ({ x: x + w.x, y: y + w.y, w: w.w, h: w.h }));
   const head = matrixRow(weights, concept);
   const output = Float32Array.from(windows, (_, i) => dot(matrixRow(vectors, i), head));
