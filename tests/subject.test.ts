@@ -79,4 +79,15 @@ describe('chooseSubjects', () => {
     const photos = [photo(unit(1, 0.5, 0, 0), unit(0, 0, 0.3, 1)), photo(unit(1, 0, 0.5, 0), unit(0, 0, -0.25, 1))];
     expect(chooseSubjects(photos, '')).toEqual([1, 1]);
   });
+
+  it('takes a small object of the category (a dog across the lawn) that an object of another one would not be', () => {
+    const window: Region = { box: { x: 0, y: 0, w: 75, h: 75 }, source: 'grid' };
+    const far = (label: string): Region => ({ box: { x: 60, y: 60, w: 15, h: 15 }, source: 'detector', label });
+    const photo = (label: string) => ({
+      regions: [whole, window, far(label)],
+      vectors: [unit(1, 1), unit(1, 0), unit(0, 1)],
+    });
+    expect(chooseSubjects([photo('dog'), photo('dog')], 'dog')).toEqual([2, 2]);
+    expect(chooseSubjects([photo('bench'), photo('bench')], 'dog')).toEqual([1, 1]);
+  });
 });

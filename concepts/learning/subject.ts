@@ -77,6 +77,8 @@ export interface PhotoRegions {
 }
 
 const minArea = 0.04;
+/** An object of the category is the subject down to this share of the photo: a dog across the lawn is still the dog. */
+const minCategoryArea = 0.005;
 const categoryBonus = 0.1;
 /** A region at the photo's centre gains as much as one whose label names the category: people centre their subject. */
 const centreBonus = 0.1;
@@ -96,7 +98,8 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
   // A detected object of the category is the subject; else a held carton or a toy on a sofa may go undetected while
   // objects behind it are found, and the grid's windows stand in.
   const candidates = photos.map((p, pi) => {
-    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && area(r, pi) >= minArea ? [i] : []));
+    const large = (r: Region) => area(r, pi) >= (r.label && wanted.has(r.label) ? minCategoryArea : minArea);
+    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && large(r) ? [i] : []));
     if (found.some((i) => wanted.has(p.regions[i].label!))) return found;
     const windows = p.regions.flatMap((r, i) => (r.source === 'grid' ? [i] : []));
     const all = [...found, ...windows];
