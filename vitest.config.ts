@@ -14,6 +14,7 @@ const unit = lane([
   'multipart',
   'naming',
   'one-subject',
+  'open-world-set',
   'priority',
   'refinements',
   'service',

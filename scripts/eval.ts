@@ -5,7 +5,9 @@
  * onto held-out distractors. The region bank is built from the other fold and the faces folder (`--fold`
  * swaps the folds). The closed-world block repeats the DreamBooth-only figures of earlier versions. `--half`
  * registers every other subject only: the others' photos (look-alike siblings among them) are photos without one.
- * Usage: npm run eval [-- --train 3 --scenes 60 --seed 1 --fold 0 --drafts --half --verbose]
+ * `--data` reads another folder laid out as ../shared/data: subject sets (a classes.csv of `name,category` and a
+ * folder of photos per subject), `distractors/` (photos without any subject) and, optionally, `faces/`.
+ * Usage: npm run eval [-- --train 3 --scenes 60 --seed 1 --fold 0 --data DIR --drafts --half --verbose]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -206,8 +208,9 @@ async function main() {
     );
 
     const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
+    const sets = [...new Set(subjects.map((s) => s.set))].join(' + ');
     console.log(
-      `\nnomen eval: ${subjects.length} subjects (dreambooth + objects), ${args.train} photos each, encoder ` +
+      `\nnomen eval: ${subjects.length} subjects (${sets}), ${args.train} photos each, encoder ` +
         `${encoder}${args.drafts ? ', draft heads only' : ''}` +
         (args.half ? `; ${unregistered.length} more unregistered, their photos queried as photos without one` : ''),
     );
@@ -238,9 +241,11 @@ async function main() {
           .map((r) => `${r.name} ${f(r.rate)}`)
           .join(', ')}`,
     );
+    const groceryAp =
+      grocery.length > 0 ? f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite))) : 'none';
     console.log(
-      `  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ` +
-        `${f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite)))}  top-1 ${f(open.top1)}`,
+      `  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ${groceryAp}  top-1 ` +
+        `${f(open.top1)}`,
     );
     console.log(`scenes (${args.scenes}, 2-4 subjects pasted on held-out distractors):`);
     console.log(`  precision ${f(scene.precision)}  recall ${f(scene.recall)}  F1 ${f(scene.f1)}`);
@@ -249,12 +254,14 @@ async function main() {
         `${f(ious.length ? percentile(ious, 50) : 0)}`,
     );
     const c = closed.single;
-    console.log(`closed world (dreambooth subjects and photos only, as before):`);
-    console.log(
-      `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ` +
-        `${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ` +
-        `${f(closed.top1)}`,
-    );
+    if (dreambooth.size > 0) {
+      console.log(`closed world (dreambooth subjects and photos only, as before):`);
+      console.log(
+        `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ` +
+          `${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ` +
+          `${f(closed.top1)}`,
+      );
+    }
     console.log(
       `timing: register p50 ${percentile(registerMs, 50).toFixed(0)} ms (answered with a ` +
         `draft)${args.drafts ? '' : `, all refined ${(refineMs / 1000).toFixed(1)} s later`}, recognize p50 ` +

@@ -3,7 +3,7 @@
  * distractors split in two folds, one for the region bank and one queried, so no figure comes from photos
  * that the calibration has seen.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { photoFiles } from '../../concepts/learning/region-bank-file.js';
 import { loadSubjects, type Subject } from './dreambooth.js';
@@ -31,20 +31,33 @@ export async function distractorFolds(dir: string): Promise<[string[], string[]]
   return folds;
 }
 
-export async function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): Promise<OpenWorldSet> {
-  const subjects = ['dreambooth', 'objects'].flatMap((set) =>
-    loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })),
-  );
-  const folds = await distractorFolds(path.join(data, 'distractors'));
-  const faces = path.join(data, 'faces');
+/** The folders of `data` that hold subjects (a classes.csv beside a folder per subject), in name order. */
+export function subjectSets(data: string): string[] {
+  return readdirSync(data, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(path.join(data, entry.name, 'classes.csv')))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/** The bank's photos of people, where `data` has a faces folder laid out as the shared one. */
+async function facePhotos(faces: string): Promise<string[]> {
+  if (!existsSync(faces)) return [];
   // People's photos are ordinary photos too, but one per person keeps 140 near-alike portraits from outnumbering the
   // rest.
   const people = readdirSync(path.join(faces, 'people')).map((who) => path.join(faces, 'people', who));
   const portraits = await Promise.all(people.map(async (dir) => (await photoFiles([dir]))[0]));
-  const bankPhotos = [
-    ...folds[fold],
-    ...(await photoFiles([path.join(faces, 'groups'), path.join(faces, 'distractors')])),
-    ...portraits,
-  ];
+  return [...(await photoFiles([path.join(faces, 'groups'), path.join(faces, 'distractors')])), ...portraits];
+}
+
+/**
+ * Every subject of every subject set in `data` (the shared data: dreambooth and objects), its distractors in two
+ * folds, and the faces folder where there is one.
+ */
+export async function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): Promise<OpenWorldSet> {
+  const subjects = subjectSets(data).flatMap((set) =>
+    loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })),
+  );
+  const folds = await distractorFolds(path.join(data, 'distractors'));
+  const bankPhotos = [...folds[fold], ...(await facePhotos(path.join(data, 'faces')))];
   return { subjects, heldOut: folds[1 - fold], bankPhotos };
 }
