@@ -90,4 +90,15 @@ describe('chooseSubjects', () => {
     expect(chooseSubjects([photo('dog'), photo('dog')], 'dog')).toEqual([2, 2]);
     expect(chooseSubjects([photo('bench'), photo('bench')], 'dog')).toEqual([1, 1]);
   });
+
+  it('keeps the windows beside a small object of the category: a cup on the shelf behind the held mug', () => {
+    const held: Region = { box: { x: 25, y: 25, w: 50, h: 50 }, source: 'grid' };
+    const cup: Region = { box: { x: 85, y: 0, w: 12, h: 12 }, source: 'detector', label: 'cup' };
+    // The held mug agrees across the photos; the cups behind it do not.
+    const photos = [
+      { regions: [whole, held, cup], vectors: [unit(1, 1, 1), unit(1, 0, 0), unit(0, 1, 0)] },
+      { regions: [whole, held, cup], vectors: [unit(1, 1, 1), unit(1, 0.1, 0), unit(0, 0, 1)] },
+    ];
+    expect(chooseSubjects(photos, 'mug')).toEqual([1, 1]);
+  });
 });

@@ -96,11 +96,14 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
   const wholes = photos.map((p) => p.regions.find((r) => r.source === 'whole')!);
   const area = (r: Region, pi: number) => (r.box.w * r.box.h) / (wholes[pi].box.w * wholes[pi].box.h);
   // A detected object of the category is the subject; else a held carton or a toy on a sofa may go undetected while
-  // objects behind it are found, and the grid's windows stand in.
+  // objects behind it are found, and the grid's windows stand in (beside a small one of the category: a cup on the
+  // shelf behind the held mug).
   const candidates = photos.map((p, pi) => {
-    const large = (r: Region) => area(r, pi) >= (r.label && wanted.has(r.label) ? minCategoryArea : minArea);
-    const found = p.regions.flatMap((r, i) => (r.source === 'detector' && large(r) ? [i] : []));
-    if (found.some((i) => wanted.has(p.regions[i].label!))) return found;
+    const ofCategory = (r: Region) => r.label !== undefined && wanted.has(r.label);
+    const found = p.regions.flatMap((r, i) =>
+      r.source === 'detector' && area(r, pi) >= (ofCategory(r) ? minCategoryArea : minArea) ? [i] : [],
+    );
+    if (found.some((i) => ofCategory(p.regions[i]) && area(p.regions[i], pi) >= minArea)) return found;
     const windows = p.regions.flatMap((r, i) => (r.source === 'grid' ? [i] : []));
     const all = [...found, ...windows];
     return all.length > 0 ? all : [p.regions.indexOf(wholes[pi])];

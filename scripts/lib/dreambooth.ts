@@ -18,7 +18,7 @@ export function loadSubjects(dir: string, trainCount: number): Subject[] {
   return rows.map((row) => {
     const [name, category] = row.split(',').map((s) => s.trim());
     const photos = readdirSync(path.join(dir, name))
-      .filter((f) => /\.(jpe?g|png)$/i.test(f))
+      .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
       .sort()
       .map((f) => path.join(dir, name, f));
     return { name, category, train: photos.slice(0, trainCount), query: photos.slice(trainCount) };

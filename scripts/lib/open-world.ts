@@ -1,9 +1,9 @@
 /**
- * The open-world evaluation set: every subject of the shared DreamBooth and objects folders, and the shared
- * distractors split in two folds, one for the region bank and one queried, so no figure comes from photos
- * that the calibration has seen.
+ * The open-world evaluation set: every subject of a data folder's subject sets (the shared one's DreamBooth and
+ * objects), and its distractors split in two folds, one for the region bank and one queried, so no figure comes from
+ * photos that the calibration has seen.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { photoFiles } from '../../concepts/learning/region-bank-file.js';
 import { loadSubjects, type Subject } from './dreambooth.js';
@@ -18,12 +18,16 @@ export interface OpenWorldSet {
   bankPhotos: string[];
 }
 
-/** Distractors alternate between folds within each kind (pets_, shelf_, misc_), so both folds hold every kind. */
+/**
+ * Distractors alternate between folds within each kind (pets_, shelf_, misc_), so both folds hold every kind; names
+ * without a kind alternate among themselves.
+ */
 export async function distractorFolds(dir: string): Promise<[string[], string[]]> {
   const folds: [string[], string[]] = [[], []];
   const seen = new Map<string, number>();
   for (const file of await photoFiles([dir])) {
-    const kind = path.basename(file).split('_')[0];
+    const name = path.basename(file);
+    const kind = name.includes('_') ? name.split('_')[0] : '';
     const n = seen.get(kind) ?? 0;
     seen.set(kind, n + 1);
     folds[n % 2].push(file);
@@ -31,15 +35,15 @@ export async function distractorFolds(dir: string): Promise<[string[], string[]]
   return folds;
 }
 
-/** The folders of `data` that hold subjects (a classes.csv beside a folder per subject), in name order. */
+/** The folders of `data` (links too) that hold subjects: a classes.csv beside a folder per subject, in name order. */
 export function subjectSets(data: string): string[] {
-  return readdirSync(data, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(path.join(data, entry.name, 'classes.csv')))
-    .map((entry) => entry.name)
+  return readdirSync(data)
+    .filter((name) => !['distractors', 'faces'].includes(name))
+    .filter((name) => statSync(path.join(data, name)).isDirectory() && existsSync(path.join(data, name, 'classes.csv')))
     .sort();
 }
 
-/** The bank's photos of people, where `data` has a faces folder laid out as the shared one. */
+/** The bank's photos of people, from a faces folder laid out as the shared one (none without it). */
 async function facePhotos(faces: string): Promise<string[]> {
   if (!existsSync(faces)) return [];
   // People's photos are ordinary photos too, but one per person keeps 140 near-alike portraits from outnumbering the
@@ -54,10 +58,14 @@ async function facePhotos(faces: string): Promise<string[]> {
  * folds, and the faces folder where there is one.
  */
 export async function loadOpenWorld(data: string, trainCount: number, fold: 0 | 1): Promise<OpenWorldSet> {
+  const layout = 'folders with a classes.csv (name,category) and a folder of photos per subject, and distractors/';
   const subjects = subjectSets(data).flatMap((set) =>
     loadSubjects(path.join(data, set), trainCount).map((s) => ({ ...s, set })),
   );
-  const folds = await distractorFolds(path.join(data, 'distractors'));
+  const distractors = path.join(data, 'distractors');
+  if (subjects.length === 0 || !existsSync(distractors)) throw new Error(`${data} should hold ${layout}`);
+  const folds = await distractorFolds(distractors);
+  if (folds[1].length === 0) throw new Error(`${distractors} should hold at least two photos, one per fold`);
   const bankPhotos = [...folds[fold], ...(await facePhotos(path.join(data, 'faces')))];
   return { subjects, heldOut: folds[1 - fold], bankPhotos };
 }
