@@ -51,6 +51,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // A poll waits on model work (indexing, retraining): a busy 2-core machine can take longer than vitest's 1 s.
+    expect: { poll: { timeout: 30_000 } },
     projects: [
       { extends: true, test: { name: 'unit', include: unit } },
       { extends: true, test: { name: 'integration', include: integration, globalSetup: bank } },
