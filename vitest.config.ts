@@ -26,6 +26,7 @@ const unit = lane([
 /** Real models (ONNX, the generated tiny CLIP and SmolVLM), a real LanceDB, in this process. */
 const integration = lane([
   'clip',
+  'close-calls',
   'detector',
   'encoder',
   'faces',

@@ -1856,7 +1856,7 @@ export interface components {
       model: string;
       /**
        * milliseconds by stage: decode, recognition (load, regions, embed, secondLook,
-       * heads; faces), conditioning, vlm (every model call), repair, total
+       * closeCalls, heads; faces), conditioning, vlm (every model call), repair, total
        */
       timings: Record<string, number>;
     };
@@ -1870,7 +1870,7 @@ export interface components {
       model: string;
       /**
        * milliseconds by stage: decode, recognition (load, regions, embed, secondLook,
-       * heads; faces), conditioning, vlm (every model call), repair, total
+       * closeCalls, heads; faces), conditioning, vlm (every model call), repair, total
        */
       timings: Record<string, number>;
     };
@@ -1892,7 +1892,7 @@ export interface components {
         concepts: components['schemas']['NamedMatch'][];
         /**
          * milliseconds by stage: decode, recognition (load, regions, embed, secondLook,
-         * heads; faces), conditioning, vlm (every model call), repair, total
+         * closeCalls, heads; faces), conditioning, vlm (every model call), repair, total
          */
         timings: Record<string, number>;
       };

@@ -15,6 +15,7 @@ import type {
 } from '../../models/types.js';
 import { defaultRegionOptions, gridWindows, proposeRegions, type RegionOptions } from './regions.js';
 import { candidates, closerWindows } from './second-look.js';
+import { settleCloseCalls } from './close-calls.js';
 import type { Box, Match, Timings } from '../types.js';
 import { appendRows, stack } from '../matrix.js';
 import { round4 } from '../rounding.js';
@@ -170,6 +171,29 @@ async function headOutputs(
   });
 }
 
+/** The present concepts that another concept comes within the close-call margin of, on their own region, that lose. */
+async function closeCallsLost(
+  image: DecodedImage,
+  best: Placed[],
+  scores: Matrix,
+  regions: PixelBox[],
+  heads: UserHeads,
+  models: RecognizeModels,
+  options: RegionOptions,
+): Promise<Set<number>> {
+  const scanner = models.encoder.scanner;
+  if (!scanner) return new Set();
+  const c = scores.cols;
+  const calls = best.flatMap((b, concept) => {
+    const score = toScore(b.raw);
+    if (!b.free || score < heads.thresholds[concept]) return [];
+    const near = (j: number) => score - toScore(scores.data[b.row * c + j] + heads.bias[j]) < options.closeCall.margin;
+    const rivals = best.map((_, j) => j).filter((j) => j !== concept && near(j));
+    return rivals.length > 0 ? [{ concept, region: regions[b.row], rivals }] : [];
+  });
+  return settleCloseCalls(image, calls, heads.weights, heads.bias, scanner, options.closeCall.side);
+}
+
 /** Runs `work`, adding the milliseconds it took to `timings[key]`: a step may run more than once per photo. */
 async function timed<T>(timings: Timings, key: string, work: () => Promise<T>): Promise<T> {
   const t = performance.now();
@@ -237,6 +261,9 @@ export async function recognizeImage(
     scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
     best = oneSubjectPerRegion(scores, heads, regions);
   }
+  const lost = await timed(timings, 'closeCalls', () =>
+    closeCallsLost(image, best, scores, regions, heads, models, options),
+  );
   const matches = await timed(timings, 'heads', async () =>
     heads.ids.map((id, j) => {
       const row = best[j].row;
@@ -247,7 +274,8 @@ export async function recognizeImage(
         : subjectBox(regions[row], scan, j, image, options.boxSpread);
       const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
       const score = toScore(best[j].raw);
-      return { id, name: heads.names[j], score, present: best[j].free && score >= heads.thresholds[j], box };
+      const present = best[j].free && score >= heads.thresholds[j] && !lost.has(j);
+      return { id, name: heads.names[j], score, present, box };
     }),
   );
   return matches.sort((a, b) => b.score - a.score);

@@ -41,6 +41,11 @@ export interface RegionOptions {
    * Chosen on the eval's fold 0 scenes, checked on fold 1: docs/open-world.md.
    */
   secondLook: { regions: number; windows: number; side: number; grid: RegionOptions['grid'] };
+  /**
+   * A present concept whose region scores within `margin` (in score) for another concept is looked at again at
+   * `side` px (close-calls.ts). Chosen on the eval's fold 0 (margins 0.05-0.3, 448 or 640 px), checked on fold 1.
+   */
+  closeCall: { margin: number; side: number };
   maxDetections: number;
   minDetectionScore: number;
   /** Context added around a detector box, as a fraction of its size on each side. */
@@ -70,6 +75,7 @@ export const defaultRegionOptions: RegionOptions = {
       { size: 0.5, steps: 3 },
     ],
   },
+  closeCall: { margin: 0.1, side: 448 },
   maxDetections: 6,
   minDetectionScore: 0.3,
   padding: 0.1,

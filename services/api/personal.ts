@@ -17,8 +17,8 @@ export const NamedMatch = Match.extend({
 
 export const Timings = z.record(z.string(), z.number()).openapi({
   description:
-    'milliseconds by stage: decode, recognition (load, regions, embed, secondLook, heads; faces), conditioning, ' +
-    'vlm (every model call), repair, total',
+    'milliseconds by stage: decode, recognition (load, regions, embed, secondLook, closeCalls, heads; faces), ' +
+    'conditioning, vlm (every model call), repair, total',
 });
 
 /** Fields of both request bodies. */
