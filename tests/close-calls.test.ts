@@ -26,29 +26,30 @@ afterAll(async () => {
   await algebra?.dispose();
 });
 
-it('takes the place from a concept whose rival the closer look scores higher, and only then', async () => {
+it('looks at the region at the side asked for: a concept loses to a rival scoring above it there', async () => {
   const { data, info } = await sharp(path.join(PHOTOS, 'can/00.jpg'))
     .resize(640)
     .raw()
     .toBuffer({ resolveWithObject: true });
   const image: DecodedImage = { data: new Uint8Array(data), width: info.width, height: info.height };
   const region = { x: 100.4, y: 60, w: 300, h: 320 };
-  // What the closer look sees: the region scanned whole at 448 px.
   const inside = cropImage({ image, box: region });
-  const { data: seen } = await encoder.scanner!.scan(inside, [{ x: 0, y: 0, w: inside.width, h: inside.height }], 448);
-  // Three heads alike but for a nudge along what the closer look sees: concept 1 above concept 0, concept 2 below.
+  const seen = async (side: number) =>
+    (await encoder.scanner!.scan(inside, [{ x: 0, y: 0, w: inside.width, h: inside.height }], side)).data;
+  // Along what the region shows at 448 px and not at 224 px: a head nudged that way wins at 448 and loses at 224.
+  const [at448, at224] = [await seen(448), await seen(224)];
+  const towards448 = at448.map((v, k) => v - at224[k]);
   const [base] = await encoder.embed([{ image: cropImage({ image, box: { x: 0, y: 0, w: 200, h: 200 } }) }]);
-  const row = (nudge: number) => base.map((v, k) => v + nudge * seen[k]);
-  const weights = { data: Float32Array.from([...row(0), ...row(0.05), ...row(-0.05)]), rows: 3, cols: base.length };
+  const row = (nudge: number) => base.map((v, k) => v + nudge * towards448[k]);
+  const weights = { data: Float32Array.from([...row(0), ...row(0.5), ...row(-0.5)]), rows: 3, cols: base.length };
   const bias = new Float32Array(3);
   const calls = [
-    { concept: 0, region, rivals: [2] },
+    { concept: 0, region, rivals: [1] },
     { concept: 1, region, rivals: [0, 2] },
     { concept: 2, region, rivals: [0] },
   ];
-  const lost = await settleCloseCalls(image, calls, weights, bias, encoder.scanner!, 448);
-  expect([...lost]).toEqual([2]);
-  // A bias that lifts concept 2 over the others settles its call the other way.
-  const lifted = await settleCloseCalls(image, calls, weights, Float32Array.from([0, 0, 0.2]), encoder.scanner!, 448);
-  expect([...lifted].sort()).toEqual([0, 1]);
+  const lost = async (side: number) =>
+    [...(await settleCloseCalls(image, calls, weights, bias, encoder.scanner!, side))].sort();
+  expect(await lost(448)).toEqual([0, 2]);
+  expect(await lost(224)).toEqual([1]);
 });

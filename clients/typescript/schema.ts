@@ -1782,7 +1782,11 @@ export interface components {
       description: string;
       imageCount: number;
       negativeCount: number;
-      /** score at and above which the concept counts as present */
+      /**
+       * score at and above which the concept counts as present, unless another concept
+       * takes its place in the photo (one place, one subject; a look-alike that a closer
+       * look prefers)
+       */
       threshold: number;
       /**
        * score at and above which /caption, /ask and /chat/completions call the concept by

@@ -1,7 +1,7 @@
 /**
- * Close calls between look-alikes: where a present concept's region scores within a margin for another concept too,
- * the region is looked at again at twice the detail of a 224 px crop, and a rival that its head then scores higher
- * takes the place from it. Sibling products differ in small print that a 224 px crop blurs.
+ * Close calls between look-alikes: where a present concept's region scores close to it (or above) for another concept,
+ * the region is looked at again at twice the scale of a 224 px crop, and if the rival's head then scores higher the
+ * concept loses the place (the rival gains nothing). Sibling products differ in small print that a 224 px crop blurs.
  */
 import { cropImage } from '../../models/image/crop-image.js';
 import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';

@@ -171,7 +171,7 @@ async function headOutputs(
   });
 }
 
-/** The present concepts that another concept comes within the close-call margin of, on their own region, that lose. */
+/** Present concepts that another scores close to (or above) on their own region, whose close call a rival wins. */
 async function closeCallsLost(
   image: DecodedImage,
   best: Placed[],
@@ -187,6 +187,7 @@ async function closeCallsLost(
   const calls = best.flatMap((b, concept) => {
     const score = toScore(b.raw);
     if (!b.free || score < heads.thresholds[concept]) return [];
+    // A rival scoring higher here took a place elsewhere: the closer look says whether this one is still its own.
     const near = (j: number) => score - toScore(scores.data[b.row * c + j] + heads.bias[j]) < options.closeCall.margin;
     const rivals = best.map((_, j) => j).filter((j) => j !== concept && near(j));
     return rivals.length > 0 ? [{ concept, region: regions[b.row], rivals }] : [];

@@ -74,7 +74,11 @@ export const Concept = z
     description: z.string(),
     imageCount: z.number().int(),
     negativeCount: z.number().int(),
-    threshold: z.number().openapi({ description: 'score at and above which the concept counts as present' }),
+    threshold: z.number().openapi({
+      description:
+        'score at and above which the concept counts as present, unless another concept takes its place in the ' +
+        'photo (one place, one subject; a look-alike that a closer look prefers)',
+    }),
     nameThreshold: z.number().openapi({
       description:
         'score at and above which /caption, /ask and /chat/completions call the concept by its name (at least ' +
