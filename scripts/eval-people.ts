@@ -22,6 +22,7 @@ import { Confusion, mean, percentile } from './lib/metrics.js';
 import { sharedData } from './lib/open-world.js';
 import { openScriptRuntime } from './lib/runtime.js';
 import { defaultModelsDir } from './lib/dreambooth.js';
+import { isPhotoFile } from '../concepts/learning/region-bank-file.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,7 +39,7 @@ const fold = Number(args.fold) as 0 | 1;
 const train = Number(args.train);
 const files = (dir: string) =>
   readdirSync(dir)
-    .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+    .filter(isPhotoFile)
     .sort()
     .map((f) => path.join(dir, f));
 /** Items alternate between halves: half `fold` calibrates (the bank), the other is measured. */

@@ -201,11 +201,6 @@ async function main() {
     }
 
     const dreambooth = new Set(subjects.filter((s) => s.set === 'dreambooth').map((s) => s.name));
-    const closed = decisions(
-      answers.filter((a) => a.truth !== null && dreambooth.has(a.truth)),
-      dreambooth,
-      nameOf,
-    );
 
     const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
     const sets = [...new Set(subjects.map((s) => s.set))].join(' + ');
@@ -253,8 +248,13 @@ async function main() {
       `  boxes on the right subject ${f(boxHits / (ious.length || 1))} (${boxHits}/${ious.length}), median box IoU ` +
         `${f(ious.length ? percentile(ious, 50) : 0)}`,
     );
-    const c = closed.single;
     if (dreambooth.size > 0) {
+      const closed = decisions(
+        answers.filter((a) => a.truth !== null && dreambooth.has(a.truth)),
+        dreambooth,
+        nameOf,
+      );
+      const c = closed.single;
       console.log(`closed world (dreambooth subjects and photos only, as before):`);
       console.log(
         `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ` +

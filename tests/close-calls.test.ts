@@ -1,37 +1,16 @@
 /** Close calls between look-alikes, settled by the region seen at twice the detail (real MobileNetV2 scanner). */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { settleCloseCalls } from '../concepts/recognition/close-calls.js';
 import { cropImage } from '../models/image/crop-image.js';
-import { openEncoder } from '../models/load.js';
-import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { ModelThreads } from '../models/runtime/ort.js';
-import type { DecodedImage, ImageEncoder } from '../models/types.js';
+import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
-
-const threads = new ModelThreads();
-let algebra: OnnxLinearAlgebra;
-let encoder: ImageEncoder;
-beforeAll(async () => {
-  algebra = await OnnxLinearAlgebra.open(threads);
-  encoder = await openEncoder(threads, MODELS, 'mobilenetv2-12-int8', algebra);
-});
-afterAll(async () => {
-  await encoder?.dispose();
-  await algebra?.dispose();
-});
+const mobileNet = useMobileNet();
 
 it('looks at the region at the side asked for: a concept loses to a rival scoring above it there', async () => {
-  const { data, info } = await sharp(path.join(PHOTOS, 'can/00.jpg'))
-    .resize(640)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const image: DecodedImage = { data: new Uint8Array(data), width: info.width, height: info.height };
+  const encoder = mobileNet();
+  const image = await decodeSharp(sharp(path.join(dreamboothDir, 'can/00.jpg')).resize(640));
   const region = { x: 100.4, y: 60, w: 300, h: 320 };
   const inside = cropImage({ image, box: region });
   const seen = async (side: number) =>

@@ -3,16 +3,13 @@
  * MobileNetV2 scanner on a real photo pasted small into another.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import sharp, { type Sharp } from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
 import { overlapOfSmaller } from '../models/image/boxes.js';
-import { openEncoder } from '../models/load.js';
-import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { ModelThreads } from '../models/runtime/ort.js';
-import type { DecodedImage, ImageEncoder, PixelBox } from '../models/types.js';
+import type { PixelBox } from '../models/types.js';
 import { candidates, closerWindows } from '../concepts/recognition/second-look.js';
 import { defaultRegionOptions, gridWindows } from '../concepts/recognition/regions.js';
+import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
 
 const box = (x: number, y: number, w: number, h: number): PixelBox => ({ x, y, w, h });
 
@@ -36,39 +33,23 @@ describe('candidates', () => {
   });
 });
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
-
-async function decode(s: Sharp): Promise<DecodedImage> {
-  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-}
-
 describe('closerWindows (mobilenetv2-12-int8)', () => {
-  const threads = new ModelThreads();
-  let algebra: OnnxLinearAlgebra;
-  let encoder: ImageEncoder;
-  beforeAll(async () => {
-    algebra = await OnnxLinearAlgebra.open(threads);
-    encoder = await openEncoder(threads, MODELS, 'mobilenetv2-12-int8', algebra);
-  });
-  afterAll(async () => {
-    await encoder?.dispose();
-    await algebra?.dispose();
-  });
+  const mobileNet = useMobileNet();
 
   it('finds, inside a region, the window of a small subject that the head looks for', async () => {
+    const encoder = mobileNet();
     // A teapot photo 170 px wide pasted into the lower right of a 400 px region of a backpack photo.
     const pasted = box(500, 470, 170, 170);
-    const teapot = await sharp(path.join(PHOTOS, 'teapot/01.jpg')).resize(pasted.w, pasted.h).toBuffer();
-    const scene = await decode(
-      sharp(path.join(PHOTOS, 'backpack/00.jpg'))
+    const teapot = await sharp(path.join(dreamboothDir, 'teapot/01.jpg')).resize(pasted.w, pasted.h).toBuffer();
+    const scene = await decodeSharp(
+      sharp(path.join(dreamboothDir, 'backpack/00.jpg'))
         .resize(768, 768)
         .composite([{ input: teapot, left: pasted.x, top: pasted.y }]),
     );
     // The head: the teapot's other photo's vector (a prototype), as a row of one-concept weights.
-    const [prototype] = await encoder.embed([{ image: await decode(sharp(path.join(PHOTOS, 'teapot/00.jpg'))) }]);
+    const [prototype] = await encoder.embed([
+      { image: await decodeSharp(sharp(path.join(dreamboothDir, 'teapot/00.jpg'))) },
+    ]);
     const weights = { data: prototype, rows: 1, cols: prototype.length };
     const region = box(300, 270, 420, 420);
 
@@ -95,7 +76,8 @@ describe('closerWindows (mobilenetv2-12-int8)', () => {
   });
 
   it("places a fractional region's windows from its crop's whole-pixel corner", async () => {
-    const scene = await decode(sharp(path.join(PHOTOS, 'backpack/00.jpg')).resize(768, 768));
+    const encoder = mobileNet();
+    const scene = await decodeSharp(sharp(path.join(dreamboothDir, 'backpack/00.jpg')).resize(768, 768));
     const head = new Float32Array(1280).fill(1);
     const region = { x: 300.6, y: 270.4, w: 420.3, h: 419.8 };
     const { scan } = await closerWindows(

@@ -54,6 +54,9 @@ export function bankFile(dir: string, identity: BankIdentity, options: RegionOpt
   return path.join(dir, `${identity.encoder}-${identity.fingerprint}-${detector}-${layoutDigest(options)}.bank`);
 }
 
+/** A JPEG, PNG or WebP file, by its name. */
+export const isPhotoFile = (name: string) => /\.(jpe?g|png|webp)$/i.test(name);
+
 /** Every JPEG, PNG or WebP under the folders (or the file itself, for a file), sorted. */
 export async function photoFiles(folders: string[]): Promise<string[]> {
   const files: string[] = [];
@@ -65,7 +68,7 @@ export async function photoFiles(folders: string[]): Promise<string[]> {
     const names = await readdir(folder, { recursive: true });
     files.push(
       ...names
-        .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+        .filter(isPhotoFile)
         .sort()
         .map((f) => path.join(folder, f)),
     );

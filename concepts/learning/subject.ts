@@ -95,11 +95,11 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
   const wanted = new Set(labelsForCategory(category));
   const wholes = photos.map((p) => p.regions.find((r) => r.source === 'whole')!);
   const area = (r: Region, pi: number) => (r.box.w * r.box.h) / (wholes[pi].box.w * wholes[pi].box.h);
+  const ofCategory = (r: Region) => r.label !== undefined && wanted.has(r.label);
   // A detected object of the category is the subject; else a held carton or a toy on a sofa may go undetected while
   // objects behind it are found, and the grid's windows stand in (beside a small one of the category: a cup on the
   // shelf behind the held mug).
   const candidates = photos.map((p, pi) => {
-    const ofCategory = (r: Region) => r.label !== undefined && wanted.has(r.label);
     const found = p.regions.flatMap((r, i) =>
       r.source === 'detector' && area(r, pi) >= (ofCategory(r) ? minCategoryArea : minArea) ? [i] : [],
     );
@@ -123,7 +123,7 @@ export function chooseSubjects(photos: PhotoRegions[], category: string): number
       // With one photo there is nothing to agree with: the biggest object wins.
       const score =
         (others > 0 ? agreement / others : area(r, pi)) +
-        (r.label && wanted.has(r.label) ? categoryBonus : 0) +
+        (ofCategory(r) ? categoryBonus : 0) +
         centreBonus * centrality(r, wholes[pi]);
       if (score > bestScore) {
         bestScore = score;

@@ -175,6 +175,7 @@ async function headOutputs(
 async function closeCallsLost(
   image: DecodedImage,
   best: Placed[],
+  present: boolean[],
   scores: Matrix,
   regions: PixelBox[],
   heads: UserHeads,
@@ -185,8 +186,8 @@ async function closeCallsLost(
   if (!scanner) return new Set();
   const c = scores.cols;
   const calls = best.flatMap((b, concept) => {
+    if (!present[concept]) return [];
     const score = toScore(b.raw);
-    if (!b.free || score < heads.thresholds[concept]) return [];
     // A rival scoring higher here took a place elsewhere: the closer look says whether this one is still its own.
     const near = (j: number) => score - toScore(scores.data[b.row * c + j] + heads.bias[j]) < options.closeCall.margin;
     const rivals = best.map((_, j) => j).filter((j) => j !== concept && near(j));
@@ -262,8 +263,9 @@ export async function recognizeImage(
     scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
     best = oneSubjectPerRegion(scores, heads, regions);
   }
+  const present = best.map((b, j) => b.free && toScore(b.raw) >= heads.thresholds[j]);
   const lost = await timed(timings, 'closeCalls', () =>
-    closeCallsLost(image, best, scores, regions, heads, models, options),
+    closeCallsLost(image, best, present, scores, regions, heads, models, options),
   );
   const matches = await timed(timings, 'heads', async () =>
     heads.ids.map((id, j) => {
@@ -274,9 +276,7 @@ export async function recognizeImage(
         ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
         : subjectBox(regions[row], scan, j, image, options.boxSpread);
       const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
-      const score = toScore(best[j].raw);
-      const present = best[j].free && score >= heads.thresholds[j] && !lost.has(j);
-      return { id, name: heads.names[j], score, present, box };
+      return { id, name: heads.names[j], score: toScore(best[j].raw), present: present[j] && !lost.has(j), box };
     }),
   );
   return matches.sort((a, b) => b.score - a.score);

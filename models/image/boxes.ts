@@ -44,7 +44,6 @@ export function iou(a: PixelBox, b: PixelBox): number {
   return inter === 0 ? 0 : inter / (a.w * a.h + b.w * b.h - inter);
 }
 
-/** The share of the smaller box that two boxes share: 1 when one holds the other, whatever their sizes. */
 /** The first `count` of `items` (best first) whose boxes overlap neither `taken` nor each other (IoU over 0.6). */
 export function firstApart<T>(items: T[], boxOf: (t: T) => PixelBox, count: number, taken: PixelBox[] = []): T[] {
   const picked: T[] = [];
@@ -59,6 +58,7 @@ export function firstApart<T>(items: T[], boxOf: (t: T) => PixelBox, count: numb
   return picked;
 }
 
+/** The share of the smaller box that two boxes share: 1 when one holds the other, whatever their sizes. */
 export function overlapOfSmaller(a: PixelBox, b: PixelBox): number {
   const inter = intersection(a, b);
   return inter === 0 ? 0 : inter / Math.min(a.w * a.h, b.w * b.h);

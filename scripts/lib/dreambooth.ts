@@ -1,6 +1,7 @@
 /** The shared DreamBooth photos as an evaluation set: subjects, categories, and a train/query split. */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { isPhotoFile } from '../../concepts/learning/region-bank-file.js';
 
 export interface Subject {
   name: string;
@@ -18,7 +19,7 @@ export function loadSubjects(dir: string, trainCount: number): Subject[] {
   return rows.map((row) => {
     const [name, category] = row.split(',').map((s) => s.trim());
     const photos = readdirSync(path.join(dir, name))
-      .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+      .filter(isPhotoFile)
       .sort()
       .map((f) => path.join(dir, name, f));
     return { name, category, train: photos.slice(0, trainCount), query: photos.slice(trainCount) };

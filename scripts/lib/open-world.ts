@@ -3,7 +3,7 @@
  * objects), and its distractors split in two folds, one for the region bank and one queried, so no figure comes from
  * photos that the calibration has seen.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { photoFiles } from '../../concepts/learning/region-bank-file.js';
 import { loadSubjects, type Subject } from './dreambooth.js';
@@ -36,10 +36,9 @@ export async function distractorFolds(dir: string): Promise<[string[], string[]]
 }
 
 /** The folders of `data` (links too) that hold subjects: a classes.csv beside a folder per subject, in name order. */
-export function subjectSets(data: string): string[] {
+function subjectSets(data: string): string[] {
   return readdirSync(data)
-    .filter((name) => !['distractors', 'faces'].includes(name))
-    .filter((name) => statSync(path.join(data, name)).isDirectory() && existsSync(path.join(data, name, 'classes.csv')))
+    .filter((name) => !['distractors', 'faces'].includes(name) && existsSync(path.join(data, name, 'classes.csv')))
     .sort();
 }
 
