@@ -1,6 +1,6 @@
 /**
- * The photo table's write log in Redis (write-log.ts): one hash per dataset, version to user; each record drops the
- * entry KEEP versions older, so the hash stays small.
+ * The photo table's write log in Redis (write-log.ts): one sorted set per dataset, `version:user` scored by version;
+ * each record drops every entry KEEP versions older or more, so the set stays small even where versions go unlogged.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -17,19 +17,26 @@ export class RedisWriteLog implements WriteLog {
     private readonly redis: Redis,
     dataset: string,
   ) {
-    this.key = `nomen:photo-writes:${createHash('sha256').update(dataset).digest('hex')}`;
+    this.key = `nomen:photo-write-log:${createHash('sha256').update(dataset).digest('hex')}`;
   }
 
   async record(version: number, user: string): Promise<void> {
     await this.redis
       .multi()
-      .hset(this.key, String(version), user)
-      .hdel(this.key, String(version - KEEP))
+      .zadd(this.key, version, `${version}:${user}`)
+      .zremrangebyscore(this.key, '-inf', `(${version - KEEP + 1}`)
       .exec();
   }
 
   async users(versions: number[]): Promise<(string | undefined)[]> {
     if (versions.length === 0) return [];
-    return (await this.redis.hmget(this.key, ...versions.map(String))).map((u) => u ?? undefined);
+    const read = this.redis.pipeline();
+    for (const v of versions) read.zrangebyscore(this.key, v, v);
+    const found = (await read.exec()) ?? [];
+    return found.map(([error, members]) => {
+      if (error) throw error;
+      const [member] = members as string[];
+      return member === undefined ? undefined : member.slice(member.indexOf(':') + 1);
+    });
   }
 }
