@@ -18,6 +18,8 @@ async function indexPhotos(files: File[]): Promise<void> {
   const photos = files.map((file) => ({ id: photoIdOf(file.name), bytes: file }));
   const ids = new Set(photos.map((p) => p.id));
   if (ids.size < photos.length) throw new Error('two of the photos have one name: each name is a photo id');
+  // Shown as soon as a search can find them: the last progress event comes before the upload call returns.
+  for (const p of photos) libraryFiles.set(p.id, URL.createObjectURL(p.bytes));
   libraryProgress.hidden = false;
   libraryProgress.value = 0;
   libraryStatus.textContent = `uploading ${files.length} photos...`;
@@ -27,7 +29,6 @@ async function indexPhotos(files: File[]): Promise<void> {
       libraryStatus.textContent = `indexed ${done} of ${total} photos`;
     },
   });
-  for (const p of photos) libraryFiles.set(p.id, URL.createObjectURL(p.bytes));
   const errors = jobs.flatMap((j) => j.errors);
   libraryStatus.textContent = [
     `indexed ${photos.length - errors.length} of ${photos.length} photos`,
