@@ -15,7 +15,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-it('answers the user of each logged version, keeps datasets apart, and forgets versions 4096 behind, logged in between or not', async () => {
+it("answers each logged version's user, keeps datasets apart, forgets versions 4096 behind", async () => {
   const log = new RedisWriteLog(redis, 'file:///a');
   await log.record(1, 't/alice');
   await log.record(2, 't/bob:2');
