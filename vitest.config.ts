@@ -36,6 +36,7 @@ const integration = lane([
   'open-world',
   'ort',
   'recognition',
+  'reference-cells',
   'refinement',
   'store',
   'store-crash',

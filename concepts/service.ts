@@ -10,6 +10,7 @@ import { splitBank, type RegionBank } from './learning/region-bank.js';
 import { KeyedLock, Slots } from './locks.js';
 import { stack } from './matrix.js';
 import { recognizeImage } from './recognition/recognize.js';
+import { conceptPhotos, ReferenceCells } from './recognition/reference-cells.js';
 import { defaultRegionOptions } from './recognition/regions.js';
 import { isPersonCategory } from './people/faces.js';
 import { FACES_OFF, isFaceConcept, withoutPersons } from './people/people.js';
@@ -41,6 +42,8 @@ export class ConceptService {
   private readonly refinement: DraftRefinement;
   private readonly persons: PersonConcepts;
   private readonly photos: ConceptPhotos;
+  /** Close calls' evidence; none without a region scanner. */
+  private readonly references?: ReferenceCells;
 
   private constructor(
     private readonly store: ConceptStore,
@@ -60,6 +63,9 @@ export class ConceptService {
     this.refinement = new DraftRefinement(store, this.users, this.commits, models, options);
     this.photos = new ConceptPhotos(store, this.users, this.commits, models, options, MAX_CONCEPT_IMAGES);
     this.persons = new PersonConcepts(this.commits, options.limits, dim, MAX_CONCEPT_IMAGES, options.people);
+    const scanner = models.encoder.scanner;
+    const { closeCall } = options.regions ?? defaultRegionOptions;
+    if (scanner) this.references = new ReferenceCells(store, scanner, closeCall.references);
   }
 
   /** `regions` are photos of the open world (region-bank.ts): half train every head, half calibrate every threshold. */
@@ -206,6 +212,7 @@ export class ConceptService {
       const state = await this.users.get(scope);
       findConcept(state.concepts, id);
       this.users.forget(scope);
+      this.references?.forget(scope, id);
       await this.store.deleteConcept(scope, id);
       await this.options.people?.deleteConcept(scope, id);
       const rest = state.concepts.filter((c) => c.id !== id);
@@ -223,6 +230,7 @@ export class ConceptService {
   async removeUser(scope: Scope): Promise<void> {
     await this.commits.exclusive(scope, async () => {
       this.users.forget(scope);
+      this.references?.forget(scope);
       await this.store.deleteUser(scope);
       await this.options.people?.deleteUser(scope);
     });
@@ -245,7 +253,14 @@ export class ConceptService {
     timings.load = performance.now() - t;
     const persons = state.concepts.filter(isFaceConcept);
     const [matches, people] = await Promise.all([
-      recognizeImage(image, withoutPersons(state.heads, persons), this.models, timings, this.options.regions),
+      recognizeImage(
+        image,
+        withoutPersons(state.heads, persons),
+        this.models,
+        timings,
+        this.options.regions,
+        this.references && ((id) => this.references!.of(scope, conceptPhotos(state, id))),
+      ),
       this.options.people?.recognize(scope, image, state, timings) ?? [],
     ]);
     return [...matches, ...people].filter((m) => all || m.present);

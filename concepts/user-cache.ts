@@ -17,7 +17,8 @@ export interface UserState {
   checkedAt?: number;
 }
 
-const key = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
+/** One string per user, for maps of users' data. */
+export const userKey = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
 
 export class UserCache {
   private readonly users = new Map<string, UserState>();
@@ -34,11 +35,11 @@ export class UserCache {
    */
   async get(scope: Scope): Promise<UserState> {
     const tableVersion = await this.store.conceptsVersion();
-    const cached = this.users.get(key(scope));
+    const cached = this.users.get(userKey(scope));
     if (cached && (cached.checkedAt === tableVersion || (await this.unchanged(scope, cached)))) {
       cached.checkedAt = tableVersion;
-      this.users.delete(key(scope));
-      this.users.set(key(scope), cached);
+      this.users.delete(userKey(scope));
+      this.users.set(userKey(scope), cached);
       return cached;
     }
     return this.remember(scope, await this.store.loadUser(scope), tableVersion);
@@ -59,13 +60,13 @@ export class UserCache {
         thresholds: Float64Array.from(data.concepts, (c) => c.threshold),
       },
     };
-    this.users.set(key(scope), state);
+    this.users.set(userKey(scope), state);
     while (this.users.size > this.limit) this.users.delete(this.users.keys().next().value!);
     return state;
   }
 
   forget(scope: Scope): void {
-    this.users.delete(key(scope));
+    this.users.delete(userKey(scope));
   }
 
   /** Every write bumps the version of each concept of the user, so equal versions mean the same user. */

@@ -11,6 +11,7 @@ import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
 import { bestRegions } from '../recognition/stored-regions.js';
 import type { Scope } from '../types.js';
+import { userKey } from '../user-cache.js';
 import type { IndexedPhoto, PhotoBatch } from './photo-records.js';
 import type { PhotoStore } from './photo-store.js';
 import type { WriteLog } from './write-log.js';
@@ -43,7 +44,6 @@ const HEAD_BYTES = 40;
 /** How long a query waits for the write log before it drops every copy instead. */
 const LOG_WAIT_MS = 200;
 
-const keyOf = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
 const bytesOf = (s: UserScores) => s.size * (PHOTO_BYTES + HEAD_BYTES * s.heads.size);
 
 /** Every head's best region of every photo in `batches`, in one pass over them. */
@@ -155,7 +155,7 @@ export class PhotoScores {
    */
   async get(scope: Scope, heads: Heads, asked: string[]): Promise<UserScores> {
     await this.checkVersion();
-    const key = keyOf(scope);
+    const key = userKey(scope);
     const current = (scored: Map<string, { weights: Float32Array }>) =>
       asked.every((id) => scored.get(id)?.weights === heads.get(id)!.weights);
     const kept = this.users.get(key);
@@ -177,13 +177,13 @@ export class PhotoScores {
 
   /** Once the readings under way (the user's, else all) have landed or failed: a query then gets its own heads. */
   async settled(scope?: Scope): Promise<void> {
-    const key = scope && keyOf(scope);
+    const key = scope && userKey(scope);
     await Promise.allSettled([...this.readings].filter(([r]) => !key || r.key === key).map(([, scores]) => scores));
   }
 
   /** Writes photos through `write` (which answers the table version it made), adding them to the user's copies. */
   async add(scope: Scope, photos: IndexedPhoto[], write: () => Promise<number | undefined>): Promise<void> {
-    const key = keyOf(scope);
+    const key = userKey(scope);
     const { dim } = this.store;
     const kept = this.users.get(key);
     const targets = [
@@ -226,7 +226,7 @@ export class PhotoScores {
 
   /** A photo the user deleted, at the table version the deletion made. */
   async removed(scope: Scope, id: string, version: number): Promise<void> {
-    const key = keyOf(scope);
+    const key = userKey(scope);
     this.own.add(version);
     this.users.get(key)?.photos.delete(id);
     for (const r of this.readings.keys()) if (r.key === key) r.changes.push((scores) => scores.photos.delete(id));
@@ -250,7 +250,7 @@ export class PhotoScores {
 
   /** The user's library is gone. */
   async forget(scope: Scope, version: number): Promise<void> {
-    const key = keyOf(scope);
+    const key = userKey(scope);
     this.own.add(version);
     this.dropUser(key);
     await this.publish(version, key);
@@ -276,7 +276,7 @@ export class PhotoScores {
 
   /** Every region of the user scored by every head of `heads`, kept when it lands unless overtaken. */
   private read(scope: Scope, heads: Heads): Promise<UserScores> {
-    const reading: Reading = { key: keyOf(scope), heads, order: this.started++, stale: false, changes: [] };
+    const reading: Reading = { key: userKey(scope), heads, order: this.started++, stale: false, changes: [] };
     const scores = this.land(reading, scope);
     this.readings.set(reading, scores);
     return scores;

@@ -1,11 +1,12 @@
 /**
  * Close calls between look-alikes: where a present concept's region scores close to it (or above) for another concept,
- * the region is looked at again at twice the scale of a 224 px crop, and if the rival's head then scores higher the
- * concept loses the place (the rival gains nothing). Sibling products differ in small print that a 224 px crop blurs.
+ * the region's cells are matched against each one's reference cells (cell-match.ts); if a rival's match better, the
+ * concept loses the place (the rival gains nothing). Sibling products differ in where their print sits, which the
+ * pooled vectors that the heads score average away.
  */
 import { cropImage } from '../../models/image/crop-image.js';
-import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
-import { dot, matrixRow } from '../matrix.js';
+import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
+import { type CellGrid, cellMatch, cellVectors } from './cell-match.js';
 
 /** A present concept, the region it stands on, and the concepts that score close to it there. */
 export interface CloseCall {
@@ -14,24 +15,32 @@ export interface CloseCall {
   rivals: number[];
 }
 
+/** A concept's reference cells, by its index among the user's heads; undefined when it has none. */
+export type References = (concept: number) => Promise<Matrix | undefined>;
+
 /**
- * The concepts that lose their close call: each call's region, scanned whole at `side` px, scored by the heads
- * (`weights` rows, `bias`); one scan per call, side by side on the model threads.
+ * The concepts that lose their close call: each call's region cut into `grid`'s cells, one scan per call, side by
+ * side on the model threads. A concept or rival without references has no say.
  */
 export async function settleCloseCalls(
   image: DecodedImage,
   calls: CloseCall[],
-  weights: Matrix,
-  bias: Float32Array,
+  references: References,
   scanner: RegionScanner,
-  side: number,
+  algebra: LinearAlgebra,
+  grid: CellGrid,
 ): Promise<Set<number>> {
   const lost = await Promise.all(
     calls.map(async ({ concept, region, rivals }) => {
-      const inside = cropImage({ image, box: region });
-      const { data } = await scanner.scan(inside, [{ x: 0, y: 0, w: inside.width, h: inside.height }], side);
-      const output = (j: number) => dot(data, matrixRow(weights, j)) + bias[j];
-      return rivals.some((r) => output(r) > output(concept));
+      const own = await references(concept);
+      if (!own) return false;
+      const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
+      const match = await cellMatch(cells, own, algebra);
+      for (const rival of rivals) {
+        const theirs = await references(rival);
+        if (theirs && (await cellMatch(cells, theirs, algebra)) > match) return true;
+      }
+      return false;
     }),
   );
   return new Set(calls.filter((_, k) => lost[k]).map((c) => c.concept));

@@ -34,6 +34,9 @@ export interface UserHeads {
 const squash = 3;
 export const toScore = (raw: number) => round4(1 / (1 + Math.exp(-squash * raw)));
 
+/** A concept's reference cells by its id (reference-cells.ts); without them, close calls are not settled. */
+export type ReferenceSource = (id: string) => Promise<Matrix | undefined>;
+
 export interface RecognizeModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
@@ -181,9 +184,10 @@ async function closeCallsLost(
   heads: UserHeads,
   models: RecognizeModels,
   options: RegionOptions,
+  references?: ReferenceSource,
 ): Promise<Set<number>> {
   const scanner = models.encoder.scanner;
-  if (!scanner) return new Set();
+  if (!scanner || !references) return new Set();
   const c = scores.cols;
   const calls = best.flatMap((b, concept) => {
     if (!present[concept]) return [];
@@ -193,7 +197,8 @@ async function closeCallsLost(
     const rivals = best.map((_, j) => j).filter((j) => j !== concept && near(j));
     return rivals.length > 0 ? [{ concept, region: regions[b.row], rivals }] : [];
   });
-  return settleCloseCalls(image, calls, heads.weights, heads.bias, scanner, options.closeCall.side);
+  const byIndex = (j: number) => references(heads.ids[j]);
+  return settleCloseCalls(image, calls, byIndex, scanner, models.algebra, options.closeCall.cells);
 }
 
 /** Runs `work`, adding the milliseconds it took to `timings[key]`: a step may run more than once per photo. */
@@ -241,6 +246,7 @@ export async function recognizeImage(
   models: RecognizeModels,
   timings: Timings,
   options: RegionOptions = defaultRegionOptions,
+  references?: ReferenceSource,
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
   const { regions, fixedCount, scan } = await timed(timings, 'regions', async () => {
@@ -265,7 +271,7 @@ export async function recognizeImage(
   }
   const present = best.map((b, j) => b.free && toScore(b.raw) >= heads.thresholds[j]);
   const lost = await timed(timings, 'closeCalls', () =>
-    closeCallsLost(image, best, present, scores, regions, heads, models, options),
+    closeCallsLost(image, best, present, scores, regions, heads, models, options, references),
   );
   const matches = await timed(timings, 'heads', async () =>
     heads.ids.map((id, j) => {

@@ -4,6 +4,8 @@
  */
 import { iou } from '../../models/image/boxes.js';
 import type { DecodedImage, ObjectDetector, PixelBox } from '../../models/types.js';
+import type { CellGrid } from './cell-match.js';
+import type { ReferenceOptions } from './reference-cells.js';
 
 export interface Region {
   box: PixelBox;
@@ -42,10 +44,11 @@ export interface RegionOptions {
    */
   secondLook: { regions: number; windows: number; side: number; grid: RegionOptions['grid'] };
   /**
-   * A present concept whose region scores within `margin` (in score) for another concept is looked at again at
-   * `side` px (close-calls.ts). Chosen on the eval's fold 0 (margins 0.05-0.3, 448 or 640 px), checked on fold 1.
+   * A present concept whose region scores within `margin` (in score) for another concept has its region's `cells`
+   * matched against their `references` (close-calls.ts). Chosen on the eval's fold 0 (margins 0.1-0.3; the whole
+   * registration photos in 14 x 14 cells or the reference crops in 7 x 7 as references), checked on fold 1.
    */
-  closeCall: { margin: number; side: number };
+  closeCall: { margin: number; cells: CellGrid; references: ReferenceOptions };
   maxDetections: number;
   minDetectionScore: number;
   /** Context added around a detector box, as a fraction of its size on each side. */
@@ -75,7 +78,12 @@ export const defaultRegionOptions: RegionOptions = {
       { size: 0.5, steps: 3 },
     ],
   },
-  closeCall: { margin: 0.1, side: 448 },
+  closeCall: {
+    margin: 0.3,
+    // The region's central 10 x 10 of 14 x 14 cells: its edges are the background around the subject.
+    cells: { n: 14, edge: 2, side: 448 },
+    references: { grid: { n: 7, edge: 0, side: 448 }, photos: 5, maxBytes: 32 << 20 },
+  },
   maxDetections: 6,
   minDetectionScore: 0.3,
   padding: 0.1,

@@ -1,0 +1,42 @@
+/**
+ * Dense matching of the scanner's feature map: an image cut into a grid of cells, each cell's vector pooled from the
+ * map, and two images compared cell by cell. Print and logos sit in different places on a milk and its sibling;
+ * pooling the whole map averages that away, matching cells keeps it (docs/open-world.md, "Dense matching").
+ */
+import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
+
+/** How an image is cut into cells: `n` by `n`, the outer `edge` rings left out, seen at `side` px. */
+export interface CellGrid {
+  n: number;
+  edge: number;
+  side: number;
+}
+
+/** The cells of a `width` x `height` image, row by row, without the `edge` outer rings. */
+export function cellBoxes(width: number, height: number, { n, edge }: CellGrid): PixelBox[] {
+  const boxes: PixelBox[] = [];
+  for (let i = edge; i < n - edge; i++)
+    for (let j = edge; j < n - edge; j++)
+      boxes.push({ x: (j * width) / n, y: (i * height) / n, w: width / n, h: height / n });
+  return boxes;
+}
+
+/** One L2-normalised row per cell of the whole image. */
+export function cellVectors(image: DecodedImage, scanner: RegionScanner, grid: CellGrid): Promise<Matrix> {
+  return scanner.scan(image, cellBoxes(image.width, image.height, grid), grid.side);
+}
+
+/**
+ * How well `reference` cells explain the `query` cells: each query cell's best cosine among the reference cells,
+ * averaged over the query (a chamfer similarity, in [-1, 1]).
+ */
+export async function cellMatch(query: Matrix, reference: Matrix, algebra: LinearAlgebra): Promise<number> {
+  const { data, rows, cols } = await algebra.mulTransposed(query, reference);
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    let best = -Infinity;
+    for (let k = r * cols; k < (r + 1) * cols; k++) best = Math.max(best, data[k]);
+    sum += best;
+  }
+  return sum / rows;
+}
