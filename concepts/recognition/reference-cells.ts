@@ -31,7 +31,7 @@ export function conceptPhotos(state: UserState, id: string): ConceptPhotos {
 
 export interface ReferenceOptions {
   grid: CellGrid;
-  /** The first this many example photos are the references: 5 photos of 7 x 7 cells are 1.25 MB. */
+  /** The first this many example photos are the references: 3 photos of 7 x 7 cells are 750 KB. */
   photos: number;
   /** Kept cells of every user together, in bytes. */
   maxBytes: number;

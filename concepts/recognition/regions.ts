@@ -82,7 +82,7 @@ export const defaultRegionOptions: RegionOptions = {
     margin: 0.3,
     // The region's central 10 x 10 of 14 x 14 cells: its edges are the background around the subject.
     cells: { n: 14, edge: 2, side: 448 },
-    references: { grid: { n: 7, edge: 0, side: 448 }, photos: 5, maxBytes: 32 << 20 },
+    references: { grid: { n: 7, edge: 0, side: 448 }, photos: 3, maxBytes: 16 << 20 },
   },
   maxDetections: 6,
   minDetectionScore: 0.3,
