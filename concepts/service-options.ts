@@ -5,6 +5,7 @@ import type { JobRef } from './job-queue.js';
 import type { TrainingOptions } from './learning/training.js';
 import type { Lock } from './locks.js';
 import type { People } from './people/people.js';
+import type { CropReadError } from './recognition/reference-cells.js';
 import type { RegionOptions } from './recognition/regions.js';
 
 export interface ServiceModels {
@@ -33,6 +34,8 @@ export interface ServiceOptions {
   refine?: boolean;
   /** Hears of a refinement that failed: it runs again a minute later (three runs in all), else at the next start. */
   onRefineError?: (err: unknown, concept: JobRef) => void;
+  /** Hears of a reference crop that could not be read: its concept has no say in close calls (reference-cells.ts). */
+  onReferenceError?: CropReadError;
   /** Person concepts and their face vectors (concepts/people/); absent: persons are refused, as with faces off. */
   people?: People;
 }

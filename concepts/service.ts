@@ -10,7 +10,7 @@ import { splitBank, type RegionBank } from './learning/region-bank.js';
 import { KeyedLock, Slots } from './locks.js';
 import { stack } from './matrix.js';
 import { recognizeImage } from './recognition/recognize.js';
-import { conceptPhotos, ReferenceCells } from './recognition/reference-cells.js';
+import { cropSet, ReferenceCells } from './recognition/reference-cells.js';
 import { defaultRegionOptions } from './recognition/regions.js';
 import { isPersonCategory } from './people/faces.js';
 import { FACES_OFF, isFaceConcept, withoutPersons } from './people/people.js';
@@ -65,7 +65,7 @@ export class ConceptService {
     this.persons = new PersonConcepts(this.commits, options.limits, dim, MAX_CONCEPT_IMAGES, options.people);
     const scanner = models.encoder.scanner;
     const { closeCall } = options.regions ?? defaultRegionOptions;
-    if (scanner) this.references = new ReferenceCells(store, scanner, closeCall.references);
+    if (scanner) this.references = new ReferenceCells(store, scanner, closeCall.references, options.onReferenceError);
   }
 
   /** `regions` are photos of the open world (region-bank.ts): half train every head, half calibrate every threshold. */
@@ -212,8 +212,8 @@ export class ConceptService {
       const state = await this.users.get(scope);
       findConcept(state.concepts, id);
       this.users.forget(scope);
-      this.references?.forget(scope, id);
       await this.store.deleteConcept(scope, id);
+      this.references?.forget(scope, id);
       await this.options.people?.deleteConcept(scope, id);
       const rest = state.concepts.filter((c) => c.id !== id);
       if (rest.length > 0)
@@ -230,8 +230,8 @@ export class ConceptService {
   async removeUser(scope: Scope): Promise<void> {
     await this.commits.exclusive(scope, async () => {
       this.users.forget(scope);
-      this.references?.forget(scope);
       await this.store.deleteUser(scope);
+      this.references?.forget(scope);
       await this.options.people?.deleteUser(scope);
     });
   }
@@ -259,7 +259,7 @@ export class ConceptService {
         this.models,
         timings,
         this.options.regions,
-        this.references && ((id) => this.references!.of(scope, conceptPhotos(state, id))),
+        this.references && ((id) => this.references!.of(scope, cropSet(state, id))),
       ),
       this.options.people?.recognize(scope, image, state, timings) ?? [],
     ]);

@@ -105,6 +105,11 @@ export async function openRuntime(
           { err, concept: concept.id },
           'concept refinement failed; it runs again a minute later (three runs in all), else at the next start',
         ),
+      onReferenceError: (err, scope, concept) =>
+        log?.warn(
+          { err, ...scope, concept },
+          'a reference crop could not be read: the concept has no say in close calls',
+        ),
     },
     regionBank,
   );

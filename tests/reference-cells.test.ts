@@ -1,9 +1,14 @@
-/** Concepts' reference cells: read from their crops once per concept version, bounded in memory (real scanner). */
+/** Concepts' reference cells: read from their crops once while the crops stay the same, bounded (real scanner). */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { expect, it } from 'vitest';
-import { ReferenceCells, type ReferenceOptions } from '../concepts/recognition/reference-cells.js';
+import {
+  type CropSet,
+  ReferenceCells,
+  type CropReadError,
+  type ReferenceOptions,
+} from '../concepts/recognition/reference-cells.js';
 import { dreamboothDir, useMobileNet } from './support/mobilenet.js';
 
 const mobileNet = useMobileNet();
@@ -11,45 +16,70 @@ const grid = { n: 4, edge: 0, side: 448 };
 const bytesPerPhoto = grid.n ** 2 * 1280 * 4;
 const acme = { tenant: 'acme', user: 'u1' };
 const other = { tenant: 'acme', user: 'u2' };
+const concept = (id: string, photos = [0], draftPhotos = 0): CropSet => ({ id, photos, draftPhotos });
 
-/** Crops as the store keeps them (JPEG, at most 384 px), here the DreamBooth photos of the subject the id names. */
+/**
+ * Crops as the store keeps them (JPEG, at most 384 px), here the DreamBooth photos of the subject the id names;
+ * `broken` answers bytes that are no image, `failing` throws as a blob store that is down would.
+ */
 function crops() {
   const reads: string[] = [];
+  let gate: Promise<void> = Promise.resolve();
   return {
     reads,
+    /** Holds every read until the returned function is called. */
+    hold() {
+      let open = () => {};
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      return open;
+    },
     async readCrop(_scope: unknown, id: string, photo: number) {
       reads.push(`${id}/${photo}`);
+      await gate;
+      if (id === 'broken') return new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2]);
+      if (id === 'failing') throw new Error('blob store unreachable');
       const file = path.join(dreamboothDir, id, `${String(photo).padStart(2, '0')}.jpg`);
       return existsSync(file) ? new Uint8Array(await sharp(file).resize(384).jpeg().toBuffer()) : undefined;
     },
   };
 }
 
-const open = (source: ReturnType<typeof crops>, options: Partial<ReferenceOptions> = {}) =>
-  new ReferenceCells(source, mobileNet().scanner!, { grid, photos: 2, maxBytes: 64 << 20, ...options });
+const open = (source: ReturnType<typeof crops>, options: Partial<ReferenceOptions> = {}, onError?: CropReadError) =>
+  new ReferenceCells(source, mobileNet().scanner!, { grid, photos: 2, maxBytes: 64 << 20, ...options }, onError);
 
-it('reads the first photos of a concept once per version, and says when it has no crop', async () => {
+it('reads the first photos of a concept once while its crops stay the same', async () => {
   const source = crops();
   const cells = open(source);
-  const can = { id: 'can', version: 1, photos: [0, 1, 2] };
+  const can = concept('can', [0, 1, 2]);
   const [first, again] = await Promise.all([cells.of(acme, can), cells.of(acme, can)]);
   expect(first!.rows).toBe(2 * grid.n ** 2);
   expect(again).toBe(first);
   expect(await cells.of(acme, can)).toBe(first);
   expect(source.reads).toEqual(['can/0', 'can/1']);
-  // A new version may have new crops; another user's concept of the same id is its own.
-  await cells.of(acme, { ...can, version: 2 });
+  // Refined crops, other photos and another user's concept of the same id are read anew.
+  await cells.of(acme, concept('can', [0, 1, 2], 3));
+  await cells.of(acme, concept('can', [1, 2]));
   await cells.of(other, can);
-  expect(source.reads).toHaveLength(6);
-  expect(await cells.of(acme, { id: 'no-such-subject', version: 1, photos: [0] })).toBeUndefined();
-  // A photo without a crop (a correction's region) is skipped.
-  expect((await cells.of(acme, { id: 'teapot', version: 1, photos: [0, 99] }))!.rows).toBe(grid.n ** 2);
+  expect(source.reads).toHaveLength(8);
+  // A photo without a crop is skipped.
+  expect((await cells.of(acme, concept('teapot', [0, 99])))!.rows).toBe(grid.n ** 2);
+  expect(await cells.of(acme, concept('no-such-subject'))).toBeUndefined();
+});
+
+it('leaves out a crop that cannot be read or decoded, and says so, without failing', async () => {
+  const errors: unknown[] = [];
+  const cells = open(crops(), {}, (err) => errors.push(err));
+  expect(await cells.of(acme, concept('broken'))).toBeUndefined();
+  expect(await cells.of(acme, concept('failing'))).toBeUndefined();
+  expect(errors).toHaveLength(2);
+  expect(String(errors[1])).toMatch(/blob store unreachable/);
 });
 
 it('drops the least recently used past its budget, and a deleted concept or user at once', async () => {
   const source = crops();
-  const cells = open(source, { photos: 1, maxBytes: 2 * bytesPerPhoto });
-  const concept = (id: string) => ({ id, version: 1, photos: [0] });
+  const cells = open(source, { photos: 1, maxBytes: 2 * (bytesPerPhoto + 1024) });
   for (const id of ['can', 'candle', 'can', 'teapot']) await cells.of(acme, concept(id));
   expect(source.reads).toEqual(['can/0', 'candle/0', 'teapot/0']);
   // candle was the least recently used of the three: the budget holds two.
@@ -64,4 +94,26 @@ it('drops the least recently used past its budget, and a deleted concept or user
   cells.forget(other);
   await cells.of(other, concept('can'));
   expect(source.reads.slice(6)).toEqual(['can/0']);
+});
+
+it('keeps nothing of a concept forgotten while its crops were being read', async () => {
+  const source = crops();
+  const cells = open(source);
+  const release = source.hold();
+  const reading = cells.of(acme, concept('can'));
+  cells.forget(acme, 'can');
+  release();
+  expect((await reading)!.rows).toBe(grid.n ** 2);
+  await cells.of(acme, concept('can'));
+  expect(source.reads).toEqual(['can/0', 'can/0']);
+});
+
+it('bounds concepts without crops too', async () => {
+  const source = crops();
+  const cells = open(source, { maxBytes: 10 * 1024 });
+  for (let k = 0; k < 20; k++) await cells.of(acme, concept(`none-${k}`));
+  await cells.of(acme, concept('none-0'));
+  expect(source.reads.filter((r) => r === 'none-0/0')).toHaveLength(2);
+  await cells.of(acme, concept('none-19'));
+  expect(source.reads.filter((r) => r === 'none-19/0')).toHaveLength(1);
 });

@@ -1,6 +1,6 @@
 /**
  * Close calls between look-alikes: where a present concept's region scores close to it (or above) for another concept,
- * the region's cells are matched against each one's reference cells (cell-match.ts); if a rival's match better, the
+ * the region's cells are matched against each one's reference cells (cell-match.ts); if a rival's matches better, the
  * concept loses the place (the rival gains nothing). Sibling products differ in where their print sits, which the
  * pooled vectors that the heads score average away.
  */
@@ -32,14 +32,12 @@ export async function settleCloseCalls(
 ): Promise<Set<number>> {
   const lost = await Promise.all(
     calls.map(async ({ concept, region, rivals }) => {
-      const own = await references(concept);
-      if (!own) return false;
+      const [own, ...theirs] = await Promise.all([concept, ...rivals].map(references));
+      const others = theirs.filter((t) => t !== undefined);
+      if (!own || others.length === 0) return false;
       const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
       const match = await cellMatch(cells, own, algebra);
-      for (const rival of rivals) {
-        const theirs = await references(rival);
-        if (theirs && (await cellMatch(cells, theirs, algebra)) > match) return true;
-      }
+      for (const other of others) if ((await cellMatch(cells, other, algebra)) > match) return true;
       return false;
     }),
   );

@@ -1,10 +1,10 @@
 /**
  * Each concept's reference cells (cell-match.ts): the cells of its stored reference crops, the subject of its example
- * photos. Read when a close call first needs them and kept per concept version, the least recently used dropped past
- * a byte budget: a concept changed since is read anew, one never in a close call costs nothing.
+ * photos. Read when a close call first needs them and kept while the crops stay the same, the least recently used
+ * dropped past a byte budget: one never in a close call costs nothing.
  */
-import type { Matrix, RegionScanner } from '../../models/types.js';
-import { decodeImage } from '../intake/intake.js';
+import sharp from 'sharp';
+import type { DecodedImage, Matrix, RegionScanner } from '../../models/types.js';
 import { appendRows } from '../matrix.js';
 import type { Scope } from '../types.js';
 import { userKey, type UserState } from '../user-cache.js';
@@ -14,19 +14,20 @@ export interface CropSource {
   readCrop(scope: Scope, conceptId: string, photo: number): Promise<Uint8Array | undefined>;
 }
 
-/** A concept as its reference cells know it: a new version may have new crops. */
-export interface ConceptPhotos {
+/** What a concept's crops are: written for its example photos at registration, again when its refinement lands. */
+export interface CropSet {
   id: string;
-  version: number;
-  /** Its example photos' numbers, in order. */
+  /** Its example photos' numbers, in order (not the regions that corrections added: they have no crop). */
   photos: number[];
+  /** Photos whose crops are still the draft's (ConceptRecord.draftPhotos). */
+  draftPhotos: number;
 }
 
-/** A concept of the user's copy in memory as its references know it. */
-export function conceptPhotos(state: UserState, id: string): ConceptPhotos {
-  const { version } = state.concepts.find((c) => c.id === id)!;
-  const examples = state.views.filter((v) => v.conceptId === id && v.kind === 'positive').map((v) => v.photo);
-  return { id, version, photos: [...new Set(examples)].sort((a, b) => a - b) };
+/** The crops of a concept of the user's copy in memory. */
+export function cropSet(state: UserState, id: string): CropSet {
+  const { draftPhotos } = state.concepts.find((c) => c.id === id)!;
+  const examples = state.views.filter((v) => v.conceptId === id && v.kind === 'positive' && v.variant !== 'correction');
+  return { id, draftPhotos, photos: [...new Set(examples.map((v) => v.photo))].sort((a, b) => a - b) };
 }
 
 export interface ReferenceOptions {
@@ -37,59 +38,74 @@ export interface ReferenceOptions {
   maxBytes: number;
 }
 
+/** What an entry costs besides its cells, so that concepts without crops are bounded too. */
+const ENTRY_BYTES = 1024;
+
+/** Hears of a crop that could not be read or decoded: the concept has no say in close calls until it is. */
+export type CropReadError = (err: unknown, scope: Scope, conceptId: string) => void;
+
 export class ReferenceCells {
-  /** Oldest first; null for a concept without stored crops. */
+  /** Oldest first; null for a concept without a readable crop. */
   private readonly kept = new Map<string, Matrix | null>();
-  private readonly reading = new Map<string, Promise<Matrix | null>>();
+  /** Reads under way; `dropped` once their concept or user was forgotten meanwhile. */
+  private readonly reading = new Map<string, { cells: Promise<Matrix | null>; dropped: boolean }>();
   private bytes = 0;
 
   constructor(
     private readonly crops: CropSource,
     private readonly scanner: RegionScanner,
     private readonly options: ReferenceOptions,
+    private readonly onError?: CropReadError,
   ) {}
 
-  /** The concept's reference cells, one matrix for all its references; undefined when it has no stored crop. */
-  async of(scope: Scope, concept: ConceptPhotos): Promise<Matrix | undefined> {
-    const key = `${userKey(scope)}\u0000${concept.id}\u0000${concept.version}`;
+  /** The concept's reference cells, one matrix for all its references; undefined when it has no readable crop. */
+  async of(scope: Scope, set: CropSet): Promise<Matrix | undefined> {
+    const photos = set.photos.slice(0, this.options.photos);
+    const key = `${userKey(scope)}\u0000${set.id}\u0000${set.draftPhotos}\u0000${photos.join(',')}`;
     const kept = this.kept.get(key);
     if (kept !== undefined) {
       this.kept.delete(key);
       this.kept.set(key, kept);
       return kept ?? undefined;
     }
-    let reading = this.reading.get(key);
-    if (!reading) {
-      reading = this.read(scope, concept)
-        .then((cells) => this.keep(key, cells))
+    let read = this.reading.get(key);
+    if (!read) {
+      const entry = { dropped: false } as { cells: Promise<Matrix | null>; dropped: boolean };
+      entry.cells = this.read(scope, set.id, photos)
+        .then((cells) => (entry.dropped ? cells : this.keep(key, cells)))
         .finally(() => this.reading.delete(key));
-      this.reading.set(key, reading);
+      read = entry;
+      this.reading.set(key, read);
     }
-    return (await reading) ?? undefined;
+    return (await read.cells) ?? undefined;
   }
 
-  /** Drops the kept cells of a deleted concept, or of every concept of a deleted user. */
+  /** Drops the cells of a deleted concept, or of every concept of a deleted user, also those being read. */
   forget(scope: Scope, conceptId?: string): void {
     const prefix = `${userKey(scope)}\u0000${conceptId === undefined ? '' : `${conceptId}\u0000`}`;
     for (const key of [...this.kept.keys()]) if (key.startsWith(prefix)) this.drop(key);
+    for (const [key, read] of this.reading) if (key.startsWith(prefix)) read.dropped = true;
   }
 
-  private async read(scope: Scope, concept: ConceptPhotos): Promise<Matrix | null> {
-    const photos = concept.photos.slice(0, this.options.photos);
-    const crops = await Promise.all(photos.map((photo) => this.crops.readCrop(scope, concept.id, photo)));
+  /** Never throws: a crop that cannot be read or decoded is left out (a recognition is not failed for it). */
+  private async read(scope: Scope, id: string, photos: number[]): Promise<Matrix | null> {
     let cells: Matrix | null = null;
-    for (const crop of crops) {
-      if (!crop) continue;
-      const { image } = await decodeImage(crop);
-      const more = await cellVectors(image, this.scanner, this.options.grid);
-      cells = cells ? appendRows(cells, more) : more;
+    for (const photo of photos) {
+      try {
+        const crop = await this.crops.readCrop(scope, id, photo);
+        if (!crop) continue;
+        const more = await cellVectors(await decodeCrop(crop), this.scanner, this.options.grid);
+        cells = cells ? appendRows(cells, more) : more;
+      } catch (err) {
+        this.onError?.(err, scope, id);
+      }
     }
     return cells;
   }
 
   private keep(key: string, cells: Matrix | null): Matrix | null {
     this.kept.set(key, cells);
-    this.bytes += cells?.data.byteLength ?? 0;
+    this.bytes += sizeOf(cells);
     for (const oldest of this.kept.keys()) {
       if (this.bytes <= this.options.maxBytes || oldest === key) break;
       this.drop(oldest);
@@ -98,7 +114,16 @@ export class ReferenceCells {
   }
 
   private drop(key: string): void {
-    this.bytes -= this.kept.get(key)?.data.byteLength ?? 0;
+    if (!this.kept.has(key)) return;
+    this.bytes -= sizeOf(this.kept.get(key)!);
     this.kept.delete(key);
   }
+}
+
+const sizeOf = (cells: Matrix | null) => ENTRY_BYTES + (cells?.data.byteLength ?? 0);
+
+/** A stored crop (a JPEG nomen wrote) as RGB pixels. */
+async function decodeCrop(jpeg: Uint8Array): Promise<DecodedImage> {
+  const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }

@@ -45,7 +45,7 @@ export interface RegionOptions {
   secondLook: { regions: number; windows: number; side: number; grid: RegionOptions['grid'] };
   /**
    * A present concept whose region scores within `margin` (in score) for another concept has its region's `cells`
-   * matched against their `references` (close-calls.ts). Chosen on the eval's fold 0 (margins 0.1-0.3; the whole
+   * matched against their `references` (close-calls.ts). Chosen on the eval's fold 0 (margins 0.1-0.5; the whole
    * registration photos in 14 x 14 cells or the reference crops in 7 x 7 as references), checked on fold 1.
    */
   closeCall: { margin: number; cells: CellGrid; references: ReferenceOptions };
