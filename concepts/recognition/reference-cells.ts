@@ -89,18 +89,20 @@ export class ReferenceCells {
 
   /** Never throws: a crop that cannot be read or decoded is left out (a recognition is not failed for it). */
   private async read(scope: Scope, id: string, photos: number[]): Promise<Matrix | null> {
-    let cells: Matrix | null = null;
-    for (const photo of photos) {
-      try {
-        const crop = await this.crops.readCrop(scope, id, photo);
-        if (!crop) continue;
-        const more = await cellVectors(await decodeCrop(crop), this.scanner, this.options.grid);
-        cells = cells ? appendRows(cells, more) : more;
-      } catch (err) {
-        this.onError?.(err, scope, id);
-      }
-    }
-    return cells;
+    // The crops side by side, one scan per model thread.
+    const each = await Promise.all(
+      photos.map(async (photo) => {
+        try {
+          const crop = await this.crops.readCrop(scope, id, photo);
+          return crop && (await cellVectors(await decodeCrop(crop), this.scanner, this.options.grid));
+        } catch (err) {
+          this.onError?.(err, scope, id);
+          return undefined;
+        }
+      }),
+    );
+    const found = each.filter((cells) => cells !== undefined);
+    return found.length > 0 ? found.reduce(appendRows) : null;
   }
 
   private keep(key: string, cells: Matrix | null): Matrix | null {
