@@ -109,21 +109,23 @@ async function main() {
 
     const photo768 = readFileSync(loadSubjects(defaultDataDir, 3)[0].query[0]);
     const photo12mp = await sharp(photo768).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer();
-    const recognize = async (bytes: Buffer, n: number) => {
+    const recognize = async (bytes: Buffer, n: number, user = base) => {
       const wall: number[] = [];
       const total: number[] = [];
       const embed: number[] = [];
+      const closeCalls: number[] = [];
       const body = { image: { data: b64(bytes) }, all: true };
-      await post(`${base}/recognize`, body);
+      await post(`${user}/recognize`, body);
       const cpu = server.cpuMs();
       for (let i = 0; i < n; i++) {
         const t = performance.now();
-        const { timings } = await post(`${base}/recognize`, body);
+        const { timings } = await post(`${user}/recognize`, body);
         wall.push(performance.now() - t);
         total.push(timings!.total);
         embed.push(timings!.embed);
+        closeCalls.push(timings!.closeCalls);
       }
-      return { wall, total, embed, cpuMs: (server.cpuMs() - cpu) / n };
+      return { wall, total, embed, closeCalls, cpuMs: (server.cpuMs() - cpu) / n };
     };
     const small = await recognize(photo768, runs);
     const large = await recognize(photo12mp, Math.ceil(runs / 2));
@@ -139,6 +141,23 @@ async function main() {
     console.log(
       `bare encoder on the same crops: ${fmt(small.embed)}; recognize / encoder = ` +
         `${(percentile(small.total, 50) / percentile(small.embed, 50)).toFixed(2)}`,
+    );
+
+    // Look-alike products of one brand: the photo's concept has a close call, settled by matching cells.
+    const siblings = `${server.url}/v1/users/bench-siblings`;
+    const products = loadSubjects(path.join(defaultDataDir, '../objects'), 3);
+    const named = ['alpro_fresh_soy_milk', 'alpro_vanilla_soyghurt', 'arla_ecological_medium_fat_milk'];
+    for (const s of products.filter((p) => named.includes(p.name)))
+      await post(`${siblings}/concepts`, { name: s.name, category: s.category, images: images(s) });
+    await allReady(siblings);
+    const alike = await recognize(
+      readFileSync(products.find((p) => p.name === named[0])!.query.at(-1)!),
+      runs,
+      siblings,
+    );
+    console.log(
+      `recognize a photo with a close call (3 look-alike products): HTTP ${fmt(alike.wall)}; in server ` +
+        `${fmt(alike.total)}, of which the close call ${fmt(alike.closeCalls)}`,
     );
 
     const body = { image: { data: b64(photo768) } };

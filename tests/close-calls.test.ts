@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cellMatch, cellVectors } from '../concepts/recognition/cell-match.js';
+import { cellMatches, cellVectors } from '../concepts/recognition/cell-match.js';
 import { settleCloseCalls } from '../concepts/recognition/close-calls.js';
 import { defaultRegionOptions } from '../concepts/recognition/regions.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
@@ -28,9 +28,11 @@ it('matches cells: a photo of the same subject explains a region better than a l
     );
     expect(region.rows).toBe((grid.n - 2 * grid.edge) ** 2);
     expect(can.rows).toBe(references.grid.n ** 2);
-    const [toCan, toCandle] = [await cellMatch(region, can, algebra), await cellMatch(region, candle, algebra)];
+    const [toCan, toCandle, toItself] = await cellMatches(region, [can, candle, region], algebra);
     expect(toCan).toBeGreaterThan(toCandle);
-    expect(await cellMatch(region, region, algebra)).toBeCloseTo(1, 3);
+    expect(toItself).toBeCloseTo(1, 3);
+    // One product for all references gives what each alone gives.
+    expect((await cellMatches(region, [candle], algebra))[0]).toBeCloseTo(toCandle, 5);
   } finally {
     await algebra.dispose();
   }

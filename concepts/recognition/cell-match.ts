@@ -4,6 +4,7 @@
  * pooling the whole map averages that away, matching cells keeps it (docs/open-world.md, "Dense matching").
  */
 import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
+import { appendRows } from '../matrix.js';
 
 /** How an image is cut into cells: `n` by `n`, the outer `edge` rings left out, seen at `side` px. */
 export interface CellGrid {
@@ -27,16 +28,21 @@ export function cellVectors(image: DecodedImage, scanner: RegionScanner, grid: C
 }
 
 /**
- * How well `reference` cells explain the `query` cells: each query cell's best cosine among the reference cells,
- * averaged over the query (a chamfer similarity, in [-1, 1]).
+ * How well each of `references` explains the `query` cells: each query cell's best cosine among that reference's
+ * cells, averaged over the query (a chamfer similarity, in [-1, 1]). One matrix product for all of them.
  */
-export async function cellMatch(query: Matrix, reference: Matrix, algebra: LinearAlgebra): Promise<number> {
-  const { data, rows, cols } = await algebra.mulTransposed(query, reference);
-  let sum = 0;
-  for (let r = 0; r < rows; r++) {
-    let best = -Infinity;
-    for (let k = r * cols; k < (r + 1) * cols; k++) best = Math.max(best, data[k]);
-    sum += best;
-  }
-  return sum / rows;
+export async function cellMatches(query: Matrix, references: Matrix[], algebra: LinearAlgebra): Promise<number[]> {
+  const { data, rows, cols } = await algebra.mulTransposed(query, references.reduce(appendRows));
+  let from = 0;
+  return references.map((reference) => {
+    const to = from + reference.rows;
+    let sum = 0;
+    for (let r = 0; r < rows; r++) {
+      let best = -Infinity;
+      for (let k = r * cols + from; k < r * cols + to; k++) best = Math.max(best, data[k]);
+      sum += best;
+    }
+    from = to;
+    return sum / rows;
+  });
 }

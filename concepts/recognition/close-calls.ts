@@ -6,7 +6,7 @@
  */
 import { cropImage } from '../../models/image/crop-image.js';
 import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
-import { type CellGrid, cellMatch, cellVectors } from './cell-match.js';
+import { type CellGrid, cellMatches, cellVectors } from './cell-match.js';
 
 /** A present concept, the region it stands on, and the concepts that score close to it there. */
 export interface CloseCall {
@@ -36,9 +36,8 @@ export async function settleCloseCalls(
       const others = theirs.filter((t) => t !== undefined);
       if (!own || others.length === 0) return false;
       const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
-      const match = await cellMatch(cells, own, algebra);
-      for (const other of others) if ((await cellMatch(cells, other, algebra)) > match) return true;
-      return false;
+      const [match, ...rivalMatches] = await cellMatches(cells, [own, ...others], algebra);
+      return rivalMatches.some((m) => m > match);
     }),
   );
   return new Set(calls.filter((_, k) => lost[k]).map((c) => c.concept));
