@@ -106,9 +106,9 @@ export async function openRuntime(
           'concept refinement failed; it runs again a minute later (three runs in all), else at the next start',
         ),
       onReferenceError: (err, scope, concept) =>
-        log?.warn(
+        log?.error(
           { err, ...scope, concept },
-          'a reference crop could not be read: the concept has no say in close calls',
+          'a reference crop could not be read: close calls go without it, and it is read again at the next one',
         ),
     },
     regionBank,

@@ -3,8 +3,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { expect, it } from 'vitest';
+import type { UserState } from '../concepts/user-cache.js';
 import {
   type CropSet,
+  cropSet,
   ReferenceCells,
   type CropReadError,
   type ReferenceOptions,
@@ -68,13 +70,42 @@ it('reads the first photos of a concept once while its crops stay the same', asy
   expect(await cells.of(acme, concept('no-such-subject'))).toBeUndefined();
 });
 
-it('leaves out a crop that cannot be read or decoded, and says so, without failing', async () => {
+it('leaves out a crop it cannot read or decode, says so without failing, and reads it again next time', async () => {
   const errors: unknown[] = [];
-  const cells = open(crops(), {}, (err) => errors.push(err));
+  const source = crops();
+  const cells = open(source, {}, (err) => errors.push(err));
   expect(await cells.of(acme, concept('broken'))).toBeUndefined();
   expect(await cells.of(acme, concept('failing'))).toBeUndefined();
-  expect(errors).toHaveLength(2);
+  expect(await cells.of(acme, concept('failing'))).toBeUndefined();
+  expect(errors).toHaveLength(3);
   expect(String(errors[1])).toMatch(/blob store unreachable/);
+  expect(source.reads.filter((r) => r === 'failing/0')).toHaveLength(2);
+  // A listener that throws changes nothing for the recognition.
+  const throwing = open(crops(), {}, () => {
+    throw new Error('logger down');
+  });
+  expect(await throwing.of(acme, concept('broken'))).toBeUndefined();
+});
+
+it("takes a concept's example photos as its crops, not the regions that corrections added", () => {
+  const view = (conceptId: string, photo: number, kind: string, variant: string) => ({
+    conceptId,
+    photo,
+    kind,
+    variant,
+  });
+  const state = {
+    concepts: [{ id: 'dog', draftPhotos: 2 }],
+    views: [
+      view('dog', 2, 'positive', 'subject'),
+      view('dog', 0, 'positive', 'whole'),
+      view('dog', 0, 'positive', 'subject-flip'),
+      view('dog', 1, 'negative', 'whole'),
+      view('dog', 3, 'positive', 'correction'),
+      view('cat', 4, 'positive', 'whole'),
+    ],
+  } as unknown as UserState;
+  expect(cropSet(state, 'dog')).toEqual({ id: 'dog', photos: [0, 2], draftPhotos: 2 });
 });
 
 it('drops the least recently used past its budget, and a deleted concept or user at once', async () => {

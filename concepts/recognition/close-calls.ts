@@ -32,9 +32,10 @@ export async function settleCloseCalls(
 ): Promise<Set<number>> {
   const lost = await Promise.all(
     calls.map(async ({ concept, region, rivals }) => {
-      const [own, ...theirs] = await Promise.all([concept, ...rivals].map(references));
-      const others = theirs.filter((t) => t !== undefined);
-      if (!own || others.length === 0) return false;
+      const own = await references(concept);
+      if (!own) return false;
+      const others = (await Promise.all(rivals.map(references))).filter((t) => t !== undefined);
+      if (others.length === 0) return false;
       const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
       const [match, ...rivalMatches] = await cellMatches(cells, [own, ...others], algebra);
       return rivalMatches.some((m) => m > match);

@@ -41,7 +41,7 @@ export interface ReferenceOptions {
 /** What an entry costs besides its cells, so that concepts without crops are bounded too. */
 const ENTRY_BYTES = 1024;
 
-/** Hears of a crop that could not be read or decoded: the concept has no say in close calls until it is. */
+/** Hears of a crop that could not be read or decoded: close calls go without it until it is read again. */
 export type CropReadError = (err: unknown, scope: Scope, conceptId: string) => void;
 
 export class ReferenceCells {
@@ -72,7 +72,7 @@ export class ReferenceCells {
     if (!read) {
       const entry = { dropped: false } as { cells: Promise<Matrix | null>; dropped: boolean };
       entry.cells = this.read(scope, set.id, photos)
-        .then((cells) => (entry.dropped ? cells : this.keep(key, cells)))
+        .then(({ cells, failed }) => (entry.dropped || failed ? cells : this.keep(key, cells)))
         .finally(() => this.reading.delete(key));
       read = entry;
       this.reading.set(key, read);
@@ -87,8 +87,12 @@ export class ReferenceCells {
     for (const [key, read] of this.reading) if (key.startsWith(prefix)) read.dropped = true;
   }
 
-  /** Never throws: a crop that cannot be read or decoded is left out (a recognition is not failed for it). */
-  private async read(scope: Scope, id: string, photos: number[]): Promise<Matrix | null> {
+  /**
+   * Never throws: a crop that cannot be read or decoded is left out (a recognition is not failed for it), and
+   * `failed` says not to keep what the others gave, so that it is read again at the next close call.
+   */
+  private async read(scope: Scope, id: string, photos: number[]): Promise<{ cells: Matrix | null; failed: boolean }> {
+    let failed = false;
     // The crops side by side, one scan per model thread.
     const each = await Promise.all(
       photos.map(async (photo) => {
@@ -96,13 +100,18 @@ export class ReferenceCells {
           const crop = await this.crops.readCrop(scope, id, photo);
           return crop && (await cellVectors(await decodeCrop(crop), this.scanner, this.options.grid));
         } catch (err) {
-          this.onError?.(err, scope, id);
+          failed = true;
+          try {
+            this.onError?.(err, scope, id);
+          } catch {
+            // A listener that fails must not fail the recognition it was told about.
+          }
           return undefined;
         }
       }),
     );
     const found = each.filter((cells) => cells !== undefined);
-    return found.length > 0 ? found.reduce(appendRows) : null;
+    return { cells: found.length > 0 ? found.reduce(appendRows) : null, failed };
   }
 
   private keep(key: string, cells: Matrix | null): Matrix | null {
