@@ -3,7 +3,7 @@
  * each concept's best region. A region scanner, when the encoder has one, ranks dozens of small windows
  * cheaply; the windows that look best for some concept are embedded properly alongside the proposals. Concepts just
  * under their threshold get a second look inside their best region (second-look.ts); a present concept that a
- * look-alike scores close to there is checked against both one's reference crops (close-calls.ts).
+ * look-alike scores close to there is checked against the reference crops of both (close-calls.ts).
  */
 import { firstApart, iou, overlapOfSmaller } from '../../models/image/boxes.js';
 import type {
