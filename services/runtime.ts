@@ -108,7 +108,7 @@ export async function openRuntime(
       onReferenceError: (err, scope, concept) =>
         log?.error(
           { err, ...scope, concept },
-          'a reference crop could not be read: close calls go without it, and it is read again at the next one',
+          'a reference crop could not be read or decoded: close calls go without it',
         ),
     },
     regionBank,

@@ -41,7 +41,7 @@ export interface ReferenceOptions {
 /** What an entry costs besides its cells, so that concepts without crops are bounded too. */
 const ENTRY_BYTES = 1024;
 
-/** Hears of a crop that could not be read or decoded: close calls go without it until it is read again. */
+/** Hears of a crop that could not be read or decoded: close calls go without it. */
 export type CropReadError = (err: unknown, scope: Scope, conceptId: string) => void;
 
 export class ReferenceCells {
@@ -88,26 +88,32 @@ export class ReferenceCells {
   }
 
   /**
-   * Never throws: a crop that cannot be read or decoded is left out (a recognition is not failed for it), and
-   * `failed` says not to keep what the others gave, so that it is read again at the next close call.
+   * Never throws: a crop that cannot be read or decoded is left out (a recognition is not failed for it). `failed`
+   * says that a read failed, which may pass: what the others gave is then not kept, and it is read again at the next
+   * close call. A crop that cannot be decoded stays so, and is not read again.
    */
   private async read(scope: Scope, id: string, photos: number[]): Promise<{ cells: Matrix | null; failed: boolean }> {
     let failed = false;
+    const tell = (err: unknown) => {
+      try {
+        this.onError?.(err, scope, id);
+      } catch {
+        // A listener that fails must not fail the recognition it was told about.
+      }
+    };
     // The crops side by side, one scan per model thread.
     const each = await Promise.all(
       photos.map(async (photo) => {
-        try {
-          const crop = await this.crops.readCrop(scope, id, photo);
-          return crop && (await cellVectors(await decodeCrop(crop), this.scanner, this.options.grid));
-        } catch (err) {
+        const crop = await this.crops.readCrop(scope, id, photo).catch((err: unknown) => {
           failed = true;
-          try {
-            this.onError?.(err, scope, id);
-          } catch {
-            // A listener that fails must not fail the recognition it was told about.
-          }
+          tell(err);
+        });
+        if (!crop) return undefined;
+        const cells = async () => cellVectors(await decodeCrop(crop), this.scanner, this.options.grid);
+        return cells().catch((err: unknown) => {
+          tell(err);
           return undefined;
-        }
+        });
       }),
     );
     const found = each.filter((cells) => cells !== undefined);
