@@ -13,7 +13,7 @@ import type { ServiceModels, ServiceOptions } from './service-options.js';
 import type { ConceptStore, CropInput, OriginalInput } from './storage/store.js';
 import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
 import type { Concept, Scope } from './types.js';
-import type { UserCache, UserState } from './user-cache.js';
+import { type UserCache, type UserState, userKey } from './user-cache.js';
 
 /** One change of a user: its concepts after the change, what it adds, and whose heads to retrain (all by default). */
 export interface Change {
@@ -48,7 +48,7 @@ export class ConceptCommits {
 
   /** Runs `task` under the user's lock, alone among the user's changes. */
   exclusive<T>(scope: Scope, task: () => Promise<T>): Promise<T> {
-    return this.locks.run(`${scope.tenant}\u0000${scope.user}`, task);
+    return this.locks.run(userKey(scope), task);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { VisionLanguageModel } from '../../models/types.js';
 import { jpegDataUrl } from './conditioning.js';
 import type { ConceptService } from '../service.js';
 import type { Concept, Scope } from '../types.js';
+import { userKey } from '../user-cache.js';
 
 /** Reference crops shown to the model: enough to tell the subject from its backgrounds. */
 const PHOTOS = 3;
@@ -30,7 +31,7 @@ export class Describer {
   /** Starts describing `concept` in the background, unless it has a description or was tried lately. */
   schedule(scope: Scope, concept: Concept): void {
     if (concept.description) return;
-    const key = `${scope.tenant}\u0000${scope.user}\u0000${concept.id}`;
+    const key = `${userKey(scope)}\u0000${concept.id}`;
     const now = Date.now();
     if (now - (this.tried.get(key) ?? -Infinity) < RETRY_MS) return;
     this.tried.delete(key);

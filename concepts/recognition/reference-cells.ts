@@ -3,8 +3,8 @@
  * photos. Read when a close call first needs them and kept while the crops stay the same, the least recently used
  * dropped past a byte budget: one never in a close call costs nothing.
  */
-import sharp from 'sharp';
-import type { DecodedImage, Matrix, RegionScanner } from '../../models/types.js';
+import type { Matrix, RegionScanner } from '../../models/types.js';
+import { decodeImage } from '../intake/intake.js';
 import { appendRows } from '../matrix.js';
 import type { Scope } from '../types.js';
 import { userKey, type UserState } from '../user-cache.js';
@@ -109,7 +109,7 @@ export class ReferenceCells {
           tell(err);
         });
         if (!crop) return undefined;
-        const cells = async () => cellVectors(await decodeCrop(crop), this.scanner, this.options.grid);
+        const cells = async () => cellVectors((await decodeImage(crop)).image, this.scanner, this.options.grid);
         return cells().catch((err: unknown) => {
           tell(err);
           return undefined;
@@ -138,9 +138,3 @@ export class ReferenceCells {
 }
 
 const sizeOf = (cells: Matrix | null) => ENTRY_BYTES + (cells?.data.byteLength ?? 0);
-
-/** A stored crop (a JPEG nomen wrote) as RGB pixels. */
-async function decodeCrop(jpeg: Uint8Array): Promise<DecodedImage> {
-  const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-}
