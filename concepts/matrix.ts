@@ -16,10 +16,18 @@ export function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
+/** The rows of every matrix in order, in one allocation. */
+export function concatRows(ms: Matrix[]): Matrix {
+  const data = new Float32Array(ms.reduce((n, m) => n + m.data.length, 0));
+  let at = 0;
+  for (const m of ms) {
+    data.set(m.data, at);
+    at += m.data.length;
+  }
+  return { data, rows: ms.reduce((n, m) => n + m.rows, 0), cols: ms[0].cols };
+}
+
 /** The rows of `b` under those of `a` (same column count). */
 export function appendRows(a: Matrix, b: Matrix): Matrix {
-  const data = new Float32Array(a.data.length + b.data.length);
-  data.set(a.data);
-  data.set(b.data, a.data.length);
-  return { data, rows: a.rows + b.rows, cols: a.cols };
+  return concatRows([a, b]);
 }

@@ -15,7 +15,7 @@ import { PHOTO_REGIONS_TABLE } from '../concepts/library/photo-records.js';
 import { createApp } from '../services/api/app.js';
 import { loadConfig } from '../services/config.js';
 import { cpuModel, cpuSeconds } from './lib/cpu.js';
-import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
+import { averagePrecision, Confusion, meanAveragePrecision, percentile } from './lib/metrics.js';
 import { distractorFolds, loadOpenWorld, sharedData } from './lib/open-world.js';
 import { openScriptRuntime } from './lib/runtime.js';
 
@@ -157,7 +157,7 @@ async function main() {
       }
       if (args.verbose) for (const r of rows) console.log(r);
       console.log(
-        `${label}: mAP ${f(mean(aps.filter(Number.isFinite)))}  precision ${f(total.precision)}  recall ` +
+        `${label}: mAP ${f(meanAveragePrecision(aps))}  precision ${f(total.precision)}  recall ` +
           `${f(total.recall)}  F1 ${f(total.f1)}  (tp ${total.tp} fp ${total.fp} fn ${total.fn})`,
       );
       console.log(`  query p50 ${percentile(queryMs, 50).toFixed(1)} ms, p99 ${percentile(queryMs, 99).toFixed(1)} ms`);

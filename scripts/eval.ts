@@ -19,7 +19,7 @@ import { seeded } from '../concepts/random.js';
 import { intersection, iou } from '../models/image/boxes.js';
 import { DEFAULT_ENCODER } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
-import { averagePrecision, Confusion, mean, percentile } from './lib/metrics.js';
+import { averagePrecision, Confusion, meanAveragePrecision, percentile } from './lib/metrics.js';
 import { loadOpenWorld, sharedData } from './lib/open-world.js';
 import { openScriptRuntime } from './lib/runtime.js';
 
@@ -236,10 +236,9 @@ async function main() {
           .map((r) => `${r.name} ${f(r.rate)}`)
           .join(', ')}`,
     );
-    const groceryAp =
-      grocery.length > 0 ? f(mean(grocery.map((g) => open.ap.get(g)!).filter(Number.isFinite))) : 'none';
+    const groceryAp = grocery.length > 0 ? f(meanAveragePrecision(grocery.map((g) => open.ap.get(g)!))) : 'none';
     console.log(
-      `  mAP ${f(mean([...open.ap.values()].filter(Number.isFinite)))}  grocery siblings mAP ${groceryAp}  top-1 ` +
+      `  mAP ${f(meanAveragePrecision([...open.ap.values()]))}  grocery siblings mAP ${groceryAp}  top-1 ` +
         `${f(open.top1)}`,
     );
     console.log(`scenes (${args.scenes}, 2-4 subjects pasted on held-out distractors):`);
@@ -258,7 +257,7 @@ async function main() {
       console.log(`closed world (dreambooth subjects and photos only, as before):`);
       console.log(
         `  precision ${f(c.precision)}  recall ${f(c.recall)}  F1 ${f(c.f1)}  weighted accuracy ` +
-          `${f(c.weightedAccuracy)}  mAP ${f(mean([...closed.ap.values()].filter(Number.isFinite)))}  top-1 ` +
+          `${f(c.weightedAccuracy)}  mAP ${f(meanAveragePrecision([...closed.ap.values()]))}  top-1 ` +
           `${f(closed.top1)}`,
       );
     }

@@ -1,5 +1,5 @@
 /** Close calls between look-alikes, settled by matching the region's cells (real MobileNetV2 scanner). */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,7 +12,7 @@ import { ModelThreads } from '../models/runtime/ort.js';
 import type { Matrix } from '../models/types.js';
 import type { Runtime } from '../services/runtime.js';
 import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
-import { openTestRuntime } from './support/subjects.js';
+import { objectsDir, openTestRuntime, photo as photoBytes, registerSubjects } from './support/subjects.js';
 
 const mobileNet = useMobileNet();
 const { cells: grid, references } = defaultRegionOptions.closeCall;
@@ -62,8 +62,6 @@ it('takes the place from a concept that a rival matches better; one without refe
 });
 
 describe('look-alike products of one brand, through the service', () => {
-  const objects = path.resolve(import.meta.dirname, '../../shared/data/objects');
-  const photo = (subject: string, n: number) => readFileSync(path.join(objects, subject, `0${n}.jpg`));
   const scope = { tenant: 'test', user: 'siblings' };
   let runtime: Runtime;
   let dir: string;
@@ -71,15 +69,12 @@ describe('look-alike products of one brand, through the service', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-close-calls-'));
     runtime = await openTestRuntime(dir);
-    for (const [name, category] of [
+    const products: [string, string][] = [
       ['alpro_fresh_soy_milk', 'milk'],
       ['alpro_vanilla_soyghurt', 'yoghurt'],
       ['arla_ecological_medium_fat_milk', 'milk'],
-    ]) {
-      const images = [0, 1, 2].map((n) => ({ bytes: photo(name, n) }));
-      await runtime.service.register(scope, { name, category, images });
-    }
-    await runtime.service.refined();
+    ];
+    await registerSubjects(runtime, scope, products, objectsDir);
   });
 
   afterAll(async () => {
@@ -88,7 +83,7 @@ describe('look-alike products of one brand, through the service', () => {
   });
 
   const named = async (subject: string, n: number) =>
-    (await runtime.service.recognize(scope, photo(subject, n), false)).concepts.map((m) => m.name);
+    (await runtime.service.recognize(scope, photoBytes(subject, n, objectsDir), false)).concepts.map((m) => m.name);
 
   it('names the soy milk in its photo, and not the soyghurt of the same brand', async () => {
     // Measured: with the heads on the pooled region as the tie-break instead, this photo named the soyghurt too

@@ -1,8 +1,9 @@
 /** YoloxDetector on the real shared YOLOX-Nano and real photos. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSharp as decode, dreamboothDir } from './support/mobilenet.js';
 import { iou } from '../models/image/boxes.js';
 import { openDetector } from '../models/load.js';
 import { ModelThreads } from '../models/runtime/ort.js';
@@ -10,14 +11,7 @@ import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
 const threads = new ModelThreads();
-
-async function decode(input: string | Sharp): Promise<DecodedImage> {
-  const s = typeof input === 'string' ? sharp(path.join(PHOTOS, input)) : input;
-  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-}
 
 /** The dog in dog/00.jpg (768 x 768) as found by the independent reference decode (_verify/yolox.js). */
 const DOG: PixelBox = { x: 32, y: 156, w: 696, h: 605 };
@@ -44,7 +38,9 @@ describe('YoloxDetector (yolox-nano)', () => {
 
   it('maps boxes back through the letterbox on non-square photos', async () => {
     // The same photo with 400 grey pixels added at the right: the dog must not move.
-    const wide = await decode(sharp(path.join(PHOTOS, 'dog/00.jpg')).extend({ right: 400, background: '#808080' }));
+    const wide = await decode(
+      sharp(path.join(dreamboothDir, 'dog/00.jpg')).extend({ right: 400, background: '#808080' }),
+    );
     expect(wide.width).toBe(1168);
     const [best] = await det.detect(wide);
     expect(best.label).toBe('dog');
@@ -54,7 +50,7 @@ describe('YoloxDetector (yolox-nano)', () => {
   it('clips boxes of objects cut by the frame to the image', async () => {
     // Keep the left half: the dog runs off the right edge.
     const half = await decode(
-      sharp(path.join(PHOTOS, 'dog/00.jpg')).extract({ left: 0, top: 0, width: 384, height: 768 }),
+      sharp(path.join(dreamboothDir, 'dog/00.jpg')).extract({ left: 0, top: 0, width: 384, height: 768 }),
     );
     const found = await det.detect(half, { minScore: 0.05, maxDetections: 100 });
     expect(found.length).toBeGreaterThan(0);

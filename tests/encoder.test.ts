@@ -2,8 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSharp as decode, dreamboothDir } from './support/mobilenet.js';
 import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
 import { cropImage } from '../models/image/crop-image.js';
 import { OnnxImageEncoder } from '../models/vision/encoder.js';
@@ -22,14 +23,7 @@ import type { DecodedImage } from '../models/types.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
 const ENTRY = catalogEntry('mobilenetv2-12-int8') as OnnxEncoderEntry;
-
-async function decode(input: string | Sharp): Promise<DecodedImage> {
-  const s = typeof input === 'string' ? sharp(path.join(PHOTOS, input)) : input;
-  const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-}
 
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 
@@ -102,7 +96,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   );
 
   it('agrees on a 768 px photo and the same photo upscaled to 4000 px', async () => {
-    const big = await decode(sharp(path.join(PHOTOS, 'dog/00.jpg')).resize(4000, 4000, { kernel: 'lanczos3' }));
+    const big = await decode(sharp(path.join(dreamboothDir, 'dog/00.jpg')).resize(4000, 4000, { kernel: 'lanczos3' }));
     const box = { x: 150, y: 150, w: 450, h: 450 };
     const s = 4000 / 768;
     const [small, large, smallBox, largeBox] = await enc.embed([
@@ -193,7 +187,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
     const together = await Promise.all([scanner.scan(dog0, halves(dog0)), scanner.scan(teapot, halves(teapot))]);
     expect(together.map((m) => Array.from(m.data))).toEqual(alone.map((m) => Array.from(m.data)));
     // A photo of another shape in between (a feature map of another size) leaves nothing behind.
-    const tall = await decode(sharp(path.join(PHOTOS, 'dog/01.jpg')).resize(384, 768, { fit: 'fill' }));
+    const tall = await decode(sharp(path.join(dreamboothDir, 'dog/01.jpg')).resize(384, 768, { fit: 'fill' }));
     await scanner.scan(tall, halves(tall));
     expect(Array.from((await scanner.scan(dog0, halves(dog0))).data)).toEqual(Array.from(alone[0].data));
     const row = (m: { data: Float32Array; cols: number }, r: number) => m.data.subarray(r * m.cols, (r + 1) * m.cols);

@@ -4,7 +4,7 @@
  * pooling the whole map averages that away, matching cells keeps it (docs/open-world.md, "Dense matching").
  */
 import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
-import { appendRows } from '../matrix.js';
+import { concatRows } from '../matrix.js';
 
 /** How an image is cut into cells: `n` by `n`, the outer `edge` rings left out, seen at `side` px. */
 export interface CellGrid {
@@ -32,7 +32,7 @@ export function cellVectors(image: DecodedImage, scanner: RegionScanner, grid: C
  * cells, averaged over the query (a chamfer similarity, in [-1, 1]). One matrix product for all of them.
  */
 export async function cellMatches(query: Matrix, references: Matrix[], algebra: LinearAlgebra): Promise<number[]> {
-  const { data, rows, cols } = await algebra.mulTransposed(query, references.reduce(appendRows));
+  const { data, rows, cols } = await algebra.mulTransposed(query, concatRows(references));
   let from = 0;
   return references.map((reference) => {
     const to = from + reference.rows;

@@ -46,6 +46,9 @@ export class Confusion {
 
 export const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / (xs.length || 1);
 
+/** The mean of average precisions over the queries that have positives (the others' AP is NaN). */
+export const meanAveragePrecision = (aps: number[]) => mean(aps.filter(Number.isFinite));
+
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];

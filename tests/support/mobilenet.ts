@@ -1,14 +1,14 @@
 /** The shared MobileNetV2 encoder (with its region scanner), open for one test file, and photos decoded for it. */
 import path from 'node:path';
-import type { Sharp } from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll } from 'vitest';
 import { openEncoder } from '../../models/load.js';
 import { OnnxLinearAlgebra } from '../../models/runtime/linear-algebra.js';
 import { ModelThreads } from '../../models/runtime/ort.js';
 import type { DecodedImage, ImageEncoder } from '../../models/types.js';
-import { modelsDir } from './subjects.js';
+import { dreamboothDir, modelsDir } from './subjects.js';
 
-export const dreamboothDir = path.resolve(import.meta.dirname, '../../../shared/data/dreambooth');
+export { dreamboothDir };
 
 /** Opens the encoder before the file's tests and closes it after them; call the returned function inside a test. */
 export function useMobileNet(): () => ImageEncoder {
@@ -26,7 +26,9 @@ export function useMobileNet(): () => ImageEncoder {
   return () => encoder!;
 }
 
-export async function decodeSharp(s: Sharp): Promise<DecodedImage> {
+/** A photo as RGB pixels: a sharp pipeline, or a DreamBooth file by its path under the folder ("dog/00.jpg"). */
+export async function decodeSharp(input: Sharp | string): Promise<DecodedImage> {
+  const s = typeof input === 'string' ? sharp(path.join(dreamboothDir, input)) : input;
   const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }

@@ -8,8 +8,10 @@ import { openRuntime, type Runtime } from '../../services/runtime.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const modelsDir = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
-export const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
+export const dreamboothDir = path.resolve(repoRoot, '../shared/data/dreambooth');
+export const objectsDir = path.resolve(repoRoot, '../shared/data/objects');
+export const photo = (subject: string, n: number, dir = dreamboothDir) =>
+  readFileSync(path.join(dir, subject, `0${n}.jpg`));
 
 /** The tests' runtime configuration: the shared models, and the run's region bank (NOMEN_BANK_DIR, region-bank.ts). */
 export function testConfig(dataUri: string) {
@@ -22,10 +24,15 @@ export function openTestRuntime(dataUri: string): Promise<Runtime> {
 }
 
 /** Registers each [subject, category] from its photos 0-2 and waits for the refinements; the ids by subject. */
-export async function registerSubjects(runtime: Runtime, scope: Scope, subjects: [string, string][]) {
+export async function registerSubjects(
+  runtime: Runtime,
+  scope: Scope,
+  subjects: [string, string][],
+  dir = dreamboothDir,
+) {
   const ids: Record<string, string> = {};
   for (const [name, category] of subjects) {
-    const images = [0, 1, 2].map((n) => ({ bytes: photo(name, n) }));
+    const images = [0, 1, 2].map((n) => ({ bytes: photo(name, n, dir) }));
     ids[name] = (await runtime.service.register(scope, { name, category, images })).id;
   }
   await runtime.service.refined();
