@@ -203,11 +203,8 @@ export class ConceptService {
   }
 
   /** Takes back a photo that `addRegions` added: its views are deleted and the heads retrained. */
-  async removePhoto(scope: Scope, id: string, photo: number): Promise<Concept> {
-    const concept = await this.photos.remove(scope, id, photo);
-    // Its number may be given to the next photo added, whose crop the same key would then name.
-    this.references?.forget(scope, id);
-    return concept;
+  removePhoto(scope: Scope, id: string, photo: number): Promise<Concept> {
+    return this.photos.remove(scope, id, photo);
   }
 
   async remove(scope: Scope, id: string): Promise<void> {

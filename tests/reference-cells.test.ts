@@ -18,7 +18,12 @@ const grid = { n: 4, edge: 0, side: 448 };
 const bytesPerPhoto = grid.n ** 2 * 1280 * 4;
 const acme = { tenant: 'acme', user: 'u1' };
 const other = { tenant: 'acme', user: 'u2' };
-const concept = (id: string, photos = [0], draftPhotos = 0): CropSet => ({ id, photos, draftPhotos });
+const concept = (id: string, photos = [0], draftPhotos = 0, content = photos.map(() => 0)): CropSet => ({
+  id,
+  photos,
+  content,
+  draftPhotos,
+});
 
 /**
  * Crops as the store keeps them (JPEG, at most 384 px), here the DreamBooth photos of the subject the id names;
@@ -60,11 +65,13 @@ it('reads the first photos of a concept once while its crops stay the same', asy
   expect(again).toBe(first);
   expect(await cells.of(acme, can)).toBe(first);
   expect(source.reads).toEqual(['can/0', 'can/1']);
-  // Refined crops, other photos and another user's concept of the same id are read anew.
+  // Refined crops, other photos, a new photo under a number taken back, and another user's concept of the same id
+  // are read anew.
   await cells.of(acme, concept('can', [0, 1, 2], 3));
   await cells.of(acme, concept('can', [1, 2]));
+  await cells.of(acme, concept('can', [0, 1, 2], 0, [0, 0.5, 0]));
   await cells.of(other, can);
-  expect(source.reads).toHaveLength(8);
+  expect(source.reads).toHaveLength(10);
   // A photo without a crop is skipped.
   expect((await cells.of(acme, concept('teapot', [0, 99])))!.rows).toBe(grid.n ** 2);
   expect(await cells.of(acme, concept('no-such-subject'))).toBeUndefined();
@@ -91,24 +98,26 @@ it('leaves out crops it cannot read or decode, without failing, and reads again 
 });
 
 it("takes a concept's example photos as its crops, not the regions that corrections added", () => {
-  const view = (conceptId: string, photo: number, kind: string, variant: string) => ({
+  const view = (conceptId: string, photo: number, kind: string, variant: string, first = 0.5) => ({
     conceptId,
     photo,
     kind,
     variant,
+    vector: Float32Array.of(first, 1),
   });
   const state = {
     concepts: [{ id: 'dog', draftPhotos: 2 }],
     views: [
       view('dog', 2, 'positive', 'subject'),
       view('dog', 0, 'positive', 'whole'),
-      view('dog', 0, 'positive', 'subject-flip'),
+      view('dog', 0, 'positive', 'subject-flip', -0.25),
       view('dog', 1, 'negative', 'whole'),
       view('dog', 3, 'positive', 'correction'),
       view('cat', 4, 'positive', 'whole'),
     ],
   } as unknown as UserState;
-  expect(cropSet(state, 'dog')).toEqual({ id: 'dog', photos: [0, 2], draftPhotos: 2 });
+  expect(cropSet(state, 'dog')).toEqual({ id: 'dog', photos: [0, 2], content: [-0.25, 0.5], draftPhotos: 2 });
+  expect(cropSet(state, 'dog')).toBe(cropSet(state, 'dog'));
 });
 
 it('drops the least recently used past its budget, and a deleted concept or user at once', async () => {

@@ -5,7 +5,7 @@
  */
 import type { Matrix, RegionScanner } from '../../models/types.js';
 import { decodeImage } from '../intake/intake.js';
-import { appendRows } from '../matrix.js';
+import { concatRows } from '../matrix.js';
 import type { Scope } from '../types.js';
 import { userKey, type UserState } from '../user-cache.js';
 import { type CellGrid, cellVectors } from './cell-match.js';
@@ -19,15 +19,40 @@ export interface CropSet {
   id: string;
   /** Its example photos' numbers, in order (not the regions that corrections added: they have no crop). */
   photos: number[];
+  /**
+   * Per photo, a value of the views written with its crop: a photo taken back and its number given to a new one
+   * reads anew, in every process.
+   */
+  content: number[];
   /** Photos whose crops are still the draft's (ConceptRecord.draftPhotos). */
   draftPhotos: number;
 }
 
+/** Per copy of a user in memory, its concepts' crop sets: its views are read once per copy, not per close call. */
+const cropSets = new WeakMap<UserState, Map<string, CropSet>>();
+
 /** The crops of a concept of the user's copy in memory. */
 export function cropSet(state: UserState, id: string): CropSet {
-  const { draftPhotos } = state.concepts.find((c) => c.id === id)!;
-  const examples = state.views.filter((v) => v.conceptId === id && v.kind === 'positive' && v.variant !== 'correction');
-  return { id, draftPhotos, photos: [...new Set(examples.map((v) => v.photo))].sort((a, b) => a - b) };
+  let sets = cropSets.get(state);
+  if (!sets) {
+    sets = new Map<string, CropSet>();
+    for (const c of state.concepts) sets.set(c.id, { id: c.id, photos: [], content: [], draftPhotos: c.draftPhotos });
+    const examples = state.views.filter((v) => v.kind === 'positive' && v.variant !== 'correction');
+    for (const v of examples.sort((a, b) => a.photo - b.photo)) {
+      const set: CropSet | undefined = sets.get(v.conceptId);
+      if (!set) continue;
+      const last = set.photos.length - 1;
+      if (set.photos[last] !== v.photo) {
+        set.photos.push(v.photo);
+        set.content.push(v.vector[0]);
+      } else {
+        // The smallest first value of the photo's views: the same whatever order the store reads them in.
+        set.content[last] = Math.min(set.content[last], v.vector[0]);
+      }
+    }
+    cropSets.set(state, sets);
+  }
+  return sets.get(id)!;
 }
 
 export interface ReferenceOptions {
@@ -61,7 +86,8 @@ export class ReferenceCells {
   /** The concept's reference cells, one matrix for all its references; undefined when it has no readable crop. */
   async of(scope: Scope, set: CropSet): Promise<Matrix | undefined> {
     const photos = set.photos.slice(0, this.options.photos);
-    const key = `${userKey(scope)}\u0000${set.id}\u0000${set.draftPhotos}\u0000${photos.join(',')}`;
+    const content = set.content.slice(0, this.options.photos);
+    const key = [userKey(scope), set.id, set.draftPhotos, photos.join(','), content.join(',')].join('\u0000');
     const kept = this.kept.get(key);
     if (kept !== undefined) {
       this.kept.delete(key);
@@ -117,7 +143,7 @@ export class ReferenceCells {
       }),
     );
     const found = each.filter((cells) => cells !== undefined);
-    return { cells: found.length > 0 ? found.reduce(appendRows) : null, failed };
+    return { cells: found.length > 0 ? concatRows(found) : null, failed };
   }
 
   private keep(key: string, cells: Matrix | null): Matrix | null {
