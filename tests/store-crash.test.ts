@@ -93,6 +93,30 @@ describe('ConceptStore after a crash', () => {
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
   });
 
+  it('keeps the crops of an earlier save when a save of the same photos fails', async () => {
+    await store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 1), [
+      { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
+    ]);
+    const failing = store as unknown as { concepts: { mergeInsert: () => never } };
+    const realConcepts = failing.concepts;
+    failing.concepts = {
+      mergeInsert: () => {
+        throw new Error('disk full');
+      },
+    };
+    // A refinement writes the photo's crop again (the subject, found now) and a crop of a new photo.
+    await expect(
+      store.saveConcepts(alice, [concept(alice, 'c', 2)], views(alice, 'c', 2), [
+        { conceptId: 'c', photo: 0, jpeg: jpeg(2) },
+        { conceptId: 'c', photo: 1, jpeg: jpeg(3) },
+      ]),
+    ).rejects.toThrow('disk full');
+    failing.concepts = realConcepts;
+    expect(await store.readCrop(alice, 'c', 0)).toEqual(jpeg(2));
+    expect(await store.readCrop(alice, 'c', 1)).toBeUndefined();
+    expect(await cropFiles()).toHaveLength(1);
+  });
+
   it(
     'keeps uploaded originals of draft photos until they are dropped, and deletes them with their ' + 'concept',
     async () => {
