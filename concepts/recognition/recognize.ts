@@ -44,6 +44,15 @@ export interface RecognizeModels {
   algebra: LinearAlgebra;
 }
 
+/** What every step of one photo's recognition reads, and the timings they add to. */
+interface Photo {
+  image: DecodedImage;
+  heads: UserHeads;
+  models: RecognizeModels;
+  options: RegionOptions;
+  timings: Timings;
+}
+
 /** Per concept, the row (region) with the highest head output, and that output. */
 function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: number }[] {
   const c = scores.cols;
@@ -104,12 +113,7 @@ export interface Scan {
 }
 
 /** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
-async function scanWindows(
-  image: DecodedImage,
-  heads: UserHeads,
-  models: RecognizeModels,
-  options: RegionOptions,
-): Promise<Scan | null> {
+async function scanWindows({ image, heads, models, options }: Photo): Promise<Scan | null> {
   const scanner = models.encoder.scanner;
   if (!scanner || options.scanned === 0) return null;
   const windows = gridWindows(image, options.scanGrid);
@@ -117,7 +121,7 @@ async function scanWindows(
 }
 
 /** Each concept's best window (its subject's box), concepts closest to present first, hopeless ones left out. */
-function ranked(scan: Scan | null, heads: UserHeads, image: DecodedImage, options: RegionOptions) {
+function ranked(scan: Scan | null, { heads, image, options }: Photo) {
   if (!scan) return [];
   return bestRows(scan.outputs, heads.bias)
     .map((b, j) => ({ j, row: b.row, margin: toScore(b.raw) - heads.thresholds[j] }))
@@ -158,13 +162,9 @@ function promising(ranked: { box: PixelBox }[], taken: PixelBox[], options: Regi
 
 /** Every head's output on each region (regions × concepts, no bias), less the scan penalty from row `scannedFrom`. */
 async function headOutputs(
-  image: DecodedImage,
+  { image, heads, models, timings, options }: Photo,
   regions: PixelBox[],
-  heads: UserHeads,
-  models: RecognizeModels,
-  timings: Timings,
   scannedFrom: number,
-  options: RegionOptions,
 ): Promise<Matrix> {
   const vectors = await timed(timings, 'embed', () => models.encoder.embed(regions.map((box) => ({ image, box }))));
   return timed(timings, 'heads', async () => {
@@ -177,14 +177,9 @@ async function headOutputs(
 
 /** Present concepts that another scores close to (or above) on their own region, whose close call a rival wins. */
 async function closeCallsLost(
-  image: DecodedImage,
-  best: Placed[],
+  { image, heads, models, options }: Photo,
+  { best, scores, regions }: Decision,
   present: boolean[],
-  scores: Matrix,
-  regions: PixelBox[],
-  heads: UserHeads,
-  models: RecognizeModels,
-  options: RegionOptions,
   references?: ReferenceSource,
 ): Promise<Set<number>> {
   const scanner = models.encoder.scanner;
@@ -212,6 +207,13 @@ async function timed<T>(timings: Timings, key: string, work: () => Promise<T>): 
   }
 }
 
+/** Every region embedded so far, every head's output on each, and each concept's place among them. */
+interface Decision {
+  regions: PixelBox[];
+  scores: Matrix;
+  best: Placed[];
+}
+
 /** A second look's scan, for its concept, and the windows of it to embed. */
 interface Look {
   concept: number;
@@ -220,14 +222,7 @@ interface Look {
 }
 
 /** The second look (second-look.ts) for the concepts closest to present; none without a scanner. */
-async function secondLook(
-  image: DecodedImage,
-  best: Placed[],
-  regions: PixelBox[],
-  heads: UserHeads,
-  models: RecognizeModels,
-  options: RegionOptions,
-): Promise<Look[]> {
+async function secondLook({ image, heads, models, options }: Photo, { best, regions }: Decision): Promise<Look[]> {
   const scanner = models.encoder.scanner;
   if (!scanner || options.secondLook.regions === 0) return [];
   const margins = best.map((b, j) => toScore(b.raw) - heads.thresholds[j]);
@@ -250,30 +245,27 @@ export async function recognizeImage(
   references?: ReferenceSource,
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
+  const photo: Photo = { image, heads, models, options, timings };
   const { regions, fixedCount, scan } = await timed(timings, 'regions', async () => {
-    const [proposals, scan] = await Promise.all([
-      proposeRegions(image, models.detector, options),
-      scanWindows(image, heads, models, options),
-    ]);
+    const [proposals, scan] = await Promise.all([proposeRegions(image, models.detector, options), scanWindows(photo)]);
     const regions = proposals.map((r) => r.box);
     const fixedCount = regions.length;
-    regions.push(...promising(ranked(scan, heads, image, options), regions, options));
+    regions.push(...promising(ranked(scan, photo), regions, options));
     return { regions, fixedCount, scan };
   });
-  let scores = await headOutputs(image, regions, heads, models, timings, fixedCount, options);
-  let best = oneSubjectPerRegion(scores, heads, regions);
-  const looks = await timed(timings, 'secondLook', () => secondLook(image, best, regions, heads, models, options));
+  const scores = await headOutputs(photo, regions, fixedCount);
+  let decision: Decision = { regions, scores, best: oneSubjectPerRegion(scores, heads, regions) };
+  const looks = await timed(timings, 'secondLook', () => secondLook(photo, decision));
   // Each look's windows follow the regions there are: the rows from its `from` on.
   const from = looks.map((l) => regions.push(...l.windows) - l.windows.length);
   if (looks.length > 0) {
     const closer = looks.flatMap((l) => l.windows);
-    scores = appendRows(scores, await headOutputs(image, closer, heads, models, timings, 0, options));
-    best = oneSubjectPerRegion(scores, heads, regions);
+    const all = appendRows(scores, await headOutputs(photo, closer, 0));
+    decision = { regions, scores: all, best: oneSubjectPerRegion(all, heads, regions) };
   }
+  const { best } = decision;
   const present = best.map((b, j) => b.free && toScore(b.raw) >= heads.thresholds[j]);
-  const lost = await timed(timings, 'closeCalls', () =>
-    closeCallsLost(image, best, present, scores, regions, heads, models, options, references),
-  );
+  const lost = await timed(timings, 'closeCalls', () => closeCallsLost(photo, decision, present, references));
   const matches = await timed(timings, 'heads', async () =>
     heads.ids.map((id, j) => {
       const row = best[j].row;
