@@ -79,6 +79,13 @@ export interface Placed {
   free: boolean;
 }
 
+/** Every region embedded so far, every head's output on each, and each concept's place among them. */
+interface Decision {
+  regions: PixelBox[];
+  scores: Matrix;
+  best: Placed[];
+}
+
 /**
  * Each concept's best region, where a region that one concept claims is no longer open to the others: one carton is
  * Arla milk or Garant milk, not both. Concepts claim in order of their score, present or not, so a concept with a
@@ -205,13 +212,6 @@ async function timed<T>(timings: Timings, key: string, work: () => Promise<T>): 
   } finally {
     timings[key] = (timings[key] ?? 0) + performance.now() - t;
   }
-}
-
-/** Every region embedded so far, every head's output on each, and each concept's place among them. */
-interface Decision {
-  regions: PixelBox[];
-  scores: Matrix;
-  best: Placed[];
 }
 
 /** A second look's scan, for its concept, and the windows of it to embed. */

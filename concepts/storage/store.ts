@@ -107,7 +107,7 @@ export class ConceptStore {
    * Saves concept rows (new, or updated: e.g. every head of the user retrained at once) with the views,
    * crops and originals that are new in this save. Every view, crop and original must belong to one of
    * `records`; a crop or original must match a new view's photo, so that the sweep can find it from the views.
-   * On failure, what this call wrote is removed again where possible (a crop that replaced an earlier one of the same
+   * On failure, what this call wrote is removed again where possible (a crop or original that replaced one of the same
    * photo stays); anything left is invisible and swept later.
    */
   async saveConcepts(
@@ -137,7 +137,7 @@ export class ConceptStore {
         ...crops.map((c) => ({ key: cropKey(scope, c.conceptId, c.photo), bytes: c.jpeg })),
         ...originals.map((o) => ({ key: originalKey(scope, o.conceptId, o.photo), bytes: o.bytes })),
       ];
-      // A key that exists holds that photo's crop from an earlier save: a failure overwrites it, never removes it.
+      // A key that exists is an earlier save's crop or original of that photo: a failure overwrites, never removes it.
       const existed = await Promise.all(blobs.map((b) => this.crops.has(b.key)));
       written.push(...blobs.filter((_, i) => !existed[i]).map((b) => b.key));
       // All settled before a failure is thrown: the undo must not race a put still in flight.
