@@ -29,6 +29,20 @@ import {
 
 useStore();
 
+/** Makes the store's concept commits throw `message`, as a full disk or a crash would; returns the undo. */
+function failCommits(message: string): () => void {
+  const failing = store as unknown as { concepts: unknown };
+  const real = failing.concepts;
+  failing.concepts = {
+    mergeInsert: () => {
+      throw new Error(message);
+    },
+  };
+  return () => {
+    failing.concepts = real;
+  };
+}
+
 describe('ConceptStore after a crash', () => {
   it('hides and sweeps the views and crops of a save that crashed before its commit', async () => {
     await store.saveConcepts(alice, [concept(alice, 'old')], views(alice, 'old', 2), [
@@ -36,13 +50,7 @@ describe('ConceptStore after a crash', () => {
     ]);
     // A crashed save writes views and crops, and never the concept row: a new concept, and images added to 'old'
     // (version 2).
-    const failing = store as unknown as { concepts: { mergeInsert: () => never } };
-    const realConcepts = failing.concepts;
-    failing.concepts = {
-      mergeInsert: () => {
-        throw new Error('crash');
-      },
-    };
+    const restore = failCommits('crash');
     const undo = (store as unknown as { undoSave: () => Promise<void> }).undoSave;
     // A crash runs no clean-up.
     (store as unknown as { undoSave: () => Promise<void> }).undoSave = async () => undefined;
@@ -57,7 +65,7 @@ describe('ConceptStore after a crash', () => {
         ],
       ),
     ).rejects.toThrow('crash');
-    failing.concepts = realConcepts;
+    restore();
     (store as unknown as { undoSave: typeof undo }).undoSave = undo;
     expect(await cropFiles()).toHaveLength(3);
 
@@ -76,19 +84,13 @@ describe('ConceptStore after a crash', () => {
   });
 
   it('removes what a failed save wrote', async () => {
-    const failing = store as unknown as { concepts: { mergeInsert: () => never } };
-    const realConcepts = failing.concepts;
-    failing.concepts = {
-      mergeInsert: () => {
-        throw new Error('disk full');
-      },
-    };
+    const restore = failCommits('disk full');
     await expect(
       store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 3), [
         { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
       ]),
     ).rejects.toThrow('disk full');
-    failing.concepts = realConcepts;
+    restore();
     expect(await cropFiles()).toHaveLength(0);
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
   });
@@ -97,13 +99,7 @@ describe('ConceptStore after a crash', () => {
     await store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 1), [
       { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
     ]);
-    const failing = store as unknown as { concepts: { mergeInsert: () => never } };
-    const realConcepts = failing.concepts;
-    failing.concepts = {
-      mergeInsert: () => {
-        throw new Error('disk full');
-      },
-    };
+    const restore = failCommits('disk full');
     // A refinement writes the photo's crop again (the subject, found now) and a crop of a new photo.
     await expect(
       store.saveConcepts(alice, [concept(alice, 'c', 2)], views(alice, 'c', 2), [
@@ -111,7 +107,7 @@ describe('ConceptStore after a crash', () => {
         { conceptId: 'c', photo: 1, jpeg: jpeg(3) },
       ]),
     ).rejects.toThrow('disk full');
-    failing.concepts = realConcepts;
+    restore();
     expect(await store.readCrop(alice, 'c', 0)).toEqual(jpeg(2));
     expect(await store.readCrop(alice, 'c', 1)).toBeUndefined();
     expect(await cropFiles()).toHaveLength(1);
