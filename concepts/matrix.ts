@@ -26,8 +26,3 @@ export function concatRows(ms: Matrix[]): Matrix {
   }
   return { data, rows: ms.reduce((n, m) => n + m.rows, 0), cols: ms[0].cols };
 }
-
-/** The rows of `b` under those of `a` (same column count). */
-export function appendRows(a: Matrix, b: Matrix): Matrix {
-  return concatRows([a, b]);
-}

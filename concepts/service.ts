@@ -252,6 +252,7 @@ export class ConceptService {
     const state = await this.users.get(scope);
     timings.load = performance.now() - t;
     const persons = state.concepts.filter(isFaceConcept);
+    const references = this.references;
     const [matches, people] = await Promise.all([
       recognizeImage(
         image,
@@ -259,7 +260,7 @@ export class ConceptService {
         this.models,
         timings,
         this.options.regions,
-        this.references && ((id) => this.references!.of(scope, cropSet(state, id))),
+        references && ((id) => references.of(scope, cropSet(state, id))),
       ),
       this.options.people?.recognize(scope, image, state, timings) ?? [],
     ]);

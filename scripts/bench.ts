@@ -13,6 +13,7 @@ import { benchCaption } from './bench-caption.js';
 import { benchStore } from './bench-store.js';
 import { defaultDataDir, defaultModelsDir, loadSubjects } from './lib/dreambooth.js';
 import { percentile } from './lib/metrics.js';
+import { sharedData } from './lib/open-world.js';
 import { startServer } from './lib/server-process.js';
 
 const { values: args } = parseArgs({
@@ -145,7 +146,7 @@ async function main() {
 
     // Look-alike products of one brand: the photo's concept has a close call, settled by matching cells.
     const siblings = `${server.url}/v1/users/bench-siblings`;
-    const products = loadSubjects(path.join(defaultDataDir, '../objects'), 3);
+    const products = loadSubjects(path.join(sharedData, 'objects'), 3);
     const named = ['alpro_fresh_soy_milk', 'alpro_vanilla_soyghurt', 'arla_ecological_medium_fat_milk'];
     for (const s of products.filter((p) => named.includes(p.name)))
       await post(`${siblings}/concepts`, { name: s.name, category: s.category, images: images(s) });

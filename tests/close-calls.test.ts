@@ -7,8 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellMatches, cellVectors } from '../concepts/recognition/cell-match.js';
 import { settleCloseCalls } from '../concepts/recognition/close-calls.js';
 import { defaultRegionOptions } from '../concepts/recognition/regions.js';
-import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
-import { ModelThreads } from '../models/runtime/ort.js';
 import type { Matrix } from '../models/types.js';
 import type { Runtime } from '../services/runtime.js';
 import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
@@ -17,48 +15,48 @@ import { objectsDir, openTestRuntime, photo as photoBytes, registerSubjects } fr
 const mobileNet = useMobileNet();
 const { cells: grid, references } = defaultRegionOptions.closeCall;
 const photo = (file: string, side = 640) => decodeSharp(sharp(path.join(dreamboothDir, file)).resize(side));
+/** A DreamBooth photo's cells as a concept's reference: at the size of a stored crop. */
+const referenceCells = async (file: string) =>
+  cellVectors(await photo(file, 384), mobileNet().scanner!, references.grid);
 
 it('matches cells: a photo of the same subject explains a region better than a look-alike does', async () => {
-  const scanner = mobileNet().scanner!;
-  const algebra = await OnnxLinearAlgebra.open(new ModelThreads());
-  try {
-    const region = await cellVectors(await photo('can/00.jpg'), scanner, grid);
-    const [can, candle] = await Promise.all(
-      ['can/01.jpg', 'candle/01.jpg'].map(async (f) => cellVectors(await photo(f, 384), scanner, references.grid)),
-    );
-    expect(region.rows).toBe((grid.n - 2 * grid.edge) ** 2);
-    expect(can.rows).toBe(references.grid.n ** 2);
-    const [toCan, toCandle, toItself] = await cellMatches(region, [can, candle, region], algebra);
-    expect(toCan).toBeGreaterThan(toCandle);
-    expect(toItself).toBeCloseTo(1, 3);
-    // One product for all references gives what each alone gives.
-    expect((await cellMatches(region, [candle], algebra))[0]).toBeCloseTo(toCandle, 5);
-  } finally {
-    await algebra.dispose();
-  }
+  const algebra = mobileNet.algebra();
+  const region = await cellVectors(await photo('can/00.jpg'), mobileNet().scanner!, grid);
+  const [can, candle] = await Promise.all(['can/01.jpg', 'candle/01.jpg'].map(referenceCells));
+  expect(region.rows).toBe((grid.n - 2 * grid.edge) ** 2);
+  expect(can.rows).toBe(references.grid.n ** 2);
+  const [toCan, toCandle, toItself] = await cellMatches(region, [can, candle, region], algebra);
+  expect(toCan).toBeGreaterThan(toCandle);
+  expect(toItself).toBeCloseTo(1, 3);
+  // One product for all references gives what each alone gives.
+  expect((await cellMatches(region, [candle], algebra))[0]).toBeCloseTo(toCandle, 5);
 });
 
 it('takes the place from a concept that a rival matches better; one without references has no say', async () => {
-  const scanner = mobileNet().scanner!;
-  const algebra = await OnnxLinearAlgebra.open(new ModelThreads());
-  try {
-    const image = await photo('can/00.jpg');
-    const region = { x: 100.4, y: 60, w: 300, h: 320 };
-    const cellsOf = async (file: string) => cellVectors(await photo(file, 384), scanner, references.grid);
-    // 0: a candle, 1: the can itself, 2: no references, 3: a teapot.
-    const refs: (Matrix | undefined)[] = [await cellsOf('candle/00.jpg'), await cellsOf('can/01.jpg'), undefined];
-    refs.push(await cellsOf('teapot/00.jpg'));
-    const calls = [
-      { concept: 0, region, rivals: [1] },
-      { concept: 1, region, rivals: [0, 3] },
-      { concept: 2, region, rivals: [1] },
-      { concept: 3, region, rivals: [2] },
-    ];
-    const lost = await settleCloseCalls(image, calls, async (j) => refs[j], scanner, algebra, grid);
-    expect([...lost].sort()).toEqual([0]);
-  } finally {
-    await algebra.dispose();
-  }
+  const image = await photo('can/00.jpg');
+  const region = { x: 100.4, y: 60, w: 300, h: 320 };
+  // 0: a candle, 1: the can itself, 2: no references, 3: a teapot.
+  const refs: (Matrix | undefined)[] = [
+    await referenceCells('candle/00.jpg'),
+    await referenceCells('can/01.jpg'),
+    undefined,
+    await referenceCells('teapot/00.jpg'),
+  ];
+  const calls = [
+    { concept: 0, region, rivals: [1] },
+    { concept: 1, region, rivals: [0, 3] },
+    { concept: 2, region, rivals: [1] },
+    { concept: 3, region, rivals: [2] },
+  ];
+  const lost = await settleCloseCalls(
+    image,
+    calls,
+    async (j) => refs[j],
+    mobileNet().scanner!,
+    mobileNet.algebra(),
+    grid,
+  );
+  expect([...lost].sort()).toEqual([0]);
 });
 
 describe('look-alike products of one brand, through the service', () => {

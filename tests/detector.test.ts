@@ -1,16 +1,14 @@
 /** YoloxDetector on the real shared YOLOX-Nano and real photos. */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSharp as decode, dreamboothDir } from './support/mobilenet.js';
+import { modelsDir } from './support/subjects.js';
 import { iou } from '../models/image/boxes.js';
 import { openDetector } from '../models/load.js';
 import { ModelThreads } from '../models/runtime/ort.js';
 import type { DecodedImage, ObjectDetector, PixelBox } from '../models/types.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 const threads = new ModelThreads();
 
 /** The dog in dog/00.jpg (768 x 768) as found by the independent reference decode (_verify/yolox.js). */
@@ -24,7 +22,7 @@ describe('YoloxDetector (yolox-nano)', () => {
   let dog: DecodedImage;
 
   beforeAll(async () => {
-    det = await openDetector(threads, MODELS, 'yolox-nano');
+    det = await openDetector(threads, modelsDir, 'yolox-nano');
     dog = await decode('dog/00.jpg');
   });
   afterAll(() => det?.dispose());
@@ -97,7 +95,7 @@ describe('YoloxDetector (yolox-nano)', () => {
 
 describe('openDetector', () => {
   it('refuses models that are not detectors and names missing folders', async () => {
-    await expect(openDetector(threads, MODELS, 'mobilenetv2-12-int8')).rejects.toThrow(/not an object detector/);
+    await expect(openDetector(threads, modelsDir, 'mobilenetv2-12-int8')).rejects.toThrow(/not an object detector/);
     await expect(openDetector(threads, '/nonexistent/models', 'yolox-nano')).rejects.toThrow(
       /model folder not found: \/nonexistent\/models\/yolox-nano/,
     );

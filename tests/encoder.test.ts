@@ -1,10 +1,10 @@
 /** OnnxImageEncoder and the resampler on the real shared MobileNetV2 and real photos. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSharp as decode, dreamboothDir } from './support/mobilenet.js';
+import { modelsDir } from './support/subjects.js';
 import { catalogEntry, type OnnxEncoderEntry } from '../models/catalog.js';
 import { cropImage } from '../models/image/crop-image.js';
 import { OnnxImageEncoder } from '../models/vision/encoder.js';
@@ -21,8 +21,6 @@ import {
 } from '../models/image/resample.js';
 import type { DecodedImage } from '../models/types.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 const ENTRY = catalogEntry('mobilenetv2-12-int8') as OnnxEncoderEntry;
 
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
@@ -42,7 +40,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   let teapot: DecodedImage;
 
   beforeAll(async () => {
-    enc = (await openEncoder(threads, MODELS, 'mobilenetv2-12-int8', algebra)) as OnnxImageEncoder;
+    enc = (await openEncoder(threads, modelsDir, 'mobilenetv2-12-int8', algebra)) as OnnxImageEncoder;
     [dog0, dog1, teapot] = await Promise.all(['dog/00.jpg', 'dog/01.jpg', 'teapot/00.jpg'].map((f) => decode(f)));
   });
   afterAll(() => enc?.dispose());
@@ -128,8 +126,8 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
   });
 
   it('follows the resize policy: letterbox equals squash on a square photo, centre crop differs', async () => {
-    const squash = await OnnxImageEncoder.open(threads, MODELS, { ...ENTRY, resize: 'squash' }, algebra);
-    const letterbox = await OnnxImageEncoder.open(threads, MODELS, { ...ENTRY, resize: 'letterbox' }, algebra);
+    const squash = await OnnxImageEncoder.open(threads, modelsDir, { ...ENTRY, resize: 'squash' }, algebra);
+    const letterbox = await OnnxImageEncoder.open(threads, modelsDir, { ...ENTRY, resize: 'letterbox' }, algebra);
     try {
       const [s] = await squash.embed([{ image: dog0 }]);
       const [l] = await letterbox.embed([{ image: dog0 }]);
@@ -165,7 +163,7 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
 
     // A photo sits closer to the row of the class it is predicted as than to most other rows.
     const labels = JSON.parse(
-      await readFile(path.join(MODELS, ENTRY.folder, 'imagenet-simple-labels.json'), 'utf8'),
+      await readFile(path.join(modelsDir, ENTRY.folder, 'imagenet-simple-labels.json'), 'utf8'),
     ) as string[];
     const crops = [{ image: dog0 }, { image: dog1 }, { image: teapot }];
     const [vectors, classes] = await Promise.all([enc.embed(crops), enc.classify(crops)]);
@@ -203,16 +201,16 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
 
 describe('openEncoder', () => {
   it('says which model, folder or file is missing', async () => {
-    await expect(openEncoder(threads, MODELS, 'no-such-model', algebra)).rejects.toThrow(
+    await expect(openEncoder(threads, modelsDir, 'no-such-model', algebra)).rejects.toThrow(
       /unknown model "no-such-model".*mobilenetv2-12-int8/,
     );
     await expect(openEncoder(threads, '/nonexistent/models', 'mobilenetv2-12-int8', algebra)).rejects.toThrow(
       /model folder not found: \/nonexistent\/models\/mobilenetv2-12-int8/,
     );
-    await expect(OnnxImageEncoder.open(threads, MODELS, { ...ENTRY, model: 'missing.onnx' }, algebra)).rejects.toThrow(
-      /model file not found: .*missing\.onnx/,
-    );
-    await expect(openEncoder(threads, MODELS, 'yolox-nano', algebra)).rejects.toThrow(/not an image encoder/);
+    await expect(
+      OnnxImageEncoder.open(threads, modelsDir, { ...ENTRY, model: 'missing.onnx' }, algebra),
+    ).rejects.toThrow(/model file not found: .*missing\.onnx/);
+    await expect(openEncoder(threads, modelsDir, 'yolox-nano', algebra)).rejects.toThrow(/not an image encoder/);
   });
 });
 

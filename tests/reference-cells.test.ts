@@ -1,7 +1,6 @@
 /** Concepts' reference cells: read from their crops once while the crops stay the same, bounded (real scanner). */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { expect, it } from 'vitest';
 import type { UserState } from '../concepts/user-cache.js';
 import {
@@ -11,11 +10,11 @@ import {
   type CropReadError,
   type ReferenceOptions,
 } from '../concepts/recognition/reference-cells.js';
-import { dreamboothDir, useMobileNet } from './support/mobilenet.js';
+import { encodeJpeg } from '../concepts/intake/intake.js';
+import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
 
 const mobileNet = useMobileNet();
 const grid = { n: 4, edge: 0, side: 448 };
-const bytesPerPhoto = grid.n ** 2 * 1280 * 4;
 const acme = { tenant: 'acme', user: 'u1' };
 const other = { tenant: 'acme', user: 'u2' };
 const concept = (id: string, photos = [0], draftPhotos = 0, content = photos.map(() => 0)): CropSet => ({
@@ -47,8 +46,9 @@ function crops() {
       await gate;
       if (id === 'broken') return new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2]);
       if (id === 'failing') throw new Error('blob store unreachable');
-      const file = path.join(dreamboothDir, id, `${String(photo).padStart(2, '0')}.jpg`);
-      return existsSync(file) ? new Uint8Array(await sharp(file).resize(384).jpeg().toBuffer()) : undefined;
+      const file = `${id}/${String(photo).padStart(2, '0')}.jpg`;
+      // As the store keeps a crop: at most 384 px, in the intake's JPEG.
+      return existsSync(path.join(dreamboothDir, file)) ? encodeJpeg(await decodeSharp(file)) : undefined;
     },
   };
 }
@@ -122,7 +122,7 @@ it("takes a concept's example photos as its crops, not the regions that correcti
 
 it('drops the least recently used past its budget, and a deleted concept or user at once', async () => {
   const source = crops();
-  const cells = open(source, { photos: 1, maxBytes: 2 * (bytesPerPhoto + 1024) });
+  const cells = open(source, { photos: 1, maxBytes: 2 * (grid.n ** 2 * mobileNet().dim * 4 + 1024) });
   for (const id of ['can', 'candle', 'can', 'teapot']) await cells.of(acme, concept(id));
   expect(source.reads).toEqual(['can/0', 'candle/0', 'teapot/0']);
   // candle was the least recently used of the three: the budget holds two.

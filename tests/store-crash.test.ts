@@ -95,7 +95,7 @@ describe('ConceptStore after a crash', () => {
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
   });
 
-  it('keeps the crops of an earlier save when a save of the same photos fails', async () => {
+  it("keeps a photo's crop file, overwritten, when a save of the same photo fails", async () => {
     await store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 1), [
       { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
     ]);

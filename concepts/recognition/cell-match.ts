@@ -14,7 +14,7 @@ export interface CellGrid {
 }
 
 /** The cells of a `width` x `height` image, row by row, without the `edge` outer rings. */
-export function cellBoxes(width: number, height: number, { n, edge }: CellGrid): PixelBox[] {
+function cellBoxes(width: number, height: number, { n, edge }: CellGrid): PixelBox[] {
   const boxes: PixelBox[] = [];
   for (let i = edge; i < n - edge; i++)
     for (let j = edge; j < n - edge; j++)

@@ -32,9 +32,9 @@ export async function settleCloseCalls(
 ): Promise<Set<number>> {
   const lost = await Promise.all(
     calls.map(async ({ concept, region, rivals }) => {
-      const own = await references(concept);
+      const [own, ...read] = await Promise.all([concept, ...rivals].map(references));
       if (!own) return false;
-      const others = (await Promise.all(rivals.map(references))).filter((t) => t !== undefined);
+      const others = read.filter((t) => t !== undefined);
       if (others.length === 0) return false;
       const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
       const [match, ...rivalMatches] = await cellMatches(cells, [own, ...others], algebra);

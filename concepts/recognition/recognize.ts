@@ -18,7 +18,7 @@ import { defaultRegionOptions, gridWindows, proposeRegions, type RegionOptions }
 import { candidates, closerWindows } from './second-look.js';
 import { settleCloseCalls } from './close-calls.js';
 import type { Box, Match, Timings } from '../types.js';
-import { appendRows, stack } from '../matrix.js';
+import { concatRows, stack } from '../matrix.js';
 import { round4 } from '../rounding.js';
 
 /** A user's heads stacked for one matrix product per photo. */
@@ -260,7 +260,7 @@ export async function recognizeImage(
   const from = looks.map((l) => regions.push(...l.windows) - l.windows.length);
   if (looks.length > 0) {
     const closer = looks.flatMap((l) => l.windows);
-    const all = appendRows(scores, await headOutputs(photo, closer, 0));
+    const all = concatRows([scores, await headOutputs(photo, closer, 0)]);
     decision = { regions, scores: all, best: oneSubjectPerRegion(all, heads, regions) };
   }
   const { best } = decision;

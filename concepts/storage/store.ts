@@ -121,6 +121,13 @@ export class ConceptStore {
     if (records.length === 0) return;
     const writeId = randomUUID();
     const written: string[] = [];
+    const blobs = [
+      ...crops.map((c) => ({ key: cropKey(scope, c.conceptId, c.photo), bytes: c.jpeg })),
+      ...originals.map((o) => ({ key: originalKey(scope, o.conceptId, o.photo), bytes: o.bytes })),
+    ];
+    // Asked while the views are written; the user's commit lock keeps the answers true until the puts.
+    const existing = Promise.all(blobs.map((b) => this.crops.has(b.key)));
+    existing.catch(() => undefined);
     try {
       if (newViews.length > 0) {
         const writtenAtMs = Date.now();
@@ -133,12 +140,8 @@ export class ConceptStore {
         const data = viewsToArrow(rows, this.dim);
         await withCommitRetry(() => this.views.add(data));
       }
-      const blobs = [
-        ...crops.map((c) => ({ key: cropKey(scope, c.conceptId, c.photo), bytes: c.jpeg })),
-        ...originals.map((o) => ({ key: originalKey(scope, o.conceptId, o.photo), bytes: o.bytes })),
-      ];
       // A key that exists is an earlier save's crop or original of that photo: a failure overwrites, never removes it.
-      const existed = await Promise.all(blobs.map((b) => this.crops.has(b.key)));
+      const existed = await existing;
       written.push(...blobs.filter((_, i) => !existed[i]).map((b) => b.key));
       // All settled before a failure is thrown: the undo must not race a put still in flight.
       const puts = await Promise.allSettled(blobs.map(({ key, bytes }) => this.crops.put(key, bytes)));

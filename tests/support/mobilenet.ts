@@ -10,8 +10,11 @@ import { dreamboothDir, modelsDir } from './subjects.js';
 
 export { dreamboothDir };
 
-/** Opens the encoder before the file's tests and closes it after them; call the returned function inside a test. */
-export function useMobileNet(): () => ImageEncoder {
+/**
+ * Opens the encoder before the file's tests and closes it after them; call the returned function (or its `algebra`,
+ * the matrix products the encoder runs on) inside a test.
+ */
+export function useMobileNet(): (() => ImageEncoder) & { algebra: () => OnnxLinearAlgebra } {
   const threads = new ModelThreads();
   let algebra: OnnxLinearAlgebra | undefined;
   let encoder: ImageEncoder | undefined;
@@ -23,7 +26,7 @@ export function useMobileNet(): () => ImageEncoder {
     await encoder?.dispose();
     await algebra?.dispose();
   });
-  return () => encoder!;
+  return Object.assign(() => encoder!, { algebra: () => algebra! });
 }
 
 /** A photo as RGB pixels: a sharp pipeline, or a DreamBooth file by its path under the folder ("dog/00.jpg"). */
