@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellMatches, cellVectors } from '../concepts/recognition/cell-match.js';
 import { settleCloseCalls } from '../concepts/recognition/close-calls.js';
 import { defaultRegionOptions } from '../concepts/recognition/regions.js';
+import { concatRows } from '../concepts/matrix.js';
+import { cropImage } from '../models/image/crop-image.js';
 import type { Matrix } from '../models/types.js';
 import type { Runtime } from '../services/runtime.js';
 import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
@@ -26,10 +28,19 @@ it('matches cells: a photo of the same subject explains a region better than a l
   expect(region.rows).toBe((grid.n - 2 * grid.edge) ** 2);
   expect(can.rows).toBe(references.grid.n ** 2);
   const [toCan, toCandle, toItself] = await cellMatches(region, [can, candle, region], algebra);
-  expect(toCan).toBeGreaterThan(toCandle);
-  expect(toItself).toBeCloseTo(1, 3);
+  expect(toCan.explained).toBeGreaterThan(toCandle.explained);
+  expect(toCan.found).toBeGreaterThan(toCandle.found);
+  expect(toItself.explained).toBeCloseTo(1, 3);
+  expect(toItself.found).toBeCloseTo(1, 3);
   // One product for all references gives what each alone gives.
-  expect((await cellMatches(region, [candle], algebra))[0]).toBeCloseTo(toCandle, 5);
+  const [alone] = await cellMatches(region, [candle], algebra);
+  expect(alone.explained).toBeCloseTo(toCandle.explained, 5);
+  expect(alone.found).toBeCloseTo(toCandle.found, 5);
+  // A reference of half the region's own cells is found in it whole, and explains only part of it.
+  const half = { ...region, rows: region.rows / 2, data: region.data.slice(0, (region.rows / 2) * region.cols) };
+  const [toHalf] = await cellMatches(region, [half], algebra);
+  expect(toHalf.found).toBeCloseTo(1, 3);
+  expect(toHalf.explained).toBeLessThan(0.95);
 });
 
 it('takes the place from a concept that a rival matches better; one without references has no say', async () => {
@@ -57,6 +68,23 @@ it('takes the place from a concept that a rival matches better; one without refe
     grid,
   );
   expect([...lost].sort()).toEqual([0]);
+});
+
+it('settles both ways: references that explain the region but are mostly something else lose to its own', async () => {
+  const image = await photo('can/00.jpg');
+  const region = { x: 100.4, y: 60, w: 300, h: 320 };
+  const cells = await cellVectors(cropImage({ image, box: region }), mobileNet().scanner!, grid);
+  // 0: half of the region's own cells, found in it whole; 1: all of them, and a candle's and a teapot's besides.
+  const half = { ...cells, rows: cells.rows / 2, data: cells.data.slice(0, (cells.rows / 2) * cells.cols) };
+  const others = await Promise.all(['candle/00.jpg', 'teapot/00.jpg'].map(referenceCells));
+  const refs = [half, concatRows([cells, ...others])];
+  const calls = [
+    { concept: 0, region, rivals: [1] },
+    { concept: 1, region, rivals: [0] },
+  ];
+  const scanner = mobileNet().scanner!;
+  const lost = await settleCloseCalls(image, calls, async (j) => refs[j], scanner, mobileNet.algebra(), grid);
+  expect([...lost]).toEqual([1]);
 });
 
 describe('look-alike products of one brand, through the service', () => {

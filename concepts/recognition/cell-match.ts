@@ -28,21 +28,34 @@ export function cellVectors(image: DecodedImage, scanner: RegionScanner, grid: C
 }
 
 /**
- * How well each of `references` explains the `query` cells: each query cell's best cosine among that reference's
- * cells, averaged over the query (a chamfer similarity, in [-1, 1]). One matrix product for all of them.
+ * A query and a reference compared cell by cell (chamfer similarities, in [-1, 1]): `explained`, each query cell's
+ * best cosine among the reference's cells, averaged over the query; `found`, each reference cell's best cosine among
+ * the query's, averaged over the reference. A region that shows part of the reference's look, say its colour, is
+ * explained by it; only the subject itself has the reference's cells found in it as well.
  */
-export async function cellMatches(query: Matrix, references: Matrix[], algebra: LinearAlgebra): Promise<number[]> {
+export interface CellMatch {
+  explained: number;
+  found: number;
+}
+
+/** How the `query` cells match each of `references`: one matrix product for all of them. */
+export async function cellMatches(query: Matrix, references: Matrix[], algebra: LinearAlgebra): Promise<CellMatch[]> {
   const { data, rows, cols } = await algebra.mulTransposed(query, concatRows(references));
   let from = 0;
   return references.map((reference) => {
     const to = from + reference.rows;
-    let sum = 0;
+    let explained = 0;
+    const found = new Float32Array(reference.rows).fill(-Infinity);
     for (let r = 0; r < rows; r++) {
       let best = -Infinity;
-      for (let k = r * cols + from; k < r * cols + to; k++) best = Math.max(best, data[k]);
-      sum += best;
+      for (let k = from; k < to; k++) {
+        const v = data[r * cols + k];
+        best = Math.max(best, v);
+        found[k - from] = Math.max(found[k - from], v);
+      }
+      explained += best;
     }
     from = to;
-    return sum / rows;
+    return { explained: explained / rows, found: found.reduce((sum, v) => sum + v, 0) / reference.rows };
   });
 }

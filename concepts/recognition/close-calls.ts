@@ -1,12 +1,12 @@
 /**
  * Close calls between look-alikes: where a present concept's region scores close to it (or above) for another concept,
- * the region's cells are matched against each one's reference cells (cell-match.ts); if a rival's matches better, the
- * concept loses the place (the rival gains nothing). Sibling products differ in where their print sits, which the
- * pooled vectors that the heads score average away.
+ * the region's cells are matched against each one's reference cells, both ways (cell-match.ts); if a rival's
+ * references match better, the concept loses the place (the rival gains nothing). Sibling products differ in where
+ * their print sits, which the pooled vectors that the heads score average away.
  */
 import { cropImage } from '../../models/image/crop-image.js';
 import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
-import { type CellGrid, cellMatches, cellVectors } from './cell-match.js';
+import { type CellGrid, type CellMatch, cellMatches, cellVectors } from './cell-match.js';
 
 /** A present concept, the region it stands on, and the concepts that score close to it there. */
 export interface CloseCall {
@@ -17,6 +17,12 @@ export interface CloseCall {
 
 /** A concept's reference cells, by its index among the user's heads; undefined when it has none. */
 export type References = (concept: number) => Promise<Matrix | undefined>;
+
+/**
+ * How well a region and a concept's references match: both ways at once, the region's cells explained by the references
+ * and the references' cells found in the region (a region of the subject's colours alone is only explained).
+ */
+const bothWays = (m: CellMatch) => (m.explained + m.found) / 2;
 
 /**
  * The concepts that lose their close call: each call's region cut into `grid`'s cells, one scan per call, side by
@@ -38,7 +44,7 @@ export async function settleCloseCalls(
       if (others.length === 0) return false;
       const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
       const [match, ...rivalMatches] = await cellMatches(cells, [own, ...others], algebra);
-      return rivalMatches.some((m) => m > match);
+      return rivalMatches.some((m) => bothWays(m) > bothWays(match));
     }),
   );
   return new Set(calls.filter((_, k) => lost[k]).map((c) => c.concept));
