@@ -29,9 +29,9 @@ export function cellVectors(image: DecodedImage, scanner: RegionScanner, grid: C
 
 /**
  * A query and a reference compared cell by cell (chamfer similarities, in [-1, 1]): `explained`, each query cell's
- * best cosine among the reference's cells, averaged over the query; `found`, each reference cell's best cosine among
- * the query's, averaged over the reference. A region that shows part of the reference's look, say its colour, is
- * explained by it; only the subject itself has the reference's cells found in it as well.
+ * best cosine among the reference's cells, averaged over the query; `found`, each reference cell's best among the
+ * query's, averaged over the reference. A region that shares only the reference's colours may be explained by it;
+ * the subject itself also has the reference's cells found in it.
  */
 export interface CellMatch {
   explained: number;
@@ -45,17 +45,17 @@ export async function cellMatches(query: Matrix, references: Matrix[], algebra: 
   return references.map((reference) => {
     const to = from + reference.rows;
     let explained = 0;
-    const found = new Float32Array(reference.rows).fill(-Infinity);
+    const bestPerCell = new Float32Array(reference.rows).fill(-Infinity);
     for (let r = 0; r < rows; r++) {
       let best = -Infinity;
       for (let k = from; k < to; k++) {
         const v = data[r * cols + k];
         best = Math.max(best, v);
-        found[k - from] = Math.max(found[k - from], v);
+        bestPerCell[k - from] = Math.max(bestPerCell[k - from], v);
       }
       explained += best;
     }
     from = to;
-    return { explained: explained / rows, found: found.reduce((sum, v) => sum + v, 0) / reference.rows };
+    return { explained: explained / rows, found: bestPerCell.reduce((sum, v) => sum + v, 0) / reference.rows };
   });
 }
