@@ -2,6 +2,7 @@
  * Each user's concepts, views and stacked heads in memory, the least recently used dropped past a limit. Other
  * processes sharing the data may change a user, so a copy is checked against the store before each use.
  */
+import { LRUCache } from 'lru-cache';
 import type { UserHeads } from './recognition/recognize.js';
 import type { ConceptStore } from './storage/store.js';
 import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
@@ -21,13 +22,15 @@ export interface UserState {
 export const userKey = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
 
 export class UserCache {
-  private readonly users = new Map<string, UserState>();
+  private readonly users: LRUCache<string, UserState>;
 
   constructor(
     private readonly store: ConceptStore,
     private readonly dim: number,
-    private readonly limit = 1000,
-  ) {}
+    limit = 1000,
+  ) {
+    this.users = new LRUCache({ max: limit });
+  }
 
   /**
    * The user's state: from memory while no change reached the store since, else read anew. The concepts table's
@@ -38,8 +41,6 @@ export class UserCache {
     const cached = this.users.get(userKey(scope));
     if (cached && (cached.checkedAt === tableVersion || (await this.unchanged(scope, cached)))) {
       cached.checkedAt = tableVersion;
-      this.users.delete(userKey(scope));
-      this.users.set(userKey(scope), cached);
       return cached;
     }
     return this.remember(scope, await this.store.loadUser(scope), tableVersion);
@@ -61,7 +62,6 @@ export class UserCache {
       },
     };
     this.users.set(userKey(scope), state);
-    while (this.users.size > this.limit) this.users.delete(this.users.keys().next().value!);
     return state;
   }
 

@@ -6,6 +6,7 @@
  * user that the shared write log names for that version, or for every user where it names none.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LRUCache } from 'lru-cache';
 import { bulk } from '../../models/runtime/priority.js';
 import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
@@ -129,9 +130,7 @@ async function* batchOf(photos: IndexedPhoto[], store: PhotoStore): AsyncGenerat
 }
 
 export class PhotoScores {
-  /** Least recently used first. */
-  private readonly users = new Map<string, UserScores>();
-  private bytes = 0;
+  private readonly users: LRUCache<string, UserScores>;
   /** Table versions written by this process and not yet looked at. */
   private readonly own = new Set<number>();
   private seen?: number;
@@ -141,12 +140,15 @@ export class PhotoScores {
   constructor(
     private readonly store: PhotoStore,
     private readonly algebra: LinearAlgebra,
-    private readonly maxBytes: number,
+    maxBytes: number,
     /** Photos of a user from which kept scores of retrained heads answer while the new ones are read. */
     private readonly staleFrom = 0,
     /** Shared by the processes of one dataset; without it, any version made elsewhere drops every user's copy. */
     private readonly log?: WriteLog,
-  ) {}
+  ) {
+    // Sizes are measured again when a kept user changes (set anew); a user larger than the budget is not kept.
+    this.users = new LRUCache({ maxSize: maxBytes, sizeCalculation: (s) => Math.max(1, bytesOf(s)) });
+  }
 
   /**
    * The user's photos scored by the heads of `asked` as they are now (every head of the user is in `heads`), or,
@@ -159,10 +161,6 @@ export class PhotoScores {
     const current = (scored: Map<string, { weights: Float32Array }>) =>
       asked.every((id) => scored.get(id)?.weights === heads.get(id)!.weights);
     const kept = this.users.get(key);
-    if (kept) {
-      this.users.delete(key);
-      this.users.set(key, kept);
-    }
     if (kept && current(kept.heads)) return kept;
     const readings = [...this.readings.keys()].filter((r) => r.key === key && !r.stale);
     if (kept && kept.photos.size >= this.staleFrom && asked.every((id) => kept.heads.has(id))) {
@@ -185,7 +183,7 @@ export class PhotoScores {
   async add(scope: Scope, photos: IndexedPhoto[], write: () => Promise<number | undefined>): Promise<void> {
     const key = userKey(scope);
     const { dim } = this.store;
-    const kept = this.users.get(key);
+    const kept = this.users.peek(key);
     const targets = [
       ...(kept ? [kept.heads] : []),
       ...[...this.readings.keys()].filter((r) => r.key === key).map((r) => r.heads),
@@ -211,24 +209,23 @@ export class PhotoScores {
       if (a) r.changes.push((scores) => join(scores, a));
       else r.stale = true;
     }
-    const now = this.users.get(key);
+    const now = this.users.peek(key);
     if (!now) return;
     const a = scoredFor(now.heads);
     if (!a) {
-      this.drop(key);
+      this.users.delete(key);
       return;
     }
-    this.bytes -= bytesOf(now);
     join(now, a);
-    this.bytes += bytesOf(now);
-    this.trim();
+    this.users.set(key, now);
   }
 
   /** A photo the user deleted, at the table version the deletion made. */
   async removed(scope: Scope, id: string, version: number): Promise<void> {
     const key = userKey(scope);
     this.own.add(version);
-    this.users.get(key)?.photos.delete(id);
+    const kept = this.users.peek(key);
+    if (kept?.photos.delete(id)) this.users.set(key, kept);
     for (const r of this.readings.keys()) if (r.key === key) r.changes.push((scores) => scores.photos.delete(id));
     await this.publish(version, key);
   }
@@ -270,7 +267,7 @@ export class PhotoScores {
   }
 
   private dropUser(key: string): void {
-    this.drop(key);
+    this.users.delete(key);
     for (const r of this.readings.keys()) if (r.key === key) r.stale = true;
   }
 
@@ -288,7 +285,7 @@ export class PhotoScores {
       for (const change of reading.changes) change(scores);
       if (!reading.stale) {
         for (const r of this.readings.keys()) if (r.key === reading.key && r.order < reading.order) r.stale = true;
-        this.keep(reading.key, scores);
+        this.users.set(reading.key, scores);
       }
       return scores;
     } finally {
@@ -317,26 +314,5 @@ export class PhotoScores {
     }
     for (const r of this.readings.keys()) r.stale = true;
     this.users.clear();
-    this.bytes = 0;
-  }
-
-  private keep(key: string, scores: UserScores): void {
-    this.drop(key);
-    // A user larger than the whole budget would only push every other user out, and itself after them.
-    if (bytesOf(scores) > this.maxBytes) return;
-    this.users.set(key, scores);
-    this.bytes += bytesOf(scores);
-    this.trim();
-  }
-
-  private drop(key: string): void {
-    const kept = this.users.get(key);
-    if (!kept) return;
-    this.bytes -= bytesOf(kept);
-    this.users.delete(key);
-  }
-
-  private trim(): void {
-    while (this.bytes > this.maxBytes && this.users.size > 0) this.drop(this.users.keys().next().value!);
   }
 }

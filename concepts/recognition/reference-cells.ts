@@ -3,6 +3,7 @@
  * photos. Read when a close call first needs them and kept while the crops stay the same, the least recently used
  * dropped past a byte budget: one never in a close call costs nothing.
  */
+import { LRUCache } from 'lru-cache';
 import type { Matrix, RegionScanner } from '../../models/types.js';
 import { decodeImage } from '../intake/intake.js';
 import { concatRows } from '../matrix.js';
@@ -70,18 +71,19 @@ const ENTRY_BYTES = 1024;
 export type CropReadError = (err: unknown, scope: Scope, conceptId: string) => void;
 
 export class ReferenceCells {
-  /** Oldest first; null for a concept without a readable crop. */
-  private readonly kept = new Map<string, Matrix | null>();
+  /** Cells null for a concept without a readable crop. */
+  private readonly kept: LRUCache<string, { cells: Matrix | null }>;
   /** Reads under way; `dropped` once their concept or user was forgotten meanwhile. */
   private readonly reading = new Map<string, { cells: Promise<Matrix | null>; dropped: boolean }>();
-  private bytes = 0;
 
   constructor(
     private readonly crops: CropSource,
     private readonly scanner: RegionScanner,
     private readonly options: ReferenceOptions,
     private readonly onError?: CropReadError,
-  ) {}
+  ) {
+    this.kept = new LRUCache({ maxSize: options.maxBytes, sizeCalculation: ({ cells }) => sizeOf(cells) });
+  }
 
   /** The concept's reference cells, one matrix for all its references; undefined when it has no readable crop. */
   async of(scope: Scope, set: CropSet): Promise<Matrix | undefined> {
@@ -89,11 +91,7 @@ export class ReferenceCells {
     const content = set.content.slice(0, this.options.photos);
     const key = [userKey(scope), set.id, set.draftPhotos, photos.join(','), content.join(',')].join('\u0000');
     const kept = this.kept.get(key);
-    if (kept !== undefined) {
-      this.kept.delete(key);
-      this.kept.set(key, kept);
-      return kept ?? undefined;
-    }
+    if (kept) return kept.cells ?? undefined;
     let read = this.reading.get(key);
     if (!read) {
       const entry = { dropped: false } as { cells: Promise<Matrix | null>; dropped: boolean };
@@ -109,7 +107,7 @@ export class ReferenceCells {
   /** Drops the cells of a deleted concept, or of every concept of a deleted user, also those being read. */
   forget(scope: Scope, conceptId?: string): void {
     const prefix = `${userKey(scope)}\u0000${conceptId === undefined ? '' : `${conceptId}\u0000`}`;
-    for (const key of [...this.kept.keys()]) if (key.startsWith(prefix)) this.drop(key);
+    for (const key of [...this.kept.keys()]) if (key.startsWith(prefix)) this.kept.delete(key);
     for (const [key, read] of this.reading) if (key.startsWith(prefix)) read.dropped = true;
   }
 
@@ -147,19 +145,8 @@ export class ReferenceCells {
   }
 
   private keep(key: string, cells: Matrix | null): Matrix | null {
-    this.kept.set(key, cells);
-    this.bytes += sizeOf(cells);
-    for (const oldest of this.kept.keys()) {
-      if (this.bytes <= this.options.maxBytes || oldest === key) break;
-      this.drop(oldest);
-    }
+    this.kept.set(key, { cells });
     return cells;
-  }
-
-  private drop(key: string): void {
-    if (!this.kept.has(key)) return;
-    this.bytes -= sizeOf(this.kept.get(key)!);
-    this.kept.delete(key);
   }
 }
 
