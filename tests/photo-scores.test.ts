@@ -128,6 +128,19 @@ describe('kept photo scores', () => {
     expect(await tiny.get(bob, w, ['c'])).not.toBe(await tiny.get(bob, w, ['c']));
   });
 
+  it('measures a kept user again when photos join it', async () => {
+    const w = head(1, 1, 1, 1);
+    const dave = { tenant: 't', user: 'dave' };
+    await store.add(dave, [photo('d1', [1, 0, 0, 0])]);
+    // Room for two users of one photo each: once dave has two, bob's copy pushes his out.
+    const scores = new PhotoScores(store, algebra, 2 * 160);
+    const first = await scores.get(dave, w, ['c']);
+    await scores.add(dave, [photo('d2', [0, 1, 0, 0])], () => store.add(dave, [photo('d2', [0, 1, 0, 0])]));
+    expect(await scores.get(dave, w, ['c'])).toBe(first);
+    await scores.get(bob, w, ['c']);
+    expect(await scores.get(dave, w, ['c'])).not.toBe(first);
+  });
+
   it('keeps vectors as float16, and a library written as float32 before as it is', async () => {
     const vector = [0.1, -0.2, 0.3, 1];
     const halves = [0.0999755859375, -0.199951171875, 0.300048828125, 1];

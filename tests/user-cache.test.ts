@@ -6,6 +6,7 @@ import { UserCache } from '../concepts/user-cache.js';
 
 const alice = { tenant: 't', user: 'alice' };
 const bob = { tenant: 't', user: 'bob' };
+const carol = { tenant: 't', user: 'carol' };
 
 /** Concept rows of two dimensions, each user's at its own version. */
 function standIn() {
@@ -14,6 +15,7 @@ function standIn() {
     versions: new Map([
       ['alice', 1],
       ['bob', 1],
+      ['carol', 1],
     ]),
     loads: 0,
   };
@@ -61,13 +63,19 @@ describe('UserCache', () => {
 
   it('forgets on request, and drops the least recently used user past its limit', async () => {
     const { state, store } = standIn();
-    const cache = new UserCache(store, 2, 1);
+    const cache = new UserCache(store, 2, 2);
     await cache.get(alice);
     await cache.get(bob);
     await cache.get(alice);
+    expect(state.loads).toBe(2);
+    // Carol pushes bob out: alice's use left him the least recent.
+    await cache.get(carol);
+    await cache.get(alice);
     expect(state.loads).toBe(3);
+    await cache.get(bob);
+    expect(state.loads).toBe(4);
     cache.forget(alice);
     await cache.get(alice);
-    expect(state.loads).toBe(4);
+    expect(state.loads).toBe(5);
   });
 });

@@ -45,7 +45,8 @@ const HEAD_BYTES = 40;
 /** How long a query waits for the write log before it drops every copy instead. */
 const LOG_WAIT_MS = 200;
 
-const bytesOf = (s: UserScores) => s.size * (PHOTO_BYTES + HEAD_BYTES * s.heads.size);
+/** A deleted photo's scores keep their place in the arrays (`size` counts every index given); its map entry goes. */
+const bytesOf = (s: UserScores) => s.photos.size * PHOTO_BYTES + s.size * HEAD_BYTES * s.heads.size;
 
 /** Every head's best region of every photo in `batches`, in one pass over them. */
 export async function scoreRegions(

@@ -60,7 +60,7 @@ export interface ReferenceOptions {
   grid: CellGrid;
   /** The first this many example photos are the references: 3 photos of 7 x 7 cells are 750 KB. */
   photos: number;
-  /** Kept cells of every user together, in bytes. */
+  /** Kept cells of every user together, in bytes; a concept whose cells alone pass it is read at each close call. */
   maxBytes: number;
 }
 
