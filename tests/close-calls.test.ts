@@ -51,28 +51,17 @@ it('matches cells both ways: a photo of the same subject matches a region better
 
 it('takes the place from a concept that a rival matches better; one without references has no say', async () => {
   const image = await photo('can/00.jpg');
-  const region = canRegion;
+  const [candle, can, teapot] = await Promise.all(['candle/00.jpg', 'can/01.jpg', 'teapot/00.jpg'].map(referenceCells));
   // 0: a candle, 1: the can itself, 2: no references, 3: a teapot.
-  const refs: (Matrix | undefined)[] = [
-    await referenceCells('candle/00.jpg'),
-    await referenceCells('can/01.jpg'),
-    undefined,
-    await referenceCells('teapot/00.jpg'),
-  ];
+  const refs: (Matrix | undefined)[] = [candle, can, undefined, teapot];
   const calls = [
-    { concept: 0, region, rivals: [1] },
-    { concept: 1, region, rivals: [0, 3] },
-    { concept: 2, region, rivals: [1] },
-    { concept: 3, region, rivals: [2] },
+    { concept: 0, region: canRegion, rivals: [1] },
+    { concept: 1, region: canRegion, rivals: [0, 3] },
+    { concept: 2, region: canRegion, rivals: [1] },
+    { concept: 3, region: canRegion, rivals: [2] },
   ];
-  const lost = await settleCloseCalls(
-    image,
-    calls,
-    async (j) => refs[j],
-    mobileNet().scanner!,
-    mobileNet.algebra(),
-    grid,
-  );
+  const scanner = mobileNet().scanner!;
+  const lost = await settleCloseCalls(image, calls, async (j) => refs[j], scanner, mobileNet.algebra(), grid);
   expect([...lost].sort()).toEqual([0]);
 });
 

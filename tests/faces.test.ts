@@ -14,9 +14,9 @@ import { exampleFace, faceScore } from '../concepts/people/faces.js';
 import { applySimilarity, similarity, TEMPLATE_112, type Point } from '../models/faces/align.js';
 import { ModelThreads } from '../models/runtime/ort.js';
 import type { DecodedImage, FaceModel } from '../models/types.js';
+import { modelsDir } from './support/subjects.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
 const FACES = path.resolve(repoRoot, '../shared/data/faces');
 const decode = async (file: string): Promise<DecodedImage> =>
   (await decodeImage(readFileSync(path.join(FACES, file)))).image;
@@ -25,7 +25,7 @@ const person = (name: string, n: number) => decode(`people/${name}/${String(n).p
 describe('face model (yunet + mobilefacenet)', () => {
   let model: FaceModel;
   beforeAll(async () => {
-    model = await openFaceModel(new ModelThreads(), MODELS);
+    model = await openFaceModel(new ModelThreads(), modelsDir);
   });
   afterAll(() => model?.dispose());
 
@@ -132,7 +132,7 @@ describe('the face bank file', () => {
     const people = await openPeople(
       {
         dataUri: temp('data'),
-        modelsDir: MODELS,
+        modelsDir,
         limits: defaultLimits,
         bank: { dir: banks },
         faces: { on: true, bankPhotos },
@@ -145,7 +145,7 @@ describe('the face bank file', () => {
     return { size, log };
   };
   const file = async (bankPhotos = photos) =>
-    faceBankFile(banks, await faceBankIdentity(MODELS, DEFAULT_FACE_MODELS, bankPhotos));
+    faceBankFile(banks, await faceBankIdentity(modelsDir, DEFAULT_FACE_MODELS, bankPhotos));
   afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
@@ -173,7 +173,7 @@ describe('the face bank file', () => {
     writeFileSync(bad, 'not a bank at all');
     const rebuild = `delete ${bad} and restart`;
     await expect(open(photo)).rejects.toThrow(`face bank ${bad} is corrupt (unreadable header): ${rebuild}`);
-    const other = { ...(await faceBankIdentity(MODELS, DEFAULT_FACE_MODELS, photo)), encoder: 'arcface' };
+    const other = { ...(await faceBankIdentity(modelsDir, DEFAULT_FACE_MODELS, photo)), encoder: 'arcface' };
     const vectors = { data: new Float32Array(128).fill(0.1), rows: 1, cols: 128 };
     await writeBank(bad, { vectors, photo: new Int32Array(1), scanned: new Uint8Array(1), photos: 1 }, other);
     await expect(open(photo)).rejects.toThrow(/^face bank .* was built with encoder arcface .* and restart$/);

@@ -11,10 +11,10 @@ import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { ModelThreads, ort, type Session } from '../models/runtime/ort.js';
 import { bulk } from '../models/runtime/priority.js';
 import type { Matrix } from '../models/types.js';
+import { modelsDir } from './support/subjects.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
-const MODELS = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-const ENCODER = path.join(MODELS, 'mobilenetv2-12-int8/mobilenetv2-12-int8-features.onnx');
+const ENCODER = path.join(modelsDir, 'mobilenetv2-12-int8/mobilenetv2-12-int8-features.onnx');
 const threads = new ModelThreads();
 
 const batch = (n: number) => new ort.Tensor('float32', new Float32Array(n * 3 * 224 * 224).fill(0.5), [n, 3, 224, 224]);
@@ -86,7 +86,7 @@ describe('model threads', () => {
 
   it('refuses a model that does not load, with the reason', async () => {
     await expect(threads.openSession(new Uint8Array([1, 2, 3]))).rejects.toThrow(/protobuf|model|parse|load/i);
-    await expect(threads.openSession(path.join(MODELS, 'no-such-model.onnx'))).rejects.toThrow();
+    await expect(threads.openSession(path.join(modelsDir, 'no-such-model.onnx'))).rejects.toThrow();
   });
 
   it('runs sessions of different lanes side by side, each with its own results', async () => {

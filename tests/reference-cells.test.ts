@@ -47,7 +47,6 @@ function crops() {
       if (id === 'broken') return new Uint8Array([0xff, 0xd8, 0xff, 0, 1, 2]);
       if (id === 'failing') throw new Error('blob store unreachable');
       const file = `${id}/${String(photo).padStart(2, '0')}.jpg`;
-      // As the store keeps a crop: at most 384 px, in the intake's JPEG.
       return existsSync(path.join(dreamboothDir, file)) ? encodeJpeg(await decodeSharp(file)) : undefined;
     },
   };

@@ -4,6 +4,7 @@
  * for the VLM or fails with it; a concept whose description failed is tried again on a later caption, at most
  * every RETRY_MS. A description set meanwhile (PATCH) is never overwritten.
  */
+import { LRUCache } from 'lru-cache';
 import type { VisionLanguageModel } from '../../models/types.js';
 import { jpegDataUrl } from './conditioning.js';
 import type { ConceptService } from '../service.js';
@@ -19,8 +20,8 @@ const MAX_LENGTH = 2000;
 
 export class Describer {
   private readonly running = new Set<Promise<void>>();
-  /** When each concept was last tried, oldest first. */
-  private readonly tried = new Map<string, number>();
+  /** When each concept was last tried; the least recently tried forgotten past REMEMBERED. */
+  private readonly tried = new LRUCache<string, number>({ max: REMEMBERED });
 
   constructor(
     private readonly service: ConceptService,
@@ -33,10 +34,8 @@ export class Describer {
     if (concept.description) return;
     const key = `${userKey(scope)}\u0000${concept.id}`;
     const now = Date.now();
-    if (now - (this.tried.get(key) ?? -Infinity) < RETRY_MS) return;
-    this.tried.delete(key);
+    if (now - (this.tried.peek(key) ?? -Infinity) < RETRY_MS) return;
     this.tried.set(key, now);
-    if (this.tried.size > REMEMBERED) this.tried.delete(this.tried.keys().next().value!);
     const job: Promise<void> = this.describe(scope, concept)
       .catch((e: unknown) => this.onError(e, concept))
       .finally(() => this.running.delete(job));

@@ -44,7 +44,8 @@ export async function settleCloseCalls(
       if (others.length === 0) return false;
       const cells = await cellVectors(cropImage({ image, box: region }), scanner, grid);
       const [match, ...rivalMatches] = await cellMatches(cells, [own, ...others], algebra);
-      return rivalMatches.some((m) => bothWays(m) > bothWays(match));
+      const mine = bothWays(match);
+      return rivalMatches.some((m) => bothWays(m) > mine);
     }),
   );
   return new Set(calls.filter((_, k) => lost[k]).map((c) => c.concept));

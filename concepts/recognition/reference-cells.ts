@@ -96,7 +96,10 @@ export class ReferenceCells {
     if (!read) {
       const entry = { dropped: false } as { cells: Promise<Matrix | null>; dropped: boolean };
       entry.cells = this.read(scope, set.id, photos)
-        .then(({ cells, failed }) => (entry.dropped || failed ? cells : this.keep(key, cells)))
+        .then(({ cells, failed }) => {
+          if (!entry.dropped && !failed) this.kept.set(key, { cells });
+          return cells;
+        })
         .finally(() => this.reading.delete(key));
       read = entry;
       this.reading.set(key, read);
@@ -142,11 +145,6 @@ export class ReferenceCells {
     );
     const found = each.filter((cells) => cells !== undefined);
     return { cells: found.length > 0 ? concatRows(found) : null, failed };
-  }
-
-  private keep(key: string, cells: Matrix | null): Matrix | null {
-    this.kept.set(key, { cells });
-    return cells;
   }
 }
 
