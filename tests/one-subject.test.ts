@@ -1,5 +1,9 @@
-/** One subject per place (oneSubjectPerRegion), on hand-made head outputs over hand-made regions. */
+/**
+ * One subject per place, on hand-made head outputs over hand-made regions: recognition's (oneSubjectPerRegion), and
+ * stored photos' over each concept's best region alone (keepsBestPlace).
+ */
 import { describe, expect, it } from 'vitest';
+import { keepsBestPlace } from '../concepts/recognition/places.js';
 import { oneSubjectPerRegion, toScore, type UserHeads } from '../concepts/recognition/recognize.js';
 import type { PixelBox } from '../models/types.js';
 
@@ -75,5 +79,53 @@ const cases: [string, PixelBox[], number[][], number[], [number, boolean][]][] =
 describe('oneSubjectPerRegion', () => {
   it.each(cases)('%s', (_, regions, outputs, thresholds, expected) => {
     expect(decide(regions, outputs, thresholds)).toEqual(expected.map(([row, present]) => ({ row, present })));
+  });
+});
+
+/** Which concepts keep their best region, given each one's output there and the region. */
+const keeping = (places: [number, PixelBox][]) =>
+  places.map((_, j) => keepsBestPlace(j, { count: places.length, raw: (k) => places[k][0], box: (k) => places[k][1] }));
+
+describe('keepsBestPlace', () => {
+  it('gives a place to the concept scoring highest there, whichever asks', () => {
+    expect(
+      keeping([
+        [0.4, whole],
+        [0.9, box(0, 0, 75, 75)],
+      ]),
+    ).toEqual([false, true]);
+  });
+
+  it('keeps places apart, and a small subject inside a large one, to their concepts', () => {
+    expect(
+      keeping([
+        [0.9, box(0, 0, 40, 40)],
+        [0.5, box(60, 60, 40, 40)],
+        [0.3, box(5, 5, 10, 10)],
+      ]),
+    ).toEqual([true, true, true]);
+  });
+
+  it('lets a concept that lost its place claim nothing: the next one keeps a place it overlapped', () => {
+    // c1's region is c0's place, and half of c2's; c2's region is not c0's place.
+    const c0 = box(0, 0, 40, 100);
+    const c1 = box(0, 0, 60, 100);
+    const c2 = box(35, 0, 45, 100);
+    expect(
+      keeping([
+        [0.9, c0],
+        [0.8, c1],
+        [0.7, c2],
+      ]),
+    ).toEqual([true, false, true]);
+  });
+
+  it('breaks a tie by order, as recognition does', () => {
+    expect(
+      keeping([
+        [0.5, whole],
+        [0.5, whole],
+      ]),
+    ).toEqual([true, false]);
   });
 });

@@ -14,13 +14,14 @@ import { DomainError } from '../errors.js';
 import type { IntakeLimits } from '../intake/intake.js';
 import { InProcessQueue, type JobQueue } from '../job-queue.js';
 import { KeyedLock } from '../locks.js';
+import { keepsBestPlace } from '../recognition/places.js';
 import { toScore } from '../recognition/recognize.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
 import type { People } from '../people/people.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
-import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
+import { type Heads, PhotoScores, regionOf, scoreRegions, type UserScores } from './photo-scores.js';
 import type { JobStatus } from './photo-job-store.js';
 import { keyOf, PhotoJobs } from './photo-jobs.js';
 import type { PhotoStore } from './photo-store.js';
@@ -190,14 +191,24 @@ export class PhotoLibrary {
         return new Map(feedback.filter((f) => f.photoId).map((f) => [f.photoId, f.correct]));
       }),
     );
-    const present = (id: string, score: number, j: number) => said[j].get(id) ?? score >= heads[j].concept.threshold;
     // Each head's own bias: scores kept from before a retraining answer as the head that made them.
-    const columns = ids.map((id) => scores.heads.get(id)!);
+    const rivals = [...scores.heads].filter(([id]) => id !== TEXT).map(([, h]) => h);
+    const own = ids.map((id) => rivals.indexOf(scores.heads.get(id)!));
+    const columns = own.map((k) => rivals[k]);
+    // As in recognition, a concept is present only on a place of its own: a sibling scoring higher there takes it.
+    const ownPlace = (i: number, j: number) =>
+      keepsBestPlace(own[j], {
+        count: rivals.length,
+        raw: (k) => rivals[k].raw[i] + rivals[k].bias,
+        box: (k) => regionOf(rivals[k], i),
+      });
+    const present = (id: string, i: number, score: number, j: number) =>
+      said[j].get(id) ?? (score >= heads[j].concept.threshold && ownPlace(i, j));
     const text = scores.heads.get(TEXT);
     const page = new Page(options.limit, options.cursor);
     for (const [id, i] of scores.photos) {
       const values = columns.map((c) => toScore(c.raw[i] + c.bias));
-      if (!options.all && values.some((v, j) => !present(id, v, j))) continue;
+      if (!options.all && values.some((v, j) => !present(id, i, v, j))) continue;
       const score = Math.min(...values);
       const rank = text === undefined ? score : Math.round(text.raw[i] * 1e6) / 1e6;
       page.offer(id, score, rank, () => columns[0].boxes.slice(i * 4, i * 4 + 4).map(round4) as Box);
@@ -211,8 +222,8 @@ export class PhotoLibrary {
    */
   private async scores(scope: Scope, heads: Heads, ids: string[], text?: string): Promise<UserScores> {
     if (text === undefined) return this.kept.get(scope, heads, ids);
-    const asked: Heads = new Map(ids.map((id) => [id, heads.get(id)!]));
-    asked.set(TEXT, { weights: await this.embedText(text), bias: 0 });
+    // Every head, as for concept queries: the asked concepts' places are decided among all of them.
+    const asked: Heads = new Map([...heads, [TEXT, { weights: await this.embedText(text), bias: 0 }]]);
     return scoreRegions(this.store.batches(scope), asked, this.store.dim, this.models.algebra);
   }
 

@@ -5,7 +5,7 @@
  * under their threshold get a second look inside their best region (second-look.ts); a present concept that a
  * look-alike scores close to there is checked against the reference crops of both (close-calls.ts).
  */
-import { firstApart, iou, overlapOfSmaller } from '../../models/image/boxes.js';
+import { firstApart, iou } from '../../models/image/boxes.js';
 import type {
   DecodedImage,
   ImageEncoder,
@@ -17,6 +17,7 @@ import type {
 import { defaultRegionOptions, gridWindows, proposeRegions, type RegionOptions } from './regions.js';
 import { candidates, closerWindows } from './second-look.js';
 import { settleCloseCalls } from './close-calls.js';
+import { samePlace } from './places.js';
 import type { Box, Match, Timings } from '../types.js';
 import { concatRows, stack } from '../matrix.js';
 import { round4 } from '../rounding.js';
@@ -61,15 +62,6 @@ function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: numbe
     for (let r = 1; r < scores.rows; r++) if (scores.data[r * c + j] > scores.data[row * c + j]) row = r;
     return { row, raw: scores.data[row * c + j] + bias[j] };
   });
-}
-
-/**
- * Two regions are one place in the photo, which shows one subject, when they share over half of the smaller one and
- * neither is more than 8 times the other: a toy in the dog's mouth is a place of its own.
- */
-function samePlace(a: PixelBox, b: PixelBox): boolean {
-  const [small, large] = [Math.min(a.w * a.h, b.w * b.h), Math.max(a.w * a.h, b.w * b.h)];
-  return large <= 8 * small && overlapOfSmaller(a, b) > 0.5;
 }
 
 /** A concept's best region, and whether it is its own (no concept that scores higher claimed that place). */

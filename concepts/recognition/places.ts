@@ -1,0 +1,50 @@
+/**
+ * One place, one subject: a region that one concept claims is no longer open to the others. Recognition decides it
+ * over every region it embeds (oneSubjectPerRegion in recognize.ts); stored photos keep only each concept's best
+ * region, and decide it over those (keepsBestPlace).
+ */
+import { overlapOfSmaller } from '../../models/image/boxes.js';
+import type { PixelBox } from '../../models/types.js';
+
+/**
+ * Two regions are one place in the photo, which shows one subject, when they share over half of the smaller one and
+ * neither is more than 8 times the other: a toy in the dog's mouth is a place of its own.
+ */
+export function samePlace(a: PixelBox, b: PixelBox): boolean {
+  const [small, large] = [Math.min(a.w * a.h, b.w * b.h), Math.max(a.w * a.h, b.w * b.h)];
+  return large <= 8 * small && overlapOfSmaller(a, b) > 0.5;
+}
+
+/** Each concept's best region in a photo and its output there (bias added), concept by concept. */
+export interface BestPlaces {
+  count: number;
+  raw: (concept: number) => number;
+  box: (concept: number) => PixelBox;
+}
+
+/**
+ * Whether `concept` keeps its best region when the concepts scoring higher there claim theirs first, highest first.
+ * With only best regions known, a concept that loses its region has no other to take: it is absent.
+ */
+export function keepsBestPlace(concept: number, places: BestPlaces): boolean {
+  const own = places.raw(concept);
+  const box = places.box(concept);
+  // Ties go to the lower index, as recognition's stable sort gives them.
+  const higher: number[] = [];
+  let contested = false;
+  for (let k = 0; k < places.count; k++) {
+    const raw = places.raw(k);
+    if (raw < own || (raw === own && k >= concept)) continue;
+    higher.push(k);
+    contested ||= samePlace(places.box(k), box);
+  }
+  // Only a concept that scores higher on the same place can take it; whether it does depends on those above it.
+  if (!contested) return true;
+  higher.sort((a, b) => places.raw(b) - places.raw(a) || a - b);
+  const claimed: PixelBox[] = [];
+  for (const k of higher) {
+    const at = places.box(k);
+    if (!claimed.some((c) => samePlace(c, at))) claimed.push(at);
+  }
+  return !claimed.some((c) => samePlace(c, box));
+}
