@@ -9,7 +9,7 @@ import { round4 } from '../rounding.js';
 export interface FrameScore {
   /** Seconds from the start of the video. */
   t: number;
-  /** The concept's score on the frame's best region, in [0, 1]. */
+  /** The concept's score on the frame's best region, in [0, 1]; 0 where another concept took that region. */
   score: number;
 }
 

@@ -6,6 +6,7 @@ import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from '../storage/arrow.js';
 import { columnValues, floats, tableOf } from '../storage/tables.js';
 import type { Box, Scope } from '../types.js';
+import type { PixelBox } from '../../models/types.js';
 
 export const VIDEOS_TABLE = 'videos';
 export const FRAMES_TABLE = 'frames';
@@ -144,17 +145,31 @@ export function framesToArrow(scope: Scope, videoId: string, regions: readonly F
 }
 
 /** The columns moments read: which frame, when, and the region's vector. */
-export const FRAME_SCORE_COLUMNS = ['frame', 't', 'vector'];
+export const FRAME_SCORE_COLUMNS = ['frame', 't', 'box', 'vector'];
 
 /** A batch of frame regions as flat arrays: vectors row-major, `dim` floats each, without copying. */
 export interface FrameBatch {
   frame: Int32Array;
   t: Float64Array;
+  /** 4 a row: [x, y, w, h] in fractions of the frame. */
+  boxes: Float64Array;
   vectors: Float32Array;
   rows: number;
 }
 
+/** Row `i`'s region, in fractions of the frame. */
+export function frameBox(batch: FrameBatch, i: number): PixelBox {
+  const [x, y, w, h] = batch.boxes.subarray(i * 4, i * 4 + 4);
+  return { x, y, w, h };
+}
+
 export function frameBatchFromArrow(batch: RecordBatch, dim: number): FrameBatch {
-  const [frame, t, vector] = FRAME_SCORE_COLUMNS.map((n) => batch.getChild(n)!);
-  return { frame: columnValues(frame), t: columnValues(t), vectors: columnValues(vector, dim), rows: batch.numRows };
+  const [frame, t, box, vector] = FRAME_SCORE_COLUMNS.map((n) => batch.getChild(n)!);
+  return {
+    frame: columnValues(frame),
+    t: columnValues(t),
+    boxes: columnValues(box, 4),
+    vectors: columnValues(vector, dim),
+    rows: batch.numRows,
+  };
 }

@@ -14,7 +14,9 @@ import { InProcessQueue, type JobQueue } from '../job-queue.js';
 import { KeyedLock } from '../locks.js';
 import { PriorityGate } from '../priority.js';
 import { toScore } from '../recognition/recognize.js';
+import { keepsBestPlace } from '../recognition/places.js';
 import { bestRegions } from '../recognition/stored-regions.js';
+import { stack } from '../matrix.js';
 import type { ConceptService } from '../service.js';
 import type { Scope } from '../types.js';
 import { faceScore } from '../people/faces.js';
@@ -22,7 +24,7 @@ import { findMoments, type FrameScore, type Moment } from './moments.js';
 import { type JobLog, keyOf, type VideoModels, VideoJobs } from './video-jobs.js';
 import { defaultVideoOptions, type VideoOptions } from './video-options.js';
 import { probeVideo } from './video-probe.js';
-import type { VideoRecord, VideoStatus } from './video-records.js';
+import { frameBox, type VideoRecord, type VideoStatus } from './video-records.js';
 import type { VideoStore } from './video-store.js';
 
 /** A video as the API shows it (SPEC "videos"). */
@@ -146,7 +148,10 @@ export class VideoService {
     return findMoments(frames, threshold, video.durationS, this.options.moments);
   }
 
-  /** A concept's score on each indexed frame of a ready video, in time order, and the concept's threshold. */
+  /**
+   * A concept's score on each indexed frame of a ready video, in time order, and the concept's threshold. A frame on
+   * which a concept scoring higher took the concept's best region (one place, one subject) scores 0 for it.
+   */
   async frameScores(
     scope: Scope,
     id: string,
@@ -161,16 +166,31 @@ export class VideoService {
       return { video: this.toVideo(video), frames, threshold: person.concept.threshold };
     }
     const head = await this.concepts.head(scope, concept);
+    const all = await this.concepts.heads(scope);
+    const ids = [...all.keys()];
+    const own = ids.indexOf(head.concept.id);
+    if (own < 0) throw new DomainError('not_found', `no concept ${concept}`);
+    const heads = ids.map((cid) => all.get(cid)!);
     const best = await bestRegions(
       this.store.frameBatches(scope, id),
-      { data: head.weights, rows: 1, cols: head.weights.length },
+      stack(
+        heads.map((h) => h.weights),
+        head.weights.length,
+      ),
       this.models.algebra,
       (batch, i) => batch.frame[i],
-      (batch, i) => batch.t[i],
+      (batch, i) => ({ t: batch.t[i], box: frameBox(batch, i) }),
     );
     const frames = [...best.values()]
-      .sort((a, b) => a[0].kept - b[0].kept)
-      .map(([f]) => ({ t: f.kept, score: toScore(f.raw + head.bias) }));
+      .sort((a, b) => a[own].kept.t - b[own].kept.t)
+      .map((regions) => {
+        const places = {
+          count: heads.length,
+          raw: (k: number) => regions[k].raw + heads[k].bias,
+          box: (k: number) => regions[k].kept.box,
+        };
+        return { t: regions[own].kept.t, score: keepsBestPlace(own, places) ? toScore(places.raw(own)) : 0 };
+      });
     return { video: this.toVideo(video), frames, threshold: head.concept.threshold };
   }
 
