@@ -84,7 +84,9 @@ describe('oneSubjectPerRegion', () => {
 
 /** Which concepts keep their best region, given each one's output there and the region. */
 const keeping = (places: [number, PixelBox][]) =>
-  places.map((_, j) => keepsBestPlace(j, { count: places.length, raw: (k) => places[k][0], box: (k) => places[k][1] }));
+  places.map((_, j) =>
+    keepsBestPlace(j, { count: places.length, output: (k) => places[k][0], box: (k) => places[k][1] }),
+  );
 
 describe('keepsBestPlace', () => {
   it('gives a place to the concept scoring highest there, whichever asks', () => {

@@ -14,14 +14,14 @@ import { DomainError } from '../errors.js';
 import type { IntakeLimits } from '../intake/intake.js';
 import { InProcessQueue, type JobQueue } from '../job-queue.js';
 import { KeyedLock } from '../locks.js';
-import { keepsBestPlace } from '../recognition/places.js';
+import { boxAt, keepsBestPlace } from '../recognition/places.js';
 import { toScore } from '../recognition/recognize.js';
 import { defaultRegionOptions, type RegionOptions } from '../recognition/regions.js';
 import type { People } from '../people/people.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
 import type { Box, Scope } from '../types.js';
-import { type Heads, PhotoScores, regionOf, scoreRegions, type UserScores } from './photo-scores.js';
+import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
 import type { JobStatus } from './photo-job-store.js';
 import { keyOf, PhotoJobs } from './photo-jobs.js';
 import type { PhotoStore } from './photo-store.js';
@@ -191,16 +191,17 @@ export class PhotoLibrary {
         return new Map(feedback.filter((f) => f.photoId).map((f) => [f.photoId, f.correct]));
       }),
     );
-    // Each head's own bias: scores kept from before a retraining answer as the head that made them.
-    const rivals = [...scores.heads].filter(([id]) => id !== TEXT).map(([, h]) => h);
-    const own = ids.map((id) => rivals.indexOf(scores.heads.get(id)!));
-    const columns = own.map((k) => rivals[k]);
+    // Each head's own bias: scores kept from before a retraining answer as the head that made them. The user's
+    // concepts of now compete (a deleted one's kept scores do not; one not read yet cannot).
+    const rivals = [...scores.heads].filter(([id]) => all.has(id)).map(([, h]) => h);
+    const columns = ids.map((id) => scores.heads.get(id)!);
+    const at = columns.map((c) => rivals.indexOf(c));
     // As in recognition, a concept is present only on a place of its own: a sibling scoring higher there takes it.
     const ownPlace = (i: number, j: number) =>
-      keepsBestPlace(own[j], {
+      keepsBestPlace(at[j], {
         count: rivals.length,
-        raw: (k) => rivals[k].raw[i] + rivals[k].bias,
-        box: (k) => regionOf(rivals[k], i),
+        output: (k) => rivals[k].raw[i] + rivals[k].bias,
+        box: (k) => boxAt(rivals[k].boxes, i),
       });
     const present = (id: string, i: number, score: number, j: number) =>
       said[j].get(id) ?? (score >= heads[j].concept.threshold && ownPlace(i, j));

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { bulk } from '../../models/runtime/priority.js';
-import type { LinearAlgebra, PixelBox } from '../../models/types.js';
+import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
 import { bestRegions } from '../recognition/stored-regions.js';
 import type { Scope } from '../types.js';
@@ -28,12 +28,6 @@ export interface HeadScores {
   raw: number[];
   /** 4 a photo: [x, y, w, h] in fractions of the photo. */
   boxes: number[];
-}
-
-/** A head's best region of the photo of index `i`, in fractions of the photo. */
-export function regionOf(head: HeadScores, i: number): PixelBox {
-  const [x, y, w, h] = head.boxes.slice(i * 4, i * 4 + 4);
-  return { x, y, w, h };
 }
 
 export interface UserScores {

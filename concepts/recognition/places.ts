@@ -15,10 +15,15 @@ export function samePlace(a: PixelBox, b: PixelBox): boolean {
   return large <= 8 * small && overlapOfSmaller(a, b) > 0.5;
 }
 
-/** Each concept's best region in a photo and its output there (bias added), concept by concept. */
+/** Region `i` of boxes stored 4 numbers a region ([x, y, w, h]). */
+export function boxAt(boxes: ArrayLike<number>, i: number): PixelBox {
+  return { x: boxes[i * 4], y: boxes[i * 4 + 1], w: boxes[i * 4 + 2], h: boxes[i * 4 + 3] };
+}
+
+/** Each concept's best region in a photo and its output there, bias added, concept by concept. */
 export interface BestPlaces {
   count: number;
-  raw: (concept: number) => number;
+  output: (concept: number) => number;
   box: (concept: number) => PixelBox;
 }
 
@@ -27,20 +32,18 @@ export interface BestPlaces {
  * With only best regions known, a concept that loses its region has no other to take: it is absent.
  */
 export function keepsBestPlace(concept: number, places: BestPlaces): boolean {
-  const own = places.raw(concept);
-  const box = places.box(concept);
+  const mine = places.output(concept);
   // Ties go to the lower index, as recognition's stable sort gives them.
   const higher: number[] = [];
-  let contested = false;
   for (let k = 0; k < places.count; k++) {
-    const raw = places.raw(k);
-    if (raw < own || (raw === own && k >= concept)) continue;
-    higher.push(k);
-    contested ||= samePlace(places.box(k), box);
+    const output = places.output(k);
+    if (output > mine || (output === mine && k < concept)) higher.push(k);
   }
+  if (higher.length === 0) return true;
+  const box = places.box(concept);
   // Only a concept that scores higher on the same place can take it; whether it does depends on those above it.
-  if (!contested) return true;
-  higher.sort((a, b) => places.raw(b) - places.raw(a) || a - b);
+  if (!higher.some((k) => samePlace(places.box(k), box))) return true;
+  higher.sort((a, b) => places.output(b) - places.output(a) || a - b);
   const claimed: PixelBox[] = [];
   for (const k of higher) {
     const at = places.box(k);

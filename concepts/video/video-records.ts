@@ -6,7 +6,6 @@ import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from '../storage/arrow.js';
 import { columnValues, floats, tableOf } from '../storage/tables.js';
 import type { Box, Scope } from '../types.js';
-import type { PixelBox } from '../../models/types.js';
 
 export const VIDEOS_TABLE = 'videos';
 export const FRAMES_TABLE = 'frames';
@@ -155,12 +154,6 @@ export interface FrameBatch {
   boxes: Float64Array;
   vectors: Float32Array;
   rows: number;
-}
-
-/** Row `i`'s region, in fractions of the frame. */
-export function frameBox(batch: FrameBatch, i: number): PixelBox {
-  const [x, y, w, h] = batch.boxes.subarray(i * 4, i * 4 + 4);
-  return { x, y, w, h };
 }
 
 export function frameBatchFromArrow(batch: RecordBatch, dim: number): FrameBatch {

@@ -14,7 +14,7 @@ import { InProcessQueue, type JobQueue } from '../job-queue.js';
 import { KeyedLock } from '../locks.js';
 import { PriorityGate } from '../priority.js';
 import { toScore } from '../recognition/recognize.js';
-import { keepsBestPlace } from '../recognition/places.js';
+import { boxAt, keepsBestPlace } from '../recognition/places.js';
 import { bestRegions } from '../recognition/stored-regions.js';
 import { stack } from '../matrix.js';
 import type { ConceptService } from '../service.js';
@@ -24,7 +24,7 @@ import { findMoments, type FrameScore, type Moment } from './moments.js';
 import { type JobLog, keyOf, type VideoModels, VideoJobs } from './video-jobs.js';
 import { defaultVideoOptions, type VideoOptions } from './video-options.js';
 import { probeVideo } from './video-probe.js';
-import { frameBox, type VideoRecord, type VideoStatus } from './video-records.js';
+import type { VideoRecord, VideoStatus } from './video-records.js';
 import type { VideoStore } from './video-store.js';
 
 /** A video as the API shows it (SPEC "videos"). */
@@ -168,8 +168,8 @@ export class VideoService {
     const head = await this.concepts.head(scope, concept);
     const all = await this.concepts.heads(scope);
     const ids = [...all.keys()];
-    const own = ids.indexOf(head.concept.id);
-    if (own < 0) throw new DomainError('not_found', `no concept ${concept}`);
+    const j = ids.indexOf(head.concept.id);
+    if (j < 0) throw new DomainError('not_found', `no concept ${concept}`);
     const heads = ids.map((cid) => all.get(cid)!);
     const best = await bestRegions(
       this.store.frameBatches(scope, id),
@@ -179,17 +179,17 @@ export class VideoService {
       ),
       this.models.algebra,
       (batch, i) => batch.frame[i],
-      (batch, i) => ({ t: batch.t[i], box: frameBox(batch, i) }),
+      (batch, i) => ({ t: batch.t[i], box: boxAt(batch.boxes, i) }),
     );
     const frames = [...best.values()]
-      .sort((a, b) => a[own].kept.t - b[own].kept.t)
+      .sort((a, b) => a[j].kept.t - b[j].kept.t)
       .map((regions) => {
         const places = {
           count: heads.length,
-          raw: (k: number) => regions[k].raw + heads[k].bias,
+          output: (k: number) => regions[k].raw + heads[k].bias,
           box: (k: number) => regions[k].kept.box,
         };
-        return { t: regions[own].kept.t, score: keepsBestPlace(own, places) ? toScore(places.raw(own)) : 0 };
+        return { t: regions[j].kept.t, score: keepsBestPlace(j, places) ? toScore(places.output(j)) : 0 };
       });
     return { video: this.toVideo(video), frames, threshold: head.concept.threshold };
   }
