@@ -34,6 +34,24 @@ import { UserCache } from './user-cache.js';
 
 const MAX_CONCEPT_IMAGES = 20;
 
+/** A concept's head and what the API shows of it. */
+export interface ConceptHead {
+  concept: Concept;
+  weights: Float32Array;
+  bias: number;
+}
+
+/** A concept's head; a person has none: the library finds it by faces (alone), and corrections teach heads. */
+function headOf(found: ConceptRecord): ConceptHead {
+  if (isFaceConcept(found))
+    throw new DomainError(
+      'unprocessable',
+      `${found.name} is a person, found by faces: ask for a person's photos alone and without text; corrections ` +
+        'teach objects only',
+    );
+  return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
+}
+
 export class ConceptService {
   /** One at a time: a registration's crops already run on both model threads. */
   private readonly uploads = new Slots(1);
@@ -277,27 +295,26 @@ export class ConceptService {
    * One concept's head, found by id or by name (case-insensitive): for scoring vectors stored elsewhere, e.g. video
    * frames.
    */
-  async head(scope: Scope, ref: string): Promise<{ concept: Concept; weights: Float32Array; bias: number }> {
-    const found = await this.findRef(scope, ref);
-    // A person has no head: the library finds it by faces (alone), and corrections teach heads.
-    if (isFaceConcept(found))
-      throw new DomainError(
-        'unprocessable',
-        `${found.name} is a person, found by faces: ask for a person's photos alone and without text; corrections ` +
-          'teach objects only',
-      );
-    return { concept: toConcept(found), weights: found.headWeights, bias: found.headBias };
+  async head(scope: Scope, ref: string): Promise<ConceptHead> {
+    return headOf(await this.findRef(scope, ref));
   }
 
   /**
-   * Every head that can score stored vectors (persons left out), by concept id: a retrained head is a new
-   * `weights` array, so scores kept for the old one are known to be stale.
+   * The heads of `refs` (as `head` finds them) and every head that can score stored vectors (persons left out), by
+   * concept id, from one reading of the user: a retrained head is a new `weights` array, so scores kept for the old
+   * one are known to be stale.
    */
-  async heads(scope: Scope): Promise<Map<string, { weights: Float32Array; bias: number }>> {
+  async heads(
+    scope: Scope,
+    refs: string[],
+  ): Promise<{ asked: ConceptHead[]; all: Map<string, { weights: Float32Array; bias: number }> }> {
     const { concepts } = await this.users.get(scope);
-    return new Map(
-      concepts.filter((c) => !isFaceConcept(c)).map((c) => [c.id, { weights: c.headWeights, bias: c.headBias }]),
-    );
+    return {
+      asked: refs.map((ref) => headOf(findRef(concepts, ref))),
+      all: new Map(
+        concepts.filter((c) => !isFaceConcept(c)).map((c) => [c.id, { weights: c.headWeights, bias: c.headBias }]),
+      ),
+    };
   }
 
   /** A person concept's example faces, found by id or by name; undefined for a concept that is not a person. */

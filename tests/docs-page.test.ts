@@ -8,6 +8,7 @@ import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ServerProcess } from '../scripts/lib/server-process.js';
+import { modelsDir } from './support/shared-data.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const artifacts = path.join(repoRoot, 'test-artifacts');
@@ -23,7 +24,7 @@ describe('GET /docs in a browser', () => {
     [server, browser] = await Promise.all([
       startServer({
         NOMEN_DATA: dataDir,
-        NOMEN_MODELS: process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models'),
+        NOMEN_MODELS: modelsDir,
       }),
       chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
     ]);

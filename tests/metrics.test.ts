@@ -3,8 +3,7 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../services/api/app.js';
 import type { Api } from '../services/api/context.js';
@@ -12,8 +11,8 @@ import { loadConfig } from '../services/config.js';
 import { Metrics } from '../services/metrics.js';
 import { openRuntime, type Runtime } from '../services/runtime.js';
 import { timedVlm } from '../services/timed-models.js';
+import { dreamboothDir, modelsDir } from './support/shared-data.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 let runtime: Runtime;
 let app: Api;
 let dataDir: string;
@@ -23,7 +22,7 @@ beforeAll(async () => {
   const config = loadConfig(
     {
       NOMEN_DATA: dataDir,
-      NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
+      NOMEN_MODELS: modelsDir,
       NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
     },
     () => '',
@@ -45,7 +44,7 @@ afterAll(async () => {
 });
 
 it('counts requests by route template, model calls by model, errors by code', async () => {
-  const photo = (await readFile(resolve(repoRoot, '../shared/data/dreambooth/dog/00.jpg'))).toString('base64');
+  const photo = (await readFile(join(dreamboothDir, 'dog/00.jpg'))).toString('base64');
   const post = (path: string, json: unknown) =>
     app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
   const created = await post('/v1/users/m1/concepts', { name: 'Dog', images: [{ data: photo }] });

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhotoLibrary } from '../concepts/library/library.js';
@@ -20,6 +20,7 @@ import { openRuntime, type Runtime } from '../services/runtime.js';
 import { PHOTOS } from './support/two-tenants.js';
 import { startRedisServer } from './support/redis-server.js';
 import { startS3Server } from './support/s3-server.js';
+import { modelsDir } from './support/shared-data.js';
 
 const ready: Deps['ready'] = async () => ({ ok: true, checks: {} });
 const photo = async (subject: string, n: number) =>
@@ -28,7 +29,7 @@ const photo = async (subject: string, n: number) =>
 function configOf(env: Record<string, string>): Config {
   return loadConfig(
     {
-      NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(import.meta.dirname, '../../shared/models'),
+      NOMEN_MODELS: modelsDir,
       NOMEN_API_KEYS: '',
       NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
       ...env,

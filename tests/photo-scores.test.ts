@@ -135,7 +135,8 @@ describe('kept photo scores', () => {
     // Room for two users of one photo each: once dave has two, bob's copy pushes his out.
     const scores = new PhotoScores(store, algebra, 2 * 160);
     const first = await scores.get(dave, w, ['c']);
-    await scores.add(dave, [photo('d2', [0, 1, 0, 0])], () => store.add(dave, [photo('d2', [0, 1, 0, 0])]));
+    const d2 = photo('d2', [0, 1, 0, 0]);
+    await scores.add(dave, [d2], () => store.add(dave, [d2]));
     expect(await scores.get(dave, w, ['c'])).toBe(first);
     await scores.get(bob, w, ['c']);
     expect(await scores.get(dave, w, ['c'])).not.toBe(first);

@@ -13,9 +13,9 @@ import type { ViewRecord } from '../concepts/storage/store.js';
 import type { Box } from '../concepts/types.js';
 import { openRuntime, type Runtime } from '../services/runtime.js';
 import { testConfig } from './support/subjects.js';
+import { dreamboothDir } from './support/shared-data.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
-const photos = path.resolve(repoRoot, '../shared/data/dreambooth');
+const photos = dreamboothDir;
 const photo = (subject: string, n: number) => readFileSync(path.join(photos, subject, `0${n}.jpg`));
 const scope = { tenant: 'test', user: 'drafts' };
 

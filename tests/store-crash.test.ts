@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { toConcept } from '../concepts/concept-records.js';
 import { UNCALIBRATED } from '../concepts/learning/quality.js';
 import { ConceptStore } from '../concepts/storage/store.js';
@@ -29,18 +29,23 @@ import {
 
 useStore();
 
-/** Makes the store's concept commits throw `message`, as a full disk or a crash would; returns the undo. */
-function failCommits(message: string): () => void {
-  const failing = store as unknown as { concepts: unknown };
-  const real = failing.concepts;
-  failing.concepts = {
-    mergeInsert: () => {
+/**
+ * Runs `work` while the store's concept commits throw `message`, as a full disk or a crash would; with `crash`, the
+ * store's clean-up after a failed save does not run either.
+ */
+async function failingCommits(message: string, work: () => Promise<void>, crash = false): Promise<void> {
+  const internals = store as unknown as { concepts: { mergeInsert: () => unknown }; undoSave: () => Promise<void> };
+  const spies = [
+    vi.spyOn(internals.concepts, 'mergeInsert').mockImplementation(() => {
       throw new Error(message);
-    },
-  };
-  return () => {
-    failing.concepts = real;
-  };
+    }),
+    ...(crash ? [vi.spyOn(internals, 'undoSave').mockResolvedValue(undefined)] : []),
+  ];
+  try {
+    await work();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
 }
 
 describe('ConceptStore after a crash', () => {
@@ -50,23 +55,22 @@ describe('ConceptStore after a crash', () => {
     ]);
     // A crashed save writes views and crops, and never the concept row: a new concept, and images added to 'old'
     // (version 2).
-    const restore = failCommits('crash');
-    const undo = (store as unknown as { undoSave: () => Promise<void> }).undoSave;
-    // A crash runs no clean-up.
-    (store as unknown as { undoSave: () => Promise<void> }).undoSave = async () => undefined;
-    await expect(
-      store.saveConcepts(
-        alice,
-        [concept(alice, 'new'), concept(alice, 'old', 2)],
-        [...views(alice, 'new', 3), ...views(alice, 'old', 3)],
-        [
-          { conceptId: 'new', photo: 0, jpeg: jpeg(2) },
-          { conceptId: 'old', photo: 2, jpeg: jpeg(3) },
-        ],
-      ),
-    ).rejects.toThrow('crash');
-    restore();
-    (store as unknown as { undoSave: typeof undo }).undoSave = undo;
+    await failingCommits(
+      'crash',
+      () =>
+        expect(
+          store.saveConcepts(
+            alice,
+            [concept(alice, 'new'), concept(alice, 'old', 2)],
+            [...views(alice, 'new', 3), ...views(alice, 'old', 3)],
+            [
+              { conceptId: 'new', photo: 0, jpeg: jpeg(2) },
+              { conceptId: 'old', photo: 2, jpeg: jpeg(3) },
+            ],
+          ),
+        ).rejects.toThrow('crash'),
+      true,
+    );
     expect(await cropFiles()).toHaveLength(3);
 
     const loaded = await store.loadUser(alice);
@@ -84,13 +88,13 @@ describe('ConceptStore after a crash', () => {
   });
 
   it('removes what a failed save wrote', async () => {
-    const restore = failCommits('disk full');
-    await expect(
-      store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 3), [
-        { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
-      ]),
-    ).rejects.toThrow('disk full');
-    restore();
+    await failingCommits('disk full', () =>
+      expect(
+        store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 3), [
+          { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
+        ]),
+      ).rejects.toThrow('disk full'),
+    );
     expect(await cropFiles()).toHaveLength(0);
     expect(await store.sweepOrphans({ olderThanMs: -1000 })).toBe(0);
   });
@@ -99,15 +103,15 @@ describe('ConceptStore after a crash', () => {
     await store.saveConcepts(alice, [concept(alice, 'c')], views(alice, 'c', 1), [
       { conceptId: 'c', photo: 0, jpeg: jpeg(1) },
     ]);
-    const restore = failCommits('disk full');
     // A refinement writes the photo's crop again (the subject, found now) and a crop of a new photo.
-    await expect(
-      store.saveConcepts(alice, [concept(alice, 'c', 2)], views(alice, 'c', 2), [
-        { conceptId: 'c', photo: 0, jpeg: jpeg(2) },
-        { conceptId: 'c', photo: 1, jpeg: jpeg(3) },
-      ]),
-    ).rejects.toThrow('disk full');
-    restore();
+    await failingCommits('disk full', () =>
+      expect(
+        store.saveConcepts(alice, [concept(alice, 'c', 2)], views(alice, 'c', 2), [
+          { conceptId: 'c', photo: 0, jpeg: jpeg(2) },
+          { conceptId: 'c', photo: 1, jpeg: jpeg(3) },
+        ]),
+      ).rejects.toThrow('disk full'),
+    );
     expect(await store.readCrop(alice, 'c', 0)).toEqual(jpeg(2));
     expect(await store.readCrop(alice, 'c', 1)).toBeUndefined();
     expect(await cropFiles()).toHaveLength(1);

@@ -179,10 +179,8 @@ export class PhotoLibrary {
     // A person is found by the faces of the photos, alone: its score has nothing in common with a head's or a text's.
     const person = refs.length === 1 && !options.text ? await this.concepts.personFaces(scope, refs[0]) : undefined;
     if (person) return this.people.find(scope, person, options);
-    const heads = await Promise.all(refs.map((ref) => this.concepts.head(scope, ref)));
+    const { asked: heads, all } = await this.concepts.heads(scope, refs);
     const ids = heads.map((h) => h.concept.id);
-    const all: Heads = await this.concepts.heads(scope);
-    if (ids.some((id) => !all.has(id))) throw new DomainError('not_found', `no concept ${refs.join(', ')}`);
     const scores = await this.scores(scope, all, ids, options.text);
     // The user's word on a photo overrides the head's: a photo said to be wrong is never answered, a missed one is.
     const said = await Promise.all(

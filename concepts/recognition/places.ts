@@ -21,7 +21,7 @@ export function boxAt(boxes: ArrayLike<number>, i: number): PixelBox {
 }
 
 /** Each concept's best region in a photo and its output there, bias added, concept by concept. */
-export interface BestPlaces {
+interface BestPlaces {
   count: number;
   output: (concept: number) => number;
   box: (concept: number) => PixelBox;

@@ -71,8 +71,10 @@ export async function bestRegions<B extends RegionBatch, G, T>(
         );
         continue;
       }
+      // What a row keeps is taken once, however many heads it is best for.
+      let kept: T | undefined;
       for (let j = 0; j < k; j++)
-        if (out.data[i * k + j] > seen[j].raw) seen[j] = { raw: out.data[i * k + j], kept: keep(batch, i) };
+        if (out.data[i * k + j] > seen[j].raw) seen[j] = { raw: out.data[i * k + j], kept: (kept ??= keep(batch, i)) };
     }
   }
   return best;

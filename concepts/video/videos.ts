@@ -165,12 +165,12 @@ export class VideoService {
       const frames = await this.personFrames(scope, id, person.examples);
       return { video: this.toVideo(video), frames, threshold: person.concept.threshold };
     }
-    const head = await this.concepts.head(scope, concept);
-    const all = await this.concepts.heads(scope);
-    const ids = [...all.keys()];
-    const j = ids.indexOf(head.concept.id);
-    if (j < 0) throw new DomainError('not_found', `no concept ${concept}`);
-    const heads = ids.map((cid) => all.get(cid)!);
+    const {
+      asked: [head],
+      all,
+    } = await this.concepts.heads(scope, [concept]);
+    const j = [...all.keys()].indexOf(head.concept.id);
+    const heads = [...all.values()];
     const best = await bestRegions(
       this.store.frameBatches(scope, id),
       stack(

@@ -6,8 +6,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { Describer } from '../../concepts/captioning/describe.js';
 import { Personalizer } from '../../concepts/captioning/personalize.js';
@@ -19,9 +18,9 @@ import { type Config, loadConfig } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
 import { answerOf } from './answers.js';
 import { OpenAiStandIn, requestText, STAND_IN_MODEL } from './openai-server.js';
+import { dreamboothDir, modelsDir } from './shared-data.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const PHOTOS = resolve(repoRoot, '../shared/data/dreambooth');
+const PHOTOS = dreamboothDir;
 export const KEY = 'caption-key-0123456789';
 export const USER = 'alice';
 export const TIMEOUT_MS = 1_500;
@@ -92,7 +91,7 @@ export function useCaptionApp(): void {
     config = loadConfig(
       {
         NOMEN_DATA: dataDir,
-        NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
+        NOMEN_MODELS: modelsDir,
         NOMEN_API_KEYS: `${KEY}:tenant-a`,
         NOMEN_RATE_LIMIT: '0',
         NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,

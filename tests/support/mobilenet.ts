@@ -6,7 +6,7 @@ import { openEncoder } from '../../models/load.js';
 import { OnnxLinearAlgebra } from '../../models/runtime/linear-algebra.js';
 import { ModelThreads } from '../../models/runtime/ort.js';
 import type { DecodedImage, ImageEncoder } from '../../models/types.js';
-import { dreamboothDir, modelsDir } from './subjects.js';
+import { dreamboothDir, modelsDir } from './shared-data.js';
 
 export { dreamboothDir };
 

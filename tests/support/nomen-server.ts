@@ -9,9 +9,9 @@ import { afterAll, beforeAll } from 'vitest';
 import { makeVideo } from '../../scripts/lib/make-video.js';
 import { type ServerProcess, startServer } from '../../scripts/lib/server-process.js';
 import { OpenAiStandIn, STAND_IN_MODEL } from './openai-server.js';
+import { dreamboothDir, modelsDir } from './shared-data.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const PHOTOS = path.resolve(repoRoot, '../shared/data/dreambooth');
+export const PHOTOS = dreamboothDir;
 export const photoPath = (subject: string, n: number) => path.join(PHOTOS, subject, `0${n}.jpg`);
 export const KEY = 'outside-key-0123456789';
 
@@ -41,7 +41,7 @@ export function useNomenServer(name: string, env: Record<string, string> = {}): 
     standIn = await OpenAiStandIn.start();
     server = await startServer({
       NOMEN_DATA: dataDir,
-      NOMEN_MODELS: process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models'),
+      NOMEN_MODELS: modelsDir,
       NOMEN_API_KEYS: `${KEY}:tenant-a`,
       NOMEN_VLM_URL: standIn.url,
       NOMEN_VLM_MODEL: STAND_IN_MODEL,

@@ -5,11 +5,9 @@ import { defaultLimits } from '../../concepts/intake/intake.js';
 import type { Scope } from '../../concepts/types.js';
 import { bankFromEnv } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
+import { dreamboothDir, modelsDir, objectsDir } from './shared-data.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const modelsDir = process.env.NOMEN_MODELS ?? path.resolve(repoRoot, '../shared/models');
-export const dreamboothDir = path.resolve(repoRoot, '../shared/data/dreambooth');
-export const objectsDir = path.resolve(repoRoot, '../shared/data/objects');
+export { dreamboothDir, modelsDir, objectsDir };
 export const photo = (subject: string, n: number, dir = dreamboothDir) =>
   readFileSync(path.join(dir, subject, `0${n}.jpg`));
 

@@ -4,12 +4,12 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type Config, loadConfig } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
+import { dreamboothDir, modelsDir } from './shared-data.js';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
-export const PHOTOS = resolve(repoRoot, '../shared/data/dreambooth');
+export const PHOTOS = dreamboothDir;
 export const KEY_A = 'key-a-0123456789';
 export const KEY_B = 'key-b-9876543210';
 
@@ -25,7 +25,7 @@ export async function openTwoTenants(name: string, env: Record<string, string> =
   const config = loadConfig(
     {
       NOMEN_DATA: dataDir,
-      NOMEN_MODELS: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
+      NOMEN_MODELS: modelsDir,
       NOMEN_API_KEYS: `${KEY_A}:tenant-a,${KEY_B}:tenant-b`,
       NOMEN_BANK_DIR: process.env.NOMEN_BANK_DIR!,
       ...env,

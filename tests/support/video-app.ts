@@ -18,9 +18,10 @@ import { createApp } from '../../services/api/app.js';
 import type { Api } from '../../services/api/context.js';
 import { loadConfig } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
+import { dreamboothDir } from './shared-data.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const PHOTOS = resolve(repoRoot, '../shared/data/dreambooth');
+export const PHOTOS = dreamboothDir;
 export const photo = (subject: string, n: number) => join(PHOTOS, subject, `0${n}.jpg`);
 export const KEY = 'video-key-0123456789';
 export const OTHER_KEY = 'video-key-other-0000';
