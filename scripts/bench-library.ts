@@ -3,8 +3,12 @@
  * of `--users` other users beside them) written through the library's store, then `GET photos?concept=` answered
  * in process for a concept registered from real photos: the first query (every vector read), then p50/p99 of the
  * queries that find the scores kept, then the first after a retraining (answered from the scores of before) and
- * how long the reading of the retrained heads takes to land; bytes on disk per photo, write rate.
- * Usage: npm run bench:library [-- --photos 10000 --others 0 --users 0 --regions 7 --queries 20]
+ * how long the reading of the retrained heads takes to land; bytes on disk per photo, write rate. Last, with
+ * `--concepts` DreamBooth subjects registered and `--present` of the user's photos holding a real photo of one of
+ * them (its vector from the encoder, every region the same box, so every higher rival contests the place), the
+ * present-only query (one place, one subject decided on each present photo) beside `all=true` (decided on none).
+ * Usage: npm run bench:library [-- --photos 10000 --others 0 --users 0 --regions 7 --queries 20 --concepts 8
+ * --present 0.05]
  * 1M photos over 10k users: --photos 100 --others 999900 --users 9999
  */
 import { faceVectorSize } from '../concepts/people/open-people.js';
@@ -16,11 +20,12 @@ import { parseArgs } from 'node:util';
 import { PhotoStore } from '../concepts/library/photo-store.js';
 import type { IndexedPhoto } from '../concepts/library/photo-records.js';
 import { PHOTO_REGIONS_TABLE } from '../concepts/library/photo-records.js';
+import { decodeImage } from '../concepts/intake/intake.js';
 import { seeded } from '../concepts/random.js';
 import type { Scope } from '../concepts/types.js';
 import { cpuModel } from './lib/cpu.js';
 import { percentile } from './lib/metrics.js';
-import { sharedData } from './lib/open-world.js';
+import { defaultDataDir, loadSubjects, type Subject } from './lib/dreambooth.js';
 import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
@@ -32,11 +37,37 @@ const { values: args } = parseArgs({
     regions: { type: 'string', default: '7' },
     queries: { type: 'string', default: '20' },
     dim: { type: 'string', default: '1280' },
+    concepts: { type: 'string', default: '8' },
+    present: { type: 'string', default: '0.05' },
   },
 });
 
-/** Seeded unit vectors, drawn from a pool: the store and the reading see the same bytes as for real ones. */
-function generator(dim: number, regions: number) {
+/** The subjects registered: Biscuit the dog first, Tom the cat as the retraining, then the others of classes.csv. */
+function subjects(count: number): Subject[] {
+  const all = loadSubjects(defaultDataDir, 3);
+  const named = (subject: string, name: string) => ({ ...all.find((s) => s.name === subject)!, name });
+  const rest = all.filter((s) => s.name !== 'dog' && s.name !== 'cat');
+  return [named('dog', 'Biscuit'), named('cat', 'Tom'), ...rest].slice(0, Math.max(2, count));
+}
+
+/** Whole-photo vectors of the subjects' photos that registration does not use, by the active encoder. */
+async function heldOutVectors(subjects: Subject[]): Promise<Float32Array[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-library-vectors-'));
+  const runtime = await openScriptRuntime(dir);
+  try {
+    const images = await Promise.all(subjects.flatMap((s) => s.query).map((f) => decodeImage(readFileSync(f))));
+    return await runtime.models.encoder.embed(images.map(({ image }) => ({ image })));
+  } finally {
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Seeded unit vectors, drawn from a pool: the store and the reading see the same bytes as for real ones. A share
+ * `present` of the photos has one region of a `real` vector instead.
+ */
+function generator(dim: number, regions: number, real: Float32Array[] = [], present = 0) {
   const rnd = seeded(1);
   const pool = Array.from({ length: 4096 }, () => {
     const v = Float32Array.from({ length: dim }, () => rnd() - 0.5);
@@ -46,9 +77,12 @@ function generator(dim: number, regions: number) {
   return (n: number, prefix: string): IndexedPhoto[] =>
     Array.from({ length: n }, (_, i) => ({
       id: `${prefix}${i}`,
-      regions: Array.from({ length: regions }, () => ({
+      regions: Array.from({ length: regions }, (_, r) => ({
         box: [0, 0, 1, 1],
-        vector: pool[Math.floor(rnd() * pool.length)],
+        vector:
+          r === 0 && real.length > 0 && rnd() < present
+            ? real[Math.floor(rnd() * real.length)]
+            : pool[Math.floor(rnd() * pool.length)],
       })),
     }));
 }
@@ -65,15 +99,19 @@ async function main() {
   const users = Number(args.users ?? Math.ceil(others / 1000));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-library-'));
   const scope: Scope = { tenant: 'bench', user: 'owner' };
+  const registered = subjects(Number(args.concepts));
+  const present = Number(args.present);
+  const real = present > 0 ? await heldOutVectors(registered) : [];
+  const ownPhotos = generator(dim, regions, real, present);
   const generated = generator(dim, regions);
   try {
     const store = await PhotoStore.open(dataDir, dim, faceVectorSize());
     const t = performance.now();
     const chunk = 1000;
-    const write = async (user: Scope, n: number) => {
-      for (let i = 0; i < n; i += chunk) await store.add(user, generated(Math.min(chunk, n - i), `p${i}-`));
+    const write = async (user: Scope, n: number, made = generated) => {
+      for (let i = 0; i < n; i += chunk) await store.add(user, made(Math.min(chunk, n - i), `p${i}-`));
     };
-    await write(scope, photos);
+    await write(scope, photos, ownPhotos);
     for (let u = 0; u < users; u++) {
       const n = Math.floor(((u + 1) * others) / users) - Math.floor((u * others) / users);
       await write({ tenant: 'bench', user: `other-${u}` }, n);
@@ -91,27 +129,39 @@ async function main() {
 
     const runtime = await openScriptRuntime(dataDir);
     try {
-      const images = (subject: string) =>
-        [0, 1, 2].map((n) => ({ bytes: readFileSync(path.join(sharedData, 'dreambooth', subject, `0${n}.jpg`)) }));
-      const { id } = await runtime.service.register(scope, { name: 'Biscuit', category: 'dog', images: images('dog') });
+      const register = async ({ name, category, train }: Subject) => {
+        const images = train.map((file) => ({ bytes: readFileSync(file) }));
+        return (await runtime.service.register(scope, { name, category, images })).id;
+      };
+      const id = await register(registered[0]);
       await runtime.service.refined();
-      const query = async () => {
+      const query = async (all = true) => {
         const s = performance.now();
-        await runtime.library.find(scope, [id], { limit: 50, all: true });
+        await runtime.library.find(scope, [id], { limit: 50, all });
         return performance.now() - s;
       };
       // The first query after a head changed reads every vector; the others find the photos' scores kept.
       const firstMs = await query();
-      const ms: number[] = [];
-      for (let q = 0; q < Number(args.queries); q++) ms.push(await query());
+      const timings = async (all = true) => {
+        const ms: number[] = [];
+        for (let q = 0; q < Number(args.queries); q++) ms.push(await query(all));
+        return `p50 ${percentile(ms, 50).toFixed(1)} ms, p99 ${percentile(ms, 99).toFixed(1)} ms`;
+      };
+      const keptTimes = await timings();
       // A second concept retrains every head of the user, Biscuit's too: the scores of before answer meanwhile.
-      await runtime.service.register(scope, { name: 'Tom', category: 'cat', images: images('cat') });
+      await register(registered[1]);
       await runtime.service.refined();
       const retrainedMs = await query();
       const reading = performance.now();
       await runtime.library.settled(scope);
       const landedMs = performance.now() - reading + retrainedMs;
       const afterMs = await query();
+      for (const s of registered.slice(2)) await register(s);
+      await runtime.service.refined();
+      await query();
+      await runtime.library.settled(scope);
+      const [allTimes, presentTimes] = [await timings(true), await timings(false)];
+      const found = (await runtime.library.find(scope, [id], { limit: photos, all: false })).photos.length;
       console.log(
         `\nnomen bench:library: ${photos} photos of one user` +
           `${others ? ` and ${others} of ${users} other users` : ''}, ` +
@@ -125,9 +175,14 @@ async function main() {
       );
       console.log(
         `GET photos?concept= (all=true, limit 50), in process: first (reads the vectors) ${firstMs.toFixed(0)} ms; ` +
-          `then p50 ${percentile(ms, 50).toFixed(1)} ms, p99 ${percentile(ms, 99).toFixed(1)} ms over ${ms.length} ` +
-          `queries; first after a retraining (the scores of before) ${retrainedMs.toFixed(1)} ms, the retrained ` +
-          `heads' reading landed after ${landedMs.toFixed(0)} ms, the query then ${afterMs.toFixed(1)} ms`,
+          `then ${keptTimes} over ${args.queries} queries; first after a retraining (the scores of before) ` +
+          `${retrainedMs.toFixed(1)} ms, the retrained heads' reading landed after ${landedMs.toFixed(0)} ms, the ` +
+          `query then ${afterMs.toFixed(1)} ms`,
+      );
+      console.log(
+        `with ${registered.length} concepts and ${present * 100}% of the photos holding a real photo of one: ` +
+          `all=true ${allTimes}; present only (one place, one subject on each present photo) ${presentTimes}, ` +
+          `Biscuit present on ${found} photos`,
       );
     } finally {
       await runtime.close();
