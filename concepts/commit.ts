@@ -12,8 +12,8 @@ import { toScore } from './recognition/recognize.js';
 import type { ServiceModels, ServiceOptions } from './service-options.js';
 import type { ConceptStore, CropInput, OriginalInput } from './storage/store.js';
 import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
-import type { Concept, Scope } from './types.js';
-import { type UserCache, type UserState, userKey } from './user-cache.js';
+import { type Concept, keyOf, type Scope } from './types.js';
+import type { UserCache, UserState } from './user-cache.js';
 
 /** One change of a user: its concepts after the change, what it adds, and whose heads to retrain (all by default). */
 export interface Change {
@@ -48,7 +48,7 @@ export class ConceptCommits {
 
   /** Runs `task` under the user's lock, alone among the user's changes. */
   exclusive<T>(scope: Scope, task: () => Promise<T>): Promise<T> {
-    return this.locks.run(userKey(scope), task);
+    return this.locks.run(keyOf(scope), task);
   }
 
   /**

@@ -7,6 +7,10 @@ export interface Scope {
   user: string;
 }
 
+/** One string per user, or per thing of a user by its id: keys of maps and locks (the user's lock is shared). */
+export const keyOf = (scope: Scope, id?: string) =>
+  id === undefined ? `${scope.tenant}\u0000${scope.user}` : `${scope.tenant}\u0000${scope.user}\u0000${id}`;
+
 export interface ImageInput {
   bytes: Uint8Array;
   box?: Box;

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { UserHeads } from './recognition/recognize.js';
 import type { ConceptStore } from './storage/store.js';
 import type { ConceptRecord, ViewRecord } from './storage/store-records.js';
-import type { Scope } from './types.js';
+import { keyOf, type Scope } from './types.js';
 
 export interface UserState {
   concepts: ConceptRecord[];
@@ -17,9 +17,6 @@ export interface UserState {
   /** The concepts table's version at which this copy was last known to match the store. */
   checkedAt?: number;
 }
-
-/** One string per user, for maps of users' data. */
-export const userKey = (scope: Scope) => `${scope.tenant}\u0000${scope.user}`;
 
 export class UserCache {
   private readonly users: LRUCache<string, UserState>;
@@ -38,7 +35,7 @@ export class UserCache {
    */
   async get(scope: Scope): Promise<UserState> {
     const tableVersion = await this.store.conceptsVersion();
-    const cached = this.users.get(userKey(scope));
+    const cached = this.users.get(keyOf(scope));
     if (cached && (cached.checkedAt === tableVersion || (await this.unchanged(scope, cached)))) {
       cached.checkedAt = tableVersion;
       return cached;
@@ -61,12 +58,12 @@ export class UserCache {
         thresholds: Float64Array.from(data.concepts, (c) => c.threshold),
       },
     };
-    this.users.set(userKey(scope), state);
+    this.users.set(keyOf(scope), state);
     return state;
   }
 
   forget(scope: Scope): void {
-    this.users.delete(userKey(scope));
+    this.users.delete(keyOf(scope));
   }
 
   /** Every write bumps the version of each concept of the user, so equal versions mean the same user. */

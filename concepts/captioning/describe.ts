@@ -8,8 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { VisionLanguageModel } from '../../models/types.js';
 import { jpegDataUrl } from './conditioning.js';
 import type { ConceptService } from '../service.js';
-import type { Concept, Scope } from '../types.js';
-import { userKey } from '../user-cache.js';
+import { type Concept, keyOf, type Scope } from '../types.js';
 
 /** Reference crops shown to the model: enough to tell the subject from its backgrounds. */
 const PHOTOS = 3;
@@ -32,7 +31,7 @@ export class Describer {
   /** Starts describing `concept` in the background, unless it has a description or was tried lately. */
   schedule(scope: Scope, concept: Concept): void {
     if (concept.description) return;
-    const key = `${userKey(scope)}\u0000${concept.id}`;
+    const key = keyOf(scope, concept.id);
     const now = Date.now();
     if (now - (this.tried.peek(key) ?? -Infinity) < RETRY_MS) return;
     this.tried.set(key, now);

@@ -4,6 +4,7 @@
  * a user waits for.
  */
 import { InProcessQueue, type JobRef } from '../job-queue.js';
+import { keyOf } from '../types.js';
 
 /**
  * A refinement waits until no registration has ended for QUIET_MS and none is running, but never more than
@@ -21,8 +22,6 @@ export interface RefinementOptions {
   attempts?: number;
   onError?: (err: unknown, job: JobRef) => void;
 }
-
-const keyOf = (job: JobRef) => JSON.stringify([job.tenant, job.user, job.id]);
 
 export class Refinements {
   private readonly queue = new InProcessQueue();
@@ -45,11 +44,11 @@ export class Refinements {
     const run = async (job: JobRef) => {
       try {
         await refine(job);
-        this.failures.delete(keyOf(job));
+        this.failures.delete(keyOf(job, job.id));
       } catch (err) {
         onError(err, job);
-        const failed = (this.failures.get(keyOf(job)) ?? 0) + 1;
-        this.failures.set(keyOf(job), failed);
+        const failed = (this.failures.get(keyOf(job, job.id)) ?? 0) + 1;
+        this.failures.set(keyOf(job, job.id), failed);
         if (failed < attempts && !this.stopped) {
           const retry = setTimeout(() => {
             this.retries.delete(retry);
@@ -57,7 +56,7 @@ export class Refinements {
           }, retryMs);
           retry.unref();
           this.retries.add(retry);
-        } else this.failures.delete(keyOf(job));
+        } else this.failures.delete(keyOf(job, job.id));
       } finally {
         this.settle(job);
       }
@@ -78,7 +77,7 @@ export class Refinements {
   /** Queues a job; once closed, leaves it to the next start (its concept is still a draft in the store). */
   add(job: JobRef): void {
     if (this.stopped) return;
-    const key = keyOf(job);
+    const key = keyOf(job, job.id);
     if (!this.pending.has(key)) {
       let end = () => {};
       const done = new Promise<void>((resolve) => (end = resolve));
@@ -111,7 +110,7 @@ export class Refinements {
 
   /** Resolves once the job's refinement, if one is queued or running, has ended. */
   async whenDone(job: JobRef): Promise<void> {
-    await this.pending.get(keyOf(job))?.done;
+    await this.pending.get(keyOf(job, job.id))?.done;
   }
 
   /**
@@ -138,7 +137,7 @@ export class Refinements {
   }
 
   private settle(job: JobRef): void {
-    this.pending.get(keyOf(job))?.end();
-    this.pending.delete(keyOf(job));
+    this.pending.get(keyOf(job, job.id))?.end();
+    this.pending.delete(keyOf(job, job.id));
   }
 }

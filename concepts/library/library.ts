@@ -20,10 +20,10 @@ import { defaultRegionOptions, type RegionOptions } from '../recognition/regions
 import type { People } from '../people/people.js';
 import type { ConceptService } from '../service.js';
 import type { ServiceModels } from '../service-options.js';
-import type { Box, Scope } from '../types.js';
+import { type Box, keyOf, type Scope } from '../types.js';
 import { type Heads, PhotoScores, scoreRegions, type UserScores } from './photo-scores.js';
 import type { JobStatus } from './photo-job-store.js';
-import { keyOf, PhotoJobs } from './photo-jobs.js';
+import { PhotoJobs } from './photo-jobs.js';
 import type { PhotoStore } from './photo-store.js';
 import type { WriteLog } from './write-log.js';
 import { LibraryPeople } from './library-people.js';

@@ -11,15 +11,13 @@ import { type JobRef, MAX_JOB_ATTEMPTS } from '../job-queue.js';
 import type { Lock } from '../locks.js';
 import { embedRegions } from '../recognition/stored-regions.js';
 import type { ServiceModels } from '../service-options.js';
-import type { Scope } from '../types.js';
+import { keyOf, type Scope } from '../types.js';
 import type { LibraryPeople } from './library-people.js';
 import type { LibraryOptions } from './library.js';
 import type { JobStatus, PhotoJobRecord } from './photo-job-store.js';
 import type { IndexedPhoto } from './photo-records.js';
 import type { PhotoScores } from './photo-scores.js';
 import type { PhotoStore } from './photo-store.js';
-
-export const keyOf = (scope: Scope) => JSON.stringify([scope.tenant, scope.user]);
 
 type JobError = PhotoJobRecord['errors'][number];
 

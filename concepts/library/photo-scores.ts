@@ -11,8 +11,7 @@ import { bulk } from '../../models/runtime/priority.js';
 import type { LinearAlgebra } from '../../models/types.js';
 import { stack } from '../matrix.js';
 import { bestRegions } from '../recognition/stored-regions.js';
-import type { Scope } from '../types.js';
-import { userKey } from '../user-cache.js';
+import { keyOf, type Scope } from '../types.js';
 import type { IndexedPhoto, PhotoBatch } from './photo-records.js';
 import type { PhotoStore } from './photo-store.js';
 import type { WriteLog } from './write-log.js';
@@ -158,7 +157,7 @@ export class PhotoScores {
    */
   async get(scope: Scope, heads: Heads, asked: string[]): Promise<UserScores> {
     await this.checkVersion();
-    const key = userKey(scope);
+    const key = keyOf(scope);
     const current = (scored: Map<string, { weights: Float32Array }>) =>
       asked.every((id) => scored.get(id)?.weights === heads.get(id)!.weights);
     const kept = this.users.get(key);
@@ -176,13 +175,13 @@ export class PhotoScores {
 
   /** Once the readings under way (the user's, else all) have landed or failed: a query then gets its own heads. */
   async settled(scope?: Scope): Promise<void> {
-    const key = scope && userKey(scope);
+    const key = scope && keyOf(scope);
     await Promise.allSettled([...this.readings].filter(([r]) => !key || r.key === key).map(([, scores]) => scores));
   }
 
   /** Writes photos through `write` (which answers the table version it made), adding them to the user's copies. */
   async add(scope: Scope, photos: IndexedPhoto[], write: () => Promise<number | undefined>): Promise<void> {
-    const key = userKey(scope);
+    const key = keyOf(scope);
     const { dim } = this.store;
     const kept = this.users.peek(key);
     const targets = [
@@ -223,7 +222,7 @@ export class PhotoScores {
 
   /** A photo the user deleted, at the table version the deletion made. */
   async removed(scope: Scope, id: string, version: number): Promise<void> {
-    const key = userKey(scope);
+    const key = keyOf(scope);
     this.own.add(version);
     const kept = this.users.peek(key);
     if (kept?.photos.delete(id)) this.users.set(key, kept);
@@ -248,7 +247,7 @@ export class PhotoScores {
 
   /** The user's library is gone. */
   async forget(scope: Scope, version: number): Promise<void> {
-    const key = userKey(scope);
+    const key = keyOf(scope);
     this.own.add(version);
     this.dropUser(key);
     await this.publish(version, key);
@@ -274,7 +273,7 @@ export class PhotoScores {
 
   /** Every region of the user scored by every head of `heads`, kept when it lands unless overtaken. */
   private read(scope: Scope, heads: Heads): Promise<UserScores> {
-    const reading: Reading = { key: userKey(scope), heads, order: this.started++, stale: false, changes: [] };
+    const reading: Reading = { key: keyOf(scope), heads, order: this.started++, stale: false, changes: [] };
     const scores = this.land(reading, scope);
     this.readings.set(reading, scores);
     return scores;

@@ -7,7 +7,7 @@ import type { People } from '../people/people.js';
 import { bulk } from '../../models/runtime/priority.js';
 import { type JobRef, MAX_JOB_ATTEMPTS } from '../job-queue.js';
 import type { PriorityGate } from '../priority.js';
-import type { Scope } from '../types.js';
+import { keyOf, type Scope } from '../types.js';
 import { DecodeError } from './frames.js';
 import { indexVideo, type IndexModels } from './video-indexer.js';
 import type { VideoOptions } from './video-options.js';
@@ -35,9 +35,6 @@ export interface Running {
   frames: number;
   t: number;
 }
-
-export const keyOf = (scope: Scope, id?: string) =>
-  JSON.stringify(id === undefined ? [scope.tenant, scope.user] : [scope.tenant, scope.user, id]);
 
 export class VideoJobs {
   /** Jobs running in this process. */
