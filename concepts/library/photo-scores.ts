@@ -20,7 +20,7 @@ import type { WriteLog } from './write-log.js';
 export type Heads = Map<string, { weights: Float32Array; bias: number }>;
 
 /** One head's best region of each photo, by the photo's index: its output (bias not added) and its box. */
-export interface HeadScores {
+interface HeadScores {
   weights: Float32Array;
   /** The head's bias when it had these weights: scores kept from before a retraining keep their own. */
   bias: number;

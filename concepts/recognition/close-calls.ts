@@ -9,14 +9,14 @@ import type { DecodedImage, LinearAlgebra, Matrix, PixelBox, RegionScanner } fro
 import { type CellGrid, type CellMatch, cellMatches, cellVectors } from './cell-match.js';
 
 /** A present concept, the region it stands on, and the concepts that score close to it there. */
-export interface CloseCall {
+interface CloseCall {
   concept: number;
   region: PixelBox;
   rivals: number[];
 }
 
 /** A concept's reference cells, by its index among the user's heads; undefined when it has none. */
-export type References = (concept: number) => Promise<Matrix | undefined>;
+type References = (concept: number) => Promise<Matrix | undefined>;
 
 /**
  * How well a region and a concept's references match: both ways at once, the region's cells explained by the references

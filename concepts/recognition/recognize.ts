@@ -37,9 +37,9 @@ const squash = 3;
 export const toScore = (raw: number) => round4(1 / (1 + Math.exp(-squash * raw)));
 
 /** A concept's reference cells by its id (reference-cells.ts); without them, close calls are not settled. */
-export type ReferenceSource = (id: string) => Promise<Matrix | undefined>;
+type ReferenceSource = (id: string) => Promise<Matrix | undefined>;
 
-export interface RecognizeModels {
+interface RecognizeModels {
   encoder: ImageEncoder;
   detector?: ObjectDetector;
   algebra: LinearAlgebra;
@@ -65,7 +65,7 @@ function bestRows(scores: Matrix, bias: Float32Array): { row: number; raw: numbe
 }
 
 /** A concept's best region, and whether it is its own (no concept that scores higher claimed that place). */
-export interface Placed {
+interface Placed {
   row: number;
   raw: number;
   free: boolean;

@@ -11,7 +11,7 @@ import { keyOf, type Scope } from '../types.js';
 import type { UserState } from '../user-cache.js';
 import { type CellGrid, cellVectors } from './cell-match.js';
 
-export interface CropSource {
+interface CropSource {
   readCrop(scope: Scope, conceptId: string, photo: number): Promise<Uint8Array | undefined>;
 }
 
