@@ -1,6 +1,6 @@
-/** A match's box from the scanned windows around its best region (subjectBox), on hand-made head outputs. */
+/** A match's box: the scanned windows around its best region (subjectBox), then the object there (objectBox). */
 import { describe, expect, it } from 'vitest';
-import { subjectBox, type Scan } from '../concepts/recognition/recognize.js';
+import { objectBox, type Scan, subjectBox } from '../concepts/recognition/subject-box.js';
 import type { DecodedImage, PixelBox } from '../models/types.js';
 
 const image = { width: 100, height: 100, data: new Uint8Array(100 * 100 * 3) } as DecodedImage;
@@ -28,5 +28,25 @@ describe('subjectBox', () => {
     const windows = scan([[box(10, 10, 40, 40), 1.0]]);
     expect(subjectBox(box(0, 0, 80, 80), windows, 0, image, 0.3)).toEqual(box(0, 0, 80, 80));
     expect(subjectBox(box(10, 10, 30, 30), null, 0, image, 0.3)).toEqual(box(10, 10, 30, 30));
+  });
+});
+
+describe('objectBox', () => {
+  const fit = { inside: 0.7, minArea: 0.1 };
+  const object = (b: PixelBox, score: number, label = 'dog') => ({ box: b, score, label });
+
+  it("takes the most confident of the detector's objects inside the box, at any label", () => {
+    const objects = [
+      object(box(0, 0, 30, 30), 0.9), // mostly outside the box
+      object(box(22, 22, 20, 20), 0.3, 'bear'),
+      object(box(25, 25, 30, 30), 0.4, 'bottle'),
+    ];
+    expect(objectBox(box(20, 20, 40, 40), objects, fit)).toEqual(box(25, 25, 30, 30));
+  });
+
+  it('keeps the box where no object holds enough of it or lies enough inside it', () => {
+    const parts = [object(box(30, 30, 10, 12), 0.9), object(box(10, 10, 40, 40), 0.9)];
+    expect(objectBox(box(20, 20, 40, 40), parts, fit)).toEqual(box(20, 20, 40, 40));
+    expect(objectBox(box(20, 20, 40, 40), [], fit)).toEqual(box(20, 20, 40, 40));
   });
 });

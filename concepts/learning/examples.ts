@@ -7,6 +7,7 @@ import type { Crop, DecodedImage, ImageEncoder, ObjectDetector, PixelBox } from 
 import {
   defaultRegionOptions,
   detectedRegions,
+  detectObjects,
   gridRegions,
   proposeRegions,
   type RegionOptions,
@@ -118,7 +119,9 @@ export async function embedRefinement(
   const grids = photos.map((p) => gridRegions(p.image, regionOptions.grid));
   const detector = models.detector;
   const detected = Promise.all(
-    photos.map((p, i) => (detector ? detectedRegions(p.image, detector, regionOptions, grids[i]) : [])),
+    photos.map(async (p, i) =>
+      detectedRegions(p.image, await detectObjects(p.image, detector, regionOptions), regionOptions, grids[i]),
+    ),
   );
   // The photo zoomed out to a third, at a random place; then the fixed regions but the whole photo (each grid's first),
   // a draft view already.

@@ -5,7 +5,7 @@
  * under their threshold get a second look inside their best region (second-look.ts); a present concept that a
  * look-alike scores close to there is checked against the reference crops of both (close-calls.ts).
  */
-import { firstApart, iou } from '../../models/image/boxes.js';
+import { firstApart } from '../../models/image/boxes.js';
 import type {
   DecodedImage,
   ImageEncoder,
@@ -14,10 +14,11 @@ import type {
   ObjectDetector,
   PixelBox,
 } from '../../models/types.js';
-import { defaultRegionOptions, gridWindows, proposeRegions, type RegionOptions } from './regions.js';
+import { defaultRegionOptions, detectObjects, gridWindows, proposedRegions, type RegionOptions } from './regions.js';
 import { candidates, closerWindows } from './second-look.js';
 import { settleCloseCalls } from './close-calls.js';
 import { samePlace } from './places.js';
+import { objectBox, type Scan, subjectBox } from './subject-box.js';
 import type { Box, Match, Timings } from '../types.js';
 import { concatRows, stack } from '../matrix.js';
 import { round4 } from '../rounding.js';
@@ -105,12 +106,6 @@ export function oneSubjectPerRegion(scores: Matrix, heads: UserHeads, regions: P
   return best;
 }
 
-/** The scanner's windows and every head's output on each (windows × concepts, bias not added). */
-export interface Scan {
-  windows: PixelBox[];
-  outputs: Matrix;
-}
-
 /** Scanner vectors of the small windows, ranked against every head: one pass, run while the detector runs. */
 async function scanWindows({ image, heads, models, options }: Photo): Promise<Scan | null> {
   const scanner = models.encoder.scanner;
@@ -127,31 +122,6 @@ function ranked(scan: Scan | null, { heads, image, options }: Photo) {
     .filter((c) => c.margin >= options.scanFloor)
     .sort((a, b) => b.margin - a.margin)
     .map((c) => ({ box: subjectBox(scan.windows[c.row], scan, c.j, image, options.boxSpread), margin: c.margin }));
-}
-
-/**
- * A subject's box: the mean extent of the scanned windows that score within `boxSpread` of the concept's best
- * window and overlap its best region. One window cuts the subject or takes in its surroundings; their mean
- * follows its extent. A best region over half the photo is kept as it is: the subject fills the frame.
- */
-export function subjectBox(
-  region: PixelBox,
-  scan: Scan | null,
-  j: number,
-  image: DecodedImage,
-  spread: number,
-): PixelBox {
-  if (!scan || region.w * region.h > 0.5 * image.width * image.height) return region;
-  const { outputs, windows } = scan;
-  const output = (r: number) => outputs.data[r * outputs.cols + j];
-  let top = -Infinity;
-  for (let r = 0; r < windows.length; r++) top = Math.max(top, output(r));
-  const near = windows.filter((w, r) => output(r) >= top - spread && iou(w, region) > 0.1);
-  if (near.length === 0) return region;
-  const mean = (f: (w: PixelBox) => number) => near.reduce((sum, w) => sum + f(w), 0) / near.length;
-  const x = mean((w) => w.x);
-  const y = mean((w) => w.y);
-  return { x, y, w: mean((w) => w.x + w.w) - x, h: mean((w) => w.y + w.h) - y };
 }
 
 /** The first `scanned` of the ranked windows, skipping those that windows already taken cover. */
@@ -238,12 +208,15 @@ export async function recognizeImage(
 ): Promise<Match[]> {
   if (heads.ids.length === 0) return [];
   const photo: Photo = { image, heads, models, options, timings };
-  const { regions, fixedCount, scan } = await timed(timings, 'regions', async () => {
-    const [proposals, scan] = await Promise.all([proposeRegions(image, models.detector, options), scanWindows(photo)]);
-    const regions = proposals.map((r) => r.box);
+  const { regions, fixedCount, scan, objects } = await timed(timings, 'regions', async () => {
+    const [objects, scan] = await Promise.all([
+      detectObjects(image, models.detector, options, true),
+      scanWindows(photo),
+    ]);
+    const regions = proposedRegions(image, objects, options).map((r) => r.box);
     const fixedCount = regions.length;
     regions.push(...promising(ranked(scan, photo), regions, options));
-    return { regions, fixedCount, scan };
+    return { regions, fixedCount, scan, objects };
   });
   const scores = await headOutputs(photo, regions, fixedCount);
   let decision: Decision = { regions, scores, best: oneSubjectPerRegion(scores, heads, regions) };
@@ -263,9 +236,10 @@ export async function recognizeImage(
       const row = best[j].row;
       // A region from the concept's own second look takes its box from that closer scan.
       const look = looks.find((l, k) => l.concept === j && row >= from[k] && row < from[k] + l.windows.length);
-      const b = look
+      const around = look
         ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
         : subjectBox(regions[row], scan, j, image, options.boxSpread);
+      const b = objectBox(around, objects, options.objects);
       const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
       return { id, name: heads.names[j], score: toScore(best[j].raw), present: present[j] && !lost.has(j), box };
     }),

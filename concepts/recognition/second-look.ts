@@ -6,7 +6,7 @@
 import { firstApart } from '../../models/image/boxes.js';
 import { cropImage, cropPixels } from '../../models/image/crop-image.js';
 import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
-import type { Scan } from './recognize.js';
+import type { Scan } from './subject-box.js';
 import { gridWindows, type RegionOptions } from './regions.js';
 import { dot, matrixRow } from '../matrix.js';
 
