@@ -12,12 +12,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as lancedb from '@lancedb/lancedb';
 import { PHOTO_REGIONS_TABLE } from '../concepts/library/photo-records.js';
+import type { Box } from '../concepts/types.js';
 import { createApp } from '../services/api/app.js';
 import { loadConfig } from '../services/config.js';
 import { cpuModel, cpuSeconds } from './lib/cpu.js';
 import { averagePrecision, Confusion, meanAveragePrecision, percentile } from './lib/metrics.js';
 import { distractorFolds, loadOpenWorld, sharedData } from './lib/open-world.js';
 import { openScriptRuntime } from './lib/runtime.js';
+import { boxIou, SubjectBoxes } from './lib/subject-boxes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +38,7 @@ const USER = 'eval-user';
 interface LibraryPhoto {
   id: string;
   score: number;
+  box: Box;
 }
 
 async function main() {
@@ -117,6 +120,7 @@ async function main() {
       return found;
     };
     const truthOf = new Map(photos.map((p) => [p.id, p]));
+    const subjectBoxes = SubjectBoxes.load(args.data!);
     /** Every concept's answers, judged; its false positives as `concept/photo`. */
     const measure = async (label: string) => {
       const total = new Confusion();
@@ -125,6 +129,7 @@ async function main() {
       const queryMs: number[] = [];
       const rows: string[] = [];
       const falsePositives = new Map<string, LibraryPhoto[]>();
+      const ious: number[] = [];
       for (const s of set.subjects) {
         const id = ids.get(s.name)!;
         const ranked = (await fetchAll(`concept=${id}&all=true`)).filter((p) => judged.has(p.id));
@@ -133,6 +138,11 @@ async function main() {
         const present = await fetchAll(`concept=${id}`);
         queryMs.push(performance.now() - q);
         const presentIds = new Set(present.map((p) => p.id));
+        for (const p of present) {
+          const subject =
+            truthOf.get(p.id)!.truth === s.name && subjectBoxes.inside(truthOf.get(p.id)!.file, [0, 0, 1, 1]);
+          if (subject) ious.push(boxIou(p.box, subject));
+        }
         // Worst first: what a user would correct, among the library's photos that were not the registration's.
         falsePositives.set(
           s.name,
@@ -161,6 +171,10 @@ async function main() {
           `${f(total.recall)}  F1 ${f(total.f1)}  (tp ${total.tp} fp ${total.fp} fn ${total.fn})`,
       );
       console.log(`  query p50 ${percentile(queryMs, 50).toFixed(1)} ms, p99 ${percentile(queryMs, 99).toFixed(1)} ms`);
+      console.log(
+        `  median IoU of a listed photo's box with its subject's hand-drawn one ${f(percentile(ious, 50))} ` +
+          `(${ious.length})`,
+      );
       return { falsePositives, wrong };
     };
 

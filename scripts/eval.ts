@@ -18,12 +18,12 @@ import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { Box, Match } from '../concepts/types.js';
 import { seeded } from '../concepts/random.js';
-import { intersection, iou } from '../models/image/boxes.js';
+import { intersection } from '../models/image/boxes.js';
 import { DEFAULT_ENCODER } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
 import { averagePrecision, Confusion, meanAveragePrecision, percentile } from './lib/metrics.js';
 import { loadOpenWorld, sharedData } from './lib/open-world.js';
-import { SubjectBoxes } from './lib/subject-boxes.js';
+import { boxIou, SubjectBoxes } from './lib/subject-boxes.js';
 import { openScriptRuntime } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
@@ -180,7 +180,7 @@ async function main() {
       answers.push({ ...q, matches });
       const found = matches.find((m) => m.present && nameOf(m) === q.truth);
       const subject = subjectBoxes.inside(q.file, [0, 0, 1, 1]);
-      if (found && subject) singleIous.push(iou(pixels(found.box), pixels(subject)));
+      if (found && subject) singleIous.push(boxIou(found.box, subject));
       if (args.verbose)
         for (const m of matches)
           if (m.present !== (nameOf(m) === q.truth))
@@ -210,8 +210,8 @@ async function main() {
         if (args.verbose && m.present !== (pasted !== undefined))
           console.log(`  scene ${i}: ${m.present ? 'false positive' : 'missed'} ${nameOf(m)} ${m.score}`);
         if (pasted && m.present) {
-          ious.push(iou(pixels(m.box), pixels(pasted.rect)));
-          if (pasted.box) subjectIous.push(iou(pixels(m.box), pixels(pasted.box)));
+          ious.push(boxIou(m.box, pasted.rect));
+          if (pasted.box) subjectIous.push(boxIou(m.box, pasted.box));
           if (hits(m.box, pasted.rect)) boxHits++;
         }
       }

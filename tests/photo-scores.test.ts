@@ -16,7 +16,7 @@ import {
   photoRegionSchema,
   photoRegionsToArrow,
 } from '../concepts/library/photo-records.js';
-import { type Heads, PhotoScores } from '../concepts/library/photo-scores.js';
+import { type Heads, PhotoScores, type UserScores } from '../concepts/library/photo-scores.js';
 import { PhotoStore } from '../concepts/library/photo-store.js';
 import type { WriteLog } from '../concepts/library/write-log.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
@@ -118,7 +118,7 @@ describe('kept photo scores', () => {
   it('drops the least recently used user past its bytes, and never keeps a user larger than them', async () => {
     const w = head(1, 1, 1, 1);
     // Room for alice's 3 photos or bob's 1, not both.
-    const scores = new PhotoScores(store, algebra, 3 * 160);
+    const scores = new PhotoScores(store, algebra, 3 * 192);
     const a = await scores.get(alice, w, ['c']);
     expect(await scores.get(alice, w, ['c'])).toBe(a);
     await scores.get(bob, w, ['c']);
@@ -133,13 +133,56 @@ describe('kept photo scores', () => {
     const dave = { tenant: 't', user: 'dave' };
     await store.add(dave, [photo('d1', [1, 0, 0, 0])]);
     // Room for two users of one photo each: once dave has two, bob's copy pushes his out.
-    const scores = new PhotoScores(store, algebra, 2 * 160);
+    const scores = new PhotoScores(store, algebra, 2 * 192);
     const first = await scores.get(dave, w, ['c']);
     const d2 = photo('d2', [0, 1, 0, 0]);
     await scores.add(dave, [d2], () => store.add(dave, [d2]));
     expect(await scores.get(dave, w, ['c'])).toBe(first);
     await scores.get(bob, w, ['c']);
     expect(await scores.get(dave, w, ['c'])).not.toBe(first);
+  });
+
+  it("keeps the best region's box for its place and its extent for the answer; an older library its box", async () => {
+    const framed: IndexedPhoto = {
+      id: 'framed',
+      regions: [
+        { box: [0, 0, 1, 1], vector: Float32Array.from([1, 0, 0, 0]), extent: [0.1, 0.1, 0.5, 0.5] },
+        { box: [0.5, 0.5, 0.5, 0.5], vector: Float32Array.from([0, 5, 0, 0]), extent: [0.6, 0.7, 0.2, 0.25] },
+      ],
+    };
+    const best = (scores: UserScores, kind: 'boxes' | 'extents') => {
+      const i = scores.photos.get('framed')!;
+      return scores.heads.get('c')![kind].slice(i * 4, i * 4 + 4);
+    };
+    const w = head(0, 1, 0, 0);
+    expect(store.extents).toBe(true);
+    await store.add(bob, [framed]);
+    const kept = await new PhotoScores(store, algebra, 1024 ** 2).get(bob, w, ['c']);
+    expect(best(kept, 'boxes')).toEqual([0.5, 0.5, 0.5, 0.5]);
+    expect(best(kept, 'extents').map((v) => Math.fround(v))).toEqual([0.6, 0.7, 0.2, 0.25].map(Math.fround));
+
+    const older = await mkdtemp(path.join(os.tmpdir(), 'nomen-photo-scores-boxes-'));
+    try {
+      const db = await lancedb.connect(older);
+      await db.createEmptyTable(PHOTO_REGIONS_TABLE, photoRegionSchema(dim, true));
+      db.close();
+      const reopened = await PhotoStore.open(older, dim, faceVectorSize());
+      try {
+        expect(reopened.extents).toBe(false);
+        const scores = new PhotoScores(reopened, algebra, 1024 ** 2);
+        // Written while kept, then read again: both answer the region's box.
+        await scores.add(bob, [framed], () => reopened.add(bob, [framed]));
+        expect(best(await scores.get(bob, w, ['c']), 'extents')).toEqual([0.5, 0.5, 0.5, 0.5]);
+        expect(best(await new PhotoScores(reopened, algebra, 1024 ** 2).get(bob, w, ['c']), 'extents')).toEqual([
+          0.5, 0.5, 0.5, 0.5,
+        ]);
+      } finally {
+        reopened.close();
+      }
+    } finally {
+      await rm(older, { recursive: true, force: true });
+    }
+    await store.remove(bob, 'framed');
   });
 
   it('keeps vectors as float16, and a library written as float32 before as it is', async () => {

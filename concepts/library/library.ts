@@ -172,8 +172,8 @@ export class PhotoLibrary {
 
   /**
    * The photos in which every concept of `refs` (ids or names) is present, best first (a photo's score is its lowest
-   * over the concepts; its box the first concept's best region); with `all`, every photo; with `text`, most like
-   * the text first.
+   * over the concepts; its box the extent of the first concept's best region); with `all`, every photo; with `text`,
+   * most like the text first.
    */
   async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
     // A person is found by the faces of the photos, alone: its score has nothing in common with a head's or a text's.
@@ -210,7 +210,7 @@ export class PhotoLibrary {
       if (!options.all && values.some((v, j) => !present(id, i, v, j))) continue;
       const score = Math.min(...values);
       const rank = text === undefined ? score : Math.round(text.raw[i] * 1e6) / 1e6;
-      page.offer(id, score, rank, () => columns[0].boxes.slice(i * 4, i * 4 + 4).map(round4) as Box);
+      page.offer(id, score, rank, () => columns[0].extents.slice(i * 4, i * 4 + 4).map(round4) as Box);
     }
     return page.answer();
   }

@@ -20,14 +20,18 @@ export interface IndexedPhoto {
 
 const { Field: F, Schema: S, Utf8, Float16, Float32 } = arrow;
 
-/** `half`: vectors as float16 (the regions of libraries made since), else float32 (faces, and older libraries). */
-export function photoRegionSchema(dim: number, half = false): Schema {
+/**
+ * `half`: vectors as float16 (the regions of libraries made since), else float32 (faces, and older libraries);
+ * `extents`: each region's extent beside its box (libraries made since; an older one answers with the box).
+ */
+export function photoRegionSchema(dim: number, half = false, extents = false): Schema {
   return new S([
     new F('tenant', new Utf8(), false),
     new F('user', new Utf8(), false),
     new F('photo_id', new Utf8(), false),
     new F('box', floats(4, new Float32()), false),
     new F('vector', floats(dim, half ? new Float16() : new Float32()), false),
+    ...(extents ? [new F('extent', floats(4, new Float32()), false)] : []),
   ]);
 }
 
@@ -35,33 +39,42 @@ export function photoRegionSchema(dim: number, half = false): Schema {
 export const halfVectors = (schema: Schema) =>
   String(schema.fields.find((f) => f.name === 'vector')?.type).includes('<Float16>');
 
+/** Whether a table of `schema` keeps each region's extent. */
+export const hasExtents = (schema: Schema) => schema.fields.some((f) => f.name === 'extent');
+
 export function photoRegionsToArrow(
   scope: Scope,
   photos: readonly IndexedPhoto[],
   dim: number,
   half = false,
+  extents = false,
 ): ArrowTable {
   const rows = photos.flatMap((p) => p.regions.map((r) => ({ id: p.id, ...r })));
   return tableOf(
-    photoRegionSchema(dim, half),
+    photoRegionSchema(dim, half, extents),
     {
       tenant: rows.map(() => scope.tenant),
       user: rows.map(() => scope.user),
       photo_id: rows.map((r) => r.id),
       box: rows.map((r) => r.box),
       vector: rows.map((r) => r.vector),
+      ...(extents ? { extent: rows.map((r) => r.extent ?? r.box) } : {}),
     },
     rows.length,
   );
 }
 
-/** The columns a query reads. */
-export const PHOTO_SCORE_COLUMNS = ['photo_id', 'box', 'vector'];
+/** The columns a query reads, the extents where the table has them. */
+export const photoScoreColumns = (extents: boolean) => ['photo_id', 'box', 'vector', ...(extents ? ['extent'] : [])];
 
-/** A batch of photo regions as flat arrays: boxes 4 and vectors `dim` floats a row, row-major. */
+/**
+ * A batch of photo regions as flat arrays: boxes and extents 4 and vectors `dim` floats a row, row-major. The
+ * extents are the boxes where the table keeps none.
+ */
 export interface PhotoBatch {
   photo: string[];
   boxes: Float32Array;
+  extents: Float32Array;
   vectors: Float32Array;
   rows: number;
 }
@@ -71,10 +84,13 @@ export function photoBatchFromArrow(
   batch: RecordBatch,
   dim: number,
 ): Omit<PhotoBatch, 'vectors'> & { vectors: Float32Array | Uint16Array } {
-  const [photo, box, vector] = PHOTO_SCORE_COLUMNS.map((n) => batch.getChild(n)!);
+  const [photo, box, vector] = ['photo_id', 'box', 'vector'].map((n) => batch.getChild(n)!);
+  const extent = batch.getChild('extent');
+  const boxes = columnValues<Float32Array>(box, 4);
   return {
     photo: photo.toArray() as string[],
-    boxes: columnValues(box, 4),
+    boxes,
+    extents: extent ? columnValues<Float32Array>(extent, 4) : boxes,
     vectors: columnValues(vector, dim),
     rows: batch.numRows,
   };

@@ -19,7 +19,7 @@ import type { WriteLog } from './write-log.js';
 /** Heads by concept id; a retrained head comes as a new `weights` array. */
 export type Heads = Map<string, { weights: Float32Array; bias: number }>;
 
-/** One head's best region of each photo, by the photo's index: its output (bias not added) and its box. */
+/** One head's best region of each photo, by the photo's index: its output (bias not added), box and extent. */
 interface HeadScores {
   weights: Float32Array;
   /** The head's bias when it had these weights: scores kept from before a retraining keep their own. */
@@ -27,6 +27,8 @@ interface HeadScores {
   raw: number[];
   /** 4 a photo: [x, y, w, h] in fractions of the photo. */
   boxes: number[];
+  /** 4 a photo, as `boxes`: what an answer shows. */
+  extents: number[];
 }
 
 export interface UserScores {
@@ -37,9 +39,9 @@ export interface UserScores {
   size: number;
 }
 
-/** Rough bytes of a kept photo (map entry and id) and of one head's scores of it (5 doubles). */
+/** Rough bytes of a kept photo (map entry and id) and of one head's scores of it (9 doubles). */
 const PHOTO_BYTES = 120;
-const HEAD_BYTES = 40;
+const HEAD_BYTES = 72;
 
 /** How long a query waits for the write log before it drops every copy instead. */
 const LOG_WAIT_MS = 200;
@@ -64,19 +66,20 @@ export async function scoreRegions(
     algebra,
     (batch, i) => batch.photo[i],
     // Copied: a view would hold the batch's whole Arrow buffer, vectors included, until every batch is read.
-    (batch, i) => Array.from(batch.boxes.subarray(i * 4, i * 4 + 4)),
+    (batch, i) => [...batch.boxes.subarray(i * 4, i * 4 + 4), ...batch.extents.subarray(i * 4, i * 4 + 4)],
   );
   const scores: UserScores = { photos: new Map(), heads: new Map(), size: 0 };
   const columns = ids.map((id) => {
     const { weights, bias } = heads.get(id)!;
-    return { weights, bias, raw: [] as number[], boxes: [] as number[] };
+    return { weights, bias, raw: [] as number[], boxes: [] as number[], extents: [] as number[] };
   });
   ids.forEach((id, j) => scores.heads.set(id, columns[j]));
   for (const [photo, regions] of best) {
     scores.photos.set(photo, scores.size++);
     regions.forEach((r, j) => {
       columns[j].raw.push(r.raw);
-      columns[j].boxes.push(...r.kept);
+      columns[j].boxes.push(...r.kept.slice(0, 4));
+      columns[j].extents.push(...r.kept.slice(4));
     });
   }
   return scores;
@@ -96,6 +99,7 @@ function join(into: UserScores, added: UserScores): void {
       const from = added.heads.get(id)!;
       h.raw.push(from.raw[i]);
       h.boxes.push(...from.boxes.slice(i * 4, i * 4 + 4));
+      h.extents.push(...from.extents.slice(i * 4, i * 4 + 4));
     }
   }
 }
@@ -119,6 +123,7 @@ async function* batchOf(photos: IndexedPhoto[], store: PhotoStore): AsyncGenerat
   yield {
     photo: regions.map((r) => r.id),
     boxes: Float32Array.from(regions.flatMap((r) => r.box)),
+    extents: Float32Array.from(regions.flatMap((r) => (store.extents && r.extent) || r.box)),
     vectors: store.asStored(
       stack(
         regions.map((r) => r.vector),

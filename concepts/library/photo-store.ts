@@ -19,6 +19,7 @@ import {
   feedbackSchema,
   feedbackToArrow,
   halfVectors,
+  hasExtents,
   type IndexedPhoto,
   type PhotoBatch,
   photoBatchFromArrow,
@@ -26,7 +27,7 @@ import {
   photoRegionsToArrow,
   PHOTO_FACES_TABLE,
   PHOTO_REGIONS_TABLE,
-  PHOTO_SCORE_COLUMNS,
+  photoScoreColumns,
 } from './photo-records.js';
 
 const feedbackWhere = (scope: Scope, conceptId: string, id?: string) =>
@@ -42,6 +43,8 @@ export class PhotoStore {
     readonly faceDim: number,
     /** The regions' vectors are float16: a library made before they were stays float32, new rows included. */
     readonly half: boolean,
+    /** The regions keep their extents: a library made before they did answers with the regions' boxes. */
+    readonly extents: boolean,
     private readonly floats: (halves: Uint16Array) => Promise<Float32Array>,
     readonly jobs: PhotoJobStore,
   ) {}
@@ -61,14 +64,16 @@ export class PhotoStore {
     const before = (await db.tableNames()).includes(PHOTO_REGIONS_TABLE)
       ? await db.openTable(PHOTO_REGIONS_TABLE)
       : undefined;
-    const half = !before || halfVectors(await before.schema());
+    const schema = await before?.schema();
+    const half = !schema || halfVectors(schema);
+    const extents = !schema || hasExtents(schema);
     before?.close();
-    const regions = await openTable(db, PHOTO_REGIONS_TABLE, photoRegionSchema(dim, half), 'vector');
+    const regions = await openTable(db, PHOTO_REGIONS_TABLE, photoRegionSchema(dim, half, extents), 'vector');
     const faces = await openTable(db, PHOTO_FACES_TABLE, photoRegionSchema(faceDim), 'vector');
     const feedback = await openTable(db, FEEDBACK_TABLE, feedbackSchema());
     await Promise.all([ensureScalarIndex(regions, 'user'), ensureScalarIndex(faces, 'user')]);
     const jobs = await PhotoJobStore.open(db, uri, storage);
-    return new PhotoStore(db, regions, faces, feedback, dim, faceDim, half, floats, jobs);
+    return new PhotoStore(db, regions, faces, feedback, dim, faceDim, half, extents, floats, jobs);
   }
 
   /** `vectors` as the table keeps them: what a reading of them will score. */
@@ -107,7 +112,7 @@ export class PhotoStore {
       const rows = photoRegionsToArrow(scope, faces, this.faceDim);
       await withCommitRetry(() => this.faces.add(rows));
     }
-    const data = photoRegionsToArrow(scope, photos, this.dim, this.half);
+    const data = photoRegionsToArrow(scope, photos, this.dim, this.half, this.extents);
     try {
       return (await withCommitRetry(() => this.regions.add(data))).version;
     } catch (err) {
@@ -177,17 +182,17 @@ export class PhotoStore {
   /** Every stored region of the user (or of one photo), batch by batch: memory stays flat however large the library. */
   batches(scope: Scope, photoId?: string): AsyncGenerator<PhotoBatch> {
     const where = photoId === undefined ? scopeWhere(scope) : and(scopeWhere(scope), eq('photo_id', photoId));
-    return this.read(this.regions, where, this.dim);
+    return this.read(this.regions, where, this.dim, this.extents);
   }
 
   /** Every face stored on the user's photos, batch by batch (vectors of the face model). */
   faceBatches(scope: Scope): AsyncGenerator<PhotoBatch> {
-    return this.read(this.faces, scopeWhere(scope), this.faceDim);
+    return this.read(this.faces, scopeWhere(scope), this.faceDim, false);
   }
 
-  private async *read(table: Table, where: string, dim: number): AsyncGenerator<PhotoBatch> {
+  private async *read(table: Table, where: string, dim: number, extents: boolean): AsyncGenerator<PhotoBatch> {
     // Plain queries have no default limit: this reads every row that `where` selects.
-    for await (const batch of table.query().where(where).select(PHOTO_SCORE_COLUMNS)) {
+    for await (const batch of table.query().where(where).select(photoScoreColumns(extents))) {
       if (batch.numRows === 0) continue;
       const { vectors, ...rest } = photoBatchFromArrow(batch, dim);
       yield { ...rest, vectors: vectors instanceof Uint16Array ? await this.floats(vectors) : vectors };

@@ -5,12 +5,15 @@
 import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector } from '../../models/types.js';
 import { toRelativeBox } from '../intake/intake.js';
 import type { Box } from '../types.js';
-import { proposeRegions, type RegionOptions } from './regions.js';
+import { detectObjects, proposedRegions, type RegionOptions } from './regions.js';
+import { objectBox } from './subject-box.js';
 
 export interface StoredRegion {
   /** Fractions of the image, [x, y, w, h]. */
   box: Box;
   vector: Float32Array;
+  /** What an answer shows for the region: the detector's object in it (objectBox), else `box`. */
+  extent?: Box;
 }
 
 export interface RegionModels {
@@ -25,12 +28,19 @@ export async function embedRegions(
   models: RegionModels,
   options: RegionOptions,
 ): Promise<StoredRegion[][]> {
-  const regions = await Promise.all(images.map((image) => proposeRegions(image, models.detector, options)));
+  const objects = await Promise.all(images.map((image) => detectObjects(image, models.detector, options, true)));
+  const regions = images.map((image, i) => proposedRegions(image, objects[i], options));
   const vectors = await models.encoder.embed(
     images.flatMap((image, i) => regions[i].map((r) => ({ image, box: r.box }))),
   );
   let k = 0;
-  return images.map((image, i) => regions[i].map((r) => ({ box: toRelativeBox(r.box, image), vector: vectors[k++] })));
+  return images.map((image, i) =>
+    regions[i].map((r) => ({
+      box: toRelativeBox(r.box, image),
+      vector: vectors[k++],
+      extent: toRelativeBox(objectBox(r.box, objects[i], options.objects), image),
+    })),
+  );
 }
 
 /** Rows of stored region vectors, `rows` × dim, row-major. */

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Box } from '../../concepts/types.js';
+import { iou } from '../../models/image/boxes.js';
 import { sharedData } from './open-world.js';
 
 const corners = z.tuple([z.number(), z.number(), z.number(), z.number()]).refine(([x0, y0, x1, y1]) => {
@@ -39,4 +40,9 @@ export class SubjectBoxes {
     const [x0, y0, x1, y1] = corners;
     return [left + x0 * w, top + y0 * h, (x1 - x0) * w, (y1 - y0) * h];
   }
+}
+
+/** The IoU of two boxes in the same fractions. */
+export function boxIou([ax, ay, aw, ah]: Box, [bx, by, bw, bh]: Box): number {
+  return iou({ x: ax, y: ay, w: aw, h: ah }, { x: bx, y: by, w: bw, h: bh });
 }
