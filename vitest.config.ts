@@ -4,6 +4,7 @@ const lane = (names: string[]) => names.map((n) => `tests/${n}.test.ts`);
 /** Pure logic, fakes and small local files (at most a LanceDB in a temp folder): no model, no server. */
 const unit = lane([
   'client-types',
+  'closest-regions',
   'conditioning',
   'face-decisions',
   'float16',

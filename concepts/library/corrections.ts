@@ -44,8 +44,8 @@ export class LibraryCorrections {
   ) {}
 
   /**
-   * A correction: the photo's region (the one nearest `box`, else the concept's best; every region for a wrong
-   * photo without a box) becomes a negative of the concept when the match was wrong, an example when it was
+   * A correction: the photo's region (the one nearest `box`, the concept's best of those equally near; else the
+   * concept's best; every region for a wrong photo without a box) becomes a negative of the concept when the match was wrong, an example when it was
    * missed; the concept's heads are retrained.
    */
   async correct(scope: Scope, conceptId: string, correction: Correction): Promise<Feedback> {
@@ -55,9 +55,8 @@ export class LibraryCorrections {
     // A wrong photo without a box: the concept is nowhere in it, so every region is a negative, as with negative
     // photos; otherwise the one region meant.
     const every = !correction.correct && !correction.box;
-    const region = correction.box
-      ? nearest(regions, correction.box)
-      : regions[await this.bestRegion(regions, head.weights)];
+    const candidates = correction.box ? closestRegions(regions, correction.box) : regions;
+    const region = candidates[await this.bestRegion(candidates, head.weights)];
     const taken = every ? regions : [region];
     const { photo } = await this.concepts.addRegions(scope, head.concept.id, taken, !correction.correct);
     const record: FeedbackRecord = {
@@ -123,12 +122,15 @@ export class LibraryCorrections {
   }
 }
 
-/** The region that overlaps `box` most. */
-function nearest(regions: StoredRegion[], box: Box): StoredRegion {
+/**
+ * The regions that overlap `box` most, by the closer of each one's box and extent: a box sent back as an answer
+ * showed it (an extent that several regions may share), a box drawn by hand may frame either.
+ */
+export function closestRegions(regions: StoredRegion[], box: Box): StoredRegion[] {
   const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
-  let best = regions[0];
-  for (const r of regions) if (iou(pixels(r.box), pixels(box)) > iou(pixels(best.box), pixels(box))) best = r;
-  return best;
+  const near = regions.map((r) => Math.max(...[r.box, r.extent ?? r.box].map((b) => iou(pixels(b), pixels(box)))));
+  const top = Math.max(...near);
+  return regions.filter((_, i) => near[i] === top);
 }
 
 function toFeedback(r: FeedbackRecord): Feedback {

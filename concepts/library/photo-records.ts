@@ -1,6 +1,6 @@
 /**
- * The on-disk shape of the photo library: one `photo_regions` row per region of an indexed photo (its box and the
- * encoder's vector, float16), with the arrow conversions. The photo itself is not kept.
+ * The on-disk shape of the photo library: one `photo_regions` row per region of an indexed photo (its box, the
+ * encoder's vector, float16, and its extent), with the arrow conversions. The photo itself is not kept.
  */
 import type { RecordBatch, Schema, Table as ArrowTable } from 'apache-arrow';
 import { arrow } from '../storage/arrow.js';
@@ -84,7 +84,7 @@ export function photoBatchFromArrow(
   batch: RecordBatch,
   dim: number,
 ): Omit<PhotoBatch, 'vectors'> & { vectors: Float32Array | Uint16Array } {
-  const [photo, box, vector] = ['photo_id', 'box', 'vector'].map((n) => batch.getChild(n)!);
+  const [photo, box, vector] = photoScoreColumns(false).map((n) => batch.getChild(n)!);
   const extent = batch.getChild('extent');
   const boxes = columnValues<Float32Array>(box, 4);
   return {

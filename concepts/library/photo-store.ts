@@ -130,6 +130,7 @@ export class PhotoStore {
       for (let i = 0; i < batch.rows; i++)
         regions.push({
           box: [...batch.boxes.subarray(i * 4, i * 4 + 4)] as StoredRegion['box'],
+          extent: [...batch.extents.subarray(i * 4, i * 4 + 4)] as StoredRegion['box'],
           vector: batch.vectors.slice(i * this.dim, (i + 1) * this.dim),
         });
     }

@@ -13,8 +13,8 @@ export interface Scan {
 
 /**
  * The mean extent of the scanned windows that score within `spread` of the concept's best window and overlap its
- * best region. One window cuts the subject or takes in its surroundings; their mean follows its extent. A best
- * region over half the photo is kept as it is: the subject fills the frame.
+ * best region. One window cuts the subject or takes in its surroundings; their mean follows where it is. A best
+ * region over half the photo is kept as it is: the subject fills the frame, the windows would cut it.
  */
 export function subjectBox(
   region: PixelBox,

@@ -29,10 +29,6 @@ export class SubjectBoxes {
     return new SubjectBoxes(data, new Map(Object.entries(boxFile.parse(JSON.parse(readFileSync(file, 'utf8'))))));
   }
 
-  get size(): number {
-    return this.boxes.size;
-  }
-
   /** The subject's box of `photo` where that photo lies at `rect` of a scene, in the scene's fractions. */
   inside(photo: string, [left, top, w, h]: Box): Box | undefined {
     const corners = this.boxes.get(path.relative(this.data, photo).split(path.sep).join('/'));
