@@ -45,8 +45,8 @@ export class LibraryCorrections {
 
   /**
    * A correction: the photo's region (the one nearest `box`, the concept's best of those equally near; else the
-   * concept's best; every region for a wrong photo without a box) becomes a negative of the concept when the match was wrong, an example when it was
-   * missed; the concept's heads are retrained.
+   * concept's best; every region for a wrong photo without a box) becomes a negative of the concept when the match
+   * was wrong, an example when it was missed; the concept's heads are retrained.
    */
   async correct(scope: Scope, conceptId: string, correction: Correction): Promise<Feedback> {
     const head = await this.concepts.head(scope, conceptId);
