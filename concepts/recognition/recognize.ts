@@ -6,8 +6,10 @@
  * look-alike scores close to there is checked against the reference crops of both (close-calls.ts).
  */
 import { firstApart } from '../../models/image/boxes.js';
+import { cropPixels } from '../../models/image/crop-image.js';
 import type {
   DecodedImage,
+  Detection,
   ImageEncoder,
   LinearAlgebra,
   Matrix,
@@ -176,25 +178,38 @@ async function timed<T>(timings: Timings, key: string, work: () => Promise<T>): 
   }
 }
 
-/** A second look's scan, for its concept, and the windows of it to embed. */
+/** A second look's scan, for its concept, and the windows to embed: the scan's best and the object looked at. */
 interface Look {
   concept: number;
   scan: Scan;
   windows: PixelBox[];
 }
 
-/** The second look (second-look.ts) for the concepts closest to present; none without a scanner. */
-async function secondLook({ image, heads, models, options }: Photo, { best, regions }: Decision): Promise<Look[]> {
+/**
+ * The second look (second-look.ts) for the concepts closest to present, and the detector's object in each region
+ * they look at, seen whole: the closer windows, on a grid, cut it or take in its surroundings. None without a scanner.
+ */
+async function secondLook(
+  { image, heads, models, options }: Photo,
+  { best, regions }: Decision,
+  objects: Detection[],
+): Promise<Look[]> {
   const scanner = models.encoder.scanner;
   if (!scanner || options.secondLook.regions === 0) return [];
   const margins = best.map((b, j) => toScore(b.raw) - heads.thresholds[j]);
   const picked = candidates(best, margins, regions, options.scanFloor, options.secondLook.regions);
   // The scans run side by side, one per model thread.
   return Promise.all(
-    picked.map(async (c) => ({
-      concept: c.concept,
-      ...(await closerWindows(image, c, heads.weights, scanner, options.secondLook)),
-    })),
+    picked.map(async (c) => {
+      const { windows, scan } = await closerWindows(image, c, heads.weights, scanner, options.secondLook);
+      const object = objectBox(c.region, objects, options.objects);
+      // In whole pixels, as the closer windows are.
+      return {
+        concept: c.concept,
+        scan,
+        windows: object === c.region ? windows : [...windows, cropPixels(image, object)],
+      };
+    }),
   );
 }
 
@@ -220,7 +235,7 @@ export async function recognizeImage(
   });
   const scores = await headOutputs(photo, regions, fixedCount);
   let decision: Decision = { regions, scores, best: oneSubjectPerRegion(scores, heads, regions) };
-  const looks = await timed(timings, 'secondLook', () => secondLook(photo, decision));
+  const looks = await timed(timings, 'secondLook', () => secondLook(photo, decision, objects));
   // Each look's windows follow the regions there are: the rows from its `from` on.
   const from = looks.map((l) => regions.push(...l.windows) - l.windows.length);
   if (looks.length > 0) {
