@@ -11,6 +11,8 @@ import { ConceptService } from '../concepts/service.js';
 import type { Box } from '../concepts/types.js';
 import type { Crop } from '../models/types.js';
 import type { Runtime } from '../services/runtime.js';
+import { boxIou, SubjectBoxes, sharedSubjectBoxes } from '../scripts/lib/subject-boxes.js';
+import { dreamboothDir } from './support/shared-data.js';
 import { modelsDir, openTestRuntime, photo, registerSubjects } from './support/subjects.js';
 
 const scope = { tenant: 'test', user: 'alice' };
@@ -77,7 +79,7 @@ describe('learning and recognition', () => {
     expect(timings.total).toBeGreaterThan(0);
   });
 
-  it('finds two subjects pasted into a photo of a third, with boxes on them', async () => {
+  it('finds two subjects pasted into a photo of a third, with boxes tight on them', async () => {
     const bg = await sharp(photo('cat', 4)).resize(768, 768).toBuffer();
     const dogRect: Box = [0.05, 0.05, 0.4, 0.4];
     const duckRect: Box = [0.55, 0.5, 0.4, 0.4];
@@ -96,6 +98,12 @@ describe('learning and recognition', () => {
     expect(dog && inside(dog.box, dogRect)).toBe(true);
     expect(duck && inside(duck.box, duckRect)).toBe(true);
     expect(concepts.some((m) => m.id === ids.teapot)).toBe(false);
+    // Tight on the subjects, not on their photos: each box is the detector's object, measured against a drawn box.
+    const drawn = SubjectBoxes.load(path.dirname(dreamboothDir), sharedSubjectBoxes);
+    const dogBox = drawn.inside(path.join(dreamboothDir, 'dog', '03.jpg'), dogRect)!;
+    const duckBox = drawn.inside(path.join(dreamboothDir, 'duck_toy', '03.jpg'), duckRect)!;
+    expect(boxIou(dog!.box, dogBox)).toBeGreaterThan(0.8);
+    expect(boxIou(duck!.box, duckBox)).toBeGreaterThan(0.8);
   });
 
   it('embeds a scanned window only while its scanner margin reaches the floor', async () => {
