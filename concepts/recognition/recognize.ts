@@ -183,6 +183,8 @@ interface Look {
   concept: number;
   scan: Scan;
   windows: PixelBox[];
+  /** The detector's object in the region, one of `windows`, where there is one. */
+  object?: PixelBox;
 }
 
 /**
@@ -202,13 +204,11 @@ async function secondLook(
   return Promise.all(
     picked.map(async (c) => {
       const { windows, scan } = await closerWindows(image, c, heads.weights, scanner, options.secondLook);
-      const object = objectBox(c.region, objects, options.objects);
-      // In whole pixels, as the closer windows are.
-      return {
-        concept: c.concept,
-        scan,
-        windows: object === c.region ? windows : [...windows, cropPixels(image, object)],
-      };
+      const found = objectBox(c.region, objects, options.objects);
+      // In whole pixels, as the closer windows are; a sliver of a box rounds to none.
+      const object = found === c.region ? undefined : cropPixels(image, found);
+      if (!object || object.w === 0 || object.h === 0) return { concept: c.concept, scan, windows };
+      return { concept: c.concept, scan, windows: [...windows, object], object };
     }),
   );
 }
@@ -249,11 +249,12 @@ export async function recognizeImage(
   const matches = await timed(timings, 'heads', async () =>
     heads.ids.map((id, j) => {
       const row = best[j].row;
-      // A region from the concept's own second look takes its box from that closer scan.
+      // A region from the concept's own second look takes its box from that closer scan, its object its own extent.
       const look = looks.find((l, k) => l.concept === j && row >= from[k] && row < from[k] + l.windows.length);
-      const around = look
-        ? subjectBox(regions[row], look.scan, 0, image, options.boxSpread)
-        : subjectBox(regions[row], scan, j, image, options.boxSpread);
+      const around =
+        look?.object === regions[row]
+          ? regions[row]
+          : subjectBox(regions[row], look?.scan ?? scan, look ? 0 : j, image, options.boxSpread);
       const b = objectBox(around, objects, options.objects);
       const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
       return { id, name: heads.names[j], score: toScore(best[j].raw), present: present[j] && !lost.has(j), box };
