@@ -1,13 +1,13 @@
 /**
- * The second look (second-look.ts): which concepts get one, on hand-made margins; where it looks, with the real
- * MobileNetV2 scanner on a real photo pasted small into another.
+ * The second look (second-look.ts): which concepts get one, on hand-made margins; the detector's object it adds, on
+ * hand-made boxes; where it looks, with the real MobileNetV2 scanner on a real photo pasted small into another.
  */
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { overlapOfSmaller } from '../models/image/boxes.js';
 import type { PixelBox } from '../models/types.js';
-import { candidates, closerWindows } from '../concepts/recognition/second-look.js';
+import { candidates, closerWindows, objectInRegion } from '../concepts/recognition/second-look.js';
 import { defaultRegionOptions, gridWindows } from '../concepts/recognition/regions.js';
 import { decodeSharp, dreamboothDir, useMobileNet } from './support/mobilenet.js';
 
@@ -30,6 +30,22 @@ describe('candidates', () => {
 
   it('leaves out a concept whose best region another concept claimed', () => {
     expect(candidates([{ row: 1, free: false }], [-0.05], regions, -0.2, 2)).toEqual([]);
+  });
+});
+
+describe('objectInRegion', () => {
+  const image = { width: 100, height: 100, data: new Uint8Array(0) };
+  const fit = defaultRegionOptions.objects;
+  const object = (b: PixelBox, score: number) => ({ box: b, score, label: 'bottle' });
+
+  it("takes the detector's object in the region, in whole pixels", () => {
+    const objects = [object(box(60.4, 60.6, 30.2, 20.2), 0.05), object(box(10.2, 10.4, 20.5, 30.3), 0.04)];
+    expect(objectInRegion(image, box(0, 0, 50, 50), objects, fit)).toEqual(box(10, 10, 21, 31));
+  });
+
+  it('finds none where no object fits, or where one rounds to no pixel', () => {
+    expect(objectInRegion(image, box(0, 0, 50, 50), [object(box(40, 40, 30, 30), 0.9)], fit)).toBeUndefined();
+    expect(objectInRegion(image, box(0, 0, 2, 2), [object(box(1.1, 0, 0.3, 2), 0.9)], fit)).toBeUndefined();
   });
 });
 

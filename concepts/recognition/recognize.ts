@@ -6,7 +6,6 @@
  * look-alike scores close to there is checked against the reference crops of both (close-calls.ts).
  */
 import { firstApart } from '../../models/image/boxes.js';
-import { cropPixels } from '../../models/image/crop-image.js';
 import type {
   DecodedImage,
   Detection,
@@ -17,7 +16,7 @@ import type {
   PixelBox,
 } from '../../models/types.js';
 import { defaultRegionOptions, detectObjects, gridWindows, proposedRegions, type RegionOptions } from './regions.js';
-import { candidates, closerWindows } from './second-look.js';
+import { candidates, closerWindows, objectInRegion } from './second-look.js';
 import { settleCloseCalls } from './close-calls.js';
 import { samePlace } from './places.js';
 import { objectBox, type Scan, subjectBox } from './subject-box.js';
@@ -188,8 +187,8 @@ interface Look {
 }
 
 /**
- * The second look (second-look.ts) for the concepts closest to present, and the detector's object in each region
- * they look at, seen whole: the closer windows, on a grid, cut it or take in its surroundings. None without a scanner.
+ * The second look (second-look.ts) for the concepts closest to present, with the detector's object in each region
+ * they look at (objectInRegion); none without a scanner.
  */
 async function secondLook(
   { image, heads, models, options }: Photo,
@@ -204,11 +203,8 @@ async function secondLook(
   return Promise.all(
     picked.map(async (c) => {
       const { windows, scan } = await closerWindows(image, c, heads.weights, scanner, options.secondLook);
-      const found = objectBox(c.region, objects, options.objects);
-      // In whole pixels, as the closer windows are; a sliver of a box rounds to none.
-      const object = found === c.region ? undefined : cropPixels(image, found);
-      if (!object || object.w === 0 || object.h === 0) return { concept: c.concept, scan, windows };
-      return { concept: c.concept, scan, windows: [...windows, object], object };
+      const object = objectInRegion(image, c.region, objects, options.objects);
+      return { concept: c.concept, scan, windows: object ? [...windows, object] : windows, object };
     }),
   );
 }

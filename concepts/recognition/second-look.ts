@@ -5,8 +5,8 @@
  */
 import { firstApart } from '../../models/image/boxes.js';
 import { cropImage, cropPixels } from '../../models/image/crop-image.js';
-import type { DecodedImage, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
-import type { Scan } from './subject-box.js';
+import type { DecodedImage, Detection, Matrix, PixelBox, RegionScanner } from '../../models/types.js';
+import { type ObjectFit, objectBox, type Scan } from './subject-box.js';
 import { gridWindows, type RegionOptions } from './regions.js';
 import { dot, matrixRow } from '../matrix.js';
 
@@ -63,4 +63,20 @@ export async function closerWindows(
     windows: firstApart(ranked, (i) => inPhoto[i], options.windows).map((i) => inPhoto[i]),
     scan: { windows: inPhoto, outputs: { data: output, rows: output.length, cols: 1 } },
   };
+}
+
+/**
+ * The detector's object in a candidate's region, seen whole (the closer windows, on a grid, cut it or take in its
+ * surroundings), in whole pixels as those windows are; none where no object fits or one rounds to no pixel.
+ */
+export function objectInRegion(
+  image: DecodedImage,
+  region: PixelBox,
+  objects: Detection[],
+  fit: ObjectFit,
+): PixelBox | undefined {
+  const found = objectBox(region, objects, fit);
+  if (found === region) return undefined;
+  const pixels = cropPixels(image, found);
+  return pixels.w > 0 && pixels.h > 0 ? pixels : undefined;
 }
