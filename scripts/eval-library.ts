@@ -16,10 +16,10 @@ import type { Box } from '../concepts/types.js';
 import { createApp } from '../services/api/app.js';
 import { loadConfig } from '../services/config.js';
 import { cpuModel, cpuSeconds } from './lib/cpu.js';
-import { averagePrecision, Confusion, meanAveragePrecision, percentile } from './lib/metrics.js';
+import { averagePrecision, Confusion, meanAveragePrecision, medianOf, percentile } from './lib/metrics.js';
 import { distractorFolds, loadOpenWorld, sharedData } from './lib/open-world.js';
 import { openScriptRuntime } from './lib/runtime.js';
-import { boxIou, SubjectBoxes } from './lib/subject-boxes.js';
+import { SubjectBoxes } from './lib/subject-boxes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -139,9 +139,9 @@ async function main() {
         queryMs.push(performance.now() - q);
         const presentIds = new Set(present.map((p) => p.id));
         for (const p of present) {
-          const subject =
-            truthOf.get(p.id)!.truth === s.name && subjectBoxes.inside(truthOf.get(p.id)!.file, [0, 0, 1, 1]);
-          if (subject) ious.push(boxIou(p.box, subject));
+          const truth = truthOf.get(p.id)!;
+          const overlap = truth.truth === s.name ? subjectBoxes.iouIn(truth.file, p.box) : undefined;
+          if (overlap !== undefined) ious.push(overlap);
         }
         // Worst first: what a user would correct, among the library's photos that were not the registration's.
         falsePositives.set(
@@ -172,7 +172,7 @@ async function main() {
       );
       console.log(`  query p50 ${percentile(queryMs, 50).toFixed(1)} ms, p99 ${percentile(queryMs, 99).toFixed(1)} ms`);
       console.log(
-        `  median IoU of a listed photo's box with its subject's hand-drawn one ${f(percentile(ious, 50))} ` +
+        `  median IoU of a listed photo's box with its subject's hand-drawn one ${f(medianOf(ious))} ` +
           `(${ious.length})`,
       );
       return { falsePositives, wrong };

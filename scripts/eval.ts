@@ -19,9 +19,10 @@ import sharp, { type OverlayOptions } from 'sharp';
 import type { Box, Match } from '../concepts/types.js';
 import { seeded } from '../concepts/random.js';
 import { intersection } from '../models/image/boxes.js';
+import { boxAt } from '../concepts/recognition/places.js';
 import { DEFAULT_ENCODER } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
-import { averagePrecision, Confusion, meanAveragePrecision, percentile } from './lib/metrics.js';
+import { averagePrecision, Confusion, meanAveragePrecision, medianOf, percentile } from './lib/metrics.js';
 import { loadOpenWorld, sharedData } from './lib/open-world.js';
 import { boxIou, SubjectBoxes } from './lib/subject-boxes.js';
 import { openScriptRuntime } from './lib/runtime.js';
@@ -90,9 +91,8 @@ async function makeScene(
   return { jpeg: await sharp(base.data).composite(layers).jpeg({ quality: 90 }).toBuffer(), pasted };
 }
 
-const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
 /** A box hits a pasted photo when most of it lies on that photo. */
-const hits = (box: Box, rect: Box) => intersection(pixels(box), pixels(rect)) / (box[2] * box[3]) >= 0.6;
+const hits = (box: Box, rect: Box) => intersection(boxAt(box, 0), boxAt(rect, 0)) / (box[2] * box[3]) >= 0.6;
 
 /** One query photo's answer for every concept: its subject's name, or null for a photo without any. */
 interface Answer {
@@ -142,7 +142,7 @@ async function main() {
   });
   const scope = { tenant: 'eval', user: 'eval-user' };
   const f = (x: number) => x.toFixed(3);
-  const median = (xs: number[]) => f(xs.length ? percentile(xs, 50) : 0);
+  const median = (xs: number[]) => f(medianOf(xs));
   try {
     const ids = new Map<string, string>();
     const registerMs: number[] = [];
@@ -179,8 +179,8 @@ async function main() {
       recognizeMs.push(performance.now() - t);
       answers.push({ ...q, matches });
       const found = matches.find((m) => m.present && nameOf(m) === q.truth);
-      const subject = subjectBoxes.inside(q.file, [0, 0, 1, 1]);
-      if (found && subject) singleIous.push(boxIou(found.box, subject));
+      const overlap = found && subjectBoxes.iouIn(q.file, found.box);
+      if (overlap !== undefined) singleIous.push(overlap);
       if (args.verbose)
         for (const m of matches)
           if (m.present !== (nameOf(m) === q.truth))

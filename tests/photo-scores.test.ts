@@ -32,6 +32,8 @@ const photo = (id: string, ...vectors: number[][]): IndexedPhoto => ({
   id,
   regions: vectors.map((v) => ({ box: [0, 0, 1, 1], vector: Float32Array.from(v) })),
 });
+/** The bytes photo-scores.ts counts for a kept photo scored by one head. */
+const PHOTO_WITH_ONE_HEAD = 120 + 72;
 const head = (...w: number[]): Heads => new Map([['c', { weights: Float32Array.from(w), bias: 0 }]]);
 const raw = (scores: { photos: Map<string, number>; heads: Map<string, { raw: number[] }> }, id: string) =>
   scores.heads.get('c')!.raw[scores.photos.get(id)!];
@@ -118,7 +120,7 @@ describe('kept photo scores', () => {
   it('drops the least recently used user past its bytes, and never keeps a user larger than them', async () => {
     const w = head(1, 1, 1, 1);
     // Room for alice's 3 photos or bob's 1, not both.
-    const scores = new PhotoScores(store, algebra, 3 * 192);
+    const scores = new PhotoScores(store, algebra, 3 * PHOTO_WITH_ONE_HEAD);
     const a = await scores.get(alice, w, ['c']);
     expect(await scores.get(alice, w, ['c'])).toBe(a);
     await scores.get(bob, w, ['c']);
@@ -133,7 +135,7 @@ describe('kept photo scores', () => {
     const dave = { tenant: 't', user: 'dave' };
     await store.add(dave, [photo('d1', [1, 0, 0, 0])]);
     // Room for two users of one photo each: once dave has two, bob's copy pushes his out.
-    const scores = new PhotoScores(store, algebra, 2 * 192);
+    const scores = new PhotoScores(store, algebra, 2 * PHOTO_WITH_ONE_HEAD);
     const first = await scores.get(dave, w, ['c']);
     const d2 = photo('d2', [0, 1, 0, 0]);
     await scores.add(dave, [d2], () => store.add(dave, [d2]));

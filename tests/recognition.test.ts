@@ -11,7 +11,7 @@ import { ConceptService } from '../concepts/service.js';
 import type { Box } from '../concepts/types.js';
 import type { Crop } from '../models/types.js';
 import type { Runtime } from '../services/runtime.js';
-import { boxIou, SubjectBoxes, sharedSubjectBoxes } from '../scripts/lib/subject-boxes.js';
+import { boxIou, SubjectBoxes } from '../scripts/lib/subject-boxes.js';
 import { dreamboothDir } from './support/shared-data.js';
 import { modelsDir, openTestRuntime, photo, registerSubjects } from './support/subjects.js';
 
@@ -99,7 +99,7 @@ describe('learning and recognition', () => {
     expect(duck && inside(duck.box, duckRect)).toBe(true);
     expect(concepts.some((m) => m.id === ids.teapot)).toBe(false);
     // Tight on the subjects, not on their photos: each box is the detector's object, measured against a drawn box.
-    const drawn = SubjectBoxes.load(path.dirname(dreamboothDir), sharedSubjectBoxes);
+    const drawn = SubjectBoxes.load(path.dirname(dreamboothDir));
     const dogBox = drawn.inside(path.join(dreamboothDir, 'dog', '03.jpg'), dogRect)!;
     const duckBox = drawn.inside(path.join(dreamboothDir, 'duck_toy', '03.jpg'), duckRect)!;
     expect(boxIou(dog!.box, dogBox)).toBeGreaterThan(0.8);

@@ -42,13 +42,14 @@ export class Refinements {
     this.quietMs = options.quietMs ?? QUIET_MS;
     const { retryMs = 60_000, attempts = 3, onError = () => {} } = options;
     const run = async (job: JobRef) => {
+      const key = keyOf(job, job.id);
       try {
         await refine(job);
-        this.failures.delete(keyOf(job, job.id));
+        this.failures.delete(key);
       } catch (err) {
         onError(err, job);
-        const failed = (this.failures.get(keyOf(job, job.id)) ?? 0) + 1;
-        this.failures.set(keyOf(job, job.id), failed);
+        const failed = (this.failures.get(key) ?? 0) + 1;
+        this.failures.set(key, failed);
         if (failed < attempts && !this.stopped) {
           const retry = setTimeout(() => {
             this.retries.delete(retry);
@@ -56,7 +57,7 @@ export class Refinements {
           }, retryMs);
           retry.unref();
           this.retries.add(retry);
-        } else this.failures.delete(keyOf(job, job.id));
+        } else this.failures.delete(key);
       } finally {
         this.settle(job);
       }
@@ -137,7 +138,8 @@ export class Refinements {
   }
 
   private settle(job: JobRef): void {
-    this.pending.get(keyOf(job, job.id))?.end();
-    this.pending.delete(keyOf(job, job.id));
+    const key = keyOf(job, job.id);
+    this.pending.get(key)?.end();
+    this.pending.delete(key);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { iou } from '../../models/image/boxes.js';
+import { boxAt } from '../recognition/places.js';
 import { DomainError } from '../errors.js';
 import { decodeImage } from '../intake/intake.js';
 import { stack } from '../matrix.js';
@@ -127,8 +128,7 @@ export class LibraryCorrections {
  * showed it (an extent that several regions may share), a box drawn by hand may frame either.
  */
 export function closestRegions(regions: StoredRegion[], box: Box): StoredRegion[] {
-  const pixels = ([x, y, w, h]: Box) => ({ x, y, w, h });
-  const near = regions.map((r) => Math.max(...[r.box, r.extent ?? r.box].map((b) => iou(pixels(b), pixels(box)))));
+  const near = regions.map((r) => Math.max(...[r.box, r.extent ?? r.box].map((b) => iou(boxAt(b, 0), boxAt(box, 0)))));
   const top = Math.max(...near);
   return regions.filter((_, i) => near[i] === top);
 }

@@ -66,7 +66,10 @@ export async function scoreRegions(
     algebra,
     (batch, i) => batch.photo[i],
     // Copied: a view would hold the batch's whole Arrow buffer, vectors included, until every batch is read.
-    (batch, i) => [...batch.boxes.subarray(i * 4, i * 4 + 4), ...batch.extents.subarray(i * 4, i * 4 + 4)],
+    (batch, i) => ({
+      box: Array.from(batch.boxes.subarray(i * 4, i * 4 + 4)),
+      extent: Array.from(batch.extents.subarray(i * 4, i * 4 + 4)),
+    }),
   );
   const scores: UserScores = { photos: new Map(), heads: new Map(), size: 0 };
   const columns = ids.map((id) => {
@@ -78,8 +81,8 @@ export async function scoreRegions(
     scores.photos.set(photo, scores.size++);
     regions.forEach((r, j) => {
       columns[j].raw.push(r.raw);
-      columns[j].boxes.push(...r.kept.slice(0, 4));
-      columns[j].extents.push(...r.kept.slice(4));
+      columns[j].boxes.push(...r.kept.box);
+      columns[j].extents.push(...r.kept.extent);
     });
   }
   return scores;
@@ -123,7 +126,7 @@ async function* batchOf(photos: IndexedPhoto[], store: PhotoStore): AsyncGenerat
   yield {
     photo: regions.map((r) => r.id),
     boxes: Float32Array.from(regions.flatMap((r) => r.box)),
-    extents: Float32Array.from(regions.flatMap((r) => (store.extents && r.extent) || r.box)),
+    extents: Float32Array.from(regions.flatMap((r) => store.extentOf(r))),
     vectors: store.asStored(
       stack(
         regions.map((r) => r.vector),

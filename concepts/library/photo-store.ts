@@ -10,7 +10,7 @@ import { fromHalves, toHalves } from '../storage/float16.js';
 import { and, eq, oneOf, scopeWhere } from '../storage/sql.js';
 import { ensureScalarIndex, openTable } from '../storage/tables.js';
 import type { StoredRegion } from '../recognition/stored-regions.js';
-import type { Scope } from '../types.js';
+import type { Box, Scope } from '../types.js';
 import { PhotoJobStore } from './photo-job-store.js';
 import {
   FEEDBACK_TABLE,
@@ -74,6 +74,11 @@ export class PhotoStore {
     await Promise.all([ensureScalarIndex(regions, 'user'), ensureScalarIndex(faces, 'user')]);
     const jobs = await PhotoJobStore.open(db, uri, storage);
     return new PhotoStore(db, regions, faces, feedback, dim, faceDim, half, extents, floats, jobs);
+  }
+
+  /** A region's extent as a reading of the table will find it: its box where the table keeps no extents. */
+  extentOf(region: StoredRegion): Box {
+    return (this.extents && region.extent) || region.box;
   }
 
   /** `vectors` as the table keeps them: what a reading of them will score. */

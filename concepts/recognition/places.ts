@@ -39,7 +39,6 @@ export function keepsBestPlace(concept: number, places: BestPlaces): boolean {
     const output = places.output(k);
     if (output > mine || (output === mine && k < concept)) higher.push(k);
   }
-  if (higher.length === 0) return true;
   const box = places.box(concept);
   // Only a concept that scores higher on the same place can take it; whether it does depends on those above it.
   if (!higher.some((k) => samePlace(places.box(k), box))) return true;

@@ -15,14 +15,15 @@ import type {
   ObjectDetector,
   PixelBox,
 } from '../../models/types.js';
-import { defaultRegionOptions, detectObjects, gridWindows, proposedRegions, type RegionOptions } from './regions.js';
+import { defaultRegionOptions, gridWindows, proposeWithObjects, type RegionOptions } from './regions.js';
 import { candidates, closerWindows, objectInRegion } from './second-look.js';
 import { settleCloseCalls } from './close-calls.js';
 import { samePlace } from './places.js';
 import { objectBox, type Scan, subjectBox } from './subject-box.js';
-import type { Box, Match, Timings } from '../types.js';
+import type { Match, Timings } from '../types.js';
 import { concatRows, stack } from '../matrix.js';
 import { round4 } from '../rounding.js';
+import { toRelativeBox } from '../intake/intake.js';
 
 /** A user's heads stacked for one matrix product per photo. */
 export interface UserHeads {
@@ -220,11 +221,12 @@ export async function recognizeImage(
   if (heads.ids.length === 0) return [];
   const photo: Photo = { image, heads, models, options, timings };
   const { regions, fixedCount, scan, objects } = await timed(timings, 'regions', async () => {
-    const [objects, scan] = await Promise.all([
-      detectObjects(image, models.detector, options, true),
+    const [proposed, scan] = await Promise.all([
+      proposeWithObjects(image, models.detector, options),
       scanWindows(photo),
     ]);
-    const regions = proposedRegions(image, objects, options).map((r) => r.box);
+    const { objects } = proposed;
+    const regions = proposed.regions.map((r) => r.box);
     const fixedCount = regions.length;
     regions.push(...promising(ranked(scan, photo), regions, options));
     return { regions, fixedCount, scan, objects };
@@ -252,7 +254,7 @@ export async function recognizeImage(
           ? regions[row]
           : subjectBox(regions[row], look?.scan ?? scan, look ? 0 : j, image, options.boxSpread);
       const b = objectBox(around, objects, options.objects);
-      const box = [b.x / image.width, b.y / image.height, b.w / image.width, b.h / image.height].map(round4) as Box;
+      const box = toRelativeBox(b, image);
       return { id, name: heads.names[j], score: toScore(best[j].raw), present: present[j] && !lost.has(j), box };
     }),
   );

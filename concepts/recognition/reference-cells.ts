@@ -89,7 +89,7 @@ export class ReferenceCells {
   async of(scope: Scope, set: CropSet): Promise<Matrix | undefined> {
     const photos = set.photos.slice(0, this.options.photos);
     const content = set.content.slice(0, this.options.photos);
-    const key = [keyOf(scope), set.id, set.draftPhotos, photos.join(','), content.join(',')].join('\u0000');
+    const key = [keyOf(scope, set.id), set.draftPhotos, photos.join(','), content.join(',')].join('\u0000');
     const kept = this.kept.get(key);
     if (kept) return kept.cells ?? undefined;
     let read = this.reading.get(key);
@@ -109,7 +109,7 @@ export class ReferenceCells {
 
   /** Drops the cells of a deleted concept, or of every concept of a deleted user, also those being read. */
   forget(scope: Scope, conceptId?: string): void {
-    const prefix = `${keyOf(scope)}\u0000${conceptId === undefined ? '' : `${conceptId}\u0000`}`;
+    const prefix = `${keyOf(scope, conceptId)}\u0000`;
     for (const key of [...this.kept.keys()]) if (key.startsWith(prefix)) this.kept.delete(key);
     for (const [key, read] of this.reading) if (key.startsWith(prefix)) read.dropped = true;
   }

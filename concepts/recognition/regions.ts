@@ -169,9 +169,19 @@ export function detectedRegions(
 }
 
 /** The whole photo, the grid's windows and the detector's strongest `objects`. */
-export function proposedRegions(image: DecodedImage, objects: Detection[], options: RegionOptions): Region[] {
+function proposedRegions(image: DecodedImage, objects: Detection[], options: RegionOptions): Region[] {
   const regions = gridRegions(image, options.grid);
   return [...regions, ...detectedRegions(image, objects, options, regions)];
+}
+
+/** The regions to embed and every object that may give a box its extent, from one detector pass. */
+export async function proposeWithObjects(
+  image: DecodedImage,
+  detector: ObjectDetector | undefined,
+  options: RegionOptions,
+): Promise<{ regions: Region[]; objects: Detection[] }> {
+  const objects = await detectObjects(image, detector, options, true);
+  return { regions: proposedRegions(image, objects, options), objects };
 }
 
 export async function proposeRegions(

@@ -5,7 +5,7 @@
 import type { DecodedImage, ImageEncoder, LinearAlgebra, Matrix, ObjectDetector } from '../../models/types.js';
 import { toRelativeBox } from '../intake/intake.js';
 import type { Box } from '../types.js';
-import { detectObjects, proposedRegions, type RegionOptions } from './regions.js';
+import { proposeWithObjects, type RegionOptions } from './regions.js';
 import { objectBox } from './subject-box.js';
 
 export interface StoredRegion {
@@ -28,17 +28,16 @@ export async function embedRegions(
   models: RegionModels,
   options: RegionOptions,
 ): Promise<StoredRegion[][]> {
-  const objects = await Promise.all(images.map((image) => detectObjects(image, models.detector, options, true)));
-  const regions = images.map((image, i) => proposedRegions(image, objects[i], options));
+  const proposed = await Promise.all(images.map((image) => proposeWithObjects(image, models.detector, options)));
   const vectors = await models.encoder.embed(
-    images.flatMap((image, i) => regions[i].map((r) => ({ image, box: r.box }))),
+    images.flatMap((image, i) => proposed[i].regions.map((r) => ({ image, box: r.box }))),
   );
   let k = 0;
   return images.map((image, i) =>
-    regions[i].map((r) => ({
+    proposed[i].regions.map((r) => ({
       box: toRelativeBox(r.box, image),
       vector: vectors[k++],
-      extent: toRelativeBox(objectBox(r.box, objects[i], options.objects), image),
+      extent: toRelativeBox(objectBox(r.box, proposed[i].objects, options.objects), image),
     })),
   );
 }

@@ -53,3 +53,6 @@ export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
+
+/** The median, 0 of none (a data folder without subject boxes measures none). */
+export const medianOf = (xs: number[]): number => (xs.length > 0 ? percentile(xs, 50) : 0);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Box } from '../../concepts/types.js';
 import { iou } from '../../models/image/boxes.js';
+import { boxAt } from '../../concepts/recognition/places.js';
 import { sharedData } from './open-world.js';
 
 const corners = z.tuple([z.number(), z.number(), z.number(), z.number()]).refine(([x0, y0, x1, y1]) => {
@@ -15,7 +16,7 @@ const corners = z.tuple([z.number(), z.number(), z.number(), z.number()]).refine
 }, 'a box is [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1');
 const boxFile = z.record(z.string(), corners);
 
-export const sharedSubjectBoxes = path.join(import.meta.dirname, 'subject-boxes.json');
+const sharedSubjectBoxes = path.join(import.meta.dirname, 'subject-boxes.json');
 
 export class SubjectBoxes {
   private constructor(
@@ -29,6 +30,12 @@ export class SubjectBoxes {
     return new SubjectBoxes(data, new Map(Object.entries(boxFile.parse(JSON.parse(readFileSync(file, 'utf8'))))));
   }
 
+  /** The IoU of `box` (in `photo`'s fractions) with the subject's box of `photo`; undefined where it has none. */
+  iouIn(photo: string, box: Box): number | undefined {
+    const subject = this.inside(photo, [0, 0, 1, 1]);
+    return subject && boxIou(box, subject);
+  }
+
   /** The subject's box of `photo` where that photo lies at `rect` of a scene, in the scene's fractions. */
   inside(photo: string, [left, top, w, h]: Box): Box | undefined {
     const corners = this.boxes.get(path.relative(this.data, photo).split(path.sep).join('/'));
@@ -39,6 +46,6 @@ export class SubjectBoxes {
 }
 
 /** The IoU of two boxes in the same fractions. */
-export function boxIou([ax, ay, aw, ah]: Box, [bx, by, bw, bh]: Box): number {
-  return iou({ x: ax, y: ay, w: aw, h: ah }, { x: bx, y: by, w: bw, h: bh });
+export function boxIou(a: Box, b: Box): number {
+  return iou(boxAt(a, 0), boxAt(b, 0));
 }

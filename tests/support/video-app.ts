@@ -5,8 +5,7 @@
 import { faceVectorSize } from '../../concepts/people/open-people.js';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { defaultLimits } from '../../concepts/intake/intake.js';
@@ -18,9 +17,8 @@ import { createApp } from '../../services/api/app.js';
 import type { Api } from '../../services/api/context.js';
 import { loadConfig } from '../../services/config.js';
 import { openRuntime, type Runtime } from '../../services/runtime.js';
-import { dreamboothDir } from './shared-data.js';
+import { dreamboothDir, modelsDir } from './shared-data.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const PHOTOS = dreamboothDir;
 export const photo = (subject: string, n: number) => join(PHOTOS, subject, `0${n}.jpg`);
 export const KEY = 'video-key-0123456789';
@@ -177,7 +175,7 @@ export function useVideoApp(): void {
       openRuntime({
         ...config,
         limits: defaultLimits,
-        modelsDir: process.env.NOMEN_MODELS ?? resolve(repoRoot, '../shared/models'),
+        modelsDir,
         encoder: 'mobilenetv2-12-int8',
         detector: 'yolox-nano',
       }),
