@@ -253,8 +253,7 @@ export async function recognizeImage(
         look?.object === regions[row]
           ? regions[row]
           : subjectBox(regions[row], look?.scan ?? scan, look ? 0 : j, image, options.boxSpread);
-      const b = objectBox(around, objects, options.objects);
-      const box = toRelativeBox(b, image);
+      const box = toRelativeBox(objectBox(around, objects, options.objects) ?? around, image);
       return { id, name: heads.names[j], score: toScore(best[j].raw), present: present[j] && !lost.has(j), box };
     }),
   );

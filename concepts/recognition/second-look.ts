@@ -76,7 +76,7 @@ export function objectInRegion(
   fit: ObjectFit,
 ): PixelBox | undefined {
   const found = objectBox(region, objects, fit);
-  if (found === region) return undefined;
+  if (!found) return undefined;
   const pixels = cropPixels(image, found);
   return pixels.w > 0 && pixels.h > 0 ? pixels : undefined;
 }

@@ -37,7 +37,7 @@ export async function embedRegions(
     proposed[i].regions.map((r) => ({
       box: toRelativeBox(r.box, image),
       vector: vectors[k++],
-      extent: toRelativeBox(objectBox(r.box, proposed[i].objects, options.objects), image),
+      extent: toRelativeBox(objectBox(r.box, proposed[i].objects, options.objects) ?? r.box, image),
     })),
   );
 }

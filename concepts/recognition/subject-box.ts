@@ -43,8 +43,8 @@ export interface ObjectFit {
   minArea: number;
 }
 
-/** The detector's most confident object inside `box` (by `fit`), the subject seen whole; else `box` itself. */
-export function objectBox(box: PixelBox, objects: Detection[], fit: ObjectFit): PixelBox {
+/** The detector's most confident object inside `box` (by `fit`), the subject seen whole; none where none fits. */
+export function objectBox(box: PixelBox, objects: Detection[], fit: ObjectFit): PixelBox | undefined {
   const area = box.w * box.h;
   let best: Detection | undefined;
   for (const o of objects) {
@@ -52,5 +52,5 @@ export function objectBox(box: PixelBox, objects: Detection[], fit: ObjectFit): 
     if (size < fit.minArea * area || intersection(o.box, box) < fit.inside * size) continue;
     if (!best || o.score > best.score) best = o;
   }
-  return best ? best.box : box;
+  return best?.box;
 }
