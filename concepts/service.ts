@@ -41,6 +41,11 @@ export interface ConceptHead {
   bias: number;
 }
 
+/** A person's example faces, or the asked heads and every head that scores stored vectors (storedScoring). */
+export type StoredScoring =
+  | { person: { concept: Concept; examples: Float32Array[] } }
+  | { asked: ConceptHead[]; all: Map<string, { weights: Float32Array; bias: number }> };
+
 /** A concept's head; a person has none: the library finds it by faces (alone), and corrections teach heads. */
 function headOf(found: ConceptRecord): ConceptHead {
   if (isFaceConcept(found))
@@ -291,39 +296,32 @@ export class ConceptService {
     return this.store.readCrop(scope, id, photo);
   }
 
-  /**
-   * One concept's head, found by id or by name (case-insensitive): for scoring vectors stored elsewhere, e.g. video
-   * frames.
-   */
+  /** One concept's head, found by id or by name (case-insensitive): what a correction teaches. */
   async head(scope: Scope, ref: string): Promise<ConceptHead> {
     return headOf(await this.findRef(scope, ref));
   }
 
   /**
-   * The heads of `refs` (as `head` finds them) and every head that can score stored vectors (persons left out), by
-   * concept id, from one reading of the user: a retrained head is a new `weights` array, so scores kept for the old
-   * one are known to be stale.
+   * How stored photos or frames are scored for `refs`, from one reading of the user: a lone person (where `byFaces`)
+   * by its example faces; else the heads of `refs` (as `head` finds them) with every head that can score stored
+   * vectors (persons left out), by concept id. A retrained head is a new `weights` array, so scores kept for the
+   * old one are known to be stale.
    */
-  async heads(
-    scope: Scope,
-    refs: string[],
-  ): Promise<{ asked: ConceptHead[]; all: Map<string, { weights: Float32Array; bias: number }> }> {
-    const { concepts } = await this.users.get(scope);
+  async storedScoring(scope: Scope, refs: string[], byFaces: boolean): Promise<StoredScoring> {
+    const state = await this.users.get(scope);
+    const concepts = state.concepts;
+    const lone = byFaces && refs.length === 1 ? findRef(concepts, refs[0]) : undefined;
+    if (lone && isFaceConcept(lone)) {
+      if (!this.options.people) throw new DomainError('unprocessable', FACES_OFF);
+      const examples = await this.options.people.examplesOf(scope, state, lone);
+      return { person: { concept: toConcept(lone), examples } };
+    }
     return {
       asked: refs.map((ref) => headOf(findRef(concepts, ref))),
       all: new Map(
         concepts.filter((c) => !isFaceConcept(c)).map((c) => [c.id, { weights: c.headWeights, bias: c.headBias }]),
       ),
     };
-  }
-
-  /** A person concept's example faces, found by id or by name; undefined for a concept that is not a person. */
-  async personFaces(scope: Scope, ref: string): Promise<{ concept: Concept; examples: Float32Array[] } | undefined> {
-    const state = await this.users.get(scope);
-    const found = findRef(state.concepts, ref);
-    if (!isFaceConcept(found)) return undefined;
-    if (!this.options.people) throw new DomainError('unprocessable', FACES_OFF);
-    return { concept: toConcept(found), examples: await this.options.people.examplesOf(scope, state, found) };
   }
 
   private async findRef(scope: Scope, ref: string): Promise<ConceptRecord> {

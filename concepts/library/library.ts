@@ -177,9 +177,9 @@ export class PhotoLibrary {
    */
   async find(scope: Scope, refs: string[], options: FindOptions): Promise<{ photos: LibraryPhoto[]; next?: string }> {
     // A person is found by the faces of the photos, alone: its score has nothing in common with a head's or a text's.
-    const person = refs.length === 1 && !options.text ? await this.concepts.personFaces(scope, refs[0]) : undefined;
-    if (person) return this.people.find(scope, person, options);
-    const { asked: heads, all } = await this.concepts.heads(scope, refs);
+    const scoring = await this.concepts.storedScoring(scope, refs, !options.text);
+    if ('person' in scoring) return this.people.find(scope, scoring.person, options);
+    const { asked: heads, all } = scoring;
     const ids = heads.map((h) => h.concept.id);
     const scores = await this.scores(scope, all, ids, options.text);
     // The user's word on a photo overrides the head's: a photo said to be wrong is never answered, a missed one is.

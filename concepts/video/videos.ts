@@ -160,15 +160,16 @@ export class VideoService {
     const video = await this.find(scope, id);
     if (video.status !== 'ready')
       throw new DomainError('unprocessable', `the video is ${video.status}; moments can be asked once it is ready`);
-    const person = await this.concepts.personFaces(scope, concept);
-    if (person) {
-      const frames = await this.personFrames(scope, id, person.examples);
-      return { video: this.toVideo(video), frames, threshold: person.concept.threshold };
+    const scoring = await this.concepts.storedScoring(scope, [concept], true);
+    if ('person' in scoring) {
+      const { concept: person, examples } = scoring.person;
+      const frames = await this.personFrames(scope, id, examples);
+      return { video: this.toVideo(video), frames, threshold: person.threshold };
     }
     const {
       asked: [head],
       all,
-    } = await this.concepts.heads(scope, [concept]);
+    } = scoring;
     const j = [...all.keys()].indexOf(head.concept.id);
     const heads = [...all.values()];
     const best = await bestRegions(
