@@ -4,12 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultLimits } from '../concepts/intake/intake.js';
+import { decodeImage, defaultLimits } from '../concepts/intake/intake.js';
 import { bankFile, bankIdentity, readBank } from '../concepts/learning/region-bank-file.js';
+import { recognizeImage } from '../concepts/recognition/recognize.js';
 import { defaultRegionOptions } from '../concepts/recognition/regions.js';
 import { ConceptService } from '../concepts/service.js';
 import type { Box } from '../concepts/types.js';
-import type { Crop } from '../models/types.js';
+import { cropPixels } from '../models/image/crop-image.js';
+import type { Crop, Detection, ObjectDetector } from '../models/types.js';
 import type { Runtime } from '../services/runtime.js';
 import { boxIou, SubjectBoxes } from '../scripts/lib/subject-boxes.js';
 import { dreamboothDir } from './support/shared-data.js';
@@ -106,31 +108,36 @@ describe('learning and recognition', () => {
     expect(boxIou(duck!.box, duckBox)).toBeGreaterThan(0.8);
   });
 
-  it('embeds a scanned window only while its scanner margin reaches the floor', async () => {
-    const noSecondLook = { ...defaultRegionOptions.secondLook, regions: 0 };
+  /** A service on the real models with `regions`, observing what the encoder embeds and what the detector finds. */
+  const observed = async (regions: Partial<typeof defaultRegionOptions>) => {
     const identity = await bankIdentity(modelsDir, 'mobilenetv2-12-int8', 'yolox-nano');
     const bank = await readBank(bankFile(process.env.NOMEN_BANK_DIR!, identity), identity);
-    const encoder = runtime.models.encoder;
-    const embed = encoder.embed.bind(encoder);
-    let crops = 0;
-    // The real encoder, counting what it embeds.
-    const counting = {
+    const { encoder, detector } = runtime.models;
+    const seen = { crops: [] as Crop[][], objects: [] as Detection[][] };
+    const models = {
       ...runtime.models,
       encoder: Object.assign(Object.create(encoder) as typeof encoder, {
-        embed: (c: Crop[]) => ((crops += c.length), embed(c)),
+        embed: (c: Crop[]) => (seen.crops.push(c), encoder.embed(c)),
+      }),
+      detector: Object.assign(Object.create(detector!) as ObjectDetector, {
+        detect: async (...args: Parameters<ObjectDetector['detect']>) => {
+          const found = await detector!.detect(...args);
+          seen.objects.push(found);
+          return found;
+        },
       }),
     };
+    const options = { limits: defaultLimits, regions: { ...defaultRegionOptions, ...regions } };
+    return { service: await ConceptService.open(runtime.store, models, options, bank), models, seen };
+  };
+
+  it('embeds a scanned window only while its scanner margin reaches the floor', async () => {
+    // Without the second look, which the floor gates too (tests/second-look.test.ts).
+    const noSecondLook = { ...defaultRegionOptions.secondLook, regions: 0 };
     const recognize = async (scanFloor: number) => {
-      const service = await ConceptService.open(
-        runtime.store,
-        counting,
-        // Without the second look, which the floor gates too (tests/second-look.test.ts).
-        { limits: defaultLimits, regions: { ...defaultRegionOptions, scanFloor, secondLook: noSecondLook } },
-        bank,
-      );
-      crops = 0;
+      const { service, seen } = await observed({ scanFloor, secondLook: noSecondLook });
       const { concepts } = await service.recognize(scope, photo('dog', 4), true);
-      return { crops, concepts };
+      return { crops: seen.crops.flat().length, concepts };
     };
     const [none, floor, all] = [
       await recognize(Infinity),
@@ -145,6 +152,31 @@ describe('learning and recognition', () => {
     expect(floor.crops).toBeGreaterThan(none.crops);
     const decisions = (ms: { id: string; present: boolean }[]) => ms.map((m) => [m.id, m.present]).sort();
     expect(decisions(floor.concepts)).toEqual(decisions(all.concepts));
+  });
+
+  it("embeds the detector's object whole in the region a second look looks at", async () => {
+    const { models, seen } = await observed({});
+    const scoring = await runtime.service.storedScoring(scope, [ids.dog], false);
+    if ('person' in scoring) throw new Error('the dog is no person');
+    const [dog] = scoring.asked;
+    // The dog's real head with a threshold just out of reach: its best region, on the dog, gets a second look.
+    const heads = {
+      ids: [ids.dog],
+      names: ['dog'],
+      weights: { data: dog.weights, rows: 1, cols: dog.weights.length },
+      bias: Float32Array.of(dog.bias),
+      thresholds: Float64Array.of(1),
+    };
+    const { image } = await decodeImage(photo('dog', 4));
+    const options = { ...defaultRegionOptions, scanFloor: -Infinity };
+    const [match] = await recognizeImage(image, heads, models, {}, options);
+    expect(match.present).toBe(false);
+    const [first, closer] = seen.crops;
+    const objects = seen.objects.flat().map((o) => JSON.stringify(cropPixels(image, o.box)));
+    const isObject = (c: Crop) => objects.includes(JSON.stringify(c.box));
+    expect(closer.filter(isObject)).toHaveLength(1);
+    // The first pass embeds objects padded with their surroundings, never alone.
+    expect(first.filter(isObject)).toHaveLength(0);
   });
 
   it('learns from negative photos and retrains when a concept goes', async () => {
