@@ -25,8 +25,12 @@ import { seeded } from '../concepts/random.js';
 import type { Scope } from '../concepts/types.js';
 import { cpuModel } from './lib/cpu.js';
 import { percentile } from './lib/metrics.js';
-import { defaultDataDir, loadSubjects, type Subject } from './lib/dreambooth.js';
+import { defaultDataDir, defaultModelsDir, loadSubjects, type Subject } from './lib/dreambooth.js';
 import { openScriptRuntime } from './lib/runtime.js';
+import { openEncoder } from '../models/load.js';
+import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
+import { ModelThreads } from '../models/runtime/ort.js';
+import { DEFAULT_ENCODER } from '../services/config.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,28 +56,31 @@ function subjects(count: number): Subject[] {
 
 /** Whole-photo vectors of the subjects' photos that registration does not use, by the active encoder. */
 async function heldOutVectors(subjects: Subject[]): Promise<Float32Array[]> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-library-vectors-'));
-  const runtime = await openScriptRuntime(dir);
+  const threads = new ModelThreads();
+  const algebra = await OnnxLinearAlgebra.open(threads);
+  const folder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
+  const encoder = await openEncoder(threads, process.env.NOMEN_MODELS ?? defaultModelsDir, folder, algebra);
   try {
     const images = await Promise.all(subjects.flatMap((s) => s.query).map((f) => decodeImage(readFileSync(f))));
-    return await runtime.models.encoder.embed(images.map(({ image }) => ({ image })));
+    return await encoder.embed(images.map(({ image }) => ({ image })));
   } finally {
-    await runtime.close();
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all([encoder.dispose(), algebra.dispose()]);
   }
 }
 
-/**
- * Seeded unit vectors, drawn from a pool: the store and the reading see the same bytes as for real ones. A share
- * `present` of the photos has one region of a `real` vector instead.
- */
-function generator(dim: number, regions: number, real: Float32Array[] = [], present = 0) {
+/** Seeded unit vectors: the store and the reading see the same bytes as for real ones. */
+function unitVectors(dim: number, count = 4096): Float32Array[] {
   const rnd = seeded(1);
-  const pool = Array.from({ length: 4096 }, () => {
+  return Array.from({ length: count }, () => {
     const v = Float32Array.from({ length: dim }, () => rnd() - 0.5);
     const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
     return v.map((x) => x / norm);
   });
+}
+
+/** Photos of vectors drawn from `pool`; a share `present` of them has one region of a `real` vector instead. */
+function generator(pool: Float32Array[], regions: number, real: Float32Array[] = [], present = 0) {
+  const rnd = seeded(1);
   return (n: number, prefix: string): IndexedPhoto[] =>
     Array.from({ length: n }, (_, i) => ({
       id: `${prefix}${i}`,
@@ -102,8 +109,9 @@ async function main() {
   const registered = subjects(Number(args.concepts));
   const present = Number(args.present);
   const real = present > 0 ? await heldOutVectors(registered) : [];
-  const ownPhotos = generator(dim, regions, real, present);
-  const generated = generator(dim, regions);
+  const pool = unitVectors(dim);
+  const ownPhotos = generator(pool, regions, real, present);
+  const generated = generator(pool, regions);
   try {
     const store = await PhotoStore.open(dataDir, dim, faceVectorSize());
     const t = performance.now();
