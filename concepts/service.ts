@@ -309,7 +309,7 @@ export class ConceptService {
    */
   async storedScoring(scope: Scope, refs: string[], byFaces: boolean): Promise<StoredScoring> {
     const state = await this.users.get(scope);
-    const concepts = state.concepts;
+    const { concepts } = state;
     const lone = byFaces && refs.length === 1 ? findRef(concepts, refs[0]) : undefined;
     if (lone && isFaceConcept(lone)) {
       if (!this.options.people) throw new DomainError('unprocessable', FACES_OFF);

@@ -25,12 +25,11 @@ import { seeded } from '../concepts/random.js';
 import type { Scope } from '../concepts/types.js';
 import { cpuModel } from './lib/cpu.js';
 import { percentile } from './lib/metrics.js';
-import { defaultDataDir, defaultModelsDir, loadSubjects, type Subject } from './lib/dreambooth.js';
-import { openScriptRuntime } from './lib/runtime.js';
+import { defaultDataDir, loadSubjects, type Subject } from './lib/dreambooth.js';
+import { openScriptRuntime, scriptModels } from './lib/runtime.js';
 import { openEncoder } from '../models/load.js';
 import { OnnxLinearAlgebra } from '../models/runtime/linear-algebra.js';
 import { ModelThreads } from '../models/runtime/ort.js';
-import { DEFAULT_ENCODER } from '../services/config.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,8 +57,8 @@ function subjects(count: number): Subject[] {
 async function heldOutVectors(subjects: Subject[]): Promise<Float32Array[]> {
   const threads = new ModelThreads();
   const algebra = await OnnxLinearAlgebra.open(threads);
-  const folder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
-  const encoder = await openEncoder(threads, process.env.NOMEN_MODELS ?? defaultModelsDir, folder, algebra);
+  const { modelsDir, encoder: folder } = scriptModels();
+  const encoder = await openEncoder(threads, modelsDir, folder, algebra);
   try {
     const images = await Promise.all(subjects.flatMap((s) => s.query).map((f) => decodeImage(readFileSync(f))));
     return await encoder.embed(images.map(({ image }) => ({ image })));
@@ -80,7 +79,8 @@ function unitVectors(dim: number, count = 4096): Float32Array[] {
 
 /** Photos of vectors drawn from `pool`; a share `present` of them has one region of a `real` vector instead. */
 function generator(pool: Float32Array[], regions: number, real: Float32Array[] = [], present = 0) {
-  const rnd = seeded(1);
+  // Picks from a stream of their own: the pool's is seeded(1).
+  const rnd = seeded(2);
   return (n: number, prefix: string): IndexedPhoto[] =>
     Array.from({ length: n }, (_, i) => ({
       id: `${prefix}${i}`,

@@ -13,12 +13,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { bankFile, bankIdentity } from '../concepts/learning/region-bank-file.js';
-import { bankFromEnv, DEFAULT_DETECTOR, DEFAULT_ENCODER, facesFromEnv } from '../services/config.js';
+import { bankFromEnv, facesFromEnv } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
-import { defaultModelsDir } from './lib/dreambooth.js';
 import { percentile } from './lib/metrics.js';
 import { sharedData } from './lib/open-world.js';
-import { openScriptRuntime } from './lib/runtime.js';
+import { openScriptRuntime, scriptModels } from './lib/runtime.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
 const FACES = path.join(sharedData, 'faces');
@@ -82,10 +81,8 @@ await runtime.close();
 rmSync(dir, { recursive: true, force: true });
 
 // A bank folder of its own holding the region bank already, so that only the face bank is built at the first start.
-const modelsDir = process.env.NOMEN_MODELS ?? defaultModelsDir;
+const { modelsDir, encoder, detector } = scriptModels();
 const regions = bankFromEnv(process.env, modelsDir);
-const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
-const detector = process.env.NOMEN_DETECTOR ?? DEFAULT_DETECTOR;
 const identity = await bankIdentity(modelsDir, encoder, detector);
 const banks = mkdtempSync(path.join(os.tmpdir(), 'nomen-bench-banks-'));
 if (existsSync(bankFile(regions.dir, identity)))

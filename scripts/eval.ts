@@ -20,12 +20,11 @@ import type { Box, Match } from '../concepts/types.js';
 import { seeded } from '../concepts/random.js';
 import { intersection } from '../models/image/boxes.js';
 import { boxAt } from '../concepts/recognition/places.js';
-import { DEFAULT_ENCODER } from '../services/config.js';
 import { cpuModel } from './lib/cpu.js';
 import { averagePrecision, Confusion, meanAveragePrecision, medianOf, percentile } from './lib/metrics.js';
 import { loadOpenWorld, sharedData } from './lib/open-world.js';
 import { boxIou, SubjectBoxes } from './lib/subject-boxes.js';
-import { openScriptRuntime } from './lib/runtime.js';
+import { openScriptRuntime, scriptModels } from './lib/runtime.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -219,7 +218,7 @@ async function main() {
 
     const dreambooth = new Set(subjects.filter((s) => s.set === 'dreambooth').map((s) => s.name));
 
-    const encoder = process.env.NOMEN_ENCODER ?? DEFAULT_ENCODER;
+    const { encoder } = scriptModels();
     const sets = [...new Set(subjects.map((s) => s.set))].join(' + ');
     console.log(
       `\nnomen eval: ${subjects.length} subjects (${sets}), ${args.train} photos each, encoder ` +

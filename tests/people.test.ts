@@ -261,6 +261,9 @@ describe('people with faces on', () => {
     expect(found.photos.map((p) => p.id).sort()).toEqual(['george_w_bush-6', 'george_w_bush-7']);
     expect((await library.find(scope, ['George'], { limit: 10, all: true })).photos).toHaveLength(5);
     await expect(library.find(scope, ['George', 'Biscuit'], { limit: 10, all: false })).rejects.toThrow(/is a person/);
+    await expect(library.find(scope, ['George'], { text: 'podium', limit: 10, all: false })).rejects.toThrow(
+      /is a person/,
+    );
     await library.removeUser(scope);
     const store = await PhotoStore.open(tenants.config.dataUri, tenants.runtime.models.encoder.dim, faceVectorSize());
     const left = [];
