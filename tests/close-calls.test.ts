@@ -106,7 +106,7 @@ describe('look-alike products of one brand, through the service', () => {
 
   it('names the soy milk in its photos, and not the soyghurt of the same brand', async () => {
     // Photo 05 is a close call: the soyghurt's references match it 0.035 worse than the soy milk's (the heads on the
-    // pooled region named it there); the soy milk keeps its own call by 0.008, less than int8 kernels differ by CPU.
+    // pooled region named it there); the soy milk keeps its own call by 0.008 (the same on every x86-64 CPU).
     expect(await named('alpro_fresh_soy_milk', 5)).not.toContain('alpro_vanilla_soyghurt');
     for (const n of [4, 6]) expect(await named('alpro_fresh_soy_milk', n)).toContain('alpro_fresh_soy_milk');
   });

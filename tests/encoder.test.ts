@@ -88,7 +88,8 @@ describe('OnnxImageEncoder (mobilenetv2-12-int8)', () => {
       const zoom = { factor: 3, x: 0.2, y: 0.9 };
       const [direct, plain] = await enc.embed([{ image: dog0, zoom }, { image: dog0 }]);
       const [viaFrame] = await enc.embed([{ image: cropImage({ image: dog0, zoom }) }]);
-      expect(cos(direct, viaFrame)).toBeGreaterThan(0.95); // int8 kernels without VNNI (AVX2) give 0.973
+      // 0.981 on every x86-64 CPU (int8 as u8u8 where there is no VNNI); u8s8 on AVX2 alone gave 0.973.
+      expect(cos(direct, viaFrame)).toBeGreaterThan(0.975);
       expect(cos(direct, plain)).toBeLessThan(0.9);
     },
   );

@@ -74,8 +74,11 @@ function open(model: string | Uint8Array, threads: number, arena: boolean): Prom
     logSeverityLevel: 3,
     // Kept between runs only where the caller asks (see SessionOptions.reuseMemory in ort.ts).
     enableCpuMemArena: arena,
-    // Idle pool threads must not spin: several models share the same few cores.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    // Idle pool threads must not spin: several models share the same few cores. Int8 runs u8u8 where the CPU has
+    // no VNNI: u8s8 saturates there (AVX2), and int8 models would answer differently by CPU.
+    extra: {
+      session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' }, x64quantprecision: '1' },
+    },
   });
 }
 
