@@ -6,6 +6,7 @@ const unit = lane([
   'client-types',
   'closest-regions',
   'conditioning',
+  'cpu-flags',
   'face-decisions',
   'float16',
   'intake',

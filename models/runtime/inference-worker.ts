@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { drawSource, fillCanvas, type TensorCanvas } from '../image/resample.js';
 import type { PixelBox } from '../types.js';
+import { cpuFlags, hasVnni } from './cpu-flags.js';
 
 export interface WireTensor {
   type: ort.Tensor.Type;
@@ -64,6 +65,12 @@ export function movable(tensors: Record<string, WireTensor>): ArrayBuffer[] {
   );
 }
 
+/**
+ * Int8 as u8u8 where the CPU has no VNNI: u8s8 saturates there (AVX2), so int8 models would answer differently by
+ * CPU; with VNNI, u8s8 is exact already and the setting would cost memory (~50 MB) and time.
+ */
+const u8u8 = hasVnni(cpuFlags()) ? '0' : '1';
+
 function open(model: string | Uint8Array, threads: number, arena: boolean): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(model as string, {
     intraOpNumThreads: threads,
@@ -74,10 +81,9 @@ function open(model: string | Uint8Array, threads: number, arena: boolean): Prom
     logSeverityLevel: 3,
     // Kept between runs only where the caller asks (see SessionOptions.reuseMemory in ort.ts).
     enableCpuMemArena: arena,
-    // Idle pool threads must not spin: several models share the same few cores. Int8 runs u8u8 where the CPU has
-    // no VNNI: u8s8 saturates there (AVX2), and int8 models would answer differently by CPU.
+    // Idle pool threads must not spin: several models share the same few cores.
     extra: {
-      session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' }, x64quantprecision: '1' },
+      session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' }, x64quantprecision: u8u8 },
     },
   });
 }

@@ -2,6 +2,7 @@
  * CPU time of this process and of the children it has waited for (ffmpeg), for figures that machine load does not skew.
  */
 import { readFileSync } from 'node:fs';
+import { cpuFlags, hasVnni } from '../../models/runtime/cpu-flags.js';
 
 /** Seconds of CPU used so far; children from /proc/self/stat (Linux), counted once they have exited. */
 export function cpuSeconds(): number {
@@ -12,17 +13,12 @@ export function cpuSeconds(): number {
   return (own.user + own.system) / 1e6 + children;
 }
 
-/**
- * The CPU's model name and whether its int8 kernels have VNNI, which changes int8 models' outputs: every figure names
- * it.
- */
+/** The CPU's model name and its vector extensions, which set its speed and its int8 kernels: every figure names it. */
 export function cpuModel(): string {
-  const info = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
-  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
-  const vnni = flags.some((f) => f.includes('vnni'));
+  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
+  const flags = cpuFlags() ?? [];
   return (
     `${model} (${flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2' : 'no AVX2'}, ` +
-    `${vnni ? 'VNNI' : 'no VNNI'})`
+    `${hasVnni(flags) ? 'VNNI' : 'no VNNI'})`
   );
 }

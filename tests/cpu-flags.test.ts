@@ -1,0 +1,16 @@
+/** Which int8 kernels the model threads ask for: u8u8 only where the CPU has no VNNI (models/runtime/cpu-flags.ts). */
+import { describe, expect, it } from 'vitest';
+import { cpuFlags, hasVnni } from '../models/runtime/cpu-flags.js';
+
+describe('hasVnni', () => {
+  it('finds AVX-512 VNNI and AVX-VNNI, and none on AVX2 alone or where the flags are unknown', () => {
+    expect(hasVnni(['fpu', 'avx2', 'avx512f', 'avx512_vnni'])).toBe(true);
+    expect(hasVnni(['fpu', 'avx2', 'avx_vnni'])).toBe(true);
+    expect(hasVnni(['fpu', 'avx2', 'avx512f'])).toBe(false);
+    expect(hasVnni(undefined)).toBe(false);
+  });
+
+  it("reads this machine's flags", () => {
+    expect(cpuFlags()).toContain('sse2');
+  });
+});
