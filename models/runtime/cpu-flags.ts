@@ -10,5 +10,11 @@ export function cpuFlags(): string[] | undefined {
   }
 }
 
-/** Whether int8 products have VNNI (AVX-512 VNNI or AVX-VNNI); false where the flags are unknown. */
-export const hasVnni = (flags: string[] | undefined): boolean => flags?.some((f) => f.includes('vnni')) ?? false;
+/**
+ * Whether ONNX Runtime's int8 kernels have VNNI here: AVX-VNNI, or AVX-512 VNNI beside the AVX-512 it needs (as its
+ * kernel selection asks); false where the flags are unknown.
+ */
+export function hasVnni(flags: string[] | undefined): boolean {
+  const has = (flag: string) => flags?.includes(flag) ?? false;
+  return has('avx_vnni') || (has('avx512_vnni') && has('avx512bw') && has('avx512vl'));
+}
