@@ -111,7 +111,9 @@ export class LibraryCorrections {
     return regions;
   }
 
+  /** The region that the head scores highest; the only one without scoring it. */
   private async bestRegion(regions: StoredRegion[], weights: Float32Array): Promise<number> {
+    if (regions.length === 1) return 0;
     const out = await this.models.algebra.mulTransposed(
       stack(
         regions.map((r) => r.vector),
@@ -128,7 +130,11 @@ export class LibraryCorrections {
  * showed it (an extent that several regions may share), a box drawn by hand may frame either.
  */
 export function closestRegions(regions: StoredRegion[], box: Box): StoredRegion[] {
-  const near = regions.map((r) => Math.max(...[r.box, r.extent ?? r.box].map((b) => iou(boxAt(b, 0), boxAt(box, 0)))));
+  const target = boxAt(box, 0);
+  const near = regions.map((r) => {
+    const byBox = iou(boxAt(r.box, 0), target);
+    return r.extent ? Math.max(byBox, iou(boxAt(r.extent, 0), target)) : byBox;
+  });
   const top = Math.max(...near);
   return regions.filter((_, i) => near[i] === top);
 }

@@ -65,11 +65,9 @@ export async function scoreRegions(
     ),
     algebra,
     (batch, i) => batch.photo[i],
-    // Copied: a view would hold the batch's whole Arrow buffer, vectors included, until every batch is read.
-    (batch, i) => ({
-      box: Array.from(batch.boxes.subarray(i * 4, i * 4 + 4)),
-      extent: Array.from(batch.extents.subarray(i * 4, i * 4 + 4)),
-    }),
+    // Copied, box then extent in one array: a view would hold the batch's whole Arrow buffer, vectors included,
+    // until every batch is read.
+    (batch, i) => [...batch.boxes.subarray(i * 4, i * 4 + 4), ...batch.extents.subarray(i * 4, i * 4 + 4)],
   );
   const scores: UserScores = { photos: new Map(), heads: new Map(), size: 0 };
   const columns = ids.map((id) => {
@@ -81,8 +79,9 @@ export async function scoreRegions(
     scores.photos.set(photo, scores.size++);
     regions.forEach((r, j) => {
       columns[j].raw.push(r.raw);
-      columns[j].boxes.push(...r.kept.box);
-      columns[j].extents.push(...r.kept.extent);
+      const k = r.kept;
+      columns[j].boxes.push(k[0], k[1], k[2], k[3]);
+      columns[j].extents.push(k[4], k[5], k[6], k[7]);
     });
   }
   return scores;

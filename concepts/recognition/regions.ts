@@ -130,22 +130,13 @@ export function gridRegions(image: DecodedImage, grid: RegionOptions['grid']): R
   ];
 }
 
-/**
- * The detector's objects, best first: those strong enough to be proposed as regions, or with `forBoxes` every one
- * that may give a match's box its extent (none without a detector).
- */
+/** The detector's objects strong enough to be proposed as regions, best first (none without a detector). */
 export async function detectObjects(
   image: DecodedImage,
   detector: ObjectDetector | undefined,
   options: RegionOptions,
-  forBoxes = false,
 ): Promise<Detection[]> {
-  if (!detector) return [];
-  const { minScore, max } = options.objects;
-  return detector.detect(image, {
-    minScore: forBoxes ? Math.min(minScore, options.minDetectionScore) : options.minDetectionScore,
-    maxDetections: forBoxes ? Math.max(max, options.maxDetections) : options.maxDetections,
-  });
+  return detector?.detect(image, { minScore: options.minDetectionScore, maxDetections: options.maxDetections }) ?? [];
 }
 
 /**
@@ -180,7 +171,13 @@ export async function proposeWithObjects(
   detector: ObjectDetector | undefined,
   options: RegionOptions,
 ): Promise<{ regions: Region[]; objects: Detection[] }> {
-  const objects = await detectObjects(image, detector, options, true);
+  // Also every object that may give a match's box its extent: the proposals take the strongest of them.
+  const { minScore, max } = options.objects;
+  const objects =
+    (await detector?.detect(image, {
+      minScore: Math.min(minScore, options.minDetectionScore),
+      maxDetections: Math.max(max, options.maxDetections),
+    })) ?? [];
   return { regions: proposedRegions(image, objects, options), objects };
 }
 

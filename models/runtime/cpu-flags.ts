@@ -1,10 +1,10 @@
 /** The CPU's feature flags, where the system tells them: what int8 kernels a model runs on depends on them. */
 import { readFileSync } from 'node:fs';
 
-/** The flags of the first CPU in /proc/cpuinfo (Linux, x86); undefined where there is none to read. */
-export function cpuFlags(): string[] | undefined {
+/** The flags of the first CPU in /proc/cpuinfo (Linux, x86), or in its text `info`; undefined where there are none. */
+export function cpuFlags(info?: string): string[] | undefined {
   try {
-    return /flags\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(' ');
+    return /flags\s*:\s*(.*)/.exec(info ?? readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(' ');
   } catch {
     return undefined;
   }

@@ -15,8 +15,9 @@ export function cpuSeconds(): number {
 
 /** The CPU's model name and its vector extensions, which set its speed and its int8 kernels: every figure names it. */
 export function cpuModel(): string {
-  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
-  const flags = cpuFlags() ?? [];
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
+  const flags = cpuFlags(info) ?? [];
   return (
     `${model} (${flags.includes('avx512f') ? 'AVX-512' : flags.includes('avx2') ? 'AVX2' : 'no AVX2'}, ` +
     `${hasVnni(flags) ? 'VNNI' : 'no VNNI'})`
